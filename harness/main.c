@@ -1,0 +1,47 @@
+/* tierbench: benchmark and device-tier measurement harness for on-device AI
+ * inference. This file only dispatches to subcommands (harness/cli_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/tb_cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct command k_commands[] = {
+    {"model", tb_cli_model, "model info FILE | model synth --shape S --type T --seed N -o FILE"},
+    {"infer", tb_cli_infer, "infer --model FILE --tokens 1,2,3 [--n-predict N] [--backend B] ..."},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tierbench COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].help);
+    fprintf(f, "\n'tierbench COMMAND --help' shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return TB_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return TB_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tierbench %s (%s)\n", TB_VERSION, TB_GIT_COMMIT);
+        return TB_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        if (!strcmp(argv[1], k_commands[i].name))
+            return k_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tierbench: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return TB_EXIT_USAGE;
+}

@@ -1,0 +1,11 @@
+/* Subcommands of the tierbench CLI. Each returns the process exit code:
+ * 0 ok, 1 a check/SLO failed, 2 usage or input error. */
+#ifndef TB_CLI_H
+#define TB_CLI_H
+
+enum { TB_EXIT_OK = 0, TB_EXIT_FAIL = 1, TB_EXIT_USAGE = 2 };
+
+int tb_cli_model(int argc, char **argv); /* model info FILE | model synth ... */
+int tb_cli_infer(int argc, char **argv); /* infer --model FILE --tokens ... */
+
+#endif

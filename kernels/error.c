@@ -1,0 +1,56 @@
+#include "tb_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *tb_strerror(int code)
+{
+    switch (code) {
+    case TB_OK: return "ok";
+    case TB_EINVAL: return "invalid argument";
+    case TB_ENOMEM: return "out of memory";
+    case TB_EIO: return "i/o error";
+    case TB_EFORMAT: return "malformed input";
+    case TB_EUNSUPPORTED: return "unsupported";
+    case TB_EBUDGET: return "does not fit memory budget";
+    case TB_EBACKEND: return "backend error";
+    case TB_ERANGE: return "out of range";
+    case TB_ETIMEOUT: return "timed out";
+    default: return "unknown error";
+    }
+}
+
+int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        e->code = code;
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
+{
+    if (!e)
+        return TB_EINVAL;
+    char pre[TB_ERR_MSG_MAX], old[TB_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    return e->code;
+}
+
+void tb_err_clear(struct tb_err *e)
+{
+    if (e) {
+        e->code = TB_OK;
+        e->msg[0] = '\0';
+    }
+}

@@ -1,0 +1,66 @@
+/* Backends: the one interface through which ops run. A backend is an opaque
+ * handle (struct tb_backend) over a vtable (tb_backend_impl.h) plus a private
+ * context. Backends are created by name from a fixed registry; one that
+ * cannot run on this host still has a handle-less entry whose
+ * disabled_reason says why (tb_backend_probe).
+ *
+ * Built-in names: "cpu-ref" (scalar ground truth), "cpu" (SIMD + thread pool).
+ */
+#ifndef TB_BACKEND_H
+#define TB_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tb_error.h"
+#include "tb_graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum tb_device_kind { TB_DEVICE_CPU, TB_DEVICE_GPU, TB_DEVICE_NPU, TB_DEVICE_OTHER };
+const char *tb_device_kind_name(enum tb_device_kind k);
+
+/* CPU ISA levels, ordered: a cap at level L allows every variant <= L. */
+enum tb_isa { TB_ISA_SCALAR = 0, TB_ISA_AVX2 = 1, TB_ISA_AVX512 = 2, TB_ISA_COUNT };
+const char *tb_isa_name(enum tb_isa isa);       /* "scalar", "avx2", "avx512" */
+int tb_isa_from_name(const char *name);          /* -1 if unknown */
+enum tb_isa tb_isa_detect(void);                 /* best level this CPU + OS support */
+
+struct tb_backend_config {
+    int n_threads;        /* 0 = one per online CPU */
+    enum tb_isa isa_cap;  /* highest ISA variant allowed (TB_ISA_COUNT = no cap) */
+};
+void tb_backend_config_default(struct tb_backend_config *cfg);
+
+struct tb_backend;
+
+/* Creates backend `name`. On failure returns a negative code and err holds
+ * the disabled reason (e.g. "cuda: no CUDA device found"). */
+int tb_backend_create(const char *name, const struct tb_backend_config *cfg,
+                      struct tb_backend **out, struct tb_err *err);
+void tb_backend_free(struct tb_backend *b);
+
+/* Names of all compiled-in backends, NULL-terminated, static storage. */
+const char *const *tb_backend_names(void);
+
+const char *tb_backend_name(const struct tb_backend *b);
+const char *tb_backend_device_name(const struct tb_backend *b); /* e.g. CPU model */
+enum tb_device_kind tb_backend_device_kind(const struct tb_backend *b);
+bool tb_backend_supports_op(const struct tb_backend *b, const struct tb_op *op);
+/* ISA variant the backend actually dispatches to (CPU backends), else TB_ISA_COUNT. */
+enum tb_isa tb_backend_isa(const struct tb_backend *b);
+int tb_backend_n_threads(const struct tb_backend *b);
+int tb_backend_set_n_threads(struct tb_backend *b, int n, struct tb_err *err);
+
+int tb_backend_compute_op(struct tb_backend *b, const struct tb_op *op, struct tb_err *err);
+/* Runs ops [first, first+count) in order. If op_ns is non-NULL it receives
+ * the wall time of each op in nanoseconds (op_ns[0] is op `first`). */
+int tb_backend_compute_graph(struct tb_backend *b, const struct tb_graph *g, int first, int count,
+                             uint64_t *op_ns, struct tb_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* For backend implementers only. Slots marked (optional) may be NULL; the
+ * tb_backend_* wrappers check them and fall back or return TB_EUNSUPPORTED. */
+#ifndef TB_BACKEND_IMPL_H
+#define TB_BACKEND_IMPL_H
+
+#include "tb_backend.h"
+
+struct tb_backend_i {
+    const char *(*name)(void *ctx);
+    enum tb_device_kind (*device_kind)(void *ctx);
+    bool (*supports_op)(void *ctx, const struct tb_op *op);
+    int (*compute_op)(void *ctx, const struct tb_op *op, struct tb_err *err);
+    void (*free)(void *ctx);
+
+    /* (optional) device description; default: tb_backend name */
+    const char *(*device_name)(void *ctx);
+    /* (optional) run a range of ops at once (lets a thread pool stay hot);
+     * default: compute_op in a loop with host timing */
+    int (*compute_graph)(void *ctx, const struct tb_graph *g, int first, int count,
+                         uint64_t *op_ns, struct tb_err *err);
+    /* (optional) thread count; default: 1 and not settable */
+    int (*n_threads)(void *ctx);
+    int (*set_n_threads)(void *ctx, int n, struct tb_err *err);
+    /* (optional) ISA variant in use; default TB_ISA_COUNT (not a CPU backend) */
+    enum tb_isa (*isa)(void *ctx);
+};
+
+struct tb_backend {
+    struct tb_backend_i iface;
+    void *context;
+};
+
+/* Constructors of the built-in backends (registry in kernels/backend.c). */
+int tb_backend_cpu_ref_create(const struct tb_backend_config *cfg, struct tb_backend **out,
+                              struct tb_err *err);
+int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend **out,
+                          struct tb_err *err);
+
+/* Monotonic clock in ns, shared by backends and the harness. */
+uint64_t tb_now_ns(void);
+
+#endif

@@ -1,0 +1,43 @@
+/* A tensor is a typed view: it never owns its data (the owner is the GGUF
+ * mapping, the model's run state arena, or a test). ne[0] is the innermost
+ * (contiguous) dimension, as in ggml; nb[] are byte strides. */
+#ifndef TB_TENSOR_H
+#define TB_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tb_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_MAX_DIMS 4
+#define TB_NAME_MAX 64
+
+struct tb_tensor {
+    enum tb_type type;
+    int64_t ne[TB_MAX_DIMS]; /* elements per dim; unused dims are 1 */
+    size_t nb[TB_MAX_DIMS];  /* byte stride per dim; nb[1] = row size */
+    void *data;              /* not owned */
+    char name[TB_NAME_MAX];
+};
+
+/* Fills a contiguous view (strides from type and shape). Returns 0, or
+ * TB_EINVAL when ne[0] is not a multiple of the type's block size. */
+int tb_tensor_init(struct tb_tensor *t, enum tb_type type, int n_dims, const int64_t *ne,
+                   void *data, const char *name);
+int64_t tb_tensor_nelements(const struct tb_tensor *t);
+size_t tb_tensor_nbytes(const struct tb_tensor *t);
+int64_t tb_tensor_nrows(const struct tb_tensor *t); /* ne[1]*ne[2]*ne[3] */
+/* Pointer to row i (i over ne[1..3] flattened, contiguous tensors only). */
+static inline void *tb_tensor_row(const struct tb_tensor *t, int64_t i)
+{
+    return (char *)t->data + (size_t)i * t->nb[1];
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/* Element types with ggml's numeric ids and exact block layouts, so GGUF
+ * files written by llama.cpp load and compute the same numbers here. */
+#ifndef TB_TYPES_H
+#define TB_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Values are ggml's type ids (they appear on disk in GGUF tensor infos). */
+enum tb_type {
+    TB_TYPE_F32 = 0,
+    TB_TYPE_F16 = 1,
+    TB_TYPE_Q4_0 = 2,
+    TB_TYPE_Q4_1 = 3,
+    TB_TYPE_Q5_0 = 6,
+    TB_TYPE_Q5_1 = 7,
+    TB_TYPE_Q8_0 = 8,
+    TB_TYPE_Q8_1 = 9,
+    TB_TYPE_Q2_K = 10,
+    TB_TYPE_Q3_K = 11,
+    TB_TYPE_Q4_K = 12,
+    TB_TYPE_Q5_K = 13,
+    TB_TYPE_Q6_K = 14,
+    TB_TYPE_Q8_K = 15,
+    TB_TYPE_I8 = 24,
+    TB_TYPE_I16 = 25,
+    TB_TYPE_I32 = 26,
+    TB_TYPE_I64 = 27,
+    TB_TYPE_F64 = 28,
+    TB_TYPE_BF16 = 30,
+    TB_TYPE_ID_LIMIT = 40, /* ids at or above this are out of range */
+};
+
+typedef uint16_t tb_fp16;
+
+#define TB_QK8_0 32
+#define TB_QK4_0 32
+
+/* ggml block_q8_0: fp16 scale then 32 int8 quants. */
+struct tb_block_q8_0 {
+    tb_fp16 d;
+    int8_t qs[TB_QK8_0];
+};
+/* ggml block_q4_0: fp16 scale then 16 bytes; byte j holds element j in the
+ * low nibble and element j+16 in the high nibble, both offset by 8. */
+struct tb_block_q4_0 {
+    tb_fp16 d;
+    uint8_t qs[TB_QK4_0 / 2];
+};
+
+_Static_assert(sizeof(struct tb_block_q8_0) == 34, "q8_0 block must be 34 bytes");
+_Static_assert(sizeof(struct tb_block_q4_0) == 18, "q4_0 block must be 18 bytes");
+
+struct tb_type_traits {
+    const char *name;    /* ggml's name: "f32", "q4_0", ... */
+    int64_t block_size;  /* elements per block */
+    size_t type_size;    /* bytes per block */
+    bool compute;        /* the engine can compute with it (weights) */
+};
+
+/* NULL if t is not a type id this build knows. */
+const struct tb_type_traits *tb_type_traits(int t);
+const char *tb_type_name(int t); /* "unknown" when not known */
+/* Parses "f32", "f16", "q8_0", "q4_0" (engine compute types); -1 if unknown. */
+int tb_type_from_name(const char *name);
+
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block size
+ * or the type is unknown. */
+size_t tb_row_size(int t, int64_t n);
+
+/* IEEE half <-> float, round-to-nearest-even, exact like ggml's reference. */
+tb_fp16 tb_fp32_to_fp16(float f);
+float tb_fp16_to_fp32(tb_fp16 h);
+
+/* ggml reference quantization (quantize_row_*_ref) and dequantization.
+ * n must be a multiple of 32. */
+void tb_quantize_row_q8_0(const float *x, struct tb_block_q8_0 *y, int64_t n);
+void tb_quantize_row_q4_0(const float *x, struct tb_block_q4_0 *y, int64_t n);
+void tb_dequantize_row_q8_0(const struct tb_block_q8_0 *x, float *y, int64_t n);
+void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n);
+void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n);
+void tb_dequantize_row_f16(const tb_fp16 *x, float *y, int64_t n);
+
+/* Any compute type (F32/F16/Q8_0/Q4_0) <-> f32 rows. Returns 0 or TB_EUNSUPPORTED. */
+int tb_quantize_row(int type, const float *x, void *y, int64_t n);
+int tb_dequantize_row(int type, const void *x, float *y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,210 @@
+#include "tb_types.h"
+#include "tb_error.h"
+
+#include <math.h>
+#include <string.h>
+
+static const struct tb_type_traits k_traits[TB_TYPE_ID_LIMIT] = {
+    [TB_TYPE_F32] = {"f32", 1, 4, true},
+    [TB_TYPE_F16] = {"f16", 1, 2, true},
+    [TB_TYPE_Q4_0] = {"q4_0", 32, 18, true},
+    [TB_TYPE_Q4_1] = {"q4_1", 32, 20, false},
+    [TB_TYPE_Q5_0] = {"q5_0", 32, 22, false},
+    [TB_TYPE_Q5_1] = {"q5_1", 32, 24, false},
+    [TB_TYPE_Q8_0] = {"q8_0", 32, 34, true},
+    [TB_TYPE_Q8_1] = {"q8_1", 32, 36, false},
+    [TB_TYPE_Q2_K] = {"q2_K", 256, 84, false},
+    [TB_TYPE_Q3_K] = {"q3_K", 256, 110, false},
+    [TB_TYPE_Q4_K] = {"q4_K", 256, 144, false},
+    [TB_TYPE_Q5_K] = {"q5_K", 256, 176, false},
+    [TB_TYPE_Q6_K] = {"q6_K", 256, 210, false},
+    [TB_TYPE_Q8_K] = {"q8_K", 256, 292, false},
+    [TB_TYPE_I8] = {"i8", 1, 1, false},
+    [TB_TYPE_I16] = {"i16", 1, 2, false},
+    [TB_TYPE_I32] = {"i32", 1, 4, false},
+    [TB_TYPE_I64] = {"i64", 1, 8, false},
+    [TB_TYPE_F64] = {"f64", 1, 8, false},
+    [TB_TYPE_BF16] = {"bf16", 1, 2, false},
+};
+
+const struct tb_type_traits *tb_type_traits(int t)
+{
+    if (t < 0 || t >= TB_TYPE_ID_LIMIT || k_traits[t].name == NULL)
+        return NULL;
+    return &k_traits[t];
+}
+
+const char *tb_type_name(int t)
+{
+    const struct tb_type_traits *tr = tb_type_traits(t);
+    return tr ? tr->name : "unknown";
+}
+
+int tb_type_from_name(const char *name)
+{
+    for (int t = 0; t < TB_TYPE_ID_LIMIT; t++)
+        if (k_traits[t].name && k_traits[t].compute && strcmp(k_traits[t].name, name) == 0)
+            return t;
+    return -1;
+}
+
+size_t tb_row_size(int t, int64_t n)
+{
+    const struct tb_type_traits *tr = tb_type_traits(t);
+    if (!tr || n < 0 || n % tr->block_size != 0)
+        return 0;
+    return (size_t)(n / tr->block_size) * tr->type_size;
+}
+
+/* Bit-exact IEEE-754 binary16 conversion (round to nearest even), the same
+ * results as ggml's scalar reference / F16C. */
+tb_fp16 tb_fp32_to_fp16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t mag = x & 0x7fffffffu;
+    if (mag >= 0x7f800000u) /* inf or nan */
+        return (tb_fp16)(sign | (mag > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (mag >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
+        return (tb_fp16)(sign | 0x7c00u);
+    if (mag < 0x38800000u) { /* result is subnormal or zero */
+        if (mag < 0x33000000u) /* below half of the smallest subnormal */
+            return (tb_fp16)sign;
+        uint32_t e = mag >> 23;
+        uint32_t m = (mag & 0x7fffffu) | 0x800000u;
+        uint32_t shift = 126 - e; /* 14..24 */
+        uint32_t r = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1)))
+            r++;
+        return (tb_fp16)(sign | r);
+    }
+    uint32_t r = ((mag >> 13) - ((127 - 15) << 10));
+    uint32_t rem = mag & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1)))
+        r++;
+    return (tb_fp16)(sign | r);
+}
+
+float tb_fp16_to_fp32(tb_fp16 h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1f;
+    uint32_t m = h & 0x3ffu;
+    uint32_t x;
+    if (e == 0) {
+        if (m == 0) {
+            x = sign;
+        } else { /* subnormal: normalise */
+            int sh = 0;
+            while (!(m & 0x400u)) {
+                m <<= 1;
+                sh++;
+            }
+            m &= 0x3ffu;
+            x = sign | ((uint32_t)(127 - 15 + 1 - sh) << 23) | (m << 13);
+        }
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else {
+        x = sign | ((e + 127 - 15) << 23) | (m << 13);
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+void tb_quantize_row_q8_0(const float *x, struct tb_block_q8_0 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK8_0; i++) {
+        const float *xb = x + i * TB_QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < TB_QK8_0; j++)
+            amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = tb_fp32_to_fp16(d);
+        for (int j = 0; j < TB_QK8_0; j++)
+            y[i].qs[j] = (int8_t)roundf(xb[j] * id);
+    }
+}
+
+void tb_quantize_row_q4_0(const float *x, struct tb_block_q4_0 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float *xb = x + i * TB_QK4_0;
+        float amax = 0.0f, max = 0.0f; /* signed value of largest magnitude */
+        for (int j = 0; j < TB_QK4_0; j++) {
+            if (amax < fabsf(xb[j])) {
+                amax = fabsf(xb[j]);
+                max = xb[j];
+            }
+        }
+        const float d = max / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = tb_fp32_to_fp16(d);
+        for (int j = 0; j < TB_QK4_0 / 2; j++) {
+            const int8_t a = (int8_t)(xb[j] * id + 8.5f);
+            const int8_t b = (int8_t)(xb[j + TB_QK4_0 / 2] * id + 8.5f);
+            const uint8_t qa = (uint8_t)(a < 15 ? a : 15);
+            const uint8_t qb = (uint8_t)(b < 15 ? b : 15);
+            y[i].qs[j] = (uint8_t)(qa | (qb << 4));
+        }
+    }
+}
+
+void tb_dequantize_row_q8_0(const struct tb_block_q8_0 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK8_0; i++) {
+        const float d = tb_fp16_to_fp32(x[i].d);
+        for (int j = 0; j < TB_QK8_0; j++)
+            y[i * TB_QK8_0 + j] = x[i].qs[j] * d;
+    }
+}
+
+void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float d = tb_fp16_to_fp32(x[i].d);
+        for (int j = 0; j < TB_QK4_0 / 2; j++) {
+            y[i * TB_QK4_0 + j] = ((x[i].qs[j] & 0x0f) - 8) * d;
+            y[i * TB_QK4_0 + j + TB_QK4_0 / 2] = ((x[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tb_fp32_to_fp16(x[i]);
+}
+
+void tb_dequantize_row_f16(const tb_fp16 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tb_fp16_to_fp32(x[i]);
+}
+
+int tb_quantize_row(int type, const float *x, void *y, int64_t n)
+{
+    switch (type) {
+    case TB_TYPE_F32: memcpy(y, x, (size_t)n * sizeof(float)); return TB_OK;
+    case TB_TYPE_F16: tb_convert_row_f16(x, y, n); return TB_OK;
+    case TB_TYPE_Q8_0: tb_quantize_row_q8_0(x, y, n); return TB_OK;
+    case TB_TYPE_Q4_0: tb_quantize_row_q4_0(x, y, n); return TB_OK;
+    default: return TB_EUNSUPPORTED;
+    }
+}
+
+int tb_dequantize_row(int type, const void *x, float *y, int64_t n)
+{
+    switch (type) {
+    case TB_TYPE_F32: memcpy(y, x, (size_t)n * sizeof(float)); return TB_OK;
+    case TB_TYPE_F16: tb_dequantize_row_f16(x, y, n); return TB_OK;
+    case TB_TYPE_Q8_0: tb_dequantize_row_q8_0(x, y, n); return TB_OK;
+    case TB_TYPE_Q4_0: tb_dequantize_row_q4_0(x, y, n); return TB_OK;
+    default: return TB_EUNSUPPORTED;
+    }
+}

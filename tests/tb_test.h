@@ -1,0 +1,40 @@
+/* Minimal assertion helpers for CTest executables: a failed check prints
+ * file:line and the expression and marks the test failed; main returns
+ * tb_test_result(). Exit 77 means skipped (CTest SKIP_RETURN_CODE). */
+#ifndef TB_TEST_H
+#define TB_TEST_H
+
+#include <stdio.h>
+
+extern int tb_test_failures;
+extern int tb_test_checks;
+
+#define TB_SKIP_CODE 77
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        tb_test_checks++;                                                                  \
+        if (!(cond)) {                                                                     \
+            tb_test_failures++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
+        }                                                                                  \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                  \
+    do {                                                                                   \
+        tb_test_checks++;                                                                  \
+        if (!(cond)) {                                                                     \
+            tb_test_failures++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+
+/* Prints "N checks, M failed" and returns the process exit code. */
+int tb_test_result(const char *name);
+/* Directory for temporary files ($TB_TEST_TMP or /tmp); writes a unique
+ * path "DIR/tb-<tag>-<pid>-<n><suffix>" into buf. */
+const char *tb_test_path(char *buf, size_t n, const char *tag, const char *suffix);
+
+#endif

@@ -1,0 +1,118 @@
+/* Llama-architecture model: config, weights and run state as separate
+ * structs (shapes in comments), build/free pairs, and a forward pass
+ * expressed as a tb_graph executed by any backend. */
+#ifndef TB_LLAMA_H
+#define TB_LLAMA_H
+
+#include <stdint.h>
+
+#include "kernels/tb_backend.h"
+#include "kernels/tb_graph.h"
+#include "workloads/tb_gguf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tb_llama_config {
+    int32_t dim;        /* embedding size */
+    int32_t n_layers;
+    int32_t n_heads;    /* query heads */
+    int32_t n_kv_heads; /* key/value heads (GQA when < n_heads) */
+    int32_t head_dim;   /* dim / n_heads */
+    int32_t ffn_dim;    /* feed-forward hidden size */
+    int32_t vocab_size;
+    int32_t ctx_len;    /* training context length */
+    float rope_theta;
+    float rms_eps;
+};
+
+struct tb_llama_layer {
+    struct tb_tensor attn_norm; /* f32 [dim] */
+    struct tb_tensor wq;        /* [dim x dim]              (ne0 = dim in) */
+    struct tb_tensor wk;        /* [dim x kv_dim] */
+    struct tb_tensor wv;        /* [dim x kv_dim] */
+    struct tb_tensor wo;        /* [dim x dim] */
+    struct tb_tensor ffn_norm;  /* f32 [dim] */
+    struct tb_tensor w_gate;    /* [dim x ffn_dim]  ffn_gate */
+    struct tb_tensor w_up;      /* [dim x ffn_dim]  ffn_up */
+    struct tb_tensor w_down;    /* [ffn_dim x dim]  ffn_down */
+};
+
+struct tb_llama_weights {
+    struct tb_tensor token_embd;  /* [dim x vocab] */
+    struct tb_llama_layer *layers; /* [n_layers], owned */
+    struct tb_tensor output_norm; /* f32 [dim] */
+    struct tb_tensor output;      /* [dim x vocab]; token_embd when tied */
+    int tied_output;
+    int weight_type;              /* dominant 2-D weight type (enum tb_type) */
+    uint64_t weight_bytes;        /* bytes of all tensors (mapped, not copied) */
+};
+
+struct tb_llama_model {
+    struct tb_llama_config config;
+    struct tb_llama_weights weights;
+    struct tb_gguf *gguf; /* owns the mapping the weights point into */
+};
+
+/* Loads and validates (metadata consistent with tensors, shapes, types). */
+int tb_llama_load(const char *path, struct tb_llama_model **out, struct tb_err *err);
+void tb_llama_free(struct tb_llama_model *m);
+
+/* Activation arena and KV cache for up to max_batch tokens per eval and
+ * n_ctx positions. One allocation at build time; eval allocates nothing. */
+struct tb_llama_state {
+    int32_t max_batch, n_ctx;
+    struct tb_tensor tokens;   /* i32 [max_batch] */
+    struct tb_tensor x;        /* f32 [dim x B] residual stream */
+    struct tb_tensor xb;       /* f32 [dim x B] normed input */
+    struct tb_tensor q;        /* f32 [dim x B] */
+    struct tb_tensor k, v;     /* f32 [kv_dim x B] */
+    struct tb_tensor att;      /* f32 [dim x B] attention output */
+    struct tb_tensor xo;       /* f32 [dim x B] projection output */
+    struct tb_tensor hg, hu;   /* f32 [ffn_dim x B] gate / up */
+    struct tb_tensor logits;   /* f32 [vocab x B] */
+    struct tb_tensor *k_cache; /* [n_layers] f32 [kv_dim x n_ctx] */
+    struct tb_tensor *v_cache; /* [n_layers] */
+    void *arena;               /* owned: backs everything above */
+    size_t arena_bytes;        /* activations */
+    size_t kv_bytes;           /* KV cache */
+    struct tb_graph graph;     /* rebuilt per eval in place (no allocation) */
+};
+
+int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
+                         struct tb_llama_state **out, struct tb_err *err);
+void tb_llama_state_free(struct tb_llama_state *s);
+
+/* Builds the graph for n tokens at positions pos0..pos0+n-1 into s->graph.
+ * all_logits: project every row (teacher forcing) or only the last row. */
+int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *s, int32_t n,
+                         int32_t pos0, int all_logits, struct tb_err *err);
+
+/* Copies tokens in, builds the graph, runs it on backend b. Logits of row i
+ * are at tb_llama_logits(s, i) (only the last row when !all_logits: row 0).
+ * op_ns (optional, >= s->graph.n_ops entries) receives per-op times. */
+int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
+                  const int32_t *tokens, int32_t n, int32_t pos0, int all_logits,
+                  uint64_t *op_ns, struct tb_err *err);
+static inline float *tb_llama_logits(const struct tb_llama_state *s, int32_t row)
+{
+    return (float *)tb_tensor_row(&s->logits, row);
+}
+
+/* ---- Synthetic models (workloads/synth.c) ---- */
+struct tb_synth_shape {
+    const char *name;
+    struct tb_llama_config config;
+};
+/* NULL-terminated list of built-in shapes (mcu-260k, stories15m, ...). */
+const struct tb_synth_shape *tb_synth_shapes(void);
+const struct tb_synth_shape *tb_synth_find(const char *name);
+/* Writes a deterministic model (byte-identical for equal arguments). */
+int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char *path,
+                   struct tb_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
