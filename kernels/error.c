@@ -43,7 +43,9 @@ int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    /* a message longer than the buffer is cut, never overrun */
+    if (snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old) >= (int)sizeof e->msg)
+        e->msg[sizeof e->msg - 1] = '\0';
     return e->code;
 }
 
