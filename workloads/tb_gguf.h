@@ -121,6 +121,10 @@ int tb_gguf_writer_add_arr(struct tb_gguf_writer *w, const char *key, enum tb_gg
                            const void *data, uint64_t n, struct tb_err *err);
 int tb_gguf_writer_add_arr_str(struct tb_gguf_writer *w, const char *key, const char *const *v,
                                uint64_t n, struct tb_err *err);
+/* Any numeric or bool scalar type (the typed adders above cover the common
+ * ones); v points to one value of that type. */
+int tb_gguf_writer_add_scalar(struct tb_gguf_writer *w, const char *key, enum tb_gguf_type type,
+                              const void *v, struct tb_err *err);
 int tb_gguf_writer_add_tensor(struct tb_gguf_writer *w, const char *name, int type,
                               uint32_t n_dims, const int64_t *ne, const void *data,
                               struct tb_err *err);
