@@ -1,0 +1,59 @@
+/* Environment capture for results manifests: what produced a figure
+ * (tierbench version and source state, compiler and flags) and where it was
+ * measured (CPU model and ISA flags, kernel, frequency governor, host, time).
+ * Anything that cannot be read is recorded as the string
+ * "unavailable: <reason>" instead of being left out or guessed.
+ *
+ * Also a content hash for profiles and model files. It is FNV-1a 64-bit, a
+ * fast non-cryptographic hash: it detects accidental changes (a different
+ * or truncated model), not deliberate tampering; the string names it
+ * ("fnv1a64:<16 hex digits>") so nobody mistakes it for SHA-256. */
+#ifndef TB_ENV_H
+#define TB_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kernels/tb_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* New object (caller decrefs) with:
+ *   tierbench: {version, git_commit_configured (when CMake ran),
+ *               source_git_commit, source_git_dirty (the source tree
+ *               TB_SOURCE_DIR at run time; "unavailable: ..." when git or
+ *               the tree is absent)}
+ *   build: {compiler, compiler_version_string, c_flags, build_type}
+ *   cpu: {model, logical_cpus_online, isa_flags: [..], governor,
+ *         cur_freq_khz, max_freq_khz, boost}
+ *   kernel: {sysname, release, version, machine}
+ *   memory_total_kib, hostname, timestamp_utc (ISO 8601),
+ *   components: {} and devices: [] for the hooks below.
+ * Returns NULL only on allocation failure (err says so). */
+json_t *tb_env_capture(struct tb_err *err);
+
+/* Records a library/component version (e.g. "papi", "hwloc"):
+ * components[name] = version, or "unavailable: <reason>" when version is
+ * NULL. */
+int tb_env_set_component(json_t *env, const char *name, const char *version, const char *reason,
+                         struct tb_err *err);
+
+/* Appends {"backend": backend, "device": device} to env["devices"]. */
+int tb_env_add_device(json_t *env, const char *backend, const char *device, struct tb_err *err);
+
+#define TB_FNV1A64_INIT 0xcbf29ce484222325ULL
+/* Streaming FNV-1a 64: h = tb_fnv1a64(chunk, n, h), starting at TB_FNV1A64_INIT. */
+uint64_t tb_fnv1a64(const void *data, size_t n, uint64_t h);
+
+#define TB_HASH_STR_MAX 32 /* "fnv1a64:" + 16 hex + NUL fits */
+/* Hashes a file's contents (mmap, streamed) into "fnv1a64:%016x". */
+int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,134 @@
+/* Crash-safe benchmark results.
+ *
+ * A results directory holds:
+ *   results.jsonl  one JSON object per line, one per workload x profile x
+ *                  configuration; every record carries "schema_version".
+ *                  Each append is one write() of "record\n" + fsync, so a
+ *                  killed run keeps every record that finished; a torn last
+ *                  line (crash mid-write) is detected and dropped by
+ *                  tb_results_read().
+ *   results.csv    the same rows, flattened to the fixed columns below
+ *                  (quoted through libcsv's csv_fwrite), flushed + fsynced
+ *                  per row, header written once when the file is created.
+ *                  results.jsonl is authoritative: a run killed between the
+ *                  two appends leaves the CSV one row short. *   manifest.json  run-level metadata (environment, command line, counts),
+ *                  replaced atomically: temp file in the same directory,
+ *                  fsync, rename, fsync of the directory -> readers see the
+ *                  old or the new manifest, never a partial one.
+ *
+ * Existing results are never overwritten: by default a fresh subdirectory
+ * run-YYYYMMDD-HHMMSS[-N] (UTC) is created under the --out directory (mkdir
+ * is atomic, so two concurrent runs cannot share one). Every write, flush,
+ * fsync and close is checked; failures return TB_EIO naming the path and
+ * strerror. After a failed append the partial bytes are truncated away and
+ * the handle refuses further appends, so earlier records stay intact.
+ *
+ * CSV columns (empty cell when the record lacks the field or it is not a
+ * scalar; "stats.x" means field x of the "stats" object; booleans as
+ * true/false; numbers with 17 significant digits; null as empty):
+ *   schema_version, timestamp, workload, profile, config, backend, metric,
+ *   unit, valid, invalid_reason, stats.n, stats.min, stats.mean,
+ *   stats.median, stats.p90, stats.p95, stats.p99, stats.max, stats.stddev,
+ *   stats.cv, stats.median_ci_lo, stats.median_ci_hi, stats.noisy
+ * Everything else (samples, parameters, unavailable metrics) is JSON-only. */
+#ifndef TB_RESULTS_H
+#define TB_RESULTS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "harness/tb_stats.h"
+#include "kernels/tb_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TB_RESULTS_SCHEMA_VERSION 1
+
+#define TB_RESULTS_JSONL "results.jsonl"
+#define TB_RESULTS_CSV "results.csv"
+#define TB_RESULTS_MANIFEST "manifest.json"
+
+enum tb_results_mode {
+    /* create out_dir if missing (its parent must exist), then a fresh
+     * run-YYYYMMDD-HHMMSS[-N] subdirectory inside it; results go there */
+    TB_RESULTS_NEW_SUBDIR = 0,
+    /* results go into out_dir itself (created if missing); fails with
+     * TB_EIO if it already holds results.jsonl */
+    TB_RESULTS_EXACT_DIR,
+    /* keep appending to out_dir's existing results (created if absent); a
+     * torn last line left by a killed run is cut off first, so the next
+     * record starts on a line of its own */
+    TB_RESULTS_APPEND,
+};
+
+struct tb_results;
+
+int tb_results_open(const char *out_dir, enum tb_results_mode mode, struct tb_results **out,
+                    struct tb_err *err);
+/* The directory the results go to (the run-... subdirectory in NEW_SUBDIR). */
+const char *tb_results_dir(const struct tb_results *r);
+/* Records appended through this handle. */
+size_t tb_results_count(const struct tb_results *r);
+
+/* Appends one record (a JSON object; not stolen, the caller keeps its
+ * reference) to results.jsonl and results.csv, durably. Adds
+ * "schema_version" when missing; a record whose schema_version differs from
+ * TB_RESULTS_SCHEMA_VERSION is rejected (TB_EINVAL). */
+int tb_results_append(struct tb_results *r, json_t *record, struct tb_err *err);
+
+/* Atomically replaces manifest.json in the results directory (adds
+ * "schema_version" when missing; not stolen). */
+int tb_results_write_manifest(struct tb_results *r, json_t *manifest, struct tb_err *err);
+
+/* Closes the files; returns TB_EIO if a final close fails. r may be NULL. */
+int tb_results_close(struct tb_results *r, struct tb_err *err);
+
+/* Atomic JSON file replace (temp + fsync + rename + fsync dir); used for the
+ * manifest, usable for any small JSON document. */
+int tb_json_write_atomic(const char *path, json_t *doc, struct tb_err *err);
+
+/* Reads a results.jsonl into a new JSON array (*records, caller decrefs).
+ * A last line without its newline, or a last line that does not parse, is a
+ * torn write: dropped and counted in *dropped (0 or 1). A bad line anywhere
+ * else, a record that is not an object or lacks schema_version is
+ * TB_EFORMAT (with the line number); a newer schema_version is
+ * TB_EUNSUPPORTED. */
+int tb_results_read(const char *jsonl_path, json_t **records, size_t *dropped, struct tb_err *err);
+
+/* ---- record builders */
+
+/* New record object {schema_version, timestamp (UTC ISO 8601), workload,
+ * profile, config}; NULL strings are left out. NULL on allocation failure. */
+json_t *tb_results_record_new(const char *workload, const char *profile, const char *config);
+
+/* A JSON number, or JSON null for NaN/Inf (jansson cannot encode those);
+ * NULL on allocation failure. */
+json_t *tb_json_number(double v);
+
+/* Statistics object with the fields named in the CSV columns; non-finite
+ * figures (e.g. cv with mean 0, disabled CI) become null. */
+json_t *tb_stats_to_json(const struct tb_stats *s);
+
+/* Sets record["metric"], ["unit"], ["valid"], ["invalid_reason"] (when
+ * invalid), ["warmup_n"], ["measured_s"], ["stats"] (from the samples; null
+ * when n == 0) and ["samples"] (raw values) from a measured sample set. Returns TB_OK, TB_ENOMEM or the
+ * statistics error. */
+int tb_results_set_measurement(json_t *record, const char *metric, const char *unit,
+                               const struct tb_sample_set *set, const struct tb_stats_opts *opts,
+                               struct tb_err *err);
+
+/* Marks a metric that could not be measured: record["metric"] = metric,
+ * ["valid"] = false, ["stats"] = null, ["unavailable"] = reason. */
+int tb_results_set_unavailable(json_t *record, const char *metric, const char *reason,
+                               struct tb_err *err);
+
+/* UTC ISO 8601 timestamp "YYYY-MM-DDTHH:MM:SSZ" into buf (>= 21 bytes). */
+void tb_utc_timestamp(char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
