@@ -58,6 +58,7 @@ void tb_backend_config_default(struct tb_backend_config *cfg)
 {
     cfg->n_threads = 0;
     cfg->isa_cap = TB_ISA_COUNT;
+    cfg->bind_cpus = NULL;
 }
 
 typedef int (*tb_backend_ctor)(const struct tb_backend_config *, struct tb_backend **,
@@ -67,12 +68,15 @@ struct backend_entry {
     tb_backend_ctor create;
 };
 
-/* The CPU backends come last: they are always there. */
+/* Accelerators first (always listed; creation says why one is unavailable);
+ * the CPU backends come last: they are always there. */
 static const struct backend_entry k_registry[] = {
+    {"opencl", tb_backend_opencl_create},
+    {"cuda", tb_backend_cuda_create},
     {"cpu", tb_backend_cpu_create},
     {"cpu-ref", tb_backend_cpu_ref_create},
 };
-static const char *const k_registry_names[] = {"cpu", "cpu-ref", NULL};
+static const char *const k_registry_names[] = {"opencl", "cuda", "cpu", "cpu-ref", NULL};
 
 const char *const *tb_backend_names(void)
 {
@@ -132,6 +136,11 @@ int tb_backend_n_threads(const struct tb_backend *b)
     return b->iface.n_threads ? b->iface.n_threads(b->context) : 1;
 }
 
+int tb_backend_thread_cpus(const struct tb_backend *b, int *cpus, int n)
+{
+    return b->iface.thread_cpus ? b->iface.thread_cpus(b->context, cpus, n) : 0;
+}
+
 int tb_backend_set_n_threads(struct tb_backend *b, int n, struct tb_err *err)
 {
     if (!b->iface.set_n_threads)
@@ -165,4 +174,23 @@ int tb_backend_compute_graph(struct tb_backend *b, const struct tb_graph *g, int
             op_ns[i] = tb_now_ns() - t0;
     }
     return TB_OK;
+}
+
+const char *tb_backend_device_vendor(const struct tb_backend *b)
+{
+    return b->iface.device_vendor ? b->iface.device_vendor(b->context) : "";
+}
+
+int tb_backend_op_evidence(const struct tb_backend *b, struct tb_op_evidence *out,
+                           struct tb_err *err)
+{
+    if (!b->iface.op_evidence)
+        return tb_err_set(err, TB_EUNSUPPORTED, "backend %s keeps no launch evidence",
+                          tb_backend_name(b));
+    return b->iface.op_evidence(b->context, out);
+}
+
+int tb_backend_synchronize(struct tb_backend *b, struct tb_err *err)
+{
+    return b->iface.synchronize ? b->iface.synchronize(b->context, err) : TB_OK;
 }

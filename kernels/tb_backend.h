@@ -4,7 +4,9 @@
  * cannot run on this host still has a handle-less entry whose
  * disabled_reason says why (tb_backend_probe).
  *
- * Built-in names: "cpu-ref" (scalar ground truth), "cpu" (SIMD + thread pool).
+ * Built-in names: "cpu-ref" (scalar ground truth), "cpu" (SIMD + thread pool),
+ * "opencl" and "cuda" (always listed; creation fails with the reason, e.g.
+ * "built without CUDA", when the build or the host lacks them).
  */
 #ifndef TB_BACKEND_H
 #define TB_BACKEND_H
@@ -31,6 +33,8 @@ enum tb_isa tb_isa_detect(void);                 /* best level this CPU + OS sup
 struct tb_backend_config {
     int n_threads;        /* 0 = one per online CPU */
     enum tb_isa isa_cap;  /* highest ISA variant allowed (TB_ISA_COUNT = no cap) */
+    const int *bind_cpus; /* NULL, or [n_threads] OS CPU index for worker i (worker 0 is
+                             the calling thread; the caller binds it) */
 };
 void tb_backend_config_default(struct tb_backend_config *cfg);
 
@@ -53,12 +57,38 @@ bool tb_backend_supports_op(const struct tb_backend *b, const struct tb_op *op);
 enum tb_isa tb_backend_isa(const struct tb_backend *b);
 int tb_backend_n_threads(const struct tb_backend *b);
 int tb_backend_set_n_threads(struct tb_backend *b, int n, struct tb_err *err);
+/* OS CPU each worker thread was last seen on after binding (sched_getcpu),
+ * up to n entries; returns the count written, 0 when the backend has no
+ * host workers or did not bind. */
+int tb_backend_thread_cpus(const struct tb_backend *b, int *cpus, int n);
 
 int tb_backend_compute_op(struct tb_backend *b, const struct tb_op *op, struct tb_err *err);
 /* Runs ops [first, first+count) in order. If op_ns is non-NULL it receives
  * the wall time of each op in nanoseconds (op_ns[0] is op `first`). */
 int tb_backend_compute_graph(struct tb_backend *b, const struct tb_graph *g, int first, int count,
                              uint64_t *op_ns, struct tb_err *err);
+
+/* ---- accelerator evidence (additive; CPU backends leave these unset) */
+
+/* Device vendor string (e.g. OpenCL CL_DEVICE_VENDOR); "" when not known. */
+const char *tb_backend_device_vendor(const struct tb_backend *b);
+
+/* Proof that ops really ran on the device: kernel launches and device-side
+ * time (profiling events / cudaEvents) of the last compute_op or
+ * compute_graph call, and since the backend was created. A silent host
+ * fallback shows up as launches == 0. */
+struct tb_op_evidence {
+    uint64_t last_launches;
+    uint64_t last_device_ns;
+    uint64_t total_launches;
+    uint64_t total_device_ns;
+};
+/* TB_EUNSUPPORTED (message in err) for backends that keep no evidence. */
+int tb_backend_op_evidence(const struct tb_backend *b, struct tb_op_evidence *out,
+                           struct tb_err *err);
+/* Waits until all work queued on the device is done (no-op for synchronous
+ * backends). */
+int tb_backend_synchronize(struct tb_backend *b, struct tb_err *err);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,14 @@ struct tb_backend_i {
     int (*set_n_threads)(void *ctx, int n, struct tb_err *err);
     /* (optional) ISA variant in use; default TB_ISA_COUNT (not a CPU backend) */
     enum tb_isa (*isa)(void *ctx);
+    /* (optional) observed CPU of each bound worker; default: none */
+    int (*thread_cpus)(void *ctx, int *cpus, int n);
+    /* (optional) device vendor; default "" */
+    const char *(*device_vendor)(void *ctx);
+    /* (optional) launch / device-time evidence; default TB_EUNSUPPORTED */
+    int (*op_evidence)(void *ctx, struct tb_op_evidence *out);
+    /* (optional) wait for queued device work; default: nothing to wait for */
+    int (*synchronize)(void *ctx, struct tb_err *err);
 };
 
 struct tb_backend {
@@ -35,6 +43,12 @@ int tb_backend_cpu_ref_create(const struct tb_backend_config *cfg, struct tb_bac
                               struct tb_err *err);
 int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend **out,
                           struct tb_err *err);
+/* Accelerator backends: always linked; without the SDK at build time they
+ * fail with "built without OpenCL" / "built without CUDA". */
+int tb_backend_opencl_create(const struct tb_backend_config *cfg, struct tb_backend **out,
+                             struct tb_err *err);
+int tb_backend_cuda_create(const struct tb_backend_config *cfg, struct tb_backend **out,
+                           struct tb_err *err);
 
 /* Monotonic clock in ns, shared by backends and the harness. */
 uint64_t tb_now_ns(void);

@@ -1,0 +1,52 @@
+/* `tierbench run`: device profiles x workloads -> measured, crash-safe
+ * results with environment, counters, energy, memory, accuracy and SLO
+ * verdicts. */
+#ifndef TB_RUN_H
+#define TB_RUN_H
+
+#include <stdint.h>
+
+#include "kernels/tb_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tb_run_opts {
+    const char *profiles_dir;   /* NULL: $TB_PROFILES_DIR, else the source tree's device_profiles/ */
+    const char *profiles;       /* comma list of profile names; NULL = all shipped */
+    const char *workloads;      /* comma list (llm-prefill,...); NULL = each profile's own */
+    const char *model;          /* override: synth:SHAPE:TYPE or FILE.gguf */
+    const char *backend;        /* override of the profile's preference list */
+    int threads;                /* override; 0 = profile's */
+    int min_samples;            /* measured samples at least (LoadGen min_query_count) */
+    double min_time_s;          /* measured time at least */
+    double max_time_s;          /* per-run cap (watchdog between samples) */
+    int warmup;                 /* warm-up iterations */
+    const char *events;         /* PAPI events; NULL = default list */
+    const char *energy;         /* energy source override; NULL = profile's */
+    const char *out_dir;        /* results root; a fresh run-* subdirectory is made inside */
+    const char *cache_dir;      /* synthetic models; NULL = $TB_CACHE_DIR or ./.tb-cache */
+    const char *reference_model; /* accuracy reference for a user file (else cpu-ref on the file) */
+    uint64_t seed;              /* synthetic weights + prompts */
+    int accuracy_positions;     /* teacher-forced positions for accuracy; 0 = skip */
+    int json;                   /* also print each record as a JSON line on stdout */
+    int quiet;                  /* no progress lines */
+};
+
+void tb_run_opts_default(struct tb_run_opts *o);
+
+/* Runs the suite. Returns 0 and sets *exit_code: 0 all SLOs passed (or
+ * none failed), 1 an SLO failed; or a negative code for usage/input/IO
+ * errors (err says what). */
+int tb_run(const struct tb_run_opts *o, int *exit_code, struct tb_err *err);
+
+/* Resolves "synth:SHAPE:TYPE" to a cached file (generated on first use) or
+ * returns a plain path unchanged. out gets the path. */
+int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,
+                         size_t n, struct tb_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
