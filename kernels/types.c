@@ -106,8 +106,8 @@ float tb_fp16_to_fp32(tb_fp16 h)
             m &= 0x3ffu;
             x = sign | ((uint32_t)(127 - 15 + 1 - sh) << 23) | (m << 13);
         }
-    } else if (e == 31) {
-        x = sign | 0x7f800000u | (m << 13);
+    } else if (e == 31) { /* inf, or NaN made quiet as ggml's float math and F16C do */
+        x = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0);
     } else {
         x = sign | ((e + 127 - 15) << 23) | (m << 13);
     }
