@@ -1,0 +1,892 @@
+/* Device-tier profiles: INI parsing (libinih) and whole-file validation.
+ * The inih reader callback counts lines, so every error can name
+ * FILE:LINE even though this inih build does not pass line numbers. */
+#include "harness/tb_profile.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/tb_topo.h"
+#include "kernels/tb_backend.h"
+#include "kernels/tb_graph.h"
+#include "kernels/tb_types.h"
+#include "workloads/tb_llama.h"
+
+static const char *const k_workload_names[TB_WL_COUNT] = {"llm-prefill", "llm-decode",
+                                                          "llm-generate", "embed"};
+
+const char *tb_workload_kind_name(enum tb_workload_kind k)
+{
+    return (k >= 0 && k < TB_WL_COUNT) ? k_workload_names[k] : "unknown";
+}
+
+static int workload_from_name(const char *s)
+{
+    for (int i = 0; i < TB_WL_COUNT; i++)
+        if (!strcmp(s, k_workload_names[i]))
+            return i;
+    return -1;
+}
+
+static const char *const k_metrics[] = {"ttft_ms",          "tpot_ms",    "e2e_ms",
+                                        "prefill_tps",      "decode_tps", "joules_per_token",
+                                        "mean_watts",       "peak_rss_mib", "top1_agreement"};
+static const char *const k_backends[] = {"cpu", "cpu-ref", "cuda", "opencl:gpu",
+                                         "vulkan", "metal", "npu"};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static int in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, list[i]))
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ parse state */
+
+enum profile_key {
+    K_NAME, K_TIER, K_DESCRIPTION, K_THREADS, K_BINDING, K_CPUSET, K_ISA_CAP, K_MEMORY_BUDGET,
+    K_WEIGHT_TYPES, K_BACKENDS, K_ACCEL, K_ENERGY, K_COUNT
+};
+static const char *const k_profile_keys[K_COUNT] = {
+    "name",          "tier",         "description",  "threads",    "binding",
+    "cpuset",        "isa_cap",      "memory_budget", "weight_types", "backends",
+    "accel_op_classes", "energy_source"};
+static const bool k_required[K_COUNT] = {[K_NAME] = true,          [K_TIER] = true,
+                                         [K_THREADS] = true,       [K_ISA_CAP] = true,
+                                         [K_MEMORY_BUDGET] = true, [K_WEIGHT_TYPES] = true,
+                                         [K_BACKENDS] = true};
+
+enum workload_key { W_MODEL, W_PROMPT, W_N_PREDICT, W_COUNT };
+static const char *const k_workload_keys[W_COUNT] = {"model", "prompt", "n_predict"};
+
+struct parse {
+    const char *path;
+    char dir[TB_PROFILE_PATH_MAX]; /* profile's directory, for relative paths */
+    FILE *f;
+    char *buf;
+    size_t cap;
+    int line;
+    int profile_line;     /* line of [profile], 0 if absent */
+    int key_line[K_COUNT];
+    int wl_key_line[TB_PROFILE_MAX_WORKLOADS][W_COUNT];
+    struct tb_profile *p;
+    struct tb_err *err;
+    int err_line; /* line of the first error, 0 = none */
+};
+
+/* Records the first error as "FILE:LINE: msg"; returns 1 so inih goes on
+ * (only the first error is reported). */
+__attribute__((format(printf, 4, 5))) static int fail(struct parse *ps, int code, int line,
+                                                      const char *fmt, ...)
+{
+    if (ps->err_line)
+        return 1;
+    char msg[TB_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ps->err_line = line > 0 ? line : 1;
+    tb_err_set(ps->err, code, "%s:%d: %s", ps->path, ps->err_line, msg);
+    return 1;
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%.*s", (int)n - 1, src);
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* "888 KiB", "6 GiB", "1.5GiB", "4096 B": binary units only. */
+static int parse_size(const char *s, uint64_t *out, const char **why)
+{
+    static const struct {
+        const char *unit;
+        double mult;
+    } k[] = {{"B", 1.0}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+             {"TiB", 1099511627776.0}};
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v <= 0) {
+        *why = "expected a positive number followed by a unit (e.g. 6 GiB)";
+        return -1;
+    }
+    while (*end == ' ' || *end == '\t')
+        end++;
+    for (size_t i = 0; i < NELEM(k); i++)
+        if (!strcmp(end, k[i].unit)) {
+            double b = v * k[i].mult;
+            if (b < 1 || b > 9.2e18) {
+                *why = "size out of range";
+                return -1;
+            }
+            *out = (uint64_t)b;
+            return 0;
+        }
+    *why = *end ? "unit must be one of B, KiB, MiB, GiB, TiB (binary units)"
+                : "missing unit (B, KiB, MiB, GiB, TiB)";
+    return -1;
+}
+
+/* Splits a comma list into trimmed items of at most cap-1 chars. */
+static int split_list(const char *s, char *items, size_t cap, int max, int *n, const char **why)
+{
+    *n = 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == 0) {
+            *why = "empty item in list";
+            return -1;
+        }
+        if (end >= cap) {
+            *why = "list item too long";
+            return -1;
+        }
+        if (*n == max) {
+            *why = "too many items in list";
+            return -1;
+        }
+        memcpy(items + (size_t)*n * cap, p, end);
+        items[(size_t)*n * cap + end] = '\0';
+        (*n)++;
+        p += len;
+        if (!*p)
+            return 0;
+        p++;
+    }
+}
+
+/* Relative paths are relative to the profile's directory. -1 if too long. */
+static int resolve_path(const struct parse *ps, const char *rel, char *out, size_t n)
+{
+    size_t dl = rel[0] == '/' ? 0 : strlen(ps->dir), rl = strlen(rel);
+    if (dl + 1 + rl >= n)
+        return -1;
+    if (dl) {
+        memcpy(out, ps->dir, dl);
+        out[dl++] = '/';
+    }
+    memcpy(out + dl, rel, rl + 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------ synth sizes */
+
+int tb_profile_synth_bytes(const char *shape, int weight_type, int n_ctx, uint64_t *weights,
+                           uint64_t *kv_cache, struct tb_err *err)
+{
+    const struct tb_synth_shape *sh = tb_synth_find(shape);
+    if (!sh)
+        return tb_err_set(err, TB_EINVAL, "unknown synth shape '%s'", shape);
+    const struct tb_llama_config *c = &sh->config;
+    const uint64_t kv_dim = (uint64_t)c->head_dim * (uint64_t)c->n_kv_heads;
+    const uint64_t row_dim = tb_row_size(weight_type, c->dim);
+    const uint64_t row_ffn = tb_row_size(weight_type, c->ffn_dim);
+    if (!row_dim || !row_ffn)
+        return tb_err_set(err, TB_EINVAL, "type %s cannot hold rows of %d / %d elements",
+                          tb_type_name(weight_type), c->dim, c->ffn_dim);
+    /* the tensor list of tb_synth_write: untied output, f32 norms */
+    uint64_t per_layer = row_dim * (2 * (uint64_t)c->dim + 2 * kv_dim + 2 * (uint64_t)c->ffn_dim) +
+                         row_ffn * (uint64_t)c->dim + 2 * (uint64_t)c->dim * 4;
+    *weights = 2 * row_dim * (uint64_t)c->vocab_size + (uint64_t)c->n_layers * per_layer +
+               (uint64_t)c->dim * 4;
+    *kv_cache = 2 * (uint64_t)c->n_layers * kv_dim * (uint64_t)(n_ctx > 0 ? n_ctx : 0) * 4;
+    return TB_OK;
+}
+
+/* ------------------------------------------------------------ [profile] */
+
+static int profile_key(struct parse *ps, const char *name, const char *value)
+{
+    struct tb_profile *p = ps->p;
+    int k = -1;
+    for (int i = 0; i < K_COUNT; i++)
+        if (!strcmp(name, k_profile_keys[i]))
+            k = i;
+    if (k < 0)
+        return fail(ps, TB_EFORMAT, ps->line, "unknown key '%s' in [profile]", name);
+    if (ps->key_line[k])
+        return fail(ps, TB_EFORMAT, ps->line, "duplicate key '%s' (first on line %d)", name,
+                    ps->key_line[k]);
+    ps->key_line[k] = ps->line;
+    const char *why = NULL;
+    int v;
+    switch (k) {
+    case K_NAME:
+        for (const char *c = value; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
+                return fail(ps, TB_EFORMAT, ps->line,
+                            "name '%s': use letters, digits, '-' and '_' only", value);
+        if (!*value || strlen(value) >= sizeof p->name)
+            return fail(ps, TB_EFORMAT, ps->line, "name must be 1..%zu characters",
+                        sizeof p->name - 1);
+        copy_str(p->name, sizeof p->name, value);
+        break;
+    case K_TIER:
+        if (!*value || strlen(value) >= sizeof p->tier)
+            return fail(ps, TB_EFORMAT, ps->line, "tier must be 1..%zu characters",
+                        sizeof p->tier - 1);
+        copy_str(p->tier, sizeof p->tier, value);
+        break;
+    case K_DESCRIPTION: copy_str(p->description, sizeof p->description, value); break;
+    case K_THREADS:
+        if (!strcmp(value, "all"))
+            p->threads = 0;
+        else if (parse_int(value, 1, 4096, &p->threads))
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "threads '%s': expected an integer 1..4096 or 'all'", value);
+        break;
+    case K_BINDING:
+        if ((v = tb_bind_policy_from_name(value)) < 0)
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "binding '%s': expected compact, spread or none", value);
+        p->binding = v;
+        break;
+    case K_CPUSET: {
+        struct tb_err e = {0};
+        if (strlen(value) >= sizeof p->cpuset || tb_topo_cpuset_check(value, &e))
+            return fail(ps, TB_EFORMAT, ps->line, "cpuset '%s': expected a CPU list like 0-3,8",
+                        value);
+        copy_str(p->cpuset, sizeof p->cpuset, value);
+        break;
+    }
+    case K_ISA_CAP:
+        if (!strcmp(value, "best"))
+            p->isa_cap = TB_ISA_COUNT;
+        else if ((p->isa_cap = tb_isa_from_name(value)) < 0)
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "isa_cap '%s': expected scalar, avx2, avx512 or best", value);
+        break;
+    case K_MEMORY_BUDGET:
+        if (parse_size(value, &p->memory_budget, &why))
+            return fail(ps, TB_EFORMAT, ps->line, "memory_budget '%s': %s", value, why);
+        break;
+    case K_WEIGHT_TYPES: {
+        char items[TB_PROFILE_MAX_LIST][16];
+        if (split_list(value, &items[0][0], sizeof items[0], TB_PROFILE_MAX_LIST,
+                       &p->n_weight_types, &why))
+            return fail(ps, TB_EFORMAT, ps->line, "weight_types: %s", why);
+        for (int i = 0; i < p->n_weight_types; i++)
+            if ((p->weight_types[i] = tb_type_from_name(items[i])) < 0)
+                return fail(ps, TB_EFORMAT, ps->line,
+                            "weight type '%s' unknown (f32, f16, q8_0, q4_0)", items[i]);
+        break;
+    }
+    case K_BACKENDS:
+        if (split_list(value, &p->backends[0][0], sizeof p->backends[0], TB_PROFILE_MAX_LIST,
+                       &p->n_backends, &why))
+            return fail(ps, TB_EFORMAT, ps->line, "backends: %s", why);
+        for (int i = 0; i < p->n_backends; i++)
+            if (!in_list(p->backends[i], k_backends, NELEM(k_backends)))
+                return fail(ps, TB_EFORMAT, ps->line,
+                            "backend '%s' unknown (cpu, cpu-ref, cuda, opencl:gpu, vulkan, "
+                            "metal, npu)",
+                            p->backends[i]);
+        break;
+    case K_ACCEL:
+        if (split_list(value, &p->accel_op_classes[0][0], sizeof p->accel_op_classes[0],
+                       TB_PROFILE_MAX_LIST, &p->n_accel_op_classes, &why))
+            return fail(ps, TB_EFORMAT, ps->line, "accel_op_classes: %s", why);
+        for (int i = 0; i < p->n_accel_op_classes; i++) {
+            bool known = false;
+            for (int o = 0; o < TB_OP_COUNT; o++)
+                known = known || !strcmp(p->accel_op_classes[i], tb_op_kind_name(o));
+            if (!known)
+                return fail(ps, TB_EFORMAT, ps->line, "op class '%s' unknown (e.g. matmul, "
+                            "attention, rms_norm)", p->accel_op_classes[i]);
+        }
+        break;
+    case K_ENERGY:
+        if (!strncmp(value, "trace:", 6) && value[6]) {
+            memcpy(p->energy_source, "trace:", 6);
+            if (resolve_path(ps, value + 6, p->energy_source + 6, sizeof p->energy_source - 6))
+                return fail(ps, TB_EFORMAT, ps->line, "energy_source: path too long");
+        } else if (!strcmp(value, "auto") || !strcmp(value, "powercap") ||
+                   !strcmp(value, "papi") || !strcmp(value, "nvml") || !strcmp(value, "none")) {
+            copy_str(p->energy_source, sizeof p->energy_source, value);
+        } else {
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "energy_source '%s': expected auto, powercap, papi, nvml, trace:FILE "
+                        "or none", value);
+        }
+        break;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ [workload.*] */
+
+static struct tb_profile_workload *workload_for(struct parse *ps, int kind, int *idx)
+{
+    struct tb_profile *p = ps->p;
+    for (int i = 0; i < p->n_workloads; i++)
+        if ((int)p->workloads[i].kind == kind) {
+            *idx = i;
+            return &p->workloads[i];
+        }
+    return NULL;
+}
+
+static int workload_key(struct parse *ps, int kind, const char *name, const char *value)
+{
+    int idx;
+    struct tb_profile_workload *w = workload_for(ps, kind, &idx);
+    if (!w) /* the reader creates an entry for every valid header */
+        return fail(ps, TB_EFORMAT, ps->line, "key outside a known workload section");
+    int k = -1;
+    for (int i = 0; i < W_COUNT; i++)
+        if (!strcmp(name, k_workload_keys[i]))
+            k = i;
+    if (k < 0)
+        return fail(ps, TB_EFORMAT, ps->line,
+                    "unknown key '%s' in [workload.%s] (model, prompt, n_predict)", name,
+                    tb_workload_kind_name(w->kind));
+    if (ps->wl_key_line[idx][k])
+        return fail(ps, TB_EFORMAT, ps->line, "duplicate key '%s' (first on line %d)", name,
+                    ps->wl_key_line[idx][k]);
+    ps->wl_key_line[idx][k] = ps->line;
+    if (k == W_PROMPT) {
+        if (parse_int(value, 1, 1 << 20, &w->prompt))
+            return fail(ps, TB_EFORMAT, ps->line, "prompt '%s': expected an integer >= 1", value);
+    } else if (k == W_N_PREDICT) {
+        if (parse_int(value, 0, 1 << 20, &w->n_predict))
+            return fail(ps, TB_EFORMAT, ps->line, "n_predict '%s': expected an integer >= 0",
+                        value);
+    } else if (!strncmp(value, "synth:", 6)) {
+        /* synth:SHAPE:TYPE */
+        const char *shape = value + 6, *colon = strrchr(shape, ':');
+        if (!colon || colon == shape || (size_t)(colon - shape) >= sizeof w->shape)
+            return fail(ps, TB_EFORMAT, ps->line, "model '%s': expected synth:SHAPE:TYPE", value);
+        memcpy(w->shape, shape, (size_t)(colon - shape));
+        w->shape[colon - shape] = '\0';
+        if (!tb_synth_find(w->shape))
+            return fail(ps, TB_EFORMAT, ps->line, "model '%s': unknown synth shape '%s'", value,
+                        w->shape);
+        if ((w->weight_type = tb_type_from_name(colon + 1)) < 0)
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "model '%s': unknown weight type '%s' (f32, f16, q8_0, q4_0)", value,
+                        colon + 1);
+        w->synth = true;
+        copy_str(w->model, sizeof w->model, value);
+    } else if (*value) {
+        w->synth = false;
+        w->weight_type = -1;
+        if (resolve_path(ps, value, w->model, sizeof w->model))
+            return fail(ps, TB_EFORMAT, ps->line, "model: path too long");
+    } else {
+        return fail(ps, TB_EFORMAT, ps->line, "model is empty");
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ [slo] */
+
+/* inih split the line at its first '=': "ttft_ms <" + "500 @ prompt 128".
+ * Joined back, it reads METRIC (<=|>=) NUMBER [@ KEY VALUE]. */
+static int slo_line(struct parse *ps, const char *name, const char *value)
+{
+    struct tb_profile *p = ps->p;
+    char text[256];
+    snprintf(text, sizeof text, "%s=%s", name, value);
+    if (p->n_slos == TB_PROFILE_MAX_SLOS)
+        return fail(ps, TB_EFORMAT, ps->line, "more than %d SLOs", TB_PROFILE_MAX_SLOS);
+    struct tb_slo *s = &p->slos[p->n_slos];
+    memset(s, 0, sizeof *s);
+    s->line = ps->line;
+    const char *c = text;
+    size_t mlen = 0;
+    while (isalnum((unsigned char)c[mlen]) || c[mlen] == '_')
+        mlen++;
+    if (mlen == 0 || mlen >= sizeof s->metric)
+        goto syntax;
+    memcpy(s->metric, c, mlen);
+    c += mlen;
+    while (*c == ' ' || *c == '\t')
+        c++;
+    if (!strncmp(c, "<=", 2))
+        s->op = TB_SLO_LE;
+    else if (!strncmp(c, ">=", 2))
+        s->op = TB_SLO_GE;
+    else
+        goto syntax;
+    c += 2;
+    char *end;
+    errno = 0;
+    s->threshold = strtod(c, &end);
+    if (end == c || errno || !isfinite(s->threshold))
+        goto syntax;
+    c = end;
+    while (*c == ' ' || *c == '\t')
+        c++;
+    if (*c == '@') {
+        char key[32], val[64], extra;
+        if (sscanf(c + 1, "%31s %63s %c", key, val, &extra) != 2)
+            goto syntax;
+        if (strcmp(key, "prompt") && strcmp(key, "n_predict") && strcmp(key, "workload"))
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "SLO condition '@ %s': expected prompt, n_predict or workload", key);
+        int n;
+        if (strcmp(key, "workload") && parse_int(val, 0, 1 << 20, &n))
+            return fail(ps, TB_EFORMAT, ps->line, "SLO condition '@ %s %s': not an integer", key,
+                        val);
+        if (!strcmp(key, "workload") && workload_from_name(val) < 0)
+            return fail(ps, TB_EFORMAT, ps->line, "SLO condition: unknown workload '%s'", val);
+        copy_str(s->cond_key, sizeof s->cond_key, key);
+        copy_str(s->cond_value, sizeof s->cond_value, val);
+    } else if (*c) {
+        goto syntax;
+    }
+    if (!in_list(s->metric, k_metrics, NELEM(k_metrics)))
+        return fail(ps, TB_EFORMAT, ps->line,
+                    "unknown SLO metric '%s' (ttft_ms, tpot_ms, e2e_ms, prefill_tps, decode_tps, "
+                    "joules_per_token, mean_watts, peak_rss_mib, top1_agreement)",
+                    s->metric);
+    p->n_slos++;
+    return 1;
+syntax:
+    return fail(ps, TB_EFORMAT, ps->line,
+                "bad SLO '%s': expected METRIC <= NUMBER or METRIC >= NUMBER [@ KEY VALUE]",
+                text);
+}
+
+/* ------------------------------------------------------------ inih glue */
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *ps = user;
+    if (ps->err_line)
+        return 1;
+    if (!strcmp(section, "profile"))
+        return profile_key(ps, name, value);
+    if (!strcmp(section, "slo"))
+        return slo_line(ps, name, value);
+    if (!strncmp(section, "workload.", 9) && workload_from_name(section + 9) >= 0)
+        return workload_key(ps, workload_from_name(section + 9), name, value);
+    if (!*section)
+        return fail(ps, TB_EFORMAT, ps->line, "key '%s' before any [section]", name);
+    return 1; /* unknown section: reported by the reader at its header */
+}
+
+/* Validates a section header the moment it is read (inih reports none). */
+static void section_header(struct parse *ps, const char *s)
+{
+    size_t len = strcspn(s, "]");
+    if (!s[len])
+        return; /* inih reports the syntax error */
+    char name[64];
+    copy_str(name, len + 1 < sizeof name ? len + 1 : sizeof name, s);
+    if (!strcmp(name, "profile")) {
+        ps->profile_line = ps->line;
+        return;
+    }
+    if (!strcmp(name, "slo"))
+        return;
+    if (!strncmp(name, "workload.", 9)) {
+        int kind = workload_from_name(name + 9);
+        if (kind < 0) {
+            fail(ps, TB_EFORMAT, ps->line,
+                 "unknown workload '%s' (llm-prefill, llm-decode, llm-generate, embed)",
+                 name + 9);
+            return;
+        }
+        int idx;
+        struct tb_profile *p = ps->p;
+        if (workload_for(ps, kind, &idx)) {
+            fail(ps, TB_EFORMAT, ps->line, "duplicate section [%s] (first on line %d)", name,
+                 p->workloads[idx].line);
+            return;
+        }
+        if (p->n_workloads == TB_PROFILE_MAX_WORKLOADS) {
+            fail(ps, TB_EFORMAT, ps->line, "too many workloads");
+            return;
+        }
+        struct tb_profile_workload *w = &p->workloads[p->n_workloads++];
+        w->kind = kind;
+        w->line = ps->line;
+        w->weight_type = -1;
+        w->n_predict = -1; /* "not given": defaults are kind-specific */
+        return;
+    }
+    fail(ps, TB_EFORMAT, ps->line, "unknown section [%s] (profile, workload.NAME, slo)", name);
+}
+
+/* fgets-style reader for ini_parse_stream: counts lines, rejects what inih
+ * would silently reinterpret (over-long lines are split, indented lines are
+ * joined to the previous value) and checks section headers. */
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *ps = stream;
+    ssize_t len = getline(&ps->buf, &ps->cap, ps->f);
+    if (len < 0)
+        return NULL;
+    ps->line++;
+    if (len > num - 1)
+        fail(ps, TB_EFORMAT, ps->line, "line longer than %d characters", num - 2);
+    size_t n = (size_t)len < (size_t)num - 1 ? (size_t)len : (size_t)num - 1;
+    memcpy(str, ps->buf, n);
+    str[n] = '\0';
+    const char *s = ps->buf;
+    if (ps->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+        s += 3; /* UTF-8 BOM, which inih skips too */
+    const char *t = s;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    bool content = *t && *t != '\n' && *t != '\r' && *t != ';' && *t != '#';
+    if (content && t != s)
+        fail(ps, TB_EFORMAT, ps->line, "indented line (inih would join it to the previous "
+                                       "value); remove the indentation");
+    else if (content && *t == '[')
+        section_header(ps, t + 1);
+    return str;
+}
+
+/* ------------------------------------------------------------ cross-checks */
+
+static bool has_accelerator(const struct tb_profile *p)
+{
+    for (int i = 0; i < p->n_backends; i++)
+        if (strcmp(p->backends[i], "cpu") && strcmp(p->backends[i], "cpu-ref"))
+            return true;
+    return false;
+}
+
+int tb_format_bytes(uint64_t b, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (u < 4 && b >= (1ull << (10 * (u + 1))))
+        u++;
+    uint64_t scale = 1ull << (10 * u);
+    if (b % scale == 0)
+        return snprintf(buf, n, "%llu %s", (unsigned long long)(b / scale), units[u]);
+    return snprintf(buf, n, "%.2f %s", (double)b / (double)scale, units[u]);
+}
+
+static void check_workload(struct parse *ps, int idx)
+{
+    struct tb_profile *p = ps->p;
+    struct tb_profile_workload *w = &p->workloads[idx];
+    const char *wn = tb_workload_kind_name(w->kind);
+    for (int k = 0; k < W_COUNT; k++)
+        if (k != W_N_PREDICT && !ps->wl_key_line[idx][k]) {
+            fail(ps, TB_EFORMAT, w->line, "[workload.%s] lacks '%s'", wn, k_workload_keys[k]);
+            return;
+        }
+    bool decodes = w->kind == TB_WL_LLM_DECODE || w->kind == TB_WL_LLM_GENERATE;
+    if (w->n_predict < 0)
+        w->n_predict = decodes ? 1 : 0;
+    int np_line = ps->wl_key_line[idx][W_N_PREDICT] ? ps->wl_key_line[idx][W_N_PREDICT] : w->line;
+    if (decodes && w->n_predict < 1) {
+        fail(ps, TB_EINVAL, np_line, "%s needs n_predict >= 1", wn);
+        return;
+    }
+    if (w->kind == TB_WL_EMBED && w->n_predict != 0) {
+        fail(ps, TB_EINVAL, np_line, "embed generates no tokens: n_predict must be 0");
+        return;
+    }
+    if (!w->synth)
+        return;
+    int model_line = ps->wl_key_line[idx][W_MODEL];
+    bool allowed = false;
+    for (int i = 0; i < p->n_weight_types; i++)
+        allowed = allowed || p->weight_types[i] == w->weight_type;
+    if (!allowed) {
+        fail(ps, TB_EINVAL, model_line, "model %s: type %s is not in weight_types (line %d)",
+             w->model, tb_type_name(w->weight_type), ps->key_line[K_WEIGHT_TYPES]);
+        return;
+    }
+    const struct tb_synth_shape *sh = tb_synth_find(w->shape);
+    int n_ctx = w->prompt + w->n_predict;
+    if (n_ctx > sh->config.ctx_len) {
+        fail(ps, TB_EINVAL, np_line, "prompt %d + n_predict %d exceeds %s's context of %d",
+             w->prompt, w->n_predict, w->shape, sh->config.ctx_len);
+        return;
+    }
+    uint64_t wb = 0, kv = 0;
+    struct tb_err e = {0};
+    if (tb_profile_synth_bytes(w->shape, w->weight_type, n_ctx, &wb, &kv, &e)) {
+        fail(ps, TB_EINVAL, model_line, "model %s: %s", w->model, e.msg);
+        return;
+    }
+    w->need_bytes = wb + kv;
+    if (w->need_bytes > p->memory_budget) {
+        char need[32], wbs[32], kvs[32], budget[32];
+        tb_format_bytes(w->need_bytes, need, sizeof need);
+        tb_format_bytes(wb, wbs, sizeof wbs);
+        tb_format_bytes(kv, kvs, sizeof kvs);
+        tb_format_bytes(p->memory_budget, budget, sizeof budget);
+        fail(ps, TB_EBUDGET, model_line,
+             "model %s needs %s (weights %s + KV cache %s) > memory_budget %s (line %d)",
+             w->model, need, wbs, kvs, budget, ps->key_line[K_MEMORY_BUDGET]);
+    }
+}
+
+static void check_slo(struct parse *ps, const struct tb_slo *s)
+{
+    const struct tb_profile *p = ps->p;
+    if (!s->cond_key[0])
+        return;
+    for (int i = 0; i < p->n_workloads; i++) {
+        const struct tb_profile_workload *w = &p->workloads[i];
+        if ((!strcmp(s->cond_key, "workload") &&
+             !strcmp(s->cond_value, tb_workload_kind_name(w->kind))) ||
+            (!strcmp(s->cond_key, "prompt") && atoi(s->cond_value) == w->prompt) ||
+            (!strcmp(s->cond_key, "n_predict") && atoi(s->cond_value) == w->n_predict))
+            return;
+    }
+    fail(ps, TB_EINVAL, s->line, "SLO condition '@ %s %s' matches no workload of this profile",
+         s->cond_key, s->cond_value);
+}
+
+static void check_profile(struct parse *ps)
+{
+    struct tb_profile *p = ps->p;
+    if (!ps->profile_line) {
+        fail(ps, TB_EFORMAT, 1, "missing [profile] section");
+        return;
+    }
+    for (int k = 0; k < K_COUNT; k++)
+        if (k_required[k] && !ps->key_line[k]) {
+            fail(ps, TB_EFORMAT, ps->profile_line, "[profile] lacks required key '%s'",
+                 k_profile_keys[k]);
+            return;
+        }
+    if (p->cpuset[0] && p->binding == TB_BIND_NONE)
+        fail(ps, TB_EINVAL, ps->key_line[K_CPUSET], "cpuset needs binding compact or spread");
+    if (p->n_accel_op_classes && !has_accelerator(p))
+        fail(ps, TB_EINVAL, ps->key_line[K_ACCEL],
+             "accel_op_classes given but backends (line %d) lists no accelerator",
+             ps->key_line[K_BACKENDS]);
+    if (p->n_workloads == 0)
+        fail(ps, TB_EFORMAT, ps->profile_line, "no [workload.NAME] section");
+    for (int i = 0; i < p->n_workloads && !ps->err_line; i++)
+        check_workload(ps, i);
+    for (int i = 0; i < p->n_slos && !ps->err_line; i++)
+        check_slo(ps, &p->slos[i]);
+}
+
+int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *err)
+{
+    *out = NULL;
+    struct parse ps = {.path = path, .err = err};
+    struct tb_err local = {0};
+    if (!ps.err)
+        ps.err = &local;
+    ps.f = fopen(path, "r");
+    if (!ps.f)
+        return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
+    ps.p = calloc(1, sizeof *ps.p);
+    if (!ps.p) {
+        fclose(ps.f);
+        return tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
+    }
+    struct tb_profile *p = ps.p;
+    copy_str(p->path, sizeof p->path, path);
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(ps.dir, sizeof ps.dir, "%.*s", (int)(slash - path), path);
+    p->binding = TB_BIND_NONE;
+    p->isa_cap = TB_ISA_COUNT;
+    copy_str(p->energy_source, sizeof p->energy_source, "auto");
+
+    int rc = ini_parse_stream(reader, &ps, handler, &ps);
+    fclose(ps.f);
+    free(ps.buf);
+    if (rc == -2)
+        fail(&ps, TB_ENOMEM, ps.line, "out of memory");
+    else if (rc > 0 && (!ps.err_line || rc < ps.err_line)) {
+        ps.err_line = 0; /* an earlier syntax error wins */
+        fail(&ps, TB_EFORMAT, rc,
+             "expected 'key = value', '[section]' or a comment (SLOs use <= or >=)");
+    }
+    if (!ps.err_line)
+        check_profile(&ps);
+    if (ps.err_line) {
+        free(p);
+        return ps.err->code;
+    }
+    *out = p;
+    return TB_OK;
+}
+
+void tb_profile_free(struct tb_profile *p)
+{
+    free(p);
+}
+
+const struct tb_profile_workload *tb_profile_workload(const struct tb_profile *p,
+                                                      enum tb_workload_kind k)
+{
+    for (int i = 0; i < p->n_workloads; i++)
+        if (p->workloads[i].kind == k)
+            return &p->workloads[i];
+    return NULL;
+}
+
+bool tb_slo_holds(const struct tb_slo *s, double value)
+{
+    return s->op == TB_SLO_LE ? value <= s->threshold : value >= s->threshold;
+}
+
+int tb_slo_format(const struct tb_slo *s, char *buf, size_t n)
+{
+    return snprintf(buf, n, "%s %s %g%s%s%s%s", s->metric, s->op == TB_SLO_LE ? "<=" : ">=",
+                    s->threshold, s->cond_key[0] ? " @ " : "", s->cond_key,
+                    s->cond_key[0] ? " " : "", s->cond_value);
+}
+
+void tb_profile_print(const struct tb_profile *p, FILE *f)
+{
+    char buf[64];
+    fprintf(f, "name:           %s\ntier:           %s\n", p->name, p->tier);
+    if (p->description[0])
+        fprintf(f, "description:    %s\n", p->description);
+    if (p->threads)
+        fprintf(f, "threads:        %d\n", p->threads);
+    else
+        fprintf(f, "threads:        all\n");
+    fprintf(f, "binding:        %s%s%s\n", tb_bind_policy_name(p->binding),
+            p->cpuset[0] ? " cpuset " : "", p->cpuset);
+    fprintf(f, "isa_cap:        %s\n",
+            p->isa_cap == TB_ISA_COUNT ? "best" : tb_isa_name(p->isa_cap));
+    tb_format_bytes(p->memory_budget, buf, sizeof buf);
+    fprintf(f, "memory_budget:  %s (%llu bytes)\nweight_types:  ", buf,
+            (unsigned long long)p->memory_budget);
+    for (int i = 0; i < p->n_weight_types; i++)
+        fprintf(f, " %s", tb_type_name(p->weight_types[i]));
+    fprintf(f, "\nbackends:      ");
+    for (int i = 0; i < p->n_backends; i++)
+        fprintf(f, " %s", p->backends[i]);
+    fprintf(f, "\naccel_op_classes:");
+    for (int i = 0; i < p->n_accel_op_classes; i++)
+        fprintf(f, " %s", p->accel_op_classes[i]);
+    fprintf(f, "%s\nenergy_source:  %s\n", p->n_accel_op_classes ? "" : " (none)",
+            p->energy_source);
+    for (int i = 0; i < p->n_workloads; i++) {
+        const struct tb_profile_workload *w = &p->workloads[i];
+        fprintf(f, "workload %-12s model %s, prompt %d, n_predict %d",
+                tb_workload_kind_name(w->kind), w->model, w->prompt, w->n_predict);
+        if (w->synth) {
+            tb_format_bytes(w->need_bytes, buf, sizeof buf);
+            fprintf(f, ", needs %s", buf);
+        }
+        fputc('\n', f);
+    }
+    for (int i = 0; i < p->n_slos; i++) {
+        char line[160];
+        tb_slo_format(&p->slos[i], line, sizeof line);
+        fprintf(f, "slo:            %s\n", line);
+    }
+}
+
+/* ------------------------------------------------------------ directories */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tb_profile_dir_list_free(char **paths, int n)
+{
+    for (int i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+int tb_profile_dir_list(const char *dir, char ***paths, int *n, struct tb_err *err)
+{
+    *paths = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return tb_err_set(err, TB_EIO, "%s: %s", dir, strerror(errno));
+    char **list = NULL;
+    int count = 0, cap = 0, rc = TB_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 4, ".ini"))
+            continue;
+        if (count == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **grown = realloc(list, (size_t)cap * sizeof *list);
+            if (!grown) {
+                rc = tb_err_set(err, TB_ENOMEM, "%s: out of memory", dir);
+                break;
+            }
+            list = grown;
+        }
+        size_t need = strlen(dir) + len + 2;
+        if (!(list[count] = malloc(need))) {
+            rc = tb_err_set(err, TB_ENOMEM, "%s: out of memory", dir);
+            break;
+        }
+        snprintf(list[count++], need, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    if (rc) {
+        tb_profile_dir_list_free(list, count);
+        return rc;
+    }
+    if (count)
+        qsort(list, (size_t)count, sizeof *list, cmp_str);
+    *paths = list;
+    *n = count;
+    return TB_OK;
+}
+
+int tb_profile_find(const char *dir, const char *name, struct tb_profile **out,
+                    struct tb_err *err)
+{
+    *out = NULL;
+    char **paths;
+    int n, rc = tb_profile_dir_list(dir, &paths, &n, err);
+    if (rc)
+        return rc;
+    /* file stem first: its own errors are the ones to report */
+    for (int i = 0; i < n; i++) {
+        const char *base = strrchr(paths[i], '/') + 1;
+        if (strlen(base) == strlen(name) + 4 && !strncmp(base, name, strlen(name))) {
+            rc = tb_profile_load(paths[i], out, err);
+            tb_profile_dir_list_free(paths, n);
+            return rc;
+        }
+    }
+    for (int i = 0; i < n && !*out; i++) {
+        struct tb_profile *p;
+        if (tb_profile_load(paths[i], &p, NULL) == TB_OK) {
+            if (!strcmp(p->name, name))
+                *out = p;
+            else
+                tb_profile_free(p);
+        }
+    }
+    tb_profile_dir_list_free(paths, n);
+    return *out ? TB_OK : tb_err_set(err, TB_EINVAL, "no profile named '%s' in %s", name, dir);
+}
