@@ -1,0 +1,394 @@
+#include "kernels/accel/accel_op.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(struct tb_err *err, int code, const char *backend, const struct tb_op *op,
+                const char *what)
+{
+    return tb_err_set(err, code, "%s %s '%s': %s", backend, tb_op_kind_name(op->kind), op->name,
+                      what);
+}
+
+/* Present, known type, rows reachable as data + i*nb[1]. */
+static bool tensor_ok(const struct tb_tensor *t)
+{
+    if (!t || !t->data)
+        return false;
+    const struct tb_type_traits *tr = tb_type_traits(t->type);
+    if (!tr)
+        return false;
+    for (int d = 0; d < TB_MAX_DIMS; d++)
+        if (t->ne[d] < 1)
+            return false;
+    const size_t row = tb_row_size(t->type, t->ne[0]);
+    return row != 0 && t->nb[0] == tr->type_size && t->nb[1] >= row &&
+           (t->ne[2] == 1 || t->nb[2] == t->nb[1] * (size_t)t->ne[1]) &&
+           (t->ne[3] == 1 || t->nb[3] == t->nb[2] * (size_t)t->ne[2]);
+}
+
+static bool is_f32(const struct tb_tensor *t)
+{
+    return t->type == TB_TYPE_F32;
+}
+
+static bool is_cache(const struct tb_tensor *t)
+{
+    return t->type == TB_TYPE_F32 || t->type == TB_TYPE_F16;
+}
+
+static bool is_weight(enum tb_type t)
+{
+    return t == TB_TYPE_F32 || t == TB_TYPE_F16 || t == TB_TYPE_Q8_0 || t == TB_TYPE_Q4_0;
+}
+
+/* A weight type tb_graph.h allows but this backend lacks is TB_EUNSUPPORTED
+ * (the scheduler places the op elsewhere); anything else wrong is TB_EINVAL. */
+static int weight_type(const char *backend, const struct tb_op *op, enum tb_type t,
+                       unsigned mask, struct tb_err *err)
+{
+    if (!is_weight(t))
+        return fail(err, TB_EINVAL, backend, op, "weight / table must be f32, f16, q8_0 or q4_0");
+    if (!(mask & TB_ACCEL_WTYPE(t))) {
+        char what[96];
+        snprintf(what, sizeof what, "%s weights are not supported by this backend",
+                 tb_type_name(t));
+        return fail(err, TB_EUNSUPPORTED, backend, op, what);
+    }
+    return TB_OK;
+}
+
+int tb_accel_validate(const char *backend, const struct tb_op *op, unsigned wtype_mask,
+                      struct tb_err *err)
+{
+    const struct tb_tensor *a = op->src[0], *b = op->src[1], *c = op->src[2], *d = op->dst;
+    const struct tb_op_params *p = &op->p;
+    if (!tensor_ok(a) || !tensor_ok(d))
+        return fail(err, TB_EINVAL, backend, op, "src0 or dst missing, empty or not row-contiguous");
+    const int64_t n = tb_tensor_nrows(d);
+    switch (op->kind) {
+    case TB_OP_GET_ROWS:
+        if (!tensor_ok(b) || b->type != TB_TYPE_I32 || !is_f32(d))
+            return fail(err, TB_EINVAL, backend, op, "needs a table, i32 ids, f32 dst");
+        if (d->ne[0] != a->ne[0] || tb_tensor_nelements(b) != n)
+            return fail(err, TB_EINVAL, backend, op, "dst must be [table row x number of ids]");
+        return weight_type(backend, op, a->type, wtype_mask, err);
+    case TB_OP_RMS_NORM:
+        if (!tensor_ok(b) || !is_f32(a) || !is_f32(b) || !is_f32(d))
+            return fail(err, TB_EINVAL, backend, op, "needs f32 x, weight and dst");
+        if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n || tb_tensor_nelements(b) != a->ne[0] ||
+            !(p->eps >= 0.0f))
+            return fail(err, TB_EINVAL, backend, op, "x, weight, dst shapes differ or eps < 0");
+        return TB_OK;
+    case TB_OP_MATMUL:
+        if (!tensor_ok(b) || !is_f32(b) || !is_f32(d))
+            return fail(err, TB_EINVAL, backend, op, "needs a weight, f32 x and dst");
+        if (b->ne[0] != a->ne[0] || d->ne[0] != tb_tensor_nrows(a) || tb_tensor_nrows(b) != n)
+            return fail(err, TB_EINVAL, backend, op,
+                        "shapes must be W [K x N], x [K x n], dst [N x n]");
+        return weight_type(backend, op, a->type, wtype_mask, err);
+    case TB_OP_ROPE:
+        if (!is_f32(a) || !is_f32(d))
+            return fail(err, TB_EINVAL, backend, op, "needs f32 x and dst");
+        if (p->head_dim < 2 || p->head_dim % 2 || p->n_head < 1 ||
+            (int64_t)p->head_dim * p->n_head != a->ne[0] || d->ne[0] != a->ne[0] ||
+            tb_tensor_nrows(a) != n || p->pos0 < 0 || !(p->rope_theta > 0.0f))
+            return fail(err, TB_EINVAL, backend, op,
+                        "x/dst must be [head_dim*n_head x n], even head_dim, pos0 >= 0");
+        return TB_OK;
+    case TB_OP_KV_STORE:
+        if (!is_f32(a) || !is_cache(d))
+            return fail(err, TB_EINVAL, backend, op, "needs f32 x and a f32/f16 cache");
+        if (d->ne[0] != a->ne[0] || p->pos0 < 0 || p->pos0 + tb_tensor_nrows(a) > n)
+            return fail(err, TB_EINVAL, backend, op,
+                        "rows pos0..pos0+n-1 must fit the cache, same row length");
+        return TB_OK;
+    case TB_OP_ATTENTION: {
+        if (!tensor_ok(b) || !tensor_ok(c) || !is_f32(a) || !is_cache(b) || !is_cache(c) ||
+            !is_f32(d))
+            return fail(err, TB_EINVAL, backend, op, "needs f32 q and dst, f32/f16 K and V caches");
+        const int64_t n_ctx = tb_tensor_nrows(b);
+        if (p->head_dim < 1 || p->n_head < 1 || p->n_head_kv < 1 || p->n_head % p->n_head_kv ||
+            (int64_t)p->head_dim * p->n_head != a->ne[0] ||
+            (int64_t)p->head_dim * p->n_head_kv != b->ne[0] || c->ne[0] != b->ne[0] ||
+            tb_tensor_nrows(c) != n_ctx || d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n ||
+            p->pos0 < 0 || p->pos0 + n > n_ctx || !isfinite(p->scale))
+            return fail(err, TB_EINVAL, backend, op,
+                        "q/dst [head_dim*n_head x n], caches [head_dim*n_head_kv x n_ctx] with "
+                        "pos0+n <= n_ctx, n_head multiple of n_head_kv");
+        return TB_OK;
+    }
+    case TB_OP_SILU:
+    case TB_OP_MUL:
+    case TB_OP_ADD:
+        if (!is_f32(a) || !is_f32(d) || (op->kind != TB_OP_SILU && (!tensor_ok(b) || !is_f32(b))))
+            return fail(err, TB_EINVAL, backend, op, "needs f32 inputs and dst");
+        if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n ||
+            (op->kind != TB_OP_SILU && (b->ne[0] != a->ne[0] || tb_tensor_nrows(b) != n)))
+            return fail(err, TB_EINVAL, backend, op, "inputs and dst must have the same shape");
+        return TB_OK;
+    case TB_OP_COUNT:
+        break;
+    }
+    return tb_err_set(err, TB_EUNSUPPORTED, "%s: unknown op kind %d ('%s')", backend,
+                      (int)op->kind, op->name);
+}
+
+int tb_accel_check_ids(const char *backend, const struct tb_op *op, struct tb_err *err)
+{
+    const struct tb_tensor *ids = op->src[1];
+    const int64_t n = tb_tensor_nelements(ids), rows = tb_tensor_nrows(op->src[0]);
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t id = ((const int32_t *)tb_tensor_row(ids, i / ids->ne[0]))[i % ids->ne[0]];
+        if (id < 0 || id >= rows)
+            return tb_err_set(err, TB_EINVAL, "%s get_rows '%s': id %d at %lld outside [0, %lld)",
+                              backend, op->name, id, (long long)i, (long long)rows);
+    }
+    return TB_OK;
+}
+
+void tb_accel_rope_freqs(float *out, int head_dim, float theta)
+{
+    for (int k = 0; k < head_dim / 2; k++)
+        out[k] = (float)pow((double)theta, -2.0 * (double)k / (double)head_dim);
+}
+
+size_t tb_accel_row_bytes(const struct tb_tensor *t)
+{
+    return tb_row_size(t->type, t->ne[0]);
+}
+
+/* ---- weight cache */
+
+/* FNV-1a over 8-byte words (bytes for the tail): cheap, and any change in
+ * the sampled bytes changes the hash with overwhelming probability. */
+static uint64_t mix(uint64_t h, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t tb_accel_fingerprint(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)n;
+    const size_t edge = 4096, samples = 256, chunk = 16;
+    if (n <= 2 * edge + samples * chunk)
+        return mix(h, b, n);
+    h = mix(h, b, edge);
+    h = mix(h, b + n - edge, edge);
+    const size_t span = n - 2 * edge - chunk, step = span / samples;
+    for (size_t s = 0; s < samples; s++)
+        h = mix(h, b + edge + s * step, chunk);
+    return h;
+}
+
+void *tb_accel_wcache_find(struct tb_accel_wcache *c, const void *host, size_t nbytes, uint64_t fp)
+{
+    for (int i = 0; i < c->n; i++) {
+        struct tb_accel_wcache_entry *e = &c->e[i];
+        if (e->host == host && e->nbytes == nbytes && e->fp == fp) {
+            e->last_use = ++c->tick;
+            return e->dev;
+        }
+    }
+    return NULL;
+}
+
+static void drop(struct tb_accel_wcache *c, int i)
+{
+    c->release(c->user, c->e[i].dev);
+    c->bytes -= c->e[i].nbytes;
+    c->e[i] = c->e[--c->n];
+}
+
+void tb_accel_wcache_make_room(struct tb_accel_wcache *c, size_t need)
+{
+    while (c->n > 0 && c->bytes + need > c->budget) {
+        int oldest = 0;
+        for (int i = 1; i < c->n; i++)
+            if (c->e[i].last_use < c->e[oldest].last_use)
+                oldest = i;
+        drop(c, oldest);
+    }
+}
+
+int tb_accel_wcache_insert(struct tb_accel_wcache *c, const void *host, size_t nbytes, uint64_t fp,
+                           void *dev, struct tb_err *err)
+{
+    /* an older copy of the same host range (contents changed) goes first */
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].host == host) {
+            drop(c, i);
+            break;
+        }
+    if (c->n == c->cap) {
+        const int cap = c->cap ? 2 * c->cap : 64;
+        struct tb_accel_wcache_entry *e = realloc(c->e, (size_t)cap * sizeof *e);
+        if (!e) {
+            c->release(c->user, dev);
+            return tb_err_set(err, TB_ENOMEM, "weight cache: cannot grow to %d entries", cap);
+        }
+        c->e = e;
+        c->cap = cap;
+    }
+    c->e[c->n++] = (struct tb_accel_wcache_entry){host, nbytes, fp, dev, ++c->tick};
+    c->bytes += nbytes;
+    return TB_OK;
+}
+
+void tb_accel_wcache_free(struct tb_accel_wcache *c)
+{
+    while (c->n > 0)
+        drop(c, c->n - 1);
+    free(c->e);
+    c->e = NULL;
+    c->cap = 0;
+}
+
+/* ---- range residency */
+
+size_t tb_accel_span(size_t nb1, size_t row, int64_t rows)
+{
+    return nb1 * (size_t)(rows - 1) + row;
+}
+
+static bool overlap(const char *a, size_t an, const char *b, size_t bn)
+{
+    return a < b + bn && b < a + an;
+}
+
+/* p realloc'd to twice *cap elements (16 at first), *cap updated; NULL (p
+ * untouched) when out of memory. */
+static void *grow(void *p, int *cap, size_t elem)
+{
+    const int n = *cap ? 2 * *cap : 16;
+    void *q = realloc(p, (size_t)n * elem);
+    if (q)
+        *cap = n;
+    return q;
+}
+
+void *tb_accel_res_get(struct tb_accel_res *r, size_t bytes, struct tb_err *err)
+{
+    if (bytes == 0)
+        bytes = 4;
+    int best = -1;
+    for (int i = 0; i < r->n_pool; i++)
+        if (!r->pool[i].busy && r->pool[i].cap >= bytes &&
+            (best < 0 || r->pool[i].cap < r->pool[best].cap))
+            best = i;
+    if (best >= 0) {
+        r->pool[best].busy = true;
+        return r->pool[best].dev;
+    }
+    if (r->n_pool == r->cap_pool) {
+        void *p = grow(r->pool, &r->cap_pool, sizeof *r->pool);
+        if (!p) {
+            tb_err_set(err, TB_ENOMEM, "device buffer pool: out of host memory");
+            return NULL;
+        }
+        r->pool = p;
+    }
+    void *dev = r->ops.alloc(r->user, bytes, err);
+    if (dev)
+        r->pool[r->n_pool++] = (struct tb_accel_res_buf){dev, bytes, true};
+    return dev;
+}
+
+void tb_accel_res_put(struct tb_accel_res *r, void *dev)
+{
+    for (int i = 0; i < r->n_pool; i++)
+        if (r->pool[i].dev == dev)
+            r->pool[i].busy = false;
+}
+
+void *tb_accel_res_find(const struct tb_accel_res *r, const void *host, size_t nb1, size_t row,
+                        int64_t rows)
+{
+    for (int i = 0; i < r->n_mir; i++) {
+        const struct tb_accel_res_mirror *m = &r->mir[i];
+        /* same first row, same row size, and the same later rows */
+        if (m->host == host && m->row == row && (m->nb1 == nb1 || rows == 1) && m->rows >= rows)
+            return m->dev;
+    }
+    return NULL;
+}
+
+int tb_accel_res_wait(struct tb_accel_res *r, struct tb_err *err)
+{
+    r->n_pend = 0;
+    return r->ops.wait(r->user, err);
+}
+
+int tb_accel_res_readable(struct tb_accel_res *r, const void *host, size_t span,
+                          struct tb_err *err)
+{
+    for (int i = 0; i < r->n_pend; i++)
+        if (overlap(host, span, r->pend[i].p, r->pend[i].n))
+            return tb_accel_res_wait(r, err);
+    return TB_OK;
+}
+
+static void drop_mirror(struct tb_accel_res *r, int i)
+{
+    tb_accel_res_put(r, r->mir[i].dev);
+    r->mir[i] = r->mir[--r->n_mir];
+}
+
+int tb_accel_res_stored(struct tb_accel_res *r, void *dev, void *host, size_t nb1, size_t row,
+                        int64_t rows, struct tb_err *err)
+{
+    const size_t span = tb_accel_span(nb1, row, rows);
+    /* older device copies of these host bytes are stale now */
+    for (int i = r->n_mir - 1; i >= 0; i--)
+        if (overlap(host, span, r->mir[i].host,
+                    tb_accel_span(r->mir[i].nb1, r->mir[i].row, r->mir[i].rows)))
+            drop_mirror(r, i);
+    if (r->n_pend == r->cap_pend) {
+        void *p = grow(r->pend, &r->cap_pend, sizeof *r->pend);
+        if (!p) {
+            tb_accel_res_put(r, dev); /* cannot track it: wait for it instead */
+            return tb_accel_res_wait(r, err);
+        }
+        r->pend = p;
+    }
+    r->pend[r->n_pend++] = (struct tb_accel_res_span){host, span};
+    if (r->n_mir == r->cap_mir) {
+        void *p = grow(r->mir, &r->cap_mir, sizeof *r->mir);
+        if (!p) {
+            tb_accel_res_put(r, dev); /* correct without it: later readers upload */
+            return TB_OK;
+        }
+        r->mir = p;
+    }
+    r->mir[r->n_mir++] = (struct tb_accel_res_mirror){host, nb1, row, rows, dev};
+    return TB_OK;
+}
+
+void tb_accel_res_end(struct tb_accel_res *r)
+{
+    while (r->n_mir > 0)
+        drop_mirror(r, r->n_mir - 1);
+    r->n_pend = 0;
+}
+
+void tb_accel_res_free(struct tb_accel_res *r)
+{
+    for (int i = 0; i < r->n_pool; i++)
+        r->ops.release(r->user, r->pool[i].dev);
+    free(r->pool);
+    free(r->mir);
+    free(r->pend);
+    memset(r, 0, sizeof *r);
+}
