@@ -1,0 +1,594 @@
+/* "cpu": the fast CPU backend. Kernels come from one table chosen at create
+ * time (min(tb_isa_detect(), cfg->isa_cap), see cpu_kernels.h); a
+ * persistent pool runs a whole op range with one barrier per op (matmul
+ * with quantized weights takes one more, after quantizing activations).
+ * Every op is validated and every scratch buffer sized on the calling
+ * thread before the pool starts, so workers cannot fail and the steady
+ * state allocates nothing. */
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/pool.h"
+#include "kernels/tb_backend_impl.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cpu_ctx {
+    const struct tb_cpu_kernels *k;
+    struct tb_cpu_pool *pool;
+    char device[160];
+    /* activations converted for the matmul kernels, grown only */
+    void *act;
+    size_t act_cap;
+    /* per-thread float scratch (attention scores, rope tables), grown only */
+    float *tmp;
+    size_t tmp_cap;    /* bytes */
+    size_t tmp_stride; /* floats per thread for the current run */
+    /* the current run, read by all pool threads */
+    const struct tb_op *ops;
+    int count;
+    uint64_t *op_ns;
+    /* matmul chunks handed out in this run (see run_matmul) */
+    atomic_llong next_chunk;
+};
+
+/* ---- validation ---- */
+
+static bool is_weight_type(enum tb_type t)
+{
+    return tb_cpu_wtype(t) >= 0;
+}
+
+static int fail(struct tb_err *err, const struct tb_op *op, const char *what)
+{
+    return tb_err_set(err, TB_EINVAL, "cpu %s '%s': %s", tb_op_kind_name(op->kind), op->name,
+                      what);
+}
+
+/* Present, known type, rows reachable as data + i*nb[1]; f32 rows also need
+ * nb[1] to be a whole number of floats. */
+static bool tensor_ok(const struct tb_tensor *t)
+{
+    if (!t || !t->data)
+        return false;
+    const struct tb_type_traits *tr = tb_type_traits(t->type);
+    if (!tr)
+        return false;
+    for (int d = 0; d < TB_MAX_DIMS; d++)
+        if (t->ne[d] < 1)
+            return false;
+    const size_t row = tb_row_size(t->type, t->ne[0]);
+    return row != 0 && t->nb[0] == tr->type_size && t->nb[1] >= row &&
+           t->nb[1] % tr->type_size == 0 &&
+           (t->ne[2] == 1 || t->nb[2] == t->nb[1] * (size_t)t->ne[1]) &&
+           (t->ne[3] == 1 || t->nb[3] == t->nb[2] * (size_t)t->ne[2]);
+}
+
+static bool is_f32(const struct tb_tensor *t)
+{
+    return t->type == TB_TYPE_F32;
+}
+
+static bool is_cache(const struct tb_tensor *t)
+{
+    return t->type == TB_TYPE_F32 || t->type == TB_TYPE_F16;
+}
+
+static int validate(const struct tb_op *op, struct tb_err *err)
+{
+    const struct tb_tensor *a = op->src[0], *b = op->src[1], *c = op->src[2], *d = op->dst;
+    const struct tb_op_params *p = &op->p;
+    if (!tensor_ok(a) || !tensor_ok(d))
+        return fail(err, op, "src0 or dst missing, empty or not row-contiguous");
+    const int64_t n = tb_tensor_nrows(d);
+    switch (op->kind) {
+    case TB_OP_GET_ROWS:
+        if (!tensor_ok(b) || !is_weight_type(a->type) || b->type != TB_TYPE_I32 || !is_f32(d))
+            return fail(err, op, "needs a f32/f16/q8_0/q4_0 table, i32 ids, f32 dst");
+        if (d->ne[0] != a->ne[0] || tb_tensor_nelements(b) != n)
+            return fail(err, op, "dst must be [table row x number of ids]");
+        return TB_OK;
+    case TB_OP_RMS_NORM:
+        if (!tensor_ok(b) || !is_f32(a) || !is_f32(b) || !is_f32(d))
+            return fail(err, op, "needs f32 x, weight and dst");
+        if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n || tb_tensor_nelements(b) != a->ne[0] ||
+            !(p->eps >= 0.0f))
+            return fail(err, op, "x, weight, dst shapes differ or eps < 0");
+        return TB_OK;
+    case TB_OP_MATMUL:
+        if (!tensor_ok(b) || !is_weight_type(a->type) || !is_f32(b) || !is_f32(d))
+            return fail(err, op, "needs f32/f16/q8_0/q4_0 W, f32 x and dst");
+        if (b->ne[0] != a->ne[0] || d->ne[0] != tb_tensor_nrows(a) || tb_tensor_nrows(b) != n)
+            return fail(err, op, "shapes must be W [K x N], x [K x n], dst [N x n]");
+        return TB_OK;
+    case TB_OP_ROPE:
+        if (!is_f32(a) || !is_f32(d))
+            return fail(err, op, "needs f32 x and dst");
+        if (p->head_dim < 2 || p->head_dim % 2 || p->n_head < 1 ||
+            (int64_t)p->head_dim * p->n_head != a->ne[0] || d->ne[0] != a->ne[0] ||
+            tb_tensor_nrows(a) != n || p->pos0 < 0 || !(p->rope_theta > 0.0f))
+            return fail(err, op, "x/dst must be [head_dim*n_head x n], even head_dim, pos0 >= 0");
+        return TB_OK;
+    case TB_OP_KV_STORE:
+        if (!is_f32(a) || !is_cache(d))
+            return fail(err, op, "needs f32 x and a f32/f16 cache");
+        if (d->ne[0] != a->ne[0] || p->pos0 < 0 || p->pos0 + tb_tensor_nrows(a) > n)
+            return fail(err, op, "rows pos0..pos0+n-1 must fit the cache, same row length");
+        return TB_OK;
+    case TB_OP_ATTENTION: {
+        if (!tensor_ok(b) || !tensor_ok(c) || !is_f32(a) || !is_cache(b) || !is_cache(c) ||
+            !is_f32(d))
+            return fail(err, op, "needs f32 q and dst, f32/f16 K and V caches");
+        const int64_t n_ctx = tb_tensor_nrows(b);
+        if (p->head_dim < 1 || p->n_head < 1 || p->n_head_kv < 1 || p->n_head % p->n_head_kv ||
+            (int64_t)p->head_dim * p->n_head != a->ne[0] ||
+            (int64_t)p->head_dim * p->n_head_kv != b->ne[0] || c->ne[0] != b->ne[0] ||
+            tb_tensor_nrows(c) != n_ctx || d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n ||
+            p->pos0 < 0 || p->pos0 + n > n_ctx || !isfinite(p->scale))
+            return fail(err, op, "q/dst [head_dim*n_head x n], caches [head_dim*n_head_kv x "
+                                 "n_ctx] with pos0+n <= n_ctx, n_head multiple of n_head_kv");
+        return TB_OK;
+    }
+    case TB_OP_SILU:
+    case TB_OP_MUL:
+    case TB_OP_ADD:
+        if (!is_f32(a) || !is_f32(d) || (op->kind != TB_OP_SILU && (!tensor_ok(b) || !is_f32(b))))
+            return fail(err, op, "needs f32 inputs and dst");
+        if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n ||
+            (op->kind != TB_OP_SILU && (b->ne[0] != a->ne[0] || tb_tensor_nrows(b) != n)))
+            return fail(err, op, "inputs and dst must have the same shape");
+        return TB_OK;
+    case TB_OP_COUNT:
+        break;
+    }
+    return tb_err_set(err, TB_EUNSUPPORTED, "cpu: unknown op kind %d ('%s')", (int)op->kind,
+                      op->name);
+}
+
+/* Data-dependent checks (ids) and scratch needs of one op. */
+static int prepare(struct cpu_ctx *c, const struct tb_op *op, size_t *act_bytes,
+                   size_t *tmp_floats, struct tb_err *err)
+{
+    int rc = validate(op, err);
+    if (rc)
+        return rc;
+    const int64_t n = tb_tensor_nrows(op->dst);
+    switch (op->kind) {
+    case TB_OP_GET_ROWS: {
+        const int32_t *id = op->src[1]->data;
+        const int64_t rows = tb_tensor_nrows(op->src[0]);
+        for (int64_t i = 0; i < n; i++)
+            if (id[i] < 0 || id[i] >= rows)
+                return tb_err_set(err, TB_EINVAL, "cpu get_rows '%s': id %d at %lld outside [0, %lld)",
+                                  op->name, id[i], (long long)i, (long long)rows);
+        break;
+    }
+    case TB_OP_MATMUL: {
+        const struct tb_cpu_mm_kernel *mk = &c->k->mm[tb_cpu_wtype(op->src[0]->type)];
+        if (mk->act_row_bytes) {
+            const size_t need = mk->act_row_bytes(op->src[0]->ne[0]) * (size_t)n;
+            if (need > *act_bytes)
+                *act_bytes = need;
+        }
+        break;
+    }
+    case TB_OP_ROPE:
+        if ((size_t)op->p.head_dim > *tmp_floats)
+            *tmp_floats = (size_t)op->p.head_dim;
+        break;
+    case TB_OP_ATTENTION: { /* scores of a kv group */
+        const size_t need = (size_t)(op->p.n_head / op->p.n_head_kv) * (size_t)(op->p.pos0 + n);
+        if (need > *tmp_floats)
+            *tmp_floats = need;
+        break;
+    }
+    default: break;
+    }
+    return TB_OK;
+}
+
+static int grow(void **buf, size_t *cap, size_t need, const char *what, struct tb_err *err)
+{
+    if (need <= *cap)
+        return TB_OK;
+    const size_t bytes = (need + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (!p)
+        return tb_err_set(err, TB_ENOMEM, "cpu: cannot allocate %zu bytes of %s scratch", bytes,
+                          what);
+    free(*buf);
+    *buf = p;
+    *cap = bytes;
+    return TB_OK;
+}
+
+/* ---- op bodies: each thread ith of nth does its share ---- */
+
+/* [*lo, *hi) = share ith of nth of [0, total), chunk ends aligned to `align`. */
+static void split(int64_t total, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi)
+{
+    const int64_t units = (total + align - 1) / align;
+    const int64_t u0 = units * ith / nth, u1 = units * (ith + 1) / nth;
+    *lo = u0 * align < total ? u0 * align : total;
+    *hi = u1 * align < total ? u1 * align : total;
+}
+
+static void run_get_rows(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
+{
+    const struct tb_tensor *table = op->src[0];
+    const int32_t *id = op->src[1]->data;
+    int64_t i0, i1;
+    split(tb_tensor_nrows(op->dst), ith, nth, 1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        const void *row = tb_tensor_row(table, id[i]);
+        float *y = tb_tensor_row(op->dst, i);
+        if (table->type == TB_TYPE_F16)
+            c->k->from_f16(y, row, table->ne[0]);
+        else
+            tb_dequantize_row(table->type, row, y, table->ne[0]);
+    }
+}
+
+static void run_rms_norm(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
+{
+    int64_t i0, i1;
+    split(tb_tensor_nrows(op->dst), ith, nth, 1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++)
+        c->k->rms_norm(tb_tensor_row(op->dst, i), tb_tensor_row(op->src[0], i),
+                       op->src[1]->data, op->src[0]->ne[0], op->p.eps);
+}
+
+static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth,
+                       int64_t *base)
+{
+    const struct tb_tensor *W = op->src[0], *X = op->src[1];
+    const struct tb_cpu_mm_kernel *mk = &c->k->mm[tb_cpu_wtype(W->type)];
+    struct tb_cpu_gemm g = {
+        .w = W->data, .w_row = W->nb[1], .x = X->data, .x_row = X->nb[1],
+        .dst = op->dst->data, .d_row = op->dst->nb[1] / sizeof(float),
+        .K = W->ne[0], .N = tb_tensor_nrows(W), .n = tb_tensor_nrows(X),
+    };
+    if (mk->act_row_bytes) {
+        /* Quantize the activation rows once per op (llama.cpp's
+         * vec_dot_type), shared by all threads: split rows, then meet. */
+        const size_t xr = mk->act_row_bytes(g.K);
+        int64_t i0, i1;
+        split(g.n, ith, nth, 1, &i0, &i1);
+        for (int64_t i = i0; i < i1; i++)
+            mk->quantize_act(tb_tensor_row(X, i), (char *)c->act + (size_t)i * xr, g.K);
+        tb_cpu_pool_barrier(c->pool);
+        g.x = c->act;
+        g.x_row = xr;
+    }
+    /* Output rows in about 8 chunks per thread, taken first come first
+     * served so a thread the OS delays does not hold the op up; chunks are
+     * multiples of 16 rows so kernel tiles stay whole. Every thread makes
+     * exactly one failed grab, so all threads advance *base alike. */
+    int64_t chunk = (g.N + 8 * nth - 1) / (8 * nth);
+    chunk = (chunk + 15) / 16 * 16;
+    const int64_t n_chunks = (g.N + chunk - 1) / chunk;
+    for (;;) {
+        const int64_t k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed) - *base;
+        if (k >= n_chunks)
+            break;
+        mk->gemm(&g, k * chunk, (k + 1) * chunk < g.N ? (k + 1) * chunk : g.N);
+    }
+    *base += n_chunks + nth;
+}
+
+static void run_rope(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
+{
+    const int hd = op->p.head_dim, half = hd / 2;
+    float *cs = c->tmp + (size_t)ith * c->tmp_stride, *sn = cs + half;
+    int64_t i0, i1;
+    split(tb_tensor_nrows(op->dst), ith, nth, 1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        /* angles in double, as the reference does, once per row */
+        const double pos = (double)op->p.pos0 + (double)i;
+        for (int k = 0; k < half; k++) {
+            const double a = pos * pow((double)op->p.rope_theta, -2.0 * k / (double)hd);
+            cs[k] = (float)cos(a);
+            sn[k] = (float)sin(a);
+        }
+        const float *x = tb_tensor_row(op->src[0], i);
+        float *y = tb_tensor_row(op->dst, i); /* may alias x: read both before writing */
+        for (int h = 0; h < op->p.n_head; h++)
+            for (int k = 0; k < half; k++) {
+                const size_t e = (size_t)h * (size_t)hd + 2 * (size_t)k;
+                const float x0 = x[e], x1 = x[e + 1];
+                y[e] = x0 * cs[k] - x1 * sn[k];
+                y[e + 1] = x0 * sn[k] + x1 * cs[k];
+            }
+    }
+}
+
+static void run_kv_store(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
+{
+    const struct tb_tensor *x = op->src[0], *cache = op->dst;
+    int64_t i0, i1;
+    split(tb_tensor_nrows(x), ith, nth, 1, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) {
+        void *dst = tb_tensor_row(cache, op->p.pos0 + i);
+        if (cache->type == TB_TYPE_F16)
+            c->k->to_f16(dst, tb_tensor_row(x, i), x->ne[0]);
+        else
+            memcpy(dst, tb_tensor_row(x, i), (size_t)x->ne[0] * sizeof(float));
+    }
+}
+
+/* One query row, the G heads of one kv group, with the table's row kernels
+ * (any ISA, any head_dim). */
+static void attn_group_generic(const struct tb_cpu_kernels *k, const struct tb_cpu_attn *a)
+{
+    for (int h = 0; h < a->G; h++) {
+        const float *q = a->q + (size_t)h * a->hd;
+        float *y = a->y + (size_t)h * a->hd, *score = a->scores;
+        float max = -INFINITY;
+        for (int64_t t = 0; t < a->n_kv; t++) {
+            const void *kr = (const char *)a->k + (size_t)t * a->k_row;
+            const float s = a->scale * (a->k16 ? k->dot_f16(q, kr, a->hd) : k->dot_f32(q, kr, a->hd));
+            score[t] = s;
+            max = s > max ? s : max;
+        }
+        const float sum = k->exp_sum(score, max, a->n_kv);
+        memset(y, 0, (size_t)a->hd * sizeof *y);
+        for (int64_t t = 0; t < a->n_kv; t++) {
+            const void *vr = (const char *)a->v + (size_t)t * a->v_row;
+            if (a->v16)
+                k->axpy_f16(y, score[t], vr, a->hd);
+            else
+                k->axpy_f32(y, score[t], vr, a->hd);
+        }
+        k->scale(y, 1.0f / sum, a->hd);
+    }
+}
+
+/* Tasks are (query row, kv head) pairs in contiguous chunks per thread, so
+ * the query heads of a group share each K/V row they read. */
+static void run_attention(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
+{
+    const struct tb_tensor *kc = op->src[1], *vc = op->src[2];
+    const int hd = op->p.head_dim, nkv = op->p.n_head_kv, G = op->p.n_head / nkv;
+    struct tb_cpu_attn a = {
+        .k_row = kc->nb[1], .v_row = vc->nb[1],
+        .k16 = kc->type == TB_TYPE_F16, .v16 = vc->type == TB_TYPE_F16,
+        .hd = hd, .G = G, .scale = op->p.scale,
+        .scores = c->tmp + (size_t)ith * c->tmp_stride,
+    };
+    const size_t kes = a.k16 ? 2 : 4, ves = a.v16 ? 2 : 4;
+    int64_t t0, t1;
+    split(tb_tensor_nrows(op->dst) * nkv, ith, nth, 1, &t0, &t1);
+    for (int64_t task = t0; task < t1; task++) {
+        const int64_t i = task / nkv;
+        const int g = (int)(task % nkv);
+        a.n_kv = op->p.pos0 + i + 1; /* causal */
+        a.q = (const float *)tb_tensor_row(op->src[0], i) + (size_t)g * G * hd;
+        a.y = (float *)tb_tensor_row(op->dst, i) + (size_t)g * G * hd;
+        a.k = (const char *)kc->data + (size_t)g * hd * kes;
+        a.v = (const char *)vc->data + (size_t)g * hd * ves;
+        if (!c->k->attn_group || !c->k->attn_group(&a))
+            attn_group_generic(c->k, &a);
+    }
+}
+
+/* Elementwise ops over the flat element range (rows may be strided). */
+static void run_elementwise(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
+{
+    const struct tb_tensor *a = op->src[0], *b = op->src[1], *d = op->dst;
+    const int64_t K = a->ne[0];
+    int64_t e0, e1;
+    split(tb_tensor_nrows(d) * K, ith, nth, 64, &e0, &e1);
+    while (e0 < e1) {
+        const int64_t r = e0 / K, col = e0 % K;
+        const int64_t len = (K - col) < (e1 - e0) ? (K - col) : (e1 - e0);
+        const float *x = (const float *)tb_tensor_row(a, r) + col;
+        float *z = (float *)tb_tensor_row(d, r) + col;
+        switch (op->kind) {
+        case TB_OP_SILU: c->k->silu(z, x, len); break;
+        case TB_OP_MUL: c->k->mul(z, x, (const float *)tb_tensor_row(b, r) + col, len); break;
+        default: c->k->add(z, x, (const float *)tb_tensor_row(b, r) + col, len); break;
+        }
+        e0 += len;
+    }
+}
+
+static void run_op(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth, int64_t *base)
+{
+    switch (op->kind) {
+    case TB_OP_GET_ROWS: run_get_rows(c, op, ith, nth); break;
+    case TB_OP_RMS_NORM: run_rms_norm(c, op, ith, nth); break;
+    case TB_OP_MATMUL: run_matmul(c, op, ith, nth, base); break;
+    case TB_OP_ROPE: run_rope(c, op, ith, nth); break;
+    case TB_OP_KV_STORE: run_kv_store(c, op, ith, nth); break;
+    case TB_OP_ATTENTION: run_attention(c, op, ith, nth); break;
+    case TB_OP_SILU:
+    case TB_OP_MUL:
+    case TB_OP_ADD: run_elementwise(c, op, ith, nth); break;
+    case TB_OP_COUNT: break;
+    }
+}
+
+static void run_range(void *arg, int ith, int nth)
+{
+    struct cpu_ctx *c = arg;
+    uint64_t t_prev = ith == 0 && c->op_ns ? tb_now_ns() : 0;
+    int64_t base = 0; /* matmul chunk counter value at the current op */
+    for (int o = 0; o < c->count; o++) {
+        run_op(c, &c->ops[o], ith, nth, &base);
+        tb_cpu_pool_barrier(c->pool);
+        if (ith == 0 && c->op_ns) {
+            const uint64_t t = tb_now_ns();
+            c->op_ns[o] = t - t_prev;
+            t_prev = t;
+        }
+    }
+}
+
+static int run_ops(struct cpu_ctx *c, const struct tb_op *ops, int count, uint64_t *op_ns,
+                   struct tb_err *err)
+{
+    size_t act = 0, tmp = 0;
+    for (int o = 0; o < count; o++) {
+        int rc = prepare(c, &ops[o], &act, &tmp, err);
+        if (rc)
+            return rc;
+    }
+    const int nth = tb_cpu_pool_size(c->pool);
+    const size_t stride = (tmp + 15) & ~(size_t)15; /* 64-byte apart per thread */
+    int rc;
+    if ((rc = grow(&c->act, &c->act_cap, act, "activation", err)) ||
+        (rc = grow((void **)&c->tmp, &c->tmp_cap, stride * (size_t)nth * sizeof(float),
+                   "per-thread", err)))
+        return rc;
+    c->tmp_stride = stride;
+    c->ops = ops;
+    c->count = count;
+    c->op_ns = op_ns;
+    atomic_store(&c->next_chunk, 0);
+    tb_cpu_pool_run(c->pool, run_range, c);
+    c->ops = NULL;
+    return TB_OK;
+}
+
+/* ---- vtable ---- */
+
+static const char *cpu_name(void *ctx)
+{
+    (void)ctx;
+    return "cpu";
+}
+
+static const char *cpu_device_name(void *ctx)
+{
+    return ((struct cpu_ctx *)ctx)->device;
+}
+
+static enum tb_device_kind cpu_device_kind(void *ctx)
+{
+    (void)ctx;
+    return TB_DEVICE_CPU;
+}
+
+static bool cpu_supports_op(void *ctx, const struct tb_op *op)
+{
+    (void)ctx;
+    return validate(op, NULL) == TB_OK;
+}
+
+static int cpu_compute_op(void *ctx, const struct tb_op *op, struct tb_err *err)
+{
+    return run_ops(ctx, op, 1, NULL, err);
+}
+
+static int cpu_compute_graph(void *ctx, const struct tb_graph *g, int first, int count,
+                             uint64_t *op_ns, struct tb_err *err)
+{
+    return run_ops(ctx, g->ops + first, count, op_ns, err);
+}
+
+static int cpu_n_threads(void *ctx)
+{
+    return tb_cpu_pool_size(((struct cpu_ctx *)ctx)->pool);
+}
+
+static int cpu_set_n_threads(void *ctx, int n, struct tb_err *err)
+{
+    struct cpu_ctx *c = ctx;
+    if (n == tb_cpu_pool_size(c->pool))
+        return TB_OK;
+    struct tb_cpu_pool *p;
+    int rc = tb_cpu_pool_create(n, &p, err);
+    if (rc)
+        return rc;
+    tb_cpu_pool_free(c->pool);
+    c->pool = p;
+    return TB_OK;
+}
+
+static enum tb_isa cpu_isa(void *ctx)
+{
+    return ((struct cpu_ctx *)ctx)->k->isa;
+}
+
+static void cpu_free(void *ctx)
+{
+    struct cpu_ctx *c = ctx;
+    if (!c)
+        return;
+    tb_cpu_pool_free(c->pool);
+    free(c->act);
+    free(c->tmp);
+    free(c);
+}
+
+/* "model name" from /proc/cpuinfo when there is one. */
+static void describe_cpu(char *buf, size_t n, enum tb_isa isa, int threads)
+{
+    char model[96] = "CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            const char *colon = strchr(line, ':');
+            if (strncmp(line, "model name", 10) == 0 && colon) {
+                snprintf(model, sizeof model, "%s", colon + 2);
+                model[strcspn(model, "\n")] = '\0';
+                break;
+            }
+        }
+        fclose(f);
+    }
+    snprintf(buf, n, "%s (%s, %d threads at create)", model, tb_isa_name(isa), threads);
+}
+
+int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend **out,
+                          struct tb_err *err)
+{
+    *out = NULL;
+    enum tb_isa isa = tb_isa_detect();
+    if (cfg->isa_cap < isa)
+        isa = cfg->isa_cap;
+    const struct tb_cpu_kernels *k = tb_cpu_kernels_get(isa);
+    if (!k)
+        return tb_err_set(err, TB_EUNSUPPORTED, "cpu: no %s kernels in this build",
+                          tb_isa_name(isa));
+    int threads = cfg->n_threads;
+    if (threads <= 0) {
+        const long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (int)(online < 1024 ? online : 1024) : 1;
+    }
+    struct cpu_ctx *c = calloc(1, sizeof *c);
+    struct tb_backend *b = calloc(1, sizeof *b);
+    if (!c || !b) {
+        free(c);
+        free(b);
+        return tb_err_set(err, TB_ENOMEM, "cpu: out of memory creating backend");
+    }
+    c->k = k;
+    int rc = tb_cpu_pool_create(threads, &c->pool, err);
+    if (rc) {
+        free(c);
+        free(b);
+        tb_err_prefix(err, "cpu");
+        return rc;
+    }
+    describe_cpu(c->device, sizeof c->device, isa, threads);
+    b->iface = (struct tb_backend_i){
+        .name = cpu_name,
+        .device_kind = cpu_device_kind,
+        .supports_op = cpu_supports_op,
+        .compute_op = cpu_compute_op,
+        .free = cpu_free,
+        .device_name = cpu_device_name,
+        .compute_graph = cpu_compute_graph,
+        .n_threads = cpu_n_threads,
+        .set_n_threads = cpu_set_n_threads,
+        .isa = cpu_isa,
+    };
+    b->context = c;
+    *out = b;
+    return TB_OK;
+}

@@ -1,0 +1,151 @@
+/* The "cpu" backend's kernel table: one struct of function pointers per ISA
+ * level (scalar, avx2, avx512), XNNPACK style. Each kernel lives in a file
+ * named after its op family and ISA (matmul_q4_0_avx512.c, vec_avx2.c, ...);
+ * cpu_kernels.c holds the three tables and the one dispatch point,
+ * tb_cpu_kernels_get(). Benchmarks normally go through the backend API with
+ * cfg.isa_cap. To time one variant directly (single thread, no pool):
+ *   const struct tb_cpu_kernels *k = tb_cpu_kernels_get(TB_ISA_AVX2);
+ *   const struct tb_cpu_mm_kernel *mk = &k->mm[tb_cpu_wtype(W->type)];
+ *   if mk->act_row_bytes: quantize_act each X row into a 64-byte aligned
+ *   buffer of n * act_row_bytes(K) bytes and point g.x/g.x_row at it;
+ *   mk->gemm(&g, 0, g.N);
+ * The caller must clamp the level to tb_isa_detect() first. */
+#ifndef TB_CPU_KERNELS_H
+#define TB_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/tb_backend.h"
+#include "kernels/tb_types.h"
+
+/* Weight types with a matmul kernel, the index into tb_cpu_kernels.mm. */
+enum tb_cpu_wtype { TB_CPU_W_F32, TB_CPU_W_F16, TB_CPU_W_Q8_0, TB_CPU_W_Q4_0, TB_CPU_W_COUNT };
+int tb_cpu_wtype(enum tb_type t); /* -1 when not a matmul weight type */
+
+/* One matmul: dst[i][j] = dot(W row j, X row i), j < N, i < n, rows of K.
+ * x is the f32 activation (f32/f16 weights) or the activation rows already
+ * converted by the kernel's quantize_act (quantized weights). */
+struct tb_cpu_gemm {
+    const void *w;  /* N rows of w_row bytes */
+    size_t w_row;
+    const void *x;  /* n rows of x_row bytes */
+    size_t x_row;
+    float *dst;     /* n rows of d_row floats */
+    size_t d_row;
+    int64_t K, N, n;
+};
+
+struct tb_cpu_mm_kernel {
+    /* Bytes of one converted activation row of K elements (a multiple of
+     * 64); NULL = the kernel reads f32 activations directly. */
+    size_t (*act_row_bytes)(int64_t K);
+    /* f32 row of K -> the kernel's activation format (quantized weights:
+     * q8_0-style blocks of 32 with an f32 scale, like llama.cpp's
+     * vec_dot_type; the layout is private to the ISA variant). */
+    void (*quantize_act)(const float *x, void *dst, int64_t K);
+    /* Output rows j0..j1 (weights) for all n activation rows. */
+    void (*gemm)(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+};
+
+/* Attention of one query row for the G query heads sharing one kv head. */
+struct tb_cpu_attn {
+    const float *q;      /* G heads of hd floats, contiguous */
+    float *y;            /* G output heads, contiguous */
+    const void *k, *v;   /* this kv head in cache row 0 */
+    size_t k_row, v_row; /* bytes between cache rows */
+    int k16, v16;        /* caches hold f16 (else f32) */
+    int hd, G;
+    int64_t n_kv;        /* cache rows 0..n_kv-1 are attended */
+    float scale;
+    float *scores;       /* scratch of G * n_kv floats */
+};
+
+struct tb_cpu_kernels {
+    enum tb_isa isa;
+    struct tb_cpu_mm_kernel mm[TB_CPU_W_COUNT];
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    float (*dot_f16)(const float *a, const tb_fp16 *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n);   /* y += a*x */
+    void (*axpy_f16)(float *y, float a, const tb_fp16 *x, int64_t n);
+    void (*scale)(float *y, float a, int64_t n);                      /* y *= a */
+    /* y = exp(y - max) in place; returns the sum (softmax numerator). */
+    float (*exp_sum)(float *y, float max, int64_t n);
+    void (*rms_norm)(float *y, const float *x, const float *w, int64_t n, float eps);
+    void (*silu)(float *y, const float *x, int64_t n);
+    void (*mul)(float *z, const float *x, const float *y, int64_t n);
+    void (*add)(float *z, const float *x, const float *y, int64_t n);
+    void (*to_f16)(tb_fp16 *y, const float *x, int64_t n);
+    void (*from_f16)(float *y, const tb_fp16 *x, int64_t n);
+    /* (optional) whole-group attention; returns 0 when it does not handle
+     * a->hd, and the backend then composes dot/exp_sum/axpy per head */
+    int (*attn_group)(const struct tb_cpu_attn *a);
+};
+
+/* The table for exactly `isa` (no CPU check: callers clamp with
+ * tb_isa_detect()). NULL when that level is not compiled in. */
+const struct tb_cpu_kernels *tb_cpu_kernels_get(enum tb_isa isa);
+
+/* ---- kernel entry points, grouped by file ---- */
+/* scalar */
+size_t tb_cpu_act_q8_bytes_scalar(int64_t K);
+void tb_cpu_quantize_act_scalar(const float *x, void *dst, int64_t K);
+void tb_cpu_gemm_f32_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_f16_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q8_0_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q4_0_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+float tb_cpu_dot_f32_scalar(const float *a, const float *b, int64_t n);
+float tb_cpu_dot_f16_scalar(const float *a, const tb_fp16 *b, int64_t n);
+void tb_cpu_axpy_f32_scalar(float *y, float a, const float *x, int64_t n);
+void tb_cpu_axpy_f16_scalar(float *y, float a, const tb_fp16 *x, int64_t n);
+void tb_cpu_scale_scalar(float *y, float a, int64_t n);
+float tb_cpu_exp_sum_scalar(float *y, float max, int64_t n);
+void tb_cpu_rms_norm_scalar(float *y, const float *x, const float *w, int64_t n, float eps);
+void tb_cpu_silu_scalar(float *y, const float *x, int64_t n);
+void tb_cpu_mul_scalar(float *z, const float *x, const float *y, int64_t n);
+void tb_cpu_add_scalar(float *z, const float *x, const float *y, int64_t n);
+void tb_cpu_to_f16_scalar(tb_fp16 *y, const float *x, int64_t n);
+void tb_cpu_from_f16_scalar(float *y, const tb_fp16 *x, int64_t n);
+
+/* avx2 (the scalar activation format is shared: int8 quants + f32 scales) */
+void tb_cpu_quantize_act_avx2(const float *x, void *dst, int64_t K);
+void tb_cpu_gemm_f32_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_f16_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q8_0_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q4_0_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+float tb_cpu_dot_f32_avx2(const float *a, const float *b, int64_t n);
+float tb_cpu_dot_f16_avx2(const float *a, const tb_fp16 *b, int64_t n);
+void tb_cpu_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
+void tb_cpu_axpy_f16_avx2(float *y, float a, const tb_fp16 *x, int64_t n);
+void tb_cpu_scale_avx2(float *y, float a, int64_t n);
+float tb_cpu_exp_sum_avx2(float *y, float max, int64_t n);
+void tb_cpu_rms_norm_avx2(float *y, const float *x, const float *w, int64_t n, float eps);
+void tb_cpu_silu_avx2(float *y, const float *x, int64_t n);
+void tb_cpu_mul_avx2(float *z, const float *x, const float *y, int64_t n);
+void tb_cpu_add_avx2(float *z, const float *x, const float *y, int64_t n);
+void tb_cpu_to_f16_avx2(tb_fp16 *y, const float *x, int64_t n);
+void tb_cpu_from_f16_avx2(float *y, const tb_fp16 *x, int64_t n);
+
+/* avx512 (its own activation formats, one per quantized weight type) */
+size_t tb_cpu_act_bytes_avx512(int64_t K);
+void tb_cpu_quantize_act_q8_0_avx512(const float *x, void *dst, int64_t K);
+void tb_cpu_quantize_act_q4_0_avx512(const float *x, void *dst, int64_t K);
+void tb_cpu_gemm_f32_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_f16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q8_0_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q4_0_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+float tb_cpu_dot_f32_avx512(const float *a, const float *b, int64_t n);
+float tb_cpu_dot_f16_avx512(const float *a, const tb_fp16 *b, int64_t n);
+void tb_cpu_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
+void tb_cpu_axpy_f16_avx512(float *y, float a, const tb_fp16 *x, int64_t n);
+void tb_cpu_scale_avx512(float *y, float a, int64_t n);
+float tb_cpu_exp_sum_avx512(float *y, float max, int64_t n);
+void tb_cpu_rms_norm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
+void tb_cpu_silu_avx512(float *y, const float *x, int64_t n);
+void tb_cpu_mul_avx512(float *z, const float *x, const float *y, int64_t n);
+void tb_cpu_add_avx512(float *z, const float *x, const float *y, int64_t n);
+void tb_cpu_to_f16_avx512(tb_fp16 *y, const float *x, int64_t n);
+void tb_cpu_from_f16_avx512(float *y, const tb_fp16 *x, int64_t n);
+int tb_cpu_attn_group_avx512(const struct tb_cpu_attn *a);
+
+#endif
