@@ -10,7 +10,9 @@
 #include "kernels/tb_graph.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #define CANARY 0x5au
@@ -364,8 +366,56 @@ static void test_graph_and_errors(struct tb_backend *ref, struct tb_backend *cpu
     buf_free(&bad);
 }
 
+/* Workers pin themselves to the CPUs given in the config and report where
+ * they ran; worker 0 is the caller, pinned by the caller. */
+static void test_binding(void)
+{
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (online < 1 || sched_getaffinity(0, sizeof set, &set)) {
+        printf("binding: cannot read this process's CPUs, skipped\n");
+        return;
+    }
+    int cpus[2], n = 0;
+    for (int c = CPU_SETSIZE - 1; c >= 0 && n < 2; c--) /* last CPUs first: not just CPU 0 */
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    if (n < 2) {
+        printf("binding: fewer than 2 usable CPUs, only the single-thread case checked\n");
+        cpus[1] = cpus[0];
+    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[0], &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    struct tb_backend_config cfg;
+    tb_backend_config_default(&cfg);
+    cfg.n_threads = 2;
+    cfg.bind_cpus = cpus;
+    struct tb_backend *b = NULL;
+    struct tb_err err = {0};
+    CHECKF(tb_backend_create("cpu", &cfg, &b, &err) == TB_OK, "%s", err.msg);
+    if (b) {
+        int seen[4] = {-1, -1, -1, -1};
+        CHECK(tb_backend_thread_cpus(b, seen, 4) == 2);
+        CHECKF(seen[0] == cpus[0] && seen[1] == cpus[1], "observed %d,%d want %d,%d", seen[0],
+               seen[1], cpus[0], cpus[1]);
+        tb_backend_free(b);
+    }
+    /* without a binding nothing is claimed */
+    cfg.bind_cpus = NULL;
+    CHECK(tb_backend_create("cpu", &cfg, &b, &err) == TB_OK);
+    if (b) {
+        int seen[2];
+        CHECK(tb_backend_thread_cpus(b, seen, 2) == 0);
+        tb_backend_free(b);
+    }
+    sched_setaffinity(0, sizeof set, &set); /* restore */
+}
+
 int main(void)
 {
+    test_binding();
     struct tb_backend *ref = make("cpu-ref", TB_ISA_COUNT, 1);
     CHECK(ref != NULL);
     if (!ref)

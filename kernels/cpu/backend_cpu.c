@@ -500,12 +500,18 @@ static int cpu_set_n_threads(void *ctx, int n, struct tb_err *err)
     if (n == tb_cpu_pool_size(c->pool))
         return TB_OK;
     struct tb_cpu_pool *p;
-    int rc = tb_cpu_pool_create(n, &p, err);
+    /* a binding given at create was for the old thread count: drop it */
+    int rc = tb_cpu_pool_create(n, NULL, &p, err);
     if (rc)
         return rc;
     tb_cpu_pool_free(c->pool);
     c->pool = p;
     return TB_OK;
+}
+
+static int cpu_thread_cpus(void *ctx, int *cpus, int n)
+{
+    return tb_cpu_pool_observed_cpus(((struct cpu_ctx *)ctx)->pool, cpus, n);
 }
 
 static enum tb_isa cpu_isa(void *ctx)
@@ -568,7 +574,7 @@ int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend
         return tb_err_set(err, TB_ENOMEM, "cpu: out of memory creating backend");
     }
     c->k = k;
-    int rc = tb_cpu_pool_create(threads, &c->pool, err);
+    int rc = tb_cpu_pool_create(threads, cfg->bind_cpus, &c->pool, err);
     if (rc) {
         free(c);
         free(b);
@@ -587,6 +593,7 @@ int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend
         .n_threads = cpu_n_threads,
         .set_n_threads = cpu_set_n_threads,
         .isa = cpu_isa,
+        .thread_cpus = cpu_thread_cpus,
     };
     b->context = c;
     *out = b;

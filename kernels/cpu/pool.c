@@ -30,6 +30,10 @@ struct tb_cpu_pool {
     alignas(64) atomic_uint phase;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    int *bind;             /* [n] OS CPU per thread, or NULL */
+    int *observed;         /* [n] sched_getcpu() after pinning */
+    atomic_int n_pinned;   /* workers done pinning (create waits for all) */
+    atomic_int pin_failed; /* first failing errno, 0 if none */
 };
 
 struct worker_arg {
@@ -67,6 +71,18 @@ static void *worker_main(void *vp)
     struct worker_arg wa = *(struct worker_arg *)vp;
     free(vp);
     struct tb_cpu_pool *p = wa.p;
+    if (p->bind) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(p->bind[wa.ith], &set);
+        const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        if (e) {
+            int zero = 0;
+            atomic_compare_exchange_strong(&p->pin_failed, &zero, e);
+        }
+        p->observed[wa.ith] = sched_getcpu();
+        atomic_fetch_add(&p->n_pinned, 1);
+    }
     unsigned seen = 0; /* gen at creation: a run may start before this thread does */
     for (;;) {
         /* wait for the next run: spin, then sleep */
@@ -97,7 +113,8 @@ static void *worker_main(void *vp)
     }
 }
 
-int tb_cpu_pool_create(int n_threads, struct tb_cpu_pool **out, struct tb_err *err)
+int tb_cpu_pool_create(int n_threads, const int *bind_cpus, struct tb_cpu_pool **out,
+                       struct tb_err *err)
 {
     *out = NULL;
     if (n_threads < 1 || n_threads > 1024)
@@ -116,7 +133,17 @@ int tb_cpu_pool_create(int n_threads, struct tb_cpu_pool **out, struct tb_err *e
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
-    if (!p->threads) {
+    if (bind_cpus) {
+        p->bind = malloc(sizeof *p->bind * (size_t)n_threads);
+        p->observed = malloc(sizeof *p->observed * (size_t)n_threads);
+        if (p->bind && p->observed) {
+            memcpy(p->bind, bind_cpus, sizeof *p->bind * (size_t)n_threads);
+            p->observed[0] = sched_getcpu();
+        }
+    }
+    atomic_init(&p->n_pinned, 0);
+    atomic_init(&p->pin_failed, 0);
+    if (!p->threads || (bind_cpus && (!p->bind || !p->observed))) {
         tb_cpu_pool_free(p);
         return tb_err_set(err, TB_ENOMEM, "cpu pool: out of memory");
     }
@@ -137,6 +164,13 @@ int tb_cpu_pool_create(int n_threads, struct tb_cpu_pool **out, struct tb_err *e
                               n_threads);
         }
     }
+    while (p->bind && atomic_load(&p->n_pinned) < n_threads - 1)
+        sched_yield();
+    const int pe = atomic_load(&p->pin_failed);
+    if (pe) {
+        tb_cpu_pool_free(p);
+        return tb_err_set(err, TB_EBACKEND, "cpu pool: cannot pin a worker: %s", strerror(pe));
+    }
     *out = p;
     return TB_OK;
 }
@@ -156,7 +190,18 @@ void tb_cpu_pool_free(struct tb_cpu_pool *p)
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    free(p->bind);
+    free(p->observed);
     free(p);
+}
+
+int tb_cpu_pool_observed_cpus(const struct tb_cpu_pool *p, int *cpus, int n)
+{
+    if (!p->observed)
+        return 0;
+    const int k = n < p->n ? n : p->n;
+    memcpy(cpus, p->observed, sizeof *cpus * (size_t)k);
+    return k;
 }
 
 int tb_cpu_pool_size(const struct tb_cpu_pool *p)

@@ -11,7 +11,13 @@
 struct tb_cpu_pool;
 typedef void (*tb_cpu_pool_fn)(void *arg, int ith, int nth);
 
-int tb_cpu_pool_create(int n_threads, struct tb_cpu_pool **out, struct tb_err *err);
+/* bind_cpus: NULL, or [n_threads] OS CPU per thread; workers 1..n-1 pin
+ * themselves before create returns (thread 0 is the caller, pinned by it). */
+int tb_cpu_pool_create(int n_threads, const int *bind_cpus, struct tb_cpu_pool **out,
+                       struct tb_err *err);
+/* CPU each thread ran on right after pinning (thread 0: at create); returns
+ * the count written, 0 when the pool was created without binding. */
+int tb_cpu_pool_observed_cpus(const struct tb_cpu_pool *p, int *cpus, int n);
 void tb_cpu_pool_free(struct tb_cpu_pool *p);
 int tb_cpu_pool_size(const struct tb_cpu_pool *p);
 /* fn(arg, ith, nth) on every thread; returns when all of them returned. */
