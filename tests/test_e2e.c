@@ -1,0 +1,294 @@
+/* End to end: synthetic llama models, every weight type, the fast "cpu"
+ * backend against the "cpu-ref" ground truth over 128 teacher-forced
+ * positions, as one prefill batch and as token-by-token decode. Bounds and
+ * the measured values behind them: docs/accuracy.md. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/tb_cli.h"
+#include "kernels/tb_backend_impl.h" /* tb_now_ns */
+#include "tb_test.h"
+#include "workloads/tb_llama.h"
+
+enum { N_POS = 128, MAX_VOCAB = 32000 }; /* positions; largest vocabulary tested */
+
+/* Mean-KL bounds per weight type (nats), KL(softmax(ref) || softmax(cpu)). */
+struct type_bound {
+    int type;
+    double kl_mean;
+};
+static const struct type_bound k_bounds[] = {
+    {TB_TYPE_F32, 1e-9},
+    {TB_TYPE_F16, 1e-9},
+    {TB_TYPE_Q8_0, 5e-4},
+    {TB_TYPE_Q4_0, 5e-4},
+};
+#define MIN_TOP1 0.99
+
+struct agreement {
+    double top1;    /* fraction of positions with the same argmax */
+    double kl_mean; /* mean over positions */
+    double kl_max;
+    double max_abs; /* largest logit difference */
+};
+
+static int32_t argmax(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+/* log-softmax of x into out (double) */
+static void log_softmax(const float *x, int32_t n, double *out)
+{
+    double max = x[0], sum = 0.0;
+    for (int32_t i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    for (int32_t i = 0; i < n; i++)
+        sum += exp((double)x[i] - max);
+    const double lse = max + log(sum);
+    for (int32_t i = 0; i < n; i++)
+        out[i] = (double)x[i] - lse;
+}
+
+/* ref and got: n_pos rows of V logits. scratch: 2*V doubles. */
+static struct agreement compare(const float *ref, const float *got, int n_pos, int32_t V,
+                                double *scratch)
+{
+    struct agreement a = {0};
+    int same = 0;
+    for (int i = 0; i < n_pos; i++) {
+        const float *r = ref + (size_t)i * V, *g = got + (size_t)i * V;
+        same += argmax(r, V) == argmax(g, V);
+        log_softmax(r, V, scratch);
+        log_softmax(g, V, scratch + V);
+        double kl = 0.0;
+        for (int32_t j = 0; j < V; j++) {
+            kl += exp(scratch[j]) * (scratch[j] - scratch[V + j]);
+            const double d = fabs((double)r[j] - (double)g[j]);
+            a.max_abs = d > a.max_abs || isnan(d) ? d : a.max_abs;
+        }
+        kl = kl < 0.0 ? 0.0 : kl; /* rounding */
+        a.kl_mean += kl / n_pos;
+        a.kl_max = kl > a.kl_max || isnan(kl) ? kl : a.kl_max;
+    }
+    a.top1 = (double)same / n_pos;
+    return a;
+}
+
+/* Teacher-forced logits for tok[0..n): one batch, or one token per eval. */
+static int run(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
+               const int32_t *tok, int n, int decode, float *out, double *ms, struct tb_err *err)
+{
+    const size_t V = (size_t)m->config.vocab_size;
+    const uint64_t t0 = tb_now_ns();
+    int rc = TB_OK;
+    if (!decode) {
+        rc = tb_llama_eval(m, s, b, tok, n, 0, 1, NULL, err);
+        if (!rc)
+            memcpy(out, tb_llama_logits(s, 0), (size_t)n * V * sizeof *out);
+    }
+    for (int i = 0; decode && !rc && i < n; i++) {
+        rc = tb_llama_eval(m, s, b, &tok[i], 1, i, 0, NULL, err);
+        if (!rc)
+            memcpy(out + (size_t)i * V, tb_llama_logits(s, 0), V * sizeof *out);
+    }
+    *ms = (double)(tb_now_ns() - t0) * 1e-6;
+    return rc;
+}
+
+static void report(const char *shape, int type, const char *what, int n, struct agreement a,
+                   double ms)
+{
+    printf("%-10s %-5s %-29s n=%3d top1 %6.2f%%  KL mean %.3e max %.3e  max|dlogit| %.3e  "
+           "%.0f ms\n", shape, tb_type_name(type), what, n, 100.0 * a.top1, a.kl_mean, a.kl_max,
+           a.max_abs, ms);
+}
+
+/* n_ref_decode: positions of the (slow, scalar) cpu-ref decode check. */
+static void check_model(const char *shape, int type, struct tb_backend *ref,
+                        struct tb_backend *const *cpu, int n_cpu, int n_ref_decode,
+                        float *f32_logits)
+{
+    char path[512];
+    tb_test_path(path, sizeof path, "e2e", ".gguf");
+    struct tb_err err = {0};
+    struct tb_llama_model *m = NULL;
+    struct tb_llama_state *s = NULL;
+    float *lr = NULL, *lx = NULL;
+    double *scratch = NULL;
+    CHECKF(tb_synth_write(shape, type, 1234, path, &err) == 0, "%s", err.msg);
+    CHECKF(tb_llama_load(path, &m, &err) == 0, "%s", err.msg);
+    if (!m || tb_llama_state_build(m, N_POS, N_POS, &s, &err)) {
+        CHECKF(0, "%s %s setup: %s", shape, tb_type_name(type), err.msg);
+        goto done;
+    }
+    const int32_t V = m->config.vocab_size;
+    int32_t tok[N_POS];
+    CHECK(V <= MAX_VOCAB);
+    if (V > MAX_VOCAB)
+        goto done;
+    uint64_t x = 0x243F6A8885A308D3ull; /* fixed sequence: BOS then LCG draws */
+    tok[0] = 1;
+    for (int i = 1; i < N_POS; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        tok[i] = (int32_t)((x >> 33) % (uint64_t)V);
+    }
+    lr = malloc((size_t)N_POS * V * sizeof *lr);
+    lx = malloc((size_t)N_POS * V * sizeof *lx);
+    scratch = malloc(2 * (size_t)V * sizeof *scratch);
+    if (!lr || !lx || !scratch) {
+        CHECK(!"out of memory");
+        goto done;
+    }
+    double ms_ref = 0.0, ms = 0.0;
+    double kl_bound = 0.0;
+    for (size_t i = 0; i < sizeof k_bounds / sizeof k_bounds[0]; i++)
+        if (k_bounds[i].type == type)
+            kl_bound = k_bounds[i].kl_mean;
+
+    CHECKF(run(m, s, ref, tok, N_POS, 0, lr, &ms_ref, &err) == 0, "%s", err.msg);
+    int finite = 1;
+    for (size_t i = 0; i < (size_t)N_POS * V; i++)
+        finite &= isfinite(lr[i]) != 0;
+    CHECKF(finite, "%s %s: cpu-ref logits not finite", shape, tb_type_name(type));
+
+    /* Scale of the weight quantization itself (same seed, f32 weights, both on
+     * cpu-ref): far above the kernel bounds, so those bounds can detect a
+     * kernel that is off by a quantization step. */
+    if (type == TB_TYPE_F32) {
+        memcpy(f32_logits, lr, (size_t)N_POS * V * sizeof *lr);
+    } else {
+        struct agreement q = compare(f32_logits, lr, N_POS, V, scratch);
+        report(shape, type, "cpu-ref vs its f32 weights", N_POS, q, 0.0);
+        if (type == TB_TYPE_Q4_0)
+            CHECKF(q.kl_mean > 10.0 * kl_bound, "%s: q4_0 weights barely change the logits "
+                   "(KL %.3e): the comparison is not sensitive", shape, q.kl_mean);
+    }
+
+    /* cpu-ref decode must reproduce its own prefill (same scalar math) */
+    CHECKF(run(m, s, ref, tok, n_ref_decode, 1, lx, &ms, &err) == 0, "%s", err.msg);
+    struct agreement a = compare(lr, lx, n_ref_decode, V, scratch);
+    report(shape, type, "cpu-ref decode vs prefill", n_ref_decode, a, ms);
+    printf("%-10s %-5s cpu-ref prefill: %.0f ms\n", shape, tb_type_name(type), ms_ref);
+    CHECKF(a.top1 == 1.0 && a.kl_mean < 1e-9 && a.max_abs < 1e-4,
+           "%s %s: cpu-ref decode differs from prefill", shape, tb_type_name(type));
+
+    /* cpu[0] is the best ISA: prefill and decode; lower ISA caps: prefill */
+    for (int c = 0; c < n_cpu; c++) {
+        for (int decode = 0; decode <= (c == 0); decode++) {
+            char what[64];
+            snprintf(what, sizeof what, "cpu/%s %s vs cpu-ref",
+                     tb_isa_name(tb_backend_isa(cpu[c])), decode ? "decode" : "prefill");
+            CHECKF(run(m, s, cpu[c], tok, N_POS, decode, lx, &ms, &err) == 0, "%s", err.msg);
+            a = compare(lr, lx, N_POS, V, scratch);
+            report(shape, type, what, N_POS, a, ms);
+            CHECKF(a.top1 >= MIN_TOP1, "%s %s %s: top-1 agreement %.2f%% < %.0f%%", shape,
+                   tb_type_name(type), what, 100.0 * a.top1, 100.0 * MIN_TOP1);
+            CHECKF(a.kl_mean < kl_bound, "%s %s %s: mean KL %.3e >= bound %.1e", shape,
+                   tb_type_name(type), what, a.kl_mean, kl_bound);
+        }
+    }
+done:
+    free(lr);
+    free(lx);
+    free(scratch);
+    tb_llama_state_free(s);
+    tb_llama_free(m);
+    remove(path);
+}
+
+/* The infer CLI end to end on cpu-ref: its --logits file must equal a
+ * teacher-forced prefill over the prompt plus the greedy tokens it chose. */
+static void check_cli(struct tb_backend *ref)
+{
+    char model[512], lpath[512];
+    tb_test_path(model, sizeof model, "e2e-cli", ".gguf");
+    tb_test_path(lpath, sizeof lpath, "e2e-cli", ".f32");
+    struct tb_err err = {0};
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q8_0, 5, model, &err) == 0, "%s", err.msg);
+    enum { NP = 5, NPRED = 6, ROWS = NP + NPRED - 1 };
+    char *argv[] = {"infer", "--model", model, "--tokens", "1,17,300,42,7", "--n-predict", "6",
+                    "--backend", "cpu-ref", "--logits", lpath, "--reps", "2", NULL};
+    CHECK(tb_cli_infer(13, argv) == TB_EXIT_OK);
+    char *bad_argv[] = {"infer", "--model", model, "--tokens", "1,99999", NULL};
+    CHECK(tb_cli_infer(5, bad_argv) == TB_EXIT_USAGE);
+    char *bad_argv2[] = {"infer", "--model", model, "--tokens", "1", "--reps", "x", NULL};
+    CHECK(tb_cli_infer(7, bad_argv2) == TB_EXIT_USAGE);
+
+    struct tb_llama_model *m = NULL;
+    struct tb_llama_state *s = NULL;
+    float *file = NULL;
+    FILE *f = fopen(lpath, "rb");
+    CHECKF(tb_llama_load(model, &m, &err) == 0, "%s", err.msg);
+    if (!f || !m || tb_llama_state_build(m, ROWS, ROWS, &s, &err)) {
+        CHECKF(0, "cli setup: %s", err.msg);
+        goto done;
+    }
+    const int32_t V = m->config.vocab_size;
+    file = malloc((size_t)(ROWS + 1) * V * sizeof *file);
+    CHECK(file != NULL);
+    if (!file)
+        goto done;
+    CHECK(fread(file, sizeof *file, (size_t)(ROWS + 1) * V, f) == (size_t)ROWS * V);
+    int32_t tok[ROWS] = {1, 17, 300, 42, 7};
+    for (int i = NP; i < ROWS; i++) /* the greedy chain the CLI followed */
+        tok[i] = argmax(file + (size_t)(i - 1) * V, V);
+    CHECKF(tb_llama_eval(m, s, ref, tok, ROWS, 0, 1, NULL, &err) == 0, "%s", err.msg);
+    CHECK(memcmp(tb_llama_logits(s, 0), file, (size_t)ROWS * V * sizeof *file) == 0);
+done:
+    if (f)
+        fclose(f);
+    free(file);
+    tb_llama_state_free(s);
+    tb_llama_free(m);
+    remove(model);
+    remove(lpath);
+}
+
+int main(void)
+{
+    struct tb_err err = {0};
+    struct tb_backend *ref = NULL, *cpu[TB_ISA_COUNT] = {NULL};
+    int n_cpu = 0;
+    if (tb_backend_create("cpu-ref", NULL, &ref, &err)) {
+        fprintf(stderr, "cpu-ref: %s\n", err.msg);
+        return 1;
+    }
+    struct tb_backend_config cfg;
+    tb_backend_config_default(&cfg);
+    cfg.n_threads = 2;
+    /* every ISA variant this host runs, best first */
+    for (int isa = (int)tb_isa_detect(); isa >= 0; isa--) {
+        cfg.isa_cap = (enum tb_isa)isa;
+        CHECKF(tb_backend_create("cpu", &cfg, &cpu[n_cpu], &err) == 0, "cpu backend: %s",
+               err.msg);
+        if (!cpu[n_cpu])
+            break;
+        printf("cpu backend: %s, isa %s, %d threads\n", tb_backend_device_name(cpu[n_cpu]),
+               tb_isa_name(tb_backend_isa(cpu[n_cpu])), tb_backend_n_threads(cpu[n_cpu]));
+        CHECK(tb_backend_isa(cpu[n_cpu]) == (enum tb_isa)isa);
+        n_cpu++;
+    }
+    static const int types[4] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
+    /* f32 reference logits of the current shape (types run f32 first) */
+    float *f32_logits = malloc((size_t)N_POS * MAX_VOCAB * sizeof *f32_logits);
+    CHECK(f32_logits != NULL);
+    for (int t = 0; f32_logits && t < 4; t++)
+        check_model("mcu-260k", types[t], ref, cpu, n_cpu, N_POS, f32_logits);
+    /* stories15m: the best ISA only (lower ones are covered on mcu-260k), and
+     * cpu-ref decode on a prefix (it re-reads all weights per token) */
+    for (int t = 0; f32_logits && t < 4; t++)
+        check_model("stories15m", types[t], ref, cpu, n_cpu > 0, 16, f32_logits);
+    check_cli(ref);
+    free(f32_logits);
+    for (int c = 0; c < n_cpu; c++)
+        tb_backend_free(cpu[c]);
+    tb_backend_free(ref);
+    return tb_test_result("test_e2e");
+}
