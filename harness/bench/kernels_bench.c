@@ -1,0 +1,497 @@
+/* tierbench-kernels benchmarks (see kernels_bench.h). Cases run in
+ * registration order, so the tensors of one (case, type) are built once and
+ * reused by every backend variant before the next case replaces them. */
+#include "harness/bench/kernels_bench.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/bench/tb_bench.h"
+#include "harness/tb_roofline.h"
+#include "harness/tb_stats.h"        /* tb_rng */
+#include "kernels/tb_backend_impl.h" /* tb_backend.h, tb_now_ns */
+
+/* ---- the table ---- */
+
+struct kb_case {
+    enum tb_op_kind op;
+    int64_t k, n_out, rows; /* matmul W [k x n_out], X [k x rows]; rms_norm x [k x rows] */
+    int32_t head_dim, n_head, n_head_kv, ctx; /* rope (+ rows), attention (+ rows) */
+    bool ref; /* also on cpu-ref (the scalar ground truth is slow on big GEMMs) */
+};
+
+/* clang-format off */
+#define GEMV(K, N) {.op = TB_OP_MATMUL, .k = K, .n_out = N, .rows = 1, .ref = true}
+#define GEMM(K, N, B, REF) {.op = TB_OP_MATMUL, .k = K, .n_out = N, .rows = B, .ref = REF}
+#define RMS(K, B) {.op = TB_OP_RMS_NORM, .k = K, .rows = B, .ref = true}
+#define ROPE(HD, NH, B) {.op = TB_OP_ROPE, .head_dim = HD, .n_head = NH, .rows = B, .ref = true}
+#define ATTN(HD, NH, NKV, CTX)                                                              \
+    {.op = TB_OP_ATTENTION, .head_dim = HD, .n_head = NH, .n_head_kv = NKV, .ctx = CTX,     \
+     .rows = 1, .ref = true}
+
+static const struct kb_case k_cases[] = {
+    /* decode GEMV, per synthetic model: stories15m (dim 288, ffn 768, vocab
+     * 32000), tinyllama-1.1b (2048, kv 256, ffn 5632), llama3-8b (4096, ffn 14336) */
+    GEMV(288, 288), GEMV(288, 768), GEMV(768, 288), GEMV(288, 32000),
+    GEMV(2048, 2048), GEMV(2048, 256), GEMV(2048, 5632), GEMV(5632, 2048), GEMV(2048, 32000),
+    GEMV(4096, 4096), GEMV(4096, 14336), GEMV(14336, 4096),
+    /* prefill GEMM, tinyllama shapes */
+    GEMM(2048, 2048, 16, true), GEMM(2048, 2048, 128, false), GEMM(2048, 2048, 512, false),
+    GEMM(2048, 5632, 16, true), GEMM(2048, 5632, 128, false), GEMM(2048, 5632, 512, false),
+    GEMM(5632, 2048, 128, false),
+    RMS(288, 1), RMS(2048, 1), RMS(4096, 1), RMS(2048, 128),
+    ROPE(64, 32, 1), ROPE(128, 32, 1), ROPE(64, 32, 128),
+    /* decode attention at three context lengths: tinyllama and llama3-8b heads */
+    ATTN(64, 32, 4, 128), ATTN(64, 32, 4, 512), ATTN(64, 32, 4, 2048),
+    ATTN(128, 32, 8, 128), ATTN(128, 32, 8, 512), ATTN(128, 32, 8, 2048),
+};
+/* clang-format on */
+
+static const enum tb_type k_weight_types[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
+
+/* Backend variants: cpu-ref, then "cpu" capped at each ISA level. */
+enum { V_REF, V_CPU0, V_COUNT = V_CPU0 + TB_ISA_COUNT };
+
+static void variant_name(int v, char *buf, size_t n)
+{
+    if (v == V_REF)
+        snprintf(buf, n, "cpu-ref");
+    else
+        snprintf(buf, n, "cpu-%s", tb_isa_name((enum tb_isa)(v - V_CPU0)));
+}
+
+/* ISA whose peak bounds the variant: cpu-ref is plain C. */
+static enum tb_isa variant_isa(int v)
+{
+    return v == V_REF ? TB_ISA_SCALAR : (enum tb_isa)(v - V_CPU0);
+}
+
+/* ---- state ---- */
+
+enum kb_ceil_kind { CEIL_TRIAD, CEIL_READ, CEIL_FMA, CEIL_INT8, CEIL_KINDS };
+static const char *const k_ceil_names[CEIL_KINDS] = {"membw_triad", "membw_read", "fma_f32",
+                                                     "int8_vpdpbusd"};
+
+struct kb_ceiling {
+    enum kb_ceil_kind kind;
+    enum tb_isa isa; /* compute kinds */
+    int threads;
+    int rc;
+    struct tb_roofline_result r;
+    char msg[TB_ERR_MSG_MAX];
+};
+#define MAX_CEILINGS 32
+
+struct kb_item {
+    struct tb_kbench *kb;
+    const struct kb_case *c; /* NULL: a roofline item */
+    enum tb_type type;
+    int variant;
+    enum kb_ceil_kind ceil; /* roofline items */
+    enum tb_isa isa;        /* roofline items */
+    int threads;            /* roofline items */
+};
+
+/* The tensors of the current (case, type); rebuilt when either changes. */
+struct kb_data {
+    const struct kb_case *c;
+    enum tb_type type;
+    void *buf[4]; /* owned */
+    struct tb_tensor src[3], dst;
+    struct tb_graph g;
+};
+
+struct tb_kbench {
+    struct tb_kbench_opts opts;
+    int n_threads; /* resolved */
+    struct kb_item *items;
+    int n_items, cap_items;
+    struct kb_data data;
+    struct kb_ceiling ceil[MAX_CEILINGS];
+    int n_ceil;
+};
+
+/* ---- tensors ---- */
+
+static void data_free(struct kb_data *d)
+{
+    for (int i = 0; i < 4; i++)
+        free(d->buf[i]);
+    tb_graph_free(&d->g);
+    memset(d, 0, sizeof *d);
+}
+
+static void fill_uniform(float *x, int64_t n, struct tb_rng *rng)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(2.0 * tb_rng_uniform(rng) - 1.0); /* [-1, 1) */
+}
+
+/* Allocates slot i as a rows x ne0 tensor of type t filled with random values. */
+static int make_tensor(struct kb_data *d, int i, struct tb_tensor *t, enum tb_type type,
+                       int64_t ne0, int64_t ne1, const char *name, struct tb_rng *rng,
+                       struct tb_err *err)
+{
+    const size_t row = tb_row_size(type, ne0);
+    if (!row)
+        return tb_err_set(err, TB_EINVAL,
+                          "kernels bench: %s: %lld is not a multiple of the %s block", name,
+                          (long long)ne0, tb_type_name(type));
+    d->buf[i] = aligned_alloc(64, (row * (size_t)ne1 + 63) & ~(size_t)63);
+    float *tmp = malloc((size_t)ne0 * sizeof *tmp);
+    int rc = TB_OK;
+    if (!d->buf[i] || !tmp) {
+        rc = tb_err_set(err, TB_ENOMEM, "kernels bench: %s: cannot allocate %lld x %lld %s", name,
+                        (long long)ne0, (long long)ne1, tb_type_name(type));
+        goto done;
+    }
+    for (int64_t r = 0; r < ne1; r++) {
+        fill_uniform(tmp, ne0, rng);
+        tb_quantize_row(type, tmp, (char *)d->buf[i] + (size_t)r * row, ne0);
+    }
+    rc = tb_tensor_init(t, type, 2, (const int64_t[]){ne0, ne1}, d->buf[i], name);
+    if (rc)
+        tb_err_set(err, rc, "kernels bench: cannot make tensor %s", name);
+done:
+    free(tmp);
+    return rc;
+}
+
+static int data_build(struct kb_data *d, const struct kb_case *c, enum tb_type type,
+                      struct tb_err *err)
+{
+    data_free(d);
+    struct tb_rng rng;
+    tb_rng_seed(&rng, 42);
+    struct tb_op_params p = {0};
+    struct tb_tensor *s0 = &d->src[0], *s1 = NULL, *s2 = NULL;
+    int rc;
+    switch (c->op) {
+    case TB_OP_MATMUL:
+        s1 = &d->src[1];
+        rc = make_tensor(d, 0, s0, type, c->k, c->n_out, "w", &rng, err);
+        rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, c->k, c->rows, "x", &rng, err);
+        rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, c->n_out, c->rows, "y", &rng, err);
+        break;
+    case TB_OP_RMS_NORM:
+        s1 = &d->src[1];
+        p.eps = 1e-5f;
+        rc = make_tensor(d, 0, s0, TB_TYPE_F32, c->k, c->rows, "x", &rng, err);
+        rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, c->k, 1, "w", &rng, err);
+        rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, c->k, c->rows, "y", &rng, err);
+        break;
+    case TB_OP_ROPE:
+        p = (struct tb_op_params){
+            .rope_theta = 10000.0f, .n_head = c->n_head, .head_dim = c->head_dim};
+        rc = make_tensor(d, 0, s0, TB_TYPE_F32, (int64_t)c->head_dim * c->n_head, c->rows, "x",
+                         &rng, err);
+        rc = rc ? rc
+                : make_tensor(d, 2, &d->dst, TB_TYPE_F32, (int64_t)c->head_dim * c->n_head, c->rows,
+                              "y", &rng, err);
+        break;
+    case TB_OP_ATTENTION: {
+        s1 = &d->src[1];
+        s2 = &d->src[2];
+        p = (struct tb_op_params){.scale = 1.0f / sqrtf((float)c->head_dim),
+                                  .pos0 = c->ctx - (int32_t)c->rows,
+                                  .n_head = c->n_head,
+                                  .n_head_kv = c->n_head_kv,
+                                  .head_dim = c->head_dim};
+        const int64_t q_dim = (int64_t)c->head_dim * c->n_head,
+                      kv_dim = (int64_t)c->head_dim * c->n_head_kv;
+        rc = make_tensor(d, 0, s0, TB_TYPE_F32, q_dim, c->rows, "q", &rng, err);
+        rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, kv_dim, c->ctx, "k_cache", &rng, err);
+        rc = rc ? rc : make_tensor(d, 3, s2, TB_TYPE_F32, kv_dim, c->ctx, "v_cache", &rng, err);
+        rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, q_dim, c->rows, "y", &rng, err);
+        break;
+    }
+    default:
+        rc = tb_err_set(err, TB_EINVAL, "kernels bench: no case builder for op %s",
+                        tb_op_kind_name(c->op));
+    }
+    if (!rc && tb_graph_init(&d->g, 1))
+        rc = tb_err_set(err, TB_ENOMEM, "kernels bench: cannot allocate a graph");
+    if (!rc)
+        tb_graph_add(&d->g, c->op, tb_op_kind_name(c->op), -1, &p, &d->dst, s0, s1, s2);
+    if (rc) {
+        data_free(d);
+        return rc;
+    }
+    d->c = c;
+    d->type = type;
+    return TB_OK;
+}
+
+/* ---- roofline ceilings: measured once per (kind, isa, threads) ---- */
+
+static const struct kb_ceiling *ceiling(struct tb_kbench *kb, enum kb_ceil_kind kind,
+                                        enum tb_isa isa, int threads, bool fresh)
+{
+    if (kind == CEIL_TRIAD || kind == CEIL_READ)
+        isa = TB_ISA_COUNT; /* memory: ISA does not matter */
+    struct kb_ceiling *e = NULL;
+    for (int i = 0; i < kb->n_ceil && !e; i++)
+        if (kb->ceil[i].kind == kind && kb->ceil[i].isa == isa && kb->ceil[i].threads == threads)
+            e = &kb->ceil[i];
+    if (e && !fresh)
+        return e;
+    if (!e) {
+        if (kb->n_ceil == MAX_CEILINGS)
+            return NULL;
+        e = &kb->ceil[kb->n_ceil++];
+    }
+    *e = (struct kb_ceiling){.kind = kind, .isa = isa, .threads = threads};
+    struct tb_err err = {0};
+    const struct tb_roofline_opts o = {.n_threads = threads};
+    switch (kind) {
+    case CEIL_TRIAD: e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err); break;
+    case CEIL_READ: e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err); break;
+    case CEIL_FMA: e->rc = tb_roofline_fma(isa, &o, &e->r, &err); break;
+    default: e->rc = tb_roofline_int8(&o, &e->r, &err); break;
+    }
+    snprintf(e->msg, sizeof e->msg, "%s", err.msg);
+    return e;
+}
+
+static void bm_roofline(struct tb_bench_state *st, void *user)
+{
+    struct kb_item *it = user;
+    const struct kb_ceiling *e = NULL;
+    while (tb_bench_keep_running(st))
+        e = ceiling(it->kb, it->ceil, it->isa, it->threads, true);
+    if (!e || e->rc) {
+        tb_bench_skip_with_error(st, e ? e->msg : "roofline: too many ceilings");
+        return;
+    }
+    const char *unit = it->ceil == CEIL_TRIAD || it->ceil == CEIL_READ ? "bytes_per_second"
+                       : it->ceil == CEIL_FMA                          ? "flop_per_second"
+                                                                       : "op_per_second";
+    tb_bench_set_counter(st, unit, e->r.best * 1e9, TB_BENCH_COUNTER_DEFAULT);
+    tb_bench_set_counter(st, "median", e->r.median * 1e9, TB_BENCH_COUNTER_DEFAULT);
+    char label[96];
+    snprintf(label, sizeof label, "best of %d passes, %d threads", e->r.passes, e->r.n_threads);
+    tb_bench_set_label(st, label);
+}
+
+/* ---- op benchmarks ---- */
+
+/* Adds a rate (per second) as a percentage of a ceiling (1e9/s units). A plain
+ * counter, not a Google Benchmark rate, so the console shows no "/s". */
+static void pct_counter(struct tb_bench_state *st, const char *name, double rate,
+                        const struct kb_ceiling *e)
+{
+    if (e && !e->rc && e->r.best > 0)
+        tb_bench_set_counter(st, name, 100.0 * rate / (e->r.best * 1e9), TB_BENCH_COUNTER_DEFAULT);
+}
+
+static void bm_op(struct tb_bench_state *st, void *user)
+{
+    struct kb_item *it = user;
+    struct tb_kbench *kb = it->kb;
+    struct tb_err err = {0};
+    char msg[TB_ERR_MSG_MAX + 64];
+    const enum tb_isa isa = variant_isa(it->variant);
+    if (it->variant != V_REF && isa > tb_isa_detect()) {
+        snprintf(msg, sizeof msg, "this CPU lacks %s (best level: %s)", tb_isa_name(isa),
+                 tb_isa_name(tb_isa_detect()));
+        tb_bench_skip_with_error(st, msg);
+        return;
+    }
+    struct tb_backend_config cfg;
+    tb_backend_config_default(&cfg);
+    cfg.n_threads = kb->n_threads;
+    cfg.isa_cap = isa;
+    struct tb_backend *b = NULL;
+    if (tb_backend_create(it->variant == V_REF ? "cpu-ref" : "cpu", &cfg, &b, &err)) {
+        tb_bench_skip_with_error(st, err.msg);
+        return;
+    }
+    if ((kb->data.c != it->c || kb->data.type != it->type) &&
+        data_build(&kb->data, it->c, it->type, &err)) {
+        tb_bench_skip_with_error(st, err.msg);
+        tb_backend_free(b);
+        return;
+    }
+    const struct tb_op *op = &kb->data.g.ops[0];
+    /* one untimed run: catches unsupported ops and warms caches and the pool */
+    if (tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)) {
+        tb_bench_skip_with_error(st, err.msg);
+        tb_backend_free(b);
+        return;
+    }
+    int rc = TB_OK;
+    const uint64_t t0 = tb_now_ns(); /* the same span Google Benchmark times, to ~ns */
+    while (tb_bench_keep_running(st))
+        if ((rc = tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)))
+            tb_bench_skip_with_error(st, err.msg);
+    const double loop_s = (double)(tb_now_ns() - t0) * 1e-9;
+    if (rc) {
+        tb_backend_free(b);
+        return;
+    }
+
+    const int threads = tb_backend_n_threads(b);
+    const double iters = (double)tb_bench_iterations(st);
+    tb_bench_set_bytes_processed(st, (int64_t)(op->bytes * iters));
+    tb_bench_set_counter(st, "flop_per_second", op->flops,
+                         TB_BENCH_COUNTER_RATE | TB_BENCH_COUNTER_PER_ITERATION);
+    if (kb->opts.roofline && loop_s > 0) {
+        pct_counter(st, "pct_membw", op->bytes * iters / loop_s,
+                    ceiling(kb, CEIL_READ, isa, threads, false));
+        pct_counter(st, "pct_fma_peak", op->flops * iters / loop_s,
+                    ceiling(kb, CEIL_FMA, isa, threads, false));
+    }
+    const enum tb_isa used = tb_backend_isa(b);
+    snprintf(msg, sizeof msg, "backend=%s isa=%s type=%s threads=%d", tb_backend_name(b),
+             used == TB_ISA_COUNT ? "none" : tb_isa_name(used), tb_type_name(it->type), threads);
+    tb_bench_set_label(st, msg);
+    tb_backend_free(b);
+}
+
+/* The loop alone: what one iteration costs before any work. */
+static void bm_empty(struct tb_bench_state *st, void *user)
+{
+    (void)user;
+    while (tb_bench_keep_running(st)) {
+    }
+}
+
+/* ---- registration ---- */
+
+static struct kb_item *add_item(struct tb_kbench *kb, struct tb_err *err)
+{
+    if (kb->n_items == kb->cap_items) {
+        tb_err_set(err, TB_ENOMEM, "kernels bench: item table full (%d)", kb->cap_items);
+        return NULL;
+    }
+    struct kb_item *it = &kb->items[kb->n_items++];
+    memset(it, 0, sizeof *it);
+    it->kb = kb;
+    return it;
+}
+
+static void case_shape(const struct kb_case *c, char *buf, size_t n)
+{
+    switch (c->op) {
+    case TB_OP_MATMUL: snprintf(buf, n, "%lldx%lld", (long long)c->k, (long long)c->n_out); break;
+    case TB_OP_RMS_NORM: snprintf(buf, n, "%lld", (long long)c->k); break;
+    case TB_OP_ROPE: snprintf(buf, n, "h%dxd%d", c->n_head, c->head_dim); break;
+    default:
+        snprintf(buf, n, "h%d.kv%d.d%d.ctx%d", c->n_head, c->n_head_kv, c->head_dim, c->ctx);
+        break;
+    }
+}
+
+static int register_roofline(struct tb_kbench *kb, struct tb_err *err)
+{
+    static const struct {
+        enum kb_ceil_kind kind;
+        enum tb_isa isa; /* TB_ISA_COUNT: memory, any ISA */
+    } k_roofs[] = {
+        {CEIL_TRIAD, TB_ISA_COUNT}, {CEIL_READ, TB_ISA_COUNT}, {CEIL_FMA, TB_ISA_SCALAR},
+        {CEIL_FMA, TB_ISA_AVX2},    {CEIL_FMA, TB_ISA_AVX512}, {CEIL_INT8, TB_ISA_AVX512},
+    };
+    /* one thread (cpu-ref) and the cpu backend's count */
+    const int thread_counts[2] = {1, kb->n_threads};
+    for (int t = 0; t < (kb->n_threads > 1 ? 2 : 1); t++)
+        for (size_t i = 0; i < sizeof k_roofs / sizeof k_roofs[0]; i++) {
+            struct kb_item *it = add_item(kb, err);
+            if (!it)
+                return TB_ENOMEM;
+            it->ceil = k_roofs[i].kind;
+            it->isa = k_roofs[i].isa;
+            it->threads = thread_counts[t];
+            char name[96];
+            if (it->isa == TB_ISA_COUNT)
+                snprintf(name, sizeof name, "roofline/%s/t%d", k_ceil_names[it->ceil], it->threads);
+            else
+                snprintf(name, sizeof name, "roofline/%s/%s/t%d", k_ceil_names[it->ceil],
+                         tb_isa_name(it->isa), it->threads);
+            struct tb_bench_def def = {.name = name,
+                                       .fn = bm_roofline,
+                                       .user = it,
+                                       .iterations = 1,
+                                       .repetitions = 1,
+                                       .use_real_time = true};
+            int rc = tb_bench_register(&def, err);
+            if (rc)
+                return rc;
+        }
+    return TB_OK;
+}
+
+int tb_kbench_register(struct tb_kbench *kb, struct tb_err *err)
+{
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", kb->n_threads);
+    tb_bench_add_context("tb_threads", threads);
+    struct tb_bench_def empty = {.name = "empty/keep_running", .fn = bm_empty};
+    int rc = tb_bench_register(&empty, err);
+    if (!rc && kb->opts.roofline)
+        rc = register_roofline(kb, err);
+    for (size_t i = 0; !rc && i < sizeof k_cases / sizeof k_cases[0]; i++) {
+        const struct kb_case *c = &k_cases[i];
+        const int n_types =
+            c->op == TB_OP_MATMUL ? (int)(sizeof k_weight_types / sizeof k_weight_types[0]) : 1;
+        char shape[64];
+        case_shape(c, shape, sizeof shape);
+        for (int t = 0; !rc && t < n_types; t++)
+            for (int v = c->ref ? V_REF : V_CPU0; !rc && v < V_COUNT; v++) {
+                struct kb_item *it = add_item(kb, err);
+                if (!it)
+                    return TB_ENOMEM;
+                it->c = c;
+                it->type = c->op == TB_OP_MATMUL ? k_weight_types[t] : TB_TYPE_F32;
+                it->variant = v;
+                char backend[32], name[160];
+                variant_name(v, backend, sizeof backend);
+                snprintf(name, sizeof name, "%s/%s/%s/%s/n%lld", tb_op_kind_name(c->op),
+                         tb_type_name(it->type), backend, shape, (long long)c->rows);
+                /* wall time: the pool's worker threads do most of the work */
+                struct tb_bench_def def = {
+                    .name = name, .fn = bm_op, .user = it, .use_real_time = true};
+                rc = tb_bench_register(&def, err);
+            }
+    }
+    return rc;
+}
+
+int tb_kbench_create(const struct tb_kbench_opts *opts, struct tb_kbench **out, struct tb_err *err)
+{
+    *out = NULL;
+    struct tb_kbench *kb = calloc(1, sizeof *kb);
+    const int n_cases = (int)(sizeof k_cases / sizeof k_cases[0]);
+    const int cap =
+        n_cases * (int)(sizeof k_weight_types / sizeof k_weight_types[0]) * V_COUNT + 64;
+    if (kb)
+        kb->items = calloc((size_t)cap, sizeof *kb->items);
+    if (!kb || !kb->items) {
+        free(kb);
+        return tb_err_set(err, TB_ENOMEM, "kernels bench: out of memory");
+    }
+    if (opts->n_threads < 0) {
+        free(kb->items);
+        free(kb);
+        return tb_err_set(err, TB_EINVAL, "kernels bench: --tb_threads must be >= 0, got %d",
+                          opts->n_threads);
+    }
+    kb->opts = *opts;
+    kb->cap_items = cap;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    kb->n_threads = opts->n_threads > 0 ? opts->n_threads : (online > 0 ? (int)online : 1);
+    *out = kb;
+    return TB_OK;
+}
+
+void tb_kbench_free(struct tb_kbench *kb)
+{
+    if (!kb)
+        return;
+    data_free(&kb->data);
+    free(kb->items);
+    free(kb);
+}

@@ -1,0 +1,31 @@
+/* tierbench-kernels: one-op graphs run through the public backend API,
+ * registered with the C benchmark shim from one table of cases (decode
+ * GEMV at the synthetic models' shapes, prefill GEMM, RMSNorm, RoPE,
+ * attention) crossed with weight types and backend variants ("cpu-ref",
+ * "cpu-scalar", "cpu-avx2", "cpu-avx512"), plus the roofline ceilings as
+ * "roofline/..." benchmarks and an empty loop for the per-iteration overhead.
+ *
+ * Names: op/type/backend/shape/nN, e.g. "matmul/q4_0/cpu-avx512/4096x14336/n1"
+ * (matmul shapes are K x N = weight ne0 x ne1, i.e. inputs x outputs). */
+#ifndef TB_KERNELS_BENCH_H
+#define TB_KERNELS_BENCH_H
+
+#include <stdbool.h>
+
+#include "kernels/tb_error.h"
+
+struct tb_kbench_opts {
+    int n_threads; /* "cpu" backend threads; 0 = one per online CPU */
+    bool roofline; /* register roofline benchmarks and the pct_* counters */
+};
+
+/* Owns everything the registered benchmarks point to: free it only after
+ * tb_bench_run_all(). */
+struct tb_kbench;
+
+int tb_kbench_create(const struct tb_kbench_opts *opts, struct tb_kbench **out, struct tb_err *err);
+/* Registers every benchmark with the shim (tb_bench_register). */
+int tb_kbench_register(struct tb_kbench *kb, struct tb_err *err);
+void tb_kbench_free(struct tb_kbench *kb);
+
+#endif

@@ -1,0 +1,73 @@
+/* tierbench-kernels: per-op benchmarks through the backend API, on Google
+ * Benchmark (all --benchmark_* flags apply: filter, repetitions, format,
+ * out, min_time, ...). Own flags, removed before Google Benchmark sees argv:
+ *   --tb_threads=N     threads of the "cpu" backend (default: online CPUs)
+ *   --tb_roofline=0|1  measure roofline ceilings and report pct_* counters */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/bench/kernels_bench.h"
+#include "harness/bench/tb_bench.h"
+#include "kernels/tb_backend.h"
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi) {
+        fprintf(stderr, "tierbench-kernels: %s wants an integer in [%d, %d], got '%s'\n", flag, lo,
+                hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct tb_kbench_opts opts = {.n_threads = 0, .roofline = true};
+    int roofline = 1, kept = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strncmp(a, "--tb_threads=", 13)) {
+            if (parse_int("--tb_threads", a + 13, 0, 1024, &opts.n_threads))
+                return 2;
+        } else if (!strncmp(a, "--tb_roofline=", 14)) {
+            if (parse_int("--tb_roofline", a + 14, 0, 1, &roofline))
+                return 2;
+        } else {
+            if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+                printf("tierbench-kernels flags:\n"
+                       "  --tb_threads=N     threads of the cpu backend (0: online CPUs)\n"
+                       "  --tb_roofline=0|1  roofline ceilings and pct_* counters (default 1)\n"
+                       "Google Benchmark flags:\n");
+            argv[kept++] = argv[i];
+        }
+    }
+    argc = kept;
+    argv[argc] = NULL;
+    opts.roofline = roofline != 0;
+
+    struct tb_err err = {0};
+    if (tb_bench_initialize(&argc, argv, &err)) {
+        fprintf(stderr, "tierbench-kernels: %s\n", err.msg);
+        return 2;
+    }
+    struct tb_kbench *kb = NULL;
+    int rc = tb_kbench_create(&opts, &kb, &err);
+    if (!rc)
+        rc = tb_kbench_register(kb, &err);
+    if (rc) {
+        fprintf(stderr, "tierbench-kernels: %s\n", err.msg);
+        tb_bench_shutdown();
+        tb_kbench_free(kb);
+        return 2;
+    }
+    tb_bench_add_context("tb_version", TB_VERSION " (" TB_GIT_COMMIT ")");
+    tb_bench_add_context("tb_isa_detected", tb_isa_name(tb_isa_detect()));
+    tb_bench_run_all();
+    tb_bench_shutdown();
+    tb_kbench_free(kb);
+    return 0;
+}
