@@ -313,11 +313,22 @@ static int graph_capacity(int n_layers)
     return 18 * n_layers + 3;
 }
 
-int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
-                         struct tb_llama_state **out, struct tb_err *err)
+struct act_spec {
+    struct tb_tensor *t;
+    enum tb_type type;
+    int64_t ne0, ne1;
+    const char *name;
+};
+#define N_ACT 11
+
+/* The one place the state's layout is decided, for tb_llama_state_build and
+ * tb_llama_state_bytes alike: activation tensors (act, offsets into the
+ * arena, their total) and the size of one layer's K (or V) cache. */
+static int state_layout(const struct tb_llama_config *c, struct tb_llama_state *s,
+                        int32_t max_batch, int32_t n_ctx, struct act_spec act[N_ACT],
+                        size_t offs[N_ACT], uint64_t *act_total, uint64_t *cache_bytes,
+                        struct tb_err *err)
 {
-    *out = NULL;
-    const struct tb_llama_config *c = &m->config;
     if (max_batch < 1 || n_ctx < 1 || max_batch > n_ctx)
         return tb_err_set(err, TB_EINVAL, "llama state: need 1 <= max_batch (%d) <= n_ctx (%d)",
                           max_batch, n_ctx);
@@ -325,18 +336,6 @@ int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int3
         return tb_err_set(err, TB_EINVAL, "llama state: n_ctx %d exceeds the model's context "
                           "length %d", n_ctx, c->ctx_len);
     const int64_t B = max_batch, kv_dim = (int64_t)c->head_dim * c->n_kv_heads;
-    struct act_spec {
-        struct tb_tensor *t;
-        enum tb_type type;
-        int64_t ne0, ne1;
-        const char *name;
-    } act[11];
-    struct llama_state_priv *p = calloc(1, sizeof *p);
-    if (!p)
-        return tb_err_set(err, TB_ENOMEM, "llama state: out of memory");
-    struct tb_llama_state *s = &p->s;
-    s->max_batch = max_batch;
-    s->n_ctx = n_ctx;
     int na = 0;
 #define ACT(T, TY, N0, N1, NM) act[na++] = (struct act_spec){T, TY, N0, N1, NM}
     ACT(&s->tokens, TB_TYPE_I32, B, 1, "tokens");
@@ -352,19 +351,56 @@ int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int3
     ACT(&s->logits, TB_TYPE_F32, c->vocab_size, B, "logits");
 #undef ACT
     /* sizes: all factors are positive int32, products fit in 64 bits */
-    size_t offs[11];
     uint64_t total = 0;
     for (int i = 0; i < na; i++) {
         offs[i] = (size_t)total;
         total += ((uint64_t)act[i].ne0 * (uint64_t)act[i].ne1 * 4 + ARENA_ALIGN - 1) /
                  ARENA_ALIGN * ARENA_ALIGN;
     }
+    *act_total = total;
+    *cache_bytes = ((uint64_t)kv_dim * (uint64_t)n_ctx * 4 + ARENA_ALIGN - 1) / ARENA_ALIGN *
+                   ARENA_ALIGN;
+    return TB_OK;
+}
+
+int tb_llama_state_bytes(const struct tb_llama_config *c, int32_t max_batch, int32_t n_ctx,
+                         uint64_t *act_bytes, uint64_t *kv_bytes, struct tb_err *err)
+{
+    struct tb_llama_state tmp;
+    struct act_spec act[N_ACT];
+    size_t offs[N_ACT];
+    uint64_t cache = 0;
+    int rc = state_layout(c, &tmp, max_batch, n_ctx, act, offs, act_bytes, &cache, err);
+    if (rc)
+        return rc;
+    *kv_bytes = cache * 2 * (uint64_t)c->n_layers;
+    return TB_OK;
+}
+
+int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
+                         struct tb_llama_state **out, struct tb_err *err)
+{
+    *out = NULL;
+    const struct tb_llama_config *c = &m->config;
+    const int64_t kv_dim = (int64_t)c->head_dim * c->n_kv_heads;
+    struct act_spec act[N_ACT];
+    size_t offs[N_ACT];
+    uint64_t total = 0, cache_bytes = 0;
+    struct llama_state_priv *p = calloc(1, sizeof *p);
+    if (!p)
+        return tb_err_set(err, TB_ENOMEM, "llama state: out of memory");
+    struct tb_llama_state *s = &p->s;
+    int rc = state_layout(c, s, max_batch, n_ctx, act, offs, &total, &cache_bytes, err);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    const int na = N_ACT;
+    s->max_batch = max_batch;
+    s->n_ctx = n_ctx;
     s->arena_bytes = (size_t)total;
-    const uint64_t cache_bytes = ((uint64_t)kv_dim * (uint64_t)n_ctx * 4 + ARENA_ALIGN - 1) /
-                                 ARENA_ALIGN * ARENA_ALIGN;
     const uint64_t kv_total = cache_bytes * 2 * (uint64_t)c->n_layers;
     s->kv_bytes = (size_t)kv_total;
-    int rc;
     if (total + kv_total > SIZE_MAX - ARENA_ALIGN) {
         rc = tb_err_set(err, TB_ENOMEM, "llama state: %llu bytes do not fit the address space",
                         (unsigned long long)(total + kv_total));

@@ -80,6 +80,10 @@ struct tb_llama_state {
     struct tb_graph graph;     /* rebuilt per eval in place (no allocation) */
 };
 
+/* Bytes tb_llama_state_build would allocate (activations, KV cache), for
+ * memory-budget checks before allocating anything. */
+int tb_llama_state_bytes(const struct tb_llama_config *c, int32_t max_batch, int32_t n_ctx,
+                         uint64_t *act_bytes, uint64_t *kv_bytes, struct tb_err *err);
 int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
                          struct tb_llama_state **out, struct tb_err *err);
 void tb_llama_state_free(struct tb_llama_state *s);
