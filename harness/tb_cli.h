@@ -8,5 +8,6 @@ enum { TB_EXIT_OK = 0, TB_EXIT_FAIL = 1, TB_EXIT_USAGE = 2 };
 int tb_cli_model(int argc, char **argv); /* model info FILE | model synth ... */
 int tb_cli_infer(int argc, char **argv); /* infer --model FILE --tokens ... */
 int tb_cli_profiles(int argc, char **argv); /* profiles list | show NAME | validate FILE... */
+int tb_cli_run(int argc, char **argv); /* run [--profile ...]: the measurement suite */
 
 #endif

@@ -1,0 +1,127 @@
+/* tierbench run: the default suite (every shipped profile x its workloads)
+ * or a selection, with overrides recorded as such. Exit: 0 ok, 1 an SLO
+ * failed, 2 usage/input error. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/tb_cli.h"
+#include "harness/tb_run.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tierbench run [options]\n"
+            "  with no options: every shipped device profile x its default workloads on\n"
+            "  synthetic models generated on first use (cached), then a summary table.\n"
+            "  --profile A[,B]        profiles to run (names from `tierbench profiles list`)\n"
+            "  --profiles-dir DIR     profile directory (default: the shipped device_profiles/)\n"
+            "  --workload W[,W]       llm-prefill, llm-decode, llm-generate\n"
+            "  --model SPEC           synth:SHAPE:TYPE or FILE.gguf (overrides the profile)\n"
+            "  --backend NAME         backend (overrides the profile's preference list)\n"
+            "  --threads N            threads (overrides the profile)\n"
+            "  --reps N               minimum measured samples (default 5)\n"
+            "  --min-time S           minimum measured seconds (default 1)\n"
+            "  --max-time S           per-run cap; a run stopped by it is INVALID (default 300)\n"
+            "  --warmup N             warm-up iterations (default 1)\n"
+            "  --events LIST          PAPI events (default: perf software events + common presets)\n"
+            "  --energy SOURCE        auto|powercap|papi|nvml|trace:FILE|none (overrides the profile)\n"
+            "  --accuracy-positions N teacher-forced positions for accuracy (0 = skip; default 32)\n"
+            "  --reference-model FILE accuracy reference for a user model file\n"
+            "  --seed S               synthetic weights and prompts (default 1)\n"
+            "  --cache DIR            synthetic model cache (default $TB_CACHE_DIR or .tb-cache)\n"
+            "  --out DIR              results root (default tb-results); a new run-* dir is made\n"
+            "  --json                 also print every record as a JSON line on stdout\n"
+            "  --quiet                no progress or summary\n");
+}
+
+static int num(const char *opt, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    const double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "tierbench run: %s '%s' must be a number in [%g, %g]\n", opt, v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int tb_cli_run(int argc, char **argv)
+{
+    struct tb_run_opts o;
+    tb_run_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return TB_EXIT_OK;
+        }
+        if (!strcmp(a, "--json")) {
+            o.json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            o.quiet = 1;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "tierbench run: %s needs a value (see --help)\n", a);
+            return TB_EXIT_USAGE;
+        }
+        double x = 0;
+        int bad = 0;
+        if (!strcmp(a, "--profile"))
+            o.profiles = v;
+        else if (!strcmp(a, "--profiles-dir"))
+            o.profiles_dir = v;
+        else if (!strcmp(a, "--workload"))
+            o.workloads = v;
+        else if (!strcmp(a, "--model"))
+            o.model = v;
+        else if (!strcmp(a, "--backend"))
+            o.backend = v;
+        else if (!strcmp(a, "--threads"))
+            bad = num(a, v, 1, 1024, &x) || ((o.threads = (int)x), 0);
+        else if (!strcmp(a, "--reps"))
+            bad = num(a, v, 1, 1e6, &x) || ((o.min_samples = (int)x), 0);
+        else if (!strcmp(a, "--min-time"))
+            bad = num(a, v, 0, 86400, &o.min_time_s);
+        else if (!strcmp(a, "--max-time"))
+            bad = num(a, v, 0, 86400 * 7, &o.max_time_s);
+        else if (!strcmp(a, "--warmup"))
+            bad = num(a, v, 0, 1e6, &x) || ((o.warmup = (int)x), 0);
+        else if (!strcmp(a, "--events"))
+            o.events = v;
+        else if (!strcmp(a, "--energy"))
+            o.energy = v;
+        else if (!strcmp(a, "--accuracy-positions"))
+            bad = num(a, v, 0, 1e6, &x) || ((o.accuracy_positions = (int)x), 0);
+        else if (!strcmp(a, "--reference-model"))
+            o.reference_model = v;
+        else if (!strcmp(a, "--seed"))
+            bad = num(a, v, 0, 9007199254740992.0, &x) || ((o.seed = (uint64_t)x), 0);
+        else if (!strcmp(a, "--cache"))
+            o.cache_dir = v;
+        else if (!strcmp(a, "--out"))
+            o.out_dir = v;
+        else {
+            fprintf(stderr, "tierbench run: unknown option '%s' (see --help)\n", a);
+            return TB_EXIT_USAGE;
+        }
+        if (bad)
+            return TB_EXIT_USAGE;
+        i++;
+    }
+    int code = 0;
+    struct tb_err err = {0};
+    if (tb_run(&o, &code, &err)) {
+        /* 1 is reserved for "an SLO failed": every error is 2 */
+        fprintf(stderr, "tierbench run: %s\n", err.msg);
+        return TB_EXIT_USAGE;
+    }
+    return code ? TB_EXIT_FAIL : TB_EXIT_OK;
+}

@@ -1,0 +1,381 @@
+/* tierbench run end to end on tiny fixture profiles: binding applied and
+ * recorded, ISA cap honored, memory budget enforced (does-not-fit, not run),
+ * INVALID marking, SLO verdicts (PASS/FAIL/UNMEASURED, exit code), a
+ * profile the host cannot run (unsupported, with reasons), output-dir
+ * errors, never-overwrite, and results that survive SIGKILL mid-run. */
+#include "tb_test.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/tb_results.h"
+#include "harness/tb_run.h"
+
+static char g_dir[512];   /* fixture root */
+static char g_cache[600]; /* shared model cache */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* A profile directory holding exactly one profile. */
+static void make_profile(const char *name, const char *body, char *dir, size_t n)
+{
+    snprintf(dir, n, "%s/prof-%s", g_dir, name);
+    mkdir(dir, 0755);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.ini", dir, name);
+    write_file(path, body);
+}
+
+static const char *k_tiny =
+    "[profile]\n"
+    "name = tiny\n"
+    "tier = mcu\n"
+    "description = test profile\n"
+    "threads = 2\n"
+    "binding = compact\n"
+    "isa_cap = scalar\n"
+    "memory_budget = 64 MiB\n"
+    "weight_types = q8_0, q4_0\n"
+    "backends = cpu\n"
+    "energy_source = none\n"
+    "[workload.llm-prefill]\n"
+    "model = synth:mcu-260k:q8_0\n"
+    "prompt = 16\n"
+    "n_predict = 0\n"
+    "[workload.llm-decode]\n"
+    "model = synth:mcu-260k:q8_0\n"
+    "prompt = 16\n"
+    "n_predict = 8\n"
+    "[workload.llm-generate]\n"
+    "model = synth:mcu-260k:q4_0\n"
+    "prompt = 8\n"
+    "n_predict = 8\n"
+    "[slo]\n"
+    "ttft_ms <= 100000 @ prompt 16\n"
+    "decode_tps >= 1000000000\n"
+    "joules_per_token <= 1\n";
+
+static void opts_for(struct tb_run_opts *o, const char *profiles_dir, const char *out)
+{
+    tb_run_opts_default(o);
+    o->profiles_dir = profiles_dir;
+    o->out_dir = out;
+    o->cache_dir = g_cache;
+    o->min_samples = 3;
+    o->min_time_s = 0.02;
+    o->warmup = 1;
+    o->accuracy_positions = 8;
+    o->quiet = 1;
+}
+
+/* Reads the only run-* directory's records under out. */
+static json_t *read_run(const char *out, char *run_dir, size_t n)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -d %s/run-* 2>/dev/null | tail -1", out);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(run_dir, (int)n, p)) {
+        if (p)
+            pclose(p);
+        return NULL;
+    }
+    pclose(p);
+    run_dir[strcspn(run_dir, "\n")] = '\0';
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_JSONL);
+    json_t *recs = NULL;
+    size_t dropped = 0;
+    struct tb_err err = {0};
+    if (tb_results_read(path, &recs, &dropped, &err)) {
+        fprintf(stderr, "read %s: %s\n", path, err.msg);
+        return NULL;
+    }
+    return recs;
+}
+
+static json_t *find(json_t *recs, const char *workload)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        if (!strcmp(json_string_value(json_object_get(r, "workload")), workload))
+            return r;
+    }
+    return NULL;
+}
+
+static const char *str_at(json_t *o, const char *a, const char *b)
+{
+    json_t *x = json_object_get(o, a);
+    if (b)
+        x = json_object_get(x, b);
+    return json_is_string(x) ? json_string_value(x) : "";
+}
+
+static void test_full_run(void)
+{
+    char pdir[1024], out[1024], run_dir[1024];
+    make_profile("tiny", k_tiny, pdir, sizeof pdir);
+    snprintf(out, sizeof out, "%s/out-full", g_dir);
+    struct tb_run_opts o;
+    opts_for(&o, pdir, out);
+    int code = -1;
+    struct tb_err err = {0};
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    CHECKF(code == 1, "decode_tps >= 1e9 must fail the qualification (exit 1), got %d", code);
+    json_t *recs = read_run(out, run_dir, sizeof run_dir);
+    CHECK(recs != NULL);
+    if (!recs)
+        return;
+    CHECK(json_array_size(recs) == 4); /* 3 workloads + qualification */
+    json_t *pre = find(recs, "llm-prefill");
+    CHECK(pre != NULL);
+    if (pre) {
+        CHECK(!strcmp(str_at(pre, "status", NULL), "ok"));
+        CHECK(!strcmp(str_at(pre, "metric", NULL), "ttft_ms"));
+        /* ISA cap honored: the profile caps at scalar */
+        CHECK(!strcmp(str_at(pre, "isa", "cap"), "scalar"));
+        CHECK(!strcmp(str_at(pre, "isa", "used"), "scalar"));
+        /* binding applied and recorded; workers observed where planned */
+        json_t *bind = json_object_get(pre, "binding");
+        json_t *applied = json_object_get(bind, "applied");
+        CHECK(json_is_true(json_object_get(applied, "ok")));
+        CHECK(json_integer_value(json_object_get(applied, "observed_pu")) ==
+              json_integer_value(json_object_get(applied, "main_thread_pu")));
+        json_t *workers = json_object_get(bind, "workers_observed_cpu");
+        const long online = sysconf(_SC_NPROCESSORS_ONLN);
+        const size_t want = online >= 2 ? 2 : 1;
+        CHECKF(json_array_size(workers) == want, "workers observed %zu, want %zu",
+               json_array_size(workers), want);
+        CHECK(json_integer_value(json_object_get(json_object_get(pre, "threads"), "actual")) ==
+              (json_int_t)want);
+        /* statistics over raw samples, kept raw */
+        json_t *st = json_object_get(pre, "stats");
+        CHECK(json_integer_value(json_object_get(st, "n")) >= 3);
+        CHECK(json_array_size(json_object_get(pre, "samples")) ==
+              (size_t)json_integer_value(json_object_get(st, "n")));
+        CHECK(json_number_value(json_object_get(st, "median")) > 0);
+        /* PAPI software event with a real value, hardware event unavailable or counted */
+        json_t *ev = json_object_get(json_object_get(pre, "counters"), "events");
+        json_t *tc = json_object_get(ev, "perf::TASK-CLOCK");
+        CHECK(tc != NULL);
+        if (json_object_get(tc, "value"))
+            CHECK(json_integer_value(json_object_get(tc, "value")) > 0);
+        else
+            CHECK(json_is_string(json_object_get(tc, "unavailable")));
+        /* energy: source none -> unavailable with a reason, never a number */
+        json_t *en = json_object_get(pre, "energy");
+        CHECK(json_is_string(json_object_get(en, "unavailable")));
+        CHECK(json_object_get(en, "joules_per_token") == NULL);
+        /* accuracy beside speed: q8_0 vs cpu-ref on the f32 model */
+        json_t *acc = json_object_get(pre, "accuracy");
+        CHECK(json_integer_value(json_object_get(acc, "positions")) == 8);
+        const double top1 = json_number_value(json_object_get(acc, "top1_agreement"));
+        CHECKF(top1 >= 0.75 && top1 <= 1.0, "top1 %.3f", top1);
+        CHECK(json_number_value(json_object_get(acc, "kl_mean")) > 0); /* quantization loss */
+        /* environment in every record */
+        CHECK(json_is_object(json_object_get(json_object_get(pre, "environment"), "cpu")));
+        json_t *mem = json_object_get(pre, "memory");
+        CHECK(json_integer_value(json_object_get(mem, "weight_bytes_mapped")) > 0);
+        CHECK(json_integer_value(json_object_get(mem, "kv_cache_bytes")) > 0);
+    }
+    json_t *gen = find(recs, "llm-generate");
+    CHECK(gen && json_number_value(json_object_get(json_object_get(gen, "derived"),
+                                                   "ttft_ms_median")) > 0);
+    json_t *q = find(recs, "qualification");
+    CHECK(q != NULL);
+    if (q) {
+        CHECK(!strcmp(str_at(q, "verdict", NULL), "FAIL"));
+        json_t *slos = json_object_get(q, "slos");
+        CHECK(json_array_size(slos) == 3);
+        CHECK(!strcmp(str_at(json_array_get(slos, 0), "verdict", NULL), "PASS"));
+        CHECK(!strcmp(str_at(json_array_get(slos, 1), "verdict", NULL), "FAIL"));
+        CHECK(!strcmp(str_at(json_array_get(slos, 2), "verdict", NULL), "UNMEASURED"));
+        CHECK(strlen(str_at(json_array_get(slos, 2), "reason", NULL)) > 0);
+    }
+    /* manifest complete */
+    char mpath[1100];
+    snprintf(mpath, sizeof mpath, "%s/%s", run_dir, TB_RESULTS_MANIFEST);
+    json_t *man = json_load_file(mpath, 0, NULL);
+    CHECK(man && !strcmp(str_at(man, "status", NULL), "complete"));
+    CHECK(man && json_integer_value(json_object_get(man, "records")) == 4);
+    json_decref(man);
+    json_decref(recs);
+
+    /* a second run into the same --out never overwrites the first */
+    CHECK(tb_run(&o, &code, &err) == TB_OK);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test $(ls -d %s/run-* | wc -l) -eq 2", out);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_budget_invalid_unsupported(void)
+{
+    char pdir[1024], out[1024], run_dir[1024];
+    make_profile("tiny", k_tiny, pdir, sizeof pdir);
+    struct tb_run_opts o;
+    int code;
+    struct tb_err err = {0};
+
+    /* model over the budget: does-not-fit with the numbers, not run */
+    snprintf(out, sizeof out, "%s/out-budget", g_dir);
+    opts_for(&o, pdir, out);
+    o.model = "synth:stories15m:q8_0"; /* ~30 MiB of weights + 32000-row logits */
+    o.workloads = "llm-prefill";
+    char budget_dir[1024];
+    char *small = strdup(k_tiny);
+    char *p = strstr(small, "64 MiB");
+    memcpy(p, "8 MiB ", 6);
+    make_profile("small", small, budget_dir, sizeof budget_dir);
+    free(small);
+    o.profiles_dir = budget_dir;
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    json_t *recs = read_run(out, run_dir, sizeof run_dir);
+    json_t *r = recs ? find(recs, "llm-prefill") : NULL;
+    CHECK(r && !strcmp(str_at(r, "status", NULL), "does-not-fit"));
+    CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8.0 MiB") != NULL);
+    CHECK(r && json_object_get(r, "stats") == NULL); /* not run */
+    json_decref(recs);
+
+    /* a cap that stops the loop before min_samples: INVALID with the reason */
+    snprintf(out, sizeof out, "%s/out-invalid", g_dir);
+    opts_for(&o, pdir, out);
+    o.workloads = "llm-prefill";
+    o.min_samples = 100000;
+    o.max_time_s = 0.05;
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    recs = read_run(out, run_dir, sizeof run_dir);
+    r = recs ? find(recs, "llm-prefill") : NULL;
+    CHECK(r && !strcmp(str_at(r, "status", NULL), "invalid"));
+    CHECK(r && json_is_false(json_object_get(r, "valid")));
+    CHECK(r && strlen(str_at(r, "invalid_reason", NULL)) > 0);
+    json_decref(recs);
+
+    /* a profile whose only backend does not exist here: unsupported, with why */
+    char *acc = strdup(k_tiny);
+    p = strstr(acc, "backends = cpu");
+    memcpy(p, "backends = npu", 14);
+    char udir[1024];
+    make_profile("accel", acc, udir, sizeof udir);
+    free(acc);
+    snprintf(out, sizeof out, "%s/out-unsup", g_dir);
+    opts_for(&o, udir, out);
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    CHECK(code == 0); /* unsupported is not an SLO failure */
+    recs = read_run(out, run_dir, sizeof run_dir);
+    r = recs ? find(recs, "llm-decode") : NULL;
+    CHECK(r && !strcmp(str_at(r, "status", NULL), "unsupported"));
+    json_t *att = r ? json_object_get(json_object_get(r, "placement"), "attempts") : NULL;
+    CHECK(att && json_array_size(att) == 1 &&
+          strstr(str_at(json_array_get(att, 0), "reason", NULL), "no backend") != NULL);
+    r = recs ? find(recs, "qualification") : NULL;
+    CHECK(r && !strcmp(str_at(r, "verdict", NULL), "UNSUPPORTED"));
+    json_decref(recs);
+}
+
+static void test_output_errors(void)
+{
+    char pdir[1024], out[1100], file[1024];
+    make_profile("tiny", k_tiny, pdir, sizeof pdir);
+    snprintf(file, sizeof file, "%s/regular-file", g_dir);
+    write_file(file, "x");
+    snprintf(out, sizeof out, "%s/sub", file); /* parent is a regular file */
+    struct tb_run_opts o;
+    opts_for(&o, pdir, out);
+    int code = 0;
+    struct tb_err err = {0};
+    const int rc = tb_run(&o, &code, &err);
+    CHECK(rc == TB_EIO);
+    CHECKF(strstr(err.msg, "regular-file") != NULL, "message should name the path: %s", err.msg);
+    /* bad profile selection is a usage error */
+    opts_for(&o, pdir, g_dir);
+    o.profiles = "no-such-profile";
+    CHECK(tb_run(&o, &code, &err) == TB_EINVAL && strstr(err.msg, "no-such-profile"));
+    o.profiles = NULL;
+    o.workloads = "llm-bogus";
+    CHECK(tb_run(&o, &code, &err) == TB_EINVAL && strstr(err.msg, "llm-bogus"));
+}
+
+/* A child run is killed at a random moment; whatever it wrote must read
+ * back: every record whole (a torn tail dropped), the manifest parseable. */
+static void test_sigkill(void)
+{
+    char pdir[1024];
+    make_profile("tiny", k_tiny, pdir, sizeof pdir);
+    unsigned seed = 12345;
+    int survived = 0;
+    for (int it = 0; it < 6; it++) {
+        char out[1024], run_dir[1024];
+        snprintf(out, sizeof out, "%s/out-kill-%d", g_dir, it);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct tb_run_opts o;
+            opts_for(&o, pdir, out);
+            o.min_time_s = 0.15;
+            int code;
+            tb_run(&o, &code, NULL);
+            _exit(0);
+        }
+        seed = seed * 1103515245u + 12345u;
+        const long delay_us = 50000 + (long)((seed >> 8) % 600000);
+        usleep((useconds_t)delay_us);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        json_t *recs = read_run(out, run_dir, sizeof run_dir);
+        if (!run_dir[0] || access(run_dir, F_OK)) {
+            survived++; /* killed before the directory existed: nothing to lose */
+            continue;
+        }
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_JSONL);
+        if (access(path, F_OK) == 0)
+            CHECKF(recs != NULL, "iteration %d: results unreadable after SIGKILL", it);
+        size_t i;
+        json_t *r;
+        json_array_foreach(recs, i, r) CHECK(json_integer_value(json_object_get(
+                                                 r, "schema_version")) == TB_RESULTS_SCHEMA_VERSION);
+        snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_MANIFEST);
+        if (access(path, F_OK) == 0) {
+            json_error_t je;
+            json_t *m = json_load_file(path, 0, &je);
+            CHECKF(m != NULL, "iteration %d: manifest torn: %s", it, je.text);
+            json_decref(m);
+        }
+        json_decref(recs);
+        survived++;
+    }
+    printf("SIGKILL iterations survived: %d of 6\n", survived);
+    CHECK(survived == 6);
+}
+
+int main(void)
+{
+    tb_test_path(g_dir, sizeof g_dir, "run", "");
+    CHECK(mkdir(g_dir, 0755) == 0);
+    snprintf(g_cache, sizeof g_cache, "%s/cache", g_dir);
+    test_full_run();
+    test_budget_invalid_unsupported();
+    test_output_errors();
+    test_sigkill();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (tb_test_failures == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+    return tb_test_result("test_run");
+}
