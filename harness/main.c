@@ -14,6 +14,7 @@ struct command {
 static const struct command k_commands[] = {
     {"run", tb_cli_run, "run [--profile P] [--workload W] [--model M] ...: the measurement suite"},
     {"model", tb_cli_model, "model info FILE | model synth --shape S --type T --seed N -o FILE"},
+    {"bench", tb_cli_bench, "bench --model SPEC [-p 128] [-n 64] [-r 5] [-t 2]: engine pp/tg tok/s vs STREAM"},
     {"infer", tb_cli_infer, "infer --model FILE --tokens 1,2,3 [--n-predict N] [--backend B] ..."},
     {"profiles", tb_cli_profiles, "profiles list | show NAME | validate FILE... [--dir DIR]"},
 };

@@ -9,5 +9,6 @@ int tb_cli_model(int argc, char **argv); /* model info FILE | model synth ... */
 int tb_cli_infer(int argc, char **argv); /* infer --model FILE --tokens ... */
 int tb_cli_profiles(int argc, char **argv); /* profiles list | show NAME | validate FILE... */
 int tb_cli_run(int argc, char **argv); /* run [--profile ...]: the measurement suite */
+int tb_cli_bench(int argc, char **argv); /* bench --model ...: llama-bench style pp/tg */
 
 #endif
