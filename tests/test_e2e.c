@@ -10,7 +10,9 @@
 #include "harness/tb_cli.h"
 #include "kernels/tb_backend_impl.h" /* tb_now_ns */
 #include "tb_test.h"
+#include "harness/tb_accuracy.h"
 #include "workloads/tb_llama.h"
+#include "workloads/tb_workload.h"
 
 enum { N_POS = 128, MAX_VOCAB = 32000 }; /* positions; largest vocabulary tested */
 
@@ -27,57 +29,12 @@ static const struct type_bound k_bounds[] = {
 };
 #define MIN_TOP1 0.99
 
-struct agreement {
-    double top1;    /* fraction of positions with the same argmax */
-    double kl_mean; /* mean over positions */
-    double kl_max;
-    double max_abs; /* largest logit difference */
-};
-
-static int32_t argmax(const float *x, int32_t n)
+/* The harness's accuracy metrics (one implementation for run and tests). */
+static struct tb_accuracy compare(const float *ref, const float *got, int n_pos, int32_t V)
 {
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
-/* log-softmax of x into out (double) */
-static void log_softmax(const float *x, int32_t n, double *out)
-{
-    double max = x[0], sum = 0.0;
-    for (int32_t i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    for (int32_t i = 0; i < n; i++)
-        sum += exp((double)x[i] - max);
-    const double lse = max + log(sum);
-    for (int32_t i = 0; i < n; i++)
-        out[i] = (double)x[i] - lse;
-}
-
-/* ref and got: n_pos rows of V logits. scratch: 2*V doubles. */
-static struct agreement compare(const float *ref, const float *got, int n_pos, int32_t V,
-                                double *scratch)
-{
-    struct agreement a = {0};
-    int same = 0;
-    for (int i = 0; i < n_pos; i++) {
-        const float *r = ref + (size_t)i * V, *g = got + (size_t)i * V;
-        same += argmax(r, V) == argmax(g, V);
-        log_softmax(r, V, scratch);
-        log_softmax(g, V, scratch + V);
-        double kl = 0.0;
-        for (int32_t j = 0; j < V; j++) {
-            kl += exp(scratch[j]) * (scratch[j] - scratch[V + j]);
-            const double d = fabs((double)r[j] - (double)g[j]);
-            a.max_abs = d > a.max_abs || isnan(d) ? d : a.max_abs;
-        }
-        kl = kl < 0.0 ? 0.0 : kl; /* rounding */
-        a.kl_mean += kl / n_pos;
-        a.kl_max = kl > a.kl_max || isnan(kl) ? kl : a.kl_max;
-    }
-    a.top1 = (double)same / n_pos;
+    struct tb_accuracy a;
+    struct tb_err err = {0};
+    CHECKF(tb_accuracy_compare(ref, got, n_pos, V, &a, &err) == TB_OK, "%s", err.msg);
     return a;
 }
 
@@ -102,12 +59,12 @@ static int run(const struct tb_llama_model *m, struct tb_llama_state *s, struct 
     return rc;
 }
 
-static void report(const char *shape, int type, const char *what, int n, struct agreement a,
+static void report(const char *shape, int type, const char *what, int n, struct tb_accuracy a,
                    double ms)
 {
     printf("%-10s %-5s %-29s n=%3d top1 %6.2f%%  KL mean %.3e max %.3e  max|dlogit| %.3e  "
-           "%.0f ms\n", shape, tb_type_name(type), what, n, 100.0 * a.top1, a.kl_mean, a.kl_max,
-           a.max_abs, ms);
+           "%.0f ms\n", shape, tb_type_name(type), what, n, 100.0 * a.top1_agreement, a.kl_mean,
+           a.kl_max, a.max_abs_err, ms);
 }
 
 /* n_ref_decode: positions of the (slow, scalar) cpu-ref decode check. */
@@ -121,7 +78,6 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
     struct tb_llama_model *m = NULL;
     struct tb_llama_state *s = NULL;
     float *lr = NULL, *lx = NULL;
-    double *scratch = NULL;
     CHECKF(tb_synth_write(shape, type, 1234, path, &err) == 0, "%s", err.msg);
     CHECKF(tb_llama_load(path, &m, &err) == 0, "%s", err.msg);
     if (!m || tb_llama_state_build(m, N_POS, N_POS, &s, &err)) {
@@ -141,8 +97,7 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
     }
     lr = malloc((size_t)N_POS * V * sizeof *lr);
     lx = malloc((size_t)N_POS * V * sizeof *lx);
-    scratch = malloc(2 * (size_t)V * sizeof *scratch);
-    if (!lr || !lx || !scratch) {
+    if (!lr || !lx) {
         CHECK(!"out of memory");
         goto done;
     }
@@ -164,7 +119,7 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
     if (type == TB_TYPE_F32) {
         memcpy(f32_logits, lr, (size_t)N_POS * V * sizeof *lr);
     } else {
-        struct agreement q = compare(f32_logits, lr, N_POS, V, scratch);
+        struct tb_accuracy q = compare(f32_logits, lr, N_POS, V);
         report(shape, type, "cpu-ref vs its f32 weights", N_POS, q, 0.0);
         if (type == TB_TYPE_Q4_0)
             CHECKF(q.kl_mean > 10.0 * kl_bound, "%s: q4_0 weights barely change the logits "
@@ -173,10 +128,10 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
 
     /* cpu-ref decode must reproduce its own prefill (same scalar math) */
     CHECKF(run(m, s, ref, tok, n_ref_decode, 1, lx, &ms, &err) == 0, "%s", err.msg);
-    struct agreement a = compare(lr, lx, n_ref_decode, V, scratch);
+    struct tb_accuracy a = compare(lr, lx, n_ref_decode, V);
     report(shape, type, "cpu-ref decode vs prefill", n_ref_decode, a, ms);
     printf("%-10s %-5s cpu-ref prefill: %.0f ms\n", shape, tb_type_name(type), ms_ref);
-    CHECKF(a.top1 == 1.0 && a.kl_mean < 1e-9 && a.max_abs < 1e-4,
+    CHECKF(a.top1_agreement == 1.0 && a.kl_mean < 1e-9 && a.max_abs_err < 1e-4,
            "%s %s: cpu-ref decode differs from prefill", shape, tb_type_name(type));
 
     /* cpu[0] is the best ISA: prefill and decode; lower ISA caps: prefill */
@@ -186,10 +141,10 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
             snprintf(what, sizeof what, "cpu/%s %s vs cpu-ref",
                      tb_isa_name(tb_backend_isa(cpu[c])), decode ? "decode" : "prefill");
             CHECKF(run(m, s, cpu[c], tok, N_POS, decode, lx, &ms, &err) == 0, "%s", err.msg);
-            a = compare(lr, lx, N_POS, V, scratch);
+            a = compare(lr, lx, N_POS, V);
             report(shape, type, what, N_POS, a, ms);
-            CHECKF(a.top1 >= MIN_TOP1, "%s %s %s: top-1 agreement %.2f%% < %.0f%%", shape,
-                   tb_type_name(type), what, 100.0 * a.top1, 100.0 * MIN_TOP1);
+            CHECKF(a.top1_agreement >= MIN_TOP1, "%s %s %s: top-1 agreement %.2f%% < %.0f%%",
+                   shape, tb_type_name(type), what, 100.0 * a.top1_agreement, 100.0 * MIN_TOP1);
             CHECKF(a.kl_mean < kl_bound, "%s %s %s: mean KL %.3e >= bound %.1e", shape,
                    tb_type_name(type), what, a.kl_mean, kl_bound);
         }
@@ -197,7 +152,6 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
 done:
     free(lr);
     free(lx);
-    free(scratch);
     tb_llama_state_free(s);
     tb_llama_free(m);
     remove(path);
@@ -238,7 +192,7 @@ static void check_cli(struct tb_backend *ref)
     CHECK(fread(file, sizeof *file, (size_t)(ROWS + 1) * V, f) == (size_t)ROWS * V);
     int32_t tok[ROWS] = {1, 17, 300, 42, 7};
     for (int i = NP; i < ROWS; i++) /* the greedy chain the CLI followed */
-        tok[i] = argmax(file + (size_t)(i - 1) * V, V);
+        tok[i] = tb_argmax(file + (size_t)(i - 1) * V, V);
     CHECKF(tb_llama_eval(m, s, ref, tok, ROWS, 0, 1, NULL, &err) == 0, "%s", err.msg);
     CHECK(memcmp(tb_llama_logits(s, 0), file, (size_t)ROWS * V * sizeof *file) == 0);
 done:

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness/bench/tb_bench.h"
+#include "harness/tb_counters.h"
 #include "harness/tb_roofline.h"
 #include "harness/tb_stats.h"        /* tb_rng */
 #include "kernels/tb_backend_impl.h" /* tb_backend.h, tb_now_ns */
@@ -53,21 +54,28 @@ static const struct kb_case k_cases[] = {
 
 static const enum tb_type k_weight_types[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
 
-/* Backend variants: cpu-ref, then "cpu" capped at each ISA level. */
-enum { V_REF, V_CPU0, V_COUNT = V_CPU0 + TB_ISA_COUNT };
+/* Backend variants: cpu-ref, "cpu" capped at each ISA level, then the
+ * accelerator backends (skipped with their disabled reason where absent). */
+enum { V_REF, V_CPU0, V_OPENCL = V_CPU0 + TB_ISA_COUNT, V_CUDA, V_COUNT };
+
+static const char *variant_backend(int v)
+{
+    return v == V_REF ? "cpu-ref" : v == V_OPENCL ? "opencl" : v == V_CUDA ? "cuda" : "cpu";
+}
 
 static void variant_name(int v, char *buf, size_t n)
 {
-    if (v == V_REF)
-        snprintf(buf, n, "cpu-ref");
-    else
+    if (v >= V_CPU0 && v < V_OPENCL)
         snprintf(buf, n, "cpu-%s", tb_isa_name((enum tb_isa)(v - V_CPU0)));
+    else
+        snprintf(buf, n, "%s", variant_backend(v));
 }
 
-/* ISA whose peak bounds the variant: cpu-ref is plain C. */
+/* ISA whose peak bounds the variant: cpu-ref is plain C; accelerators have
+ * no host ceiling (TB_ISA_COUNT: no pct_* counters). */
 static enum tb_isa variant_isa(int v)
 {
-    return v == V_REF ? TB_ISA_SCALAR : (enum tb_isa)(v - V_CPU0);
+    return v == V_REF ? TB_ISA_SCALAR : v < V_OPENCL ? (enum tb_isa)(v - V_CPU0) : TB_ISA_COUNT;
 }
 
 /* ---- state ---- */
@@ -113,7 +121,29 @@ struct tb_kbench {
     struct kb_data data;
     struct kb_ceiling ceil[MAX_CEILINGS];
     int n_ceil;
+    /* one backend per variant, made on first use (PoCL compiles its kernels
+     * once), or the reason it could not be made */
+    struct tb_backend *backends[V_COUNT];
+    char backend_err[V_COUNT][TB_ERR_MSG_MAX];
+    struct tb_counters *counters; /* PAPI, per iteration; NULL if not created */
 };
+
+static struct tb_backend *variant_backend_get(struct tb_kbench *kb, int v, const char **why)
+{
+    if (!kb->backends[v] && !kb->backend_err[v][0]) {
+        struct tb_backend_config cfg;
+        tb_backend_config_default(&cfg);
+        cfg.n_threads = kb->n_threads;
+        if (v >= V_CPU0 && v < V_OPENCL)
+            cfg.isa_cap = variant_isa(v);
+        struct tb_err err = {0};
+        if (tb_backend_create(variant_backend(v), &cfg, &kb->backends[v], &err))
+            snprintf(kb->backend_err[v], sizeof kb->backend_err[v], "%s",
+                     err.msg[0] ? err.msg : "backend unavailable");
+    }
+    *why = kb->backend_err[v];
+    return kb->backends[v];
+}
 
 /* ---- tensors ---- */
 
@@ -295,51 +325,64 @@ static void bm_op(struct tb_bench_state *st, void *user)
     struct tb_err err = {0};
     char msg[TB_ERR_MSG_MAX + 64];
     const enum tb_isa isa = variant_isa(it->variant);
-    if (it->variant != V_REF && isa > tb_isa_detect()) {
+    if (isa != TB_ISA_COUNT && it->variant != V_REF && isa > tb_isa_detect()) {
         snprintf(msg, sizeof msg, "this CPU lacks %s (best level: %s)", tb_isa_name(isa),
                  tb_isa_name(tb_isa_detect()));
         tb_bench_skip_with_error(st, msg);
         return;
     }
-    struct tb_backend_config cfg;
-    tb_backend_config_default(&cfg);
-    cfg.n_threads = kb->n_threads;
-    cfg.isa_cap = isa;
-    struct tb_backend *b = NULL;
-    if (tb_backend_create(it->variant == V_REF ? "cpu-ref" : "cpu", &cfg, &b, &err)) {
-        tb_bench_skip_with_error(st, err.msg);
+    const char *why = NULL;
+    struct tb_backend *b = variant_backend_get(kb, it->variant, &why);
+    if (!b) {
+        tb_bench_skip_with_error(st, why);
         return;
     }
     if ((kb->data.c != it->c || kb->data.type != it->type) &&
         data_build(&kb->data, it->c, it->type, &err)) {
         tb_bench_skip_with_error(st, err.msg);
-        tb_backend_free(b);
         return;
     }
     const struct tb_op *op = &kb->data.g.ops[0];
     /* one untimed run: catches unsupported ops and warms caches and the pool */
+    if (!tb_backend_supports_op(b, op)) {
+        snprintf(msg, sizeof msg, "backend %s does not support %s with %s weights",
+                 tb_backend_name(b), tb_op_kind_name(op->kind), tb_type_name(it->type));
+        tb_bench_skip_with_error(st, msg);
+        return;
+    }
     if (tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)) {
         tb_bench_skip_with_error(st, err.msg);
-        tb_backend_free(b);
         return;
     }
     int rc = TB_OK;
+    struct tb_err ce = {0};
+    const int counting = kb->counters && tb_counters_start(kb->counters, &ce) == TB_OK;
     const uint64_t t0 = tb_now_ns(); /* the same span Google Benchmark times, to ~ns */
     while (tb_bench_keep_running(st))
         if ((rc = tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)))
             tb_bench_skip_with_error(st, err.msg);
     const double loop_s = (double)(tb_now_ns() - t0) * 1e-9;
-    if (rc) {
-        tb_backend_free(b);
+    if (counting && tb_counters_stop(kb->counters, &ce))
+        fprintf(stderr, "tierbench-kernels: counters: %s\n", ce.msg);
+    if (rc)
         return;
-    }
 
     const int threads = tb_backend_n_threads(b);
     const double iters = (double)tb_bench_iterations(st);
     tb_bench_set_bytes_processed(st, (int64_t)(op->bytes * iters));
     tb_bench_set_counter(st, "flop_per_second", op->flops,
                          TB_BENCH_COUNTER_RATE | TB_BENCH_COUNTER_PER_ITERATION);
-    if (kb->opts.roofline && loop_s > 0) {
+    /* PAPI events per iteration, of the benchmark's own thread (pool
+     * workers are not counted); events PAPI cannot count are omitted */
+    for (int i = 0; counting && i < tb_counters_n(kb->counters); i++) {
+        const struct tb_counter *k = tb_counters_get(kb->counters, i);
+        if (!k->available)
+            continue;
+        char cname[80];
+        snprintf(cname, sizeof cname, "papi:%s", k->name);
+        tb_bench_set_counter(st, cname, (double)k->value / iters, TB_BENCH_COUNTER_DEFAULT);
+    }
+    if (kb->opts.roofline && loop_s > 0 && isa != TB_ISA_COUNT) {
         pct_counter(st, "pct_membw", op->bytes * iters / loop_s,
                     ceiling(kb, CEIL_READ, isa, threads, false));
         pct_counter(st, "pct_fma_peak", op->flops * iters / loop_s,
@@ -349,7 +392,6 @@ static void bm_op(struct tb_bench_state *st, void *user)
     snprintf(msg, sizeof msg, "backend=%s isa=%s type=%s threads=%d", tb_backend_name(b),
              used == TB_ISA_COUNT ? "none" : tb_isa_name(used), tb_type_name(it->type), threads);
     tb_bench_set_label(st, msg);
-    tb_backend_free(b);
 }
 
 /* The loop alone: what one iteration costs before any work. */
@@ -483,6 +525,20 @@ int tb_kbench_create(const struct tb_kbench_opts *opts, struct tb_kbench **out, 
     kb->cap_items = cap;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     kb->n_threads = opts->n_threads > 0 ? opts->n_threads : (online > 0 ? (int)online : 1);
+    if (opts->events && *opts->events) {
+        int rc = tb_counters_create(opts->events, 0, &kb->counters, err);
+        if (rc) {
+            tb_kbench_free(kb);
+            return rc;
+        }
+        const char *off = tb_counters_disabled_reason(kb->counters);
+        for (int i = 0; i < tb_counters_n(kb->counters); i++) {
+            const struct tb_counter *k = tb_counters_get(kb->counters, i);
+            if (!k->available) /* said once, then omitted from every result */
+                fprintf(stderr, "tierbench-kernels: event %s unavailable: %s\n", k->name,
+                        off ? off : k->reason);
+        }
+    }
     *out = kb;
     return TB_OK;
 }
@@ -492,6 +548,9 @@ void tb_kbench_free(struct tb_kbench *kb)
     if (!kb)
         return;
     data_free(&kb->data);
+    for (int v = 0; v < V_COUNT; v++)
+        tb_backend_free(kb->backends[v]);
+    tb_counters_free(kb->counters);
     free(kb->items);
     free(kb);
 }

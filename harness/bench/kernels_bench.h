@@ -17,6 +17,7 @@
 struct tb_kbench_opts {
     int n_threads; /* "cpu" backend threads; 0 = one per online CPU */
     bool roofline; /* register roofline benchmarks and the pct_* counters */
+    const char *events; /* PAPI events counted per iteration ("papi:NAME"); NULL/"" = none */
 };
 
 /* Owns everything the registered benchmarks point to: free it only after

@@ -2,7 +2,9 @@
  * Benchmark (all --benchmark_* flags apply: filter, repetitions, format,
  * out, min_time, ...). Own flags, removed before Google Benchmark sees argv:
  *   --tb_threads=N     threads of the "cpu" backend (default: online CPUs)
- *   --tb_roofline=0|1  measure roofline ceilings and report pct_* counters */
+ *   --tb_roofline=0|1  measure roofline ceilings and report pct_* counters
+ *   --tb_events=LIST   PAPI events per iteration (default: perf software
+ *                      events + instructions/cycles; "" = none) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +28,19 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 
 int main(int argc, char **argv)
 {
-    struct tb_kbench_opts opts = {.n_threads = 0, .roofline = true};
+    struct tb_kbench_opts opts = {
+        .n_threads = 0,
+        .roofline = true,
+        .events = "perf::TASK-CLOCK,perf::PAGE-FAULTS,perf::CONTEXT-SWITCHES,PAPI_TOT_INS,"
+                  "PAPI_TOT_CYC"};
     int roofline = 1, kept = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--tb_threads=", 13)) {
             if (parse_int("--tb_threads", a + 13, 0, 1024, &opts.n_threads))
                 return 2;
+        } else if (!strncmp(a, "--tb_events=", 12)) {
+            opts.events = a + 12;
         } else if (!strncmp(a, "--tb_roofline=", 14)) {
             if (parse_int("--tb_roofline", a + 14, 0, 1, &roofline))
                 return 2;
@@ -41,6 +49,7 @@ int main(int argc, char **argv)
                 printf("tierbench-kernels flags:\n"
                        "  --tb_threads=N     threads of the cpu backend (0: online CPUs)\n"
                        "  --tb_roofline=0|1  roofline ceilings and pct_* counters (default 1)\n"
+                       "  --tb_events=LIST   PAPI events per iteration, \"\" for none\n"
                        "Google Benchmark flags:\n");
             argv[kept++] = argv[i];
         }
