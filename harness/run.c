@@ -445,45 +445,6 @@ static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
     return TB_OK;
 }
 
-/* ----------------------------------------------------------- SLO values */
-
-/* Figures a profile's SLOs can refer to, per workload record. */
-struct slo_value {
-    char metric[32];
-    char workload[32];
-    int prompt, n_predict;
-    double value;
-    int measured;       /* 0: unavailable, reason says why */
-    char reason[512];
-    struct slo_value *next;
-};
-
-static void slo_put(struct slo_value **list, const char *metric, const char *workload, int prompt,
-                    int n_predict, double value, const char *reason)
-{
-    struct slo_value *v = calloc(1, sizeof *v);
-    if (!v)
-        return; /* the SLO then reads as unmeasured: stated in the verdict */
-    snprintf(v->metric, sizeof v->metric, "%s", metric);
-    snprintf(v->workload, sizeof v->workload, "%s", workload);
-    v->prompt = prompt;
-    v->n_predict = n_predict;
-    v->value = value;
-    v->measured = reason == NULL && isfinite(value);
-    copy_str(v->reason, sizeof v->reason, reason ? reason : "not finite");
-    v->next = *list;
-    *list = v;
-}
-
-static void slo_list_free(struct slo_value *v)
-{
-    while (v) {
-        struct slo_value *n = v->next;
-        free(v);
-        v = n;
-    }
-}
-
 /* ---------------------------------------------------------- one workload */
 
 struct run_ctx {
@@ -638,7 +599,7 @@ static void summary_row(struct run_ctx *rc, const char *profile, const char *wl,
 }
 
 static int run_workload(struct run_ctx *rc, struct profile_run *pr,
-                        const struct tb_profile_workload *wl, struct slo_value **slos,
+                        const struct tb_profile_workload *wl, json_t *profile_records,
                         struct tb_err *err)
 {
     const struct tb_run_opts *o = rc->o;
@@ -729,6 +690,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         n_prompt = ctx - n_predict > 1 ? ctx - n_predict : 1;
     }
     const int32_t n_ctx = n_prompt + (n_predict > 0 ? n_predict : 0);
+    json_t *params = json_object_get(rec, "params"); /* as run (SLO conditions match these) */
+    json_object_set_new(params, "prompt", json_integer(n_prompt));
+    json_object_set_new(params, "n_predict", json_integer(n_predict));
+    json_object_set_new(params, "prompt_requested", json_integer(wl->prompt));
 
     /* memory budget: weights (mapped) + activations + KV cache */
     uint64_t act_bytes = 0, kv_bytes = 0;
@@ -838,14 +803,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     if (wl->kind == TB_WL_LLM_PREFILL) {
         tps = n_prompt / med_s;
         json_object_set_new(d, "prefill_tps", tb_json_number(tps));
-        slo_put(slos, "ttft_ms", wl_name, n_prompt, 0, st.median, NULL);
-        slo_put(slos, "prefill_tps", wl_name, n_prompt, 0, tps, NULL);
     } else if (wl->kind == TB_WL_LLM_DECODE) {
         tps = 1.0 / med_s;
         json_object_set_new(d, "decode_tps", tb_json_number(tps));
         json_object_set_new(d, "context_position", json_integer(n_prompt));
-        slo_put(slos, "decode_tps", wl_name, n_prompt, n_predict, tps, NULL);
-        slo_put(slos, "tpot_ms", wl_name, n_prompt, n_predict, st.median, NULL);
     } else {
         /* side figures of measured calls only: the first warmup entries are warm-up */
         const size_t skip = w.n_side > set.n ? w.n_side - set.n : 0;
@@ -857,9 +818,6 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         json_object_set_new(d, "tpot_ms_median", tb_json_number(tpot));
         json_object_set_new(d, "generate_tps", tb_json_number(tps));
         json_object_set_new(d, "decode_tps", tb_json_number(1e3 / tpot));
-        slo_put(slos, "ttft_ms", wl_name, n_prompt, n_predict, ttft, NULL);
-        slo_put(slos, "tpot_ms", wl_name, n_prompt, n_predict, tpot, NULL);
-        slo_put(slos, "e2e_ms", wl_name, n_prompt, n_predict, st.median, NULL);
     }
     /* FLOP/s and weight-streaming GB/s of the last eval's graph (llm-generate:
      * per decode step, whose graph is the last one built) */
@@ -887,8 +845,6 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
                                       tb_json_number(er.seconds), "mean_watts",
                                       tb_json_number(er.joules / er.seconds), "joules_per_token",
                                       tb_json_number(er.joules / tokens)));
-        slo_put(slos, "joules_per_token", wl_name, n_prompt, n_predict, er.joules / tokens, NULL);
-        slo_put(slos, "mean_watts", wl_name, n_prompt, n_predict, er.joules / er.seconds, NULL);
         snprintf(energy_txt, sizeof energy_txt, "%.3g J/tok", er.joules / tokens);
     } else {
         const char *why = !energy_on ? tb_energy_disabled_reason(meter) : ee.msg;
@@ -896,16 +852,12 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         copy_str(reason, sizeof reason, why ? why : "unknown");
         json_object_set_new(rec, "energy", json_pack("{s:s, s:s}", "source",
                                                      tb_energy_name(meter), "unavailable", reason));
-        slo_put(slos, "joules_per_token", wl_name, n_prompt, n_predict, NAN, reason);
-        slo_put(slos, "mean_watts", wl_name, n_prompt, n_predict, NAN, reason);
     }
 
     /* memory actually resident */
     const long long hwm = peak_rss_kib();
     json_object_set_new(json_object_get(rec, "memory"), "peak_rss_kib",
                         hwm >= 0 ? json_integer(hwm) : json_string("unavailable: no VmHWM"));
-    if (hwm >= 0)
-        slo_put(slos, "peak_rss_mib", wl_name, n_prompt, n_predict, (double)hwm / 1024.0, NULL);
 
     /* accuracy beside speed */
     char acc_txt[64] = "n/a";
@@ -913,12 +865,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         struct tb_err ae = {0};
         if (accuracy_eval(o, &rc->refs, model_spec, path, pr->bc.b, m, rec, &ae)) {
             json_object_set_new(rec, "accuracy", json_pack("{s:s}", "unavailable", ae.msg));
-            slo_put(slos, "top1_agreement", wl_name, n_prompt, n_predict, NAN, ae.msg);
         } else {
             json_t *a = json_object_get(rec, "accuracy");
             const double top1 = json_number_value(json_object_get(a, "top1_agreement"));
             const double kl = json_number_value(json_object_get(a, "kl_mean"));
-            slo_put(slos, "top1_agreement", wl_name, n_prompt, n_predict, top1, NULL);
             snprintf(acc_txt, sizeof acc_txt, "top1 %.3f KL %.2g", top1, kl);
         }
     }
@@ -936,6 +886,8 @@ done:
 append:;
     struct tb_err ae = {0};
     int arc = tb_results_append(rc->res, rec, &ae);
+    if (!arc)
+        json_array_append(profile_records, rec);
     if (o->json) {
         char *line = json_dumps(rec, JSON_COMPACT);
         if (line) {
@@ -966,26 +918,84 @@ append:;
 
 /* ----------------------------------------------------------- profiles */
 
-/* Matches an SLO's condition against a measured value. */
-static int slo_matches(const struct tb_slo *slo, const struct slo_value *v)
+/* The value an SLO metric has in one workload record: 1 measured (*v),
+ * 0 unmeasured (*why says why), -1 this workload does not produce it. */
+static int slo_value_of(json_t *r, const char *metric, double *v, const char **why)
 {
-    if (strcmp(slo->metric, v->metric))
-        return 0;
-    if (!slo->cond_key[0])
+    const char *wl = json_string_value(json_object_get(r, "workload"));
+    json_t *d = json_object_get(r, "derived"), *st = json_object_get(r, "stats");
+    json_t *x = NULL;
+    *why = NULL;
+    if (!wl)
+        return -1;
+    const int pre = !strcmp(wl, "llm-prefill"), dec = !strcmp(wl, "llm-decode");
+    const int gen = !strcmp(wl, "llm-generate");
+    if (!strcmp(metric, "ttft_ms"))
+        x = pre ? json_object_get(st, "median") : gen ? json_object_get(d, "ttft_ms_median") : NULL;
+    else if (!strcmp(metric, "prefill_tps"))
+        x = pre ? json_object_get(d, "prefill_tps") : NULL;
+    else if (!strcmp(metric, "decode_tps"))
+        x = dec || gen ? json_object_get(d, "decode_tps") : NULL;
+    else if (!strcmp(metric, "tpot_ms"))
+        x = dec ? json_object_get(st, "median") : gen ? json_object_get(d, "tpot_ms_median") : NULL;
+    else if (!strcmp(metric, "e2e_ms"))
+        x = gen ? json_object_get(st, "median") : NULL;
+    else if (!strcmp(metric, "sequences_per_s"))
+        x = json_object_get(d, "sequences_per_s");
+    else if (!strcmp(metric, "joules_per_token") || !strcmp(metric, "mean_watts")) {
+        json_t *e = json_object_get(r, "energy");
+        if (!e)
+            return -1;
+        x = json_object_get(e, !strcmp(metric, "mean_watts") ? "mean_watts" : "joules_per_token");
+        *why = json_string_value(json_object_get(e, "unavailable"));
+        if (!x)
+            return 0;
+    } else if (!strcmp(metric, "peak_rss_mib")) {
+        json_t *k = json_object_get(json_object_get(r, "memory"), "peak_rss_kib");
+        if (!k)
+            return -1;
+        if (!json_is_integer(k)) {
+            *why = json_string_value(k);
+            return 0;
+        }
+        *v = (double)json_integer_value(k) / 1024.0;
         return 1;
-    if (!strcmp(slo->cond_key, "prompt"))
-        return atoi(slo->cond_value) == v->prompt;
-    if (!strcmp(slo->cond_key, "n_predict"))
-        return atoi(slo->cond_value) == v->n_predict;
-    if (!strcmp(slo->cond_key, "workload"))
-        return !strcmp(slo->cond_value, v->workload);
-    return 0;
+    } else if (!strcmp(metric, "top1_agreement")) {
+        json_t *a = json_object_get(r, "accuracy");
+        if (!a)
+            return -1;
+        x = json_object_get(a, "top1_agreement");
+        *why = json_string_value(json_object_get(a, "unavailable"));
+        if (!x)
+            return 0;
+    }
+    if (!x)
+        return -1;
+    if (!json_is_number(x) || !isfinite(json_number_value(x))) {
+        *why = "not a finite figure";
+        return 0;
+    }
+    *v = json_number_value(x);
+    return 1;
 }
 
-/* One qualification record per profile: every SLO with value, threshold and
- * verdict. An SLO with no measured value is UNMEASURED (with the reason),
- * which fails nothing by itself but keeps the profile from a clean PASS. */
-static int judge_slos(struct run_ctx *rc, const struct tb_profile *p, struct slo_value *vals,
+/* Does this record satisfy the SLO's condition ("@ prompt 128", ...)? */
+static int slo_matches(const struct tb_slo *slo, json_t *r)
+{
+    json_t *params = json_object_get(r, "params");
+    if (!slo->cond_key[0])
+        return 1;
+    if (!strcmp(slo->cond_key, "workload"))
+        return !strcmp(slo->cond_value, json_string_value(json_object_get(r, "workload")));
+    json_t *x = json_object_get(params, slo->cond_key); /* "prompt", "n_predict" */
+    return json_is_integer(x) && json_integer_value(x) == atoi(slo->cond_value);
+}
+
+/* One qualification record per profile, judged from the profile's workload
+ * records alone: every SLO with value, threshold and verdict. An SLO with no
+ * measured value is UNMEASURED (with the reason), which fails nothing by
+ * itself but keeps the profile from a clean PASS. */
+static int judge_slos(struct run_ctx *rc, const struct tb_profile *p, json_t *records,
                       int *any_fail, struct tb_err *err)
 {
     json_t *rec = tb_results_record_new("qualification", p->name, "slo");
@@ -996,27 +1006,38 @@ static int judge_slos(struct run_ctx *rc, const struct tb_profile *p, struct slo
         const struct tb_slo *slo = &p->slos[i];
         char text[128];
         tb_slo_format(slo, text, sizeof text);
-        const struct slo_value *best = NULL, *unm = NULL;
-        for (const struct slo_value *v = vals; v; v = v->next)
-            if (slo_matches(slo, v)) {
-                if (v->measured && !best)
-                    best = v;
-                else if (!v->measured && !unm)
-                    unm = v;
+        const char *why_not = NULL, *from = NULL;
+        double value = NAN;
+        size_t k;
+        json_t *r;
+        json_array_foreach(records, k, r)
+        {
+            double v;
+            const char *why;
+            if (!slo_matches(slo, r))
+                continue;
+            const int got = slo_value_of(r, slo->metric, &v, &why);
+            if (got == 1 && !from) {
+                value = v;
+                from = json_string_value(json_object_get(r, "workload"));
+            } else if (got == 0 && !why_not) {
+                why_not = why ? why : "not measured";
             }
+        }
         json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "slo", text, "metric", slo->metric, "op",
                               slo->op == TB_SLO_LE ? "<=" : ">=", "threshold",
                               tb_json_number(slo->threshold));
-        if (best) {
-            const int ok = tb_slo_holds(slo, best->value);
-            json_object_set_new(o, "value", tb_json_number(best->value));
-            json_object_set_new(o, "workload", json_string(best->workload));
+        if (from) {
+            const int ok = tb_slo_holds(slo, value);
+            json_object_set_new(o, "value", tb_json_number(value));
+            json_object_set_new(o, "workload", json_string(from));
             json_object_set_new(o, "verdict", json_string(ok ? "PASS" : "FAIL"));
             fails += !ok;
         } else {
             json_object_set_new(o, "verdict", json_string("UNMEASURED"));
-            json_object_set_new(o, "reason", json_string(unm ? unm->reason
-                                                             : "no workload of this run measured it"));
+            json_object_set_new(o, "reason", json_string(why_not ? why_not
+                                                                 : "no workload of this run "
+                                                                   "measured it"));
             unmeasured++;
         }
         json_array_append_new(arr, o);
@@ -1133,16 +1154,16 @@ static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_
             json_object_set_new(pr.binding, "workers_observed_cpu", a);
         }
     }
-    struct slo_value *vals = NULL;
+    json_t *records = json_array();
     for (int i = 0; !rcode && i < p->n_workloads; i++) {
         const struct tb_profile_workload *wl = &p->workloads[i];
         if (!in_list(rc->o->workloads, tb_workload_kind_name(wl->kind)))
             continue;
-        rcode = run_workload(rc, &pr, wl, &vals, err);
+        rcode = run_workload(rc, &pr, wl, records, err);
     }
     if (!rcode && p->n_slos)
-        rcode = judge_slos(rc, p, vals, any_fail, err);
-    slo_list_free(vals);
+        rcode = judge_slos(rc, p, records, any_fail, err);
+    json_decref(records);
     tb_backend_free(pr.bc.b);
     json_decref(pr.bc.attempts);
     json_decref(pr.binding);
