@@ -26,6 +26,7 @@
 #include "harness/tb_env.h"
 #include "harness/tb_profile.h"
 #include "harness/tb_results.h"
+#include "harness/tb_stability.h"
 #include "harness/tb_stats.h"
 #include "harness/tb_topo.h"
 #include "kernels/tb_backend_impl.h"
@@ -759,6 +760,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         goto fail;
     const int energy_on = tb_energy_disabled_reason(meter) == NULL;
     struct tb_err ce = {0}, ee = {0};
+    struct tb_stability stab; /* canary + steal + thermal, before and after */
+    tb_stability_begin(&stab, NULL);
     peak_rss_reset();
     const int ctr_ok = tb_counters_start(ctr, &ce) == TB_OK;
     const int en_ok = energy_on && tb_energy_start(meter, &ee) == TB_OK;
@@ -775,6 +778,15 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     const int en_read = en_ok && tb_energy_stop(meter, &er, &ee) == TB_OK;
     if (ctr_ok && tb_counters_stop(ctr, &ce))
         warn(rec, "counters: %s", ce.msg);
+    int unstable = 0;
+    json_t *sj = tb_stability_end(&stab, &unstable);
+    if (unstable) {
+        size_t k;
+        json_t *why;
+        json_array_foreach(json_object_get(sj, "reasons"), k, why)
+            warn(rec, "unstable: %s", json_string_value(why));
+    }
+    json_object_set_new(rec, "stability", sj);
     if (rcode && set.n == 0)
         goto fail;
     set_counters(rec, ctr, ctr_ok ? tb_counters_disabled_reason(ctr) : ce.msg, cpu_s, wall_s);
