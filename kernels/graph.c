@@ -63,9 +63,11 @@ void tb_op_account(struct tb_op *op)
         bytes = 2.0 * (double)tb_tensor_nbytes(a);
         break;
     case TB_OP_ATTENTION: {
-        /* per query row i: (pos0+i+1) keys, QK and PV each 2*head_dim per head */
+        /* per query row i: (pos0+i+1) keys (causal) or pos0+n keys (non-causal),
+         * QK and PV each 2*head_dim per head */
         const double n = (double)a->ne[1], hd = op->p.head_dim, nh = op->p.n_head;
-        const double kv_rows = n * op->p.pos0 + n * (n + 1) / 2.0; /* sum of (pos0+i+1) */
+        const double kv_rows = op->p.non_causal ? n * (op->p.pos0 + n)
+                                                : n * op->p.pos0 + n * (n + 1) / 2.0;
         flops = kv_rows * nh * (4.0 * hd + 5.0);
         const double kv_row_bytes = (double)op->src[1]->nb[1];
         bytes += (double)tb_tensor_nbytes(a) + 2.0 * (double)(op->p.pos0 + n) * kv_row_bytes;

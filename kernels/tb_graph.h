@@ -19,6 +19,8 @@
  *              Query row i (position pos0+i) attends causally to cache rows
  *              0..pos0+i: softmax(scale * q.k) weighted sum of v. Grouped
  *              query heads: head h reads kv head h / (n_head / n_head_kv).
+ *              With p.non_causal = 1 every row attends to cache rows
+ *              0..pos0+n-1 instead (bidirectional encoder, embeddings).
  *   SILU       src0 x -> dst = x * sigmoid(x)
  *   MUL, ADD   src0, src1 same shape -> elementwise product / sum.
  */
@@ -54,6 +56,8 @@ struct tb_op_params {
     int32_t n_head;     /* ROPE, ATTENTION */
     int32_t n_head_kv;  /* ATTENTION */
     int32_t head_dim;   /* ROPE, ATTENTION */
+    int32_t non_causal; /* ATTENTION: 1 = every query row attends to all cache rows 0..pos0+n-1
+                           (bidirectional, embeddings); 0 = causal */
 };
 
 #define TB_OP_MAX_SRC 3

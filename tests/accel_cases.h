@@ -8,7 +8,8 @@
  *   ROPE:      (|x0| + |x1|) 8 eps (pos + 1)  (angle error grows with pos).
  *   ATTENTION: vmax eps (8 sqrt(n_kv) + 8 sqrt(hd) scale smax)
  *              (+ vmax u16 (1 + scale smax) for f16 caches), smax = the
- *              largest sum_d |q k| of the row's head.
+ *              largest sum_d |q k| of the row's head; n_kv = pos0 + i + 1 keys,
+ *              pos0 + n when non_causal.
  * Ops listed as expected-unsupported must be refused by supports_op (and by
  * compute_op with TB_EUNSUPPORTED); every other op must run, write dst
  * only, leave its sources alone and leave launch evidence (>= 1 launch,
@@ -159,7 +160,7 @@ static void acc_tolerance(const struct tb_op *op, const float *ref, double *tol)
         const struct tb_tensor *kc = op->src[1], *vc = op->src[2];
         const bool f16 = kc->type == TB_TYPE_F16 || vc->type == TB_TYPE_F16;
         for (int64_t i = 0; i < n; i++) {
-            const int64_t n_kv = p->pos0 + i + 1;
+            const int64_t n_kv = p->non_causal ? p->pos0 + n : p->pos0 + i + 1;
             const float *q = tb_tensor_row(a, i);
             for (int h = 0; h < p->n_head; h++) {
                 double smax = 0, vmax = 0;
@@ -369,6 +370,36 @@ static void acc_cases_weights(struct acc_run *R)
     }
 }
 
+static void acc_attention(struct acc_run *R, enum tb_type kt, enum tb_type vt, int hd, int nh,
+                          int nkv, int n, int pos0, int non_causal)
+{
+    char label[160];
+    const int64_t n_ctx = pos0 + n + 2;
+    const struct tb_op_params p = {.scale = 1.0f / sqrtf((float)hd),
+                                   .pos0 = pos0,
+                                   .n_head = nh,
+                                   .n_head_kv = nkv,
+                                   .head_dim = hd,
+                                   .non_causal = non_causal};
+    struct acc_buf Q, Kc, Vc, Y;
+    acc_buf(&Q, TB_TYPE_F32, (int64_t)hd * nh, n, 0);
+    acc_fill(&Q, -2, 2);
+    acc_buf(&Kc, kt, (int64_t)hd * nkv, n_ctx, 0);
+    acc_fill(&Kc, -1, 1);
+    acc_buf(&Vc, vt, (int64_t)hd * nkv, n_ctx, 0);
+    acc_fill(&Vc, -1, 1);
+    acc_buf(&Y, TB_TYPE_F32, (int64_t)hd * nh, n, 0);
+    struct tb_op op = acc_op(TB_OP_ATTENTION, &p, &Y, &Q, &Kc, &Vc);
+    snprintf(label, sizeof label, "attention%s K %s V %s hd=%d heads=%d/%d n=%d pos0=%d",
+             non_causal ? " non-causal" : "", tb_type_name(kt), tb_type_name(vt), hd, nh, nkv, n,
+             pos0);
+    acc_check(R, &op, &Y, label);
+    acc_free(&Q);
+    acc_free(&Kc);
+    acc_free(&Vc);
+    acc_free(&Y);
+}
+
 static void acc_cases_activations(struct acc_run *R)
 {
     char label[160];
@@ -439,37 +470,13 @@ static void acc_cases_activations(struct acc_run *R)
                                           {TB_TYPE_F16, TB_TYPE_F16},
                                           {TB_TYPE_F16, TB_TYPE_F32}};
     static const int ah[][2] = {{1, 1}, {8, 2}};
-    for (int t = 0; t < 3; t++)
-        for (int a = 0; a < 2; a++)
-            for (int h = 0; h < 2; h++)
-                for (int q = 0; q < 2; q++) {
-                    const int hd = hds[a], nh = ah[h][0], nkv = ah[h][1], n = 1 + 4 * q,
-                              pos0 = 20 * (t != q);
-                    const int64_t n_ctx = pos0 + n + 2;
-                    const struct tb_op_params p = {.scale = 1.0f / sqrtf((float)hd),
-                                                   .pos0 = pos0,
-                                                   .n_head = nh,
-                                                   .n_head_kv = nkv,
-                                                   .head_dim = hd};
-                    struct acc_buf Q, Kc, Vc, Y;
-                    acc_buf(&Q, TB_TYPE_F32, (int64_t)hd * nh, n, 0);
-                    acc_fill(&Q, -2, 2);
-                    acc_buf(&Kc, kvt[t][0], (int64_t)hd * nkv, n_ctx, 0);
-                    acc_fill(&Kc, -1, 1);
-                    acc_buf(&Vc, kvt[t][1], (int64_t)hd * nkv, n_ctx, 0);
-                    acc_fill(&Vc, -1, 1);
-                    acc_buf(&Y, TB_TYPE_F32, (int64_t)hd * nh, n, 0);
-                    struct tb_op op = acc_op(TB_OP_ATTENTION, &p, &Y, &Q, &Kc, &Vc);
-                    snprintf(label, sizeof label,
-                             "attention K %s V %s hd=%d heads=%d/%d n=%d pos0=%d",
-                             tb_type_name(kvt[t][0]), tb_type_name(kvt[t][1]), hd, nh, nkv, n,
-                             pos0);
-                    acc_check(R, &op, &Y, label);
-                    acc_free(&Q);
-                    acc_free(&Kc);
-                    acc_free(&Vc);
-                    acc_free(&Y);
-                }
+    for (int nc = 0; nc < 2; nc++)
+        for (int t = 0; t < 3; t++)
+            for (int a = 0; a < 2; a++)
+                for (int h = 0; h < 2; h++)
+                    for (int q = 0; q < 2; q++)
+                        acc_attention(R, kvt[t][0], kvt[t][1], hds[a], ah[h][0], ah[h][1],
+                                      1 + 4 * q, 20 * (t != q), nc);
 }
 
 /* A 3-op graph through compute_graph: one launch or more per op, times. */

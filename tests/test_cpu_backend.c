@@ -282,11 +282,18 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
             memcpy(kc.mem, save, kc.bytes);
             free(save);
         }
-        tb_graph_reset(&g);
-        op = tb_graph_add(&g, TB_OP_ATTENTION, "attention", 0, &p, &d.t, &x.t, &kc.t, &vc.t);
-        ref_result(ref, op, &d, want);
-        for (int i = 0; i < n_isa; i++)
-            check_op(cpu[i], op, &d, want, 2e-5, 1e-3, c16 ? "attention f16" : "attention f32");
+        for (int nc = 0; nc < 2; nc++) { /* causal, then bidirectional (embeddings) */
+            char label[48];
+            snprintf(label, sizeof label, "attention%s %s", nc ? " non-causal" : "",
+                     tb_type_name(ct));
+            struct tb_op_params pa = p;
+            pa.non_causal = nc;
+            tb_graph_reset(&g);
+            op = tb_graph_add(&g, TB_OP_ATTENTION, "attention", 0, &pa, &d.t, &x.t, &kc.t, &vc.t);
+            ref_result(ref, op, &d, want);
+            for (int i = 0; i < n_isa; i++)
+                check_op(cpu[i], op, &d, want, 2e-5, 1e-3, label);
+        }
         buf_free(&kc);
         buf_free(&vc);
         buf_free(&ref_kc);

@@ -33,7 +33,8 @@
  *     build theta^(-2k/hd) by k float multiplies (ggml does) and round p*theta,
  *     so |da| <= (2k + 4) eps a; sin/cos add 4 eps:
  *       tol = (|x0| + |x1|) ((2k + 4) eps a + 4 eps).
- *   ATTENTION, query row i, head h, n_kv = pos0 + i + 1 keys:
+ *   ATTENTION, query row i, head h, n_kv = pos0 + i + 1 keys (pos0 + n when
+ *   non_causal):
  *       ds   = scale max_t sum_d |q_d k_td| (uK + 4 sqrt(hd) eps), the score
  *              error (uK = u16 when the K cache is f16 and q may be rounded)
  *       tol  = vmax (2 ds + uV + 8 sqrt(n_kv) eps), vmax = max |v| read,
@@ -436,7 +437,7 @@ static void tol_attention(const struct opcase *c, double *tol)
     const double uK = Kc->type == TB_TYPE_F16 ? U16 : 0.0, uV = Vc->type == TB_TYPE_F16 ? U16 : 0.0;
     double kv[256];
     for (int64_t i = 0; i < Q->ne[1]; i++) {
-        const int64_t n_kv = p->pos0 + i + 1;
+        const int64_t n_kv = p->non_causal ? p->pos0 + Q->ne[1] : p->pos0 + i + 1;
         const float *q = rowf(Q, i);
         for (int h = 0; h < p->n_head; h++) {
             double smax = 0, vmax = 0;
@@ -673,6 +674,39 @@ static void cases_kv_store(void)
                 }
 }
 
+static void attention_case(enum tb_type ctype, int hd, int nh, int nkv, int64_t n, int pos0,
+                           int non_causal)
+{
+    const int64_t n_ctx = pos0 + n + 3;
+    const struct tb_op_params p = {.scale = 1.0f / sqrtf((float)hd),
+                                   .pos0 = pos0,
+                                   .n_head = nh,
+                                   .n_head_kv = nkv,
+                                   .head_dim = hd,
+                                   .non_causal = non_causal};
+    struct opcase c;
+    case_init(&c, TB_OP_ATTENTION, &p);
+    case_src(&c, 0, TB_TYPE_F32, (int64_t)hd * nh, n, -2.0f, 2.0f);
+    case_src(&c, 1, ctype, (int64_t)hd * nkv, n_ctx, -1.0f, 1.0f);
+    case_src(&c, 2, ctype, (int64_t)hd * nkv, n_ctx, -1.0f, 1.0f);
+    /* rows past the last position are never visible (not even non-causally):
+     * make them dominate if a backend reads them anyway */
+    for (int64_t t = pos0 + n; t < n_ctx; t++) {
+        float big[512];
+        for (int64_t e = 0; e < (int64_t)hd * nkv; e++)
+            big[e] = 40.0f;
+        tb_quantize_row(ctype, big, tb_tensor_row(&c.src[1], t), hd * nkv);
+        tb_quantize_row(ctype, big, tb_tensor_row(&c.src[2], t), hd * nkv);
+    }
+    case_dst(&c, TB_TYPE_F32, (int64_t)hd * nh, n);
+    snprintf(c.label, sizeof c.label,
+             "attention%s %s head_dim=%d n_head=%d n_head_kv=%d n=%lld pos0=%d",
+             non_causal ? " non-causal" : "", tb_type_name(ctype), hd, nh, nkv, (long long)n,
+             pos0);
+    check_case(&c);
+    case_free(&c);
+}
+
 static void cases_attention(void)
 {
     static const enum tb_type ctypes[] = {TB_TYPE_F32, TB_TYPE_F16};
@@ -680,39 +714,14 @@ static void cases_attention(void)
     static const int heads[][2] = {{1, 1}, {4, 4}, {8, 2}};
     static const int64_t ns[] = {1, 2, 5, 16};
     static const int pos0s[] = {0, 3, 37, 300};
-    for (size_t ti = 0; ti < 2; ti++)
-        for (size_t a = 0; a < 2; a++)
-            for (size_t h = 0; h < 3; h++)
-                for (size_t b = 0; b < 4; b++)
-                    for (size_t q = 0; q < 4; q++) {
-                        const int hd = hds[a], nh = heads[h][0], nkv = heads[h][1];
-                        const int64_t n = ns[b], n_ctx = pos0s[q] + n + 3;
-                        const struct tb_op_params p = {.scale = 1.0f / sqrtf((float)hd),
-                                                       .pos0 = pos0s[q],
-                                                       .n_head = nh,
-                                                       .n_head_kv = nkv,
-                                                       .head_dim = hd};
-                        struct opcase c;
-                        case_init(&c, TB_OP_ATTENTION, &p);
-                        case_src(&c, 0, TB_TYPE_F32, (int64_t)hd * nh, n, -2.0f, 2.0f);
-                        case_src(&c, 1, ctypes[ti], (int64_t)hd * nkv, n_ctx, -1.0f, 1.0f);
-                        case_src(&c, 2, ctypes[ti], (int64_t)hd * nkv, n_ctx, -1.0f, 1.0f);
-                        /* rows past the last position are never visible: make
-                         * them dominate if a backend reads them anyway */
-                        for (int64_t t = pos0s[q] + n; t < n_ctx; t++) {
-                            float big[512];
-                            for (int64_t e = 0; e < (int64_t)hd * nkv; e++)
-                                big[e] = 40.0f;
-                            tb_quantize_row(ctypes[ti], big, tb_tensor_row(&c.src[1], t), hd * nkv);
-                            tb_quantize_row(ctypes[ti], big, tb_tensor_row(&c.src[2], t), hd * nkv);
-                        }
-                        case_dst(&c, TB_TYPE_F32, (int64_t)hd * nh, n);
-                        snprintf(c.label, sizeof c.label,
-                                 "attention %s head_dim=%d n_head=%d n_head_kv=%d n=%lld pos0=%d",
-                                 tb_type_name(ctypes[ti]), hd, nh, nkv, (long long)n, pos0s[q]);
-                        check_case(&c);
-                        case_free(&c);
-                    }
+    for (int nc = 0; nc < 2; nc++)
+        for (size_t ti = 0; ti < 2; ti++)
+            for (size_t a = 0; a < 2; a++)
+                for (size_t h = 0; h < 3; h++)
+                    for (size_t b = 0; b < 4; b++)
+                        for (size_t q = 0; q < 4; q++)
+                            attention_case(ctypes[ti], hds[a], heads[h][0], heads[h][1], ns[b],
+                                           pos0s[q], nc);
 }
 
 static void cases_elementwise(void)
@@ -848,6 +857,22 @@ static void test_ref_known_answers(void)
     CHECK(ref_op(TB_OP_ATTENTION, &p, &D, &A, &B, &C, &err) == TB_OK);
     CHECKF(ya[0] == 1 && ya[1] == 2 && near(ya[2], 2.5, 1e-6) && near(ya[3], 3.5, 1e-6),
            "attention %g %g %g %g", ya[0], ya[1], ya[2], ya[3]);
+    /* non-causal: q0 = (5,5) now also sees row 1: scores (0, 5), weights
+     * (1, e^5) / (1 + e^5); row 1 saw everything already and is unchanged */
+    p.non_causal = 1;
+    CHECK(ref_op(TB_OP_ATTENTION, &p, &D, &A, &B, &C, &err) == TB_OK);
+    const double w1 = exp(5.0) / (1.0 + exp(5.0));
+    CHECKF(near(ya[0], 1 + 2 * w1, 1e-6) && near(ya[1], 2 + 2 * w1, 1e-6) &&
+               near(ya[2], 2.5, 1e-6) && near(ya[3], 3.5, 1e-6),
+           "non-causal attention %g %g %g %g", ya[0], ya[1], ya[2], ya[3]);
+    /* accounting: 2 rows at pos0 0 read 1 + 2 keys causally, 2 + 2 non-causally */
+    struct tb_op acc = {.kind = TB_OP_ATTENTION, .src = {&A, &B, &C}, .dst = &D, .p = p};
+    tb_op_account(&acc);
+    const double nc_flops = acc.flops;
+    acc.p.non_causal = 0;
+    tb_op_account(&acc);
+    CHECKF(near(nc_flops, 4 * (4.0 * 2 + 5), 1e-9) && near(acc.flops, 3 * (4.0 * 2 + 5), 1e-9),
+           "attention flops non-causal %g causal %g", nc_flops, acc.flops);
 
     /* get_rows from an f16 table; silu; mul; add */
     tb_fp16 table[4] = {0x3c00, 0xc000, 0x3800, 0x0001}; /* (1,-2), (0.5, 2^-24) */

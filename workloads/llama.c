@@ -455,9 +455,12 @@ static void view_rows(struct tb_tensor *dst, const struct tb_tensor *full, int64
 }
 
 int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *s, int32_t n,
-                         int32_t pos0, int all_logits, struct tb_err *err)
+                         int32_t pos0, int mode, struct tb_err *err)
 {
     const struct tb_llama_config *c = &m->config;
+    if (mode < TB_LLAMA_LAST_LOGITS || mode > TB_LLAMA_EMBED)
+        return tb_err_set(err, TB_EINVAL, "llama eval: unknown graph mode %d", mode);
+    const int all_logits = mode == TB_LLAMA_ALL_LOGITS, embed = mode == TB_LLAMA_EMBED;
     const struct tb_llama_weights *w = &m->weights;
     struct llama_state_priv *p = priv_of(s);
     if (n < 1 || n > s->max_batch)
@@ -490,7 +493,7 @@ int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *
     rk.n_head = c->n_kv_heads;
     const struct tb_op_params at = {.scale = 1.0f / sqrtf((float)c->head_dim), .pos0 = pos0,
                                     .n_head = c->n_heads, .n_head_kv = c->n_kv_heads,
-                                    .head_dim = c->head_dim};
+                                    .head_dim = c->head_dim, .non_causal = embed};
     const struct tb_op_params st = {.pos0 = pos0};
     int ok = 1;
     char nm[48];
@@ -525,19 +528,28 @@ int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *
         OP(TB_OP_ADD, l, "ffn_residual", NULL, &p->x, &p->x, &p->xo, NULL);
     }
     OP(TB_OP_RMS_NORM, -1, "output_norm", &norm, &p->xb, &p->x, &w->output_norm, NULL);
-    OP(TB_OP_MATMUL, -1, "output", NULL, &p->logits, &w->output,
-       all_logits ? &p->xb : &p->xb_last, NULL);
+    if (!embed) /* embeddings stop at the normed hidden rows */
+        OP(TB_OP_MATMUL, -1, "output", NULL, &p->logits, &w->output,
+           all_logits ? &p->xb : &p->xb_last, NULL);
 #undef OP
     if (!ok)
         return tb_err_set(err, TB_ERANGE, "llama graph: more than %d ops", g->cap);
     return TB_OK;
 }
 
-int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
-                  const int32_t *tokens, int32_t n, int32_t pos0, int all_logits,
-                  uint64_t *op_ns, struct tb_err *err)
+static int run_on_backend(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
+                          struct tb_err *err)
 {
-    int rc = tb_llama_build_graph(m, s, n, pos0, all_logits, err);
+    return tb_backend_compute_graph(ctx, g, 0, g->n_ops, op_ns, err);
+}
+
+/* The one place eval's inputs are checked and the graph is built; the
+ * runner (one backend, or the placement scheduler) only executes it. */
+int tb_llama_eval_with(const struct tb_llama_model *m, struct tb_llama_state *s,
+                       tb_llama_graph_runner run, void *ctx, const int32_t *tokens, int32_t n,
+                       int32_t pos0, int mode, uint64_t *op_ns, struct tb_err *err)
+{
+    int rc = tb_llama_build_graph(m, s, n, pos0, mode, err);
     if (rc)
         return rc;
     int32_t *dst = s->tokens.data;
@@ -547,5 +559,37 @@ int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, stru
                               "vocabulary [0, %d)", tokens[i], i, m->config.vocab_size);
         dst[i] = tokens[i];
     }
-    return tb_backend_compute_graph(b, &s->graph, 0, s->graph.n_ops, op_ns, err);
+    return run(ctx, &s->graph, op_ns, err);
+}
+
+int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
+                  const int32_t *tokens, int32_t n, int32_t pos0, int mode,
+                  uint64_t *op_ns, struct tb_err *err)
+{
+    return tb_llama_eval_with(m, s, run_on_backend, b, tokens, n, pos0, mode, op_ns, err);
+}
+
+int tb_llama_embed(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
+                   const int32_t *tokens, int32_t n, float *out, uint64_t *op_ns,
+                   struct tb_err *err)
+{
+    return tb_llama_embed_with(m, s, run_on_backend, b, tokens, n, out, op_ns, err);
+}
+
+int tb_llama_embed_with(const struct tb_llama_model *m, struct tb_llama_state *s,
+                        tb_llama_graph_runner run, void *ctx, const int32_t *tokens, int32_t n,
+                        float *out, uint64_t *op_ns, struct tb_err *err)
+{
+    int rc = tb_llama_eval_with(m, s, run, ctx, tokens, n, 0, TB_LLAMA_EMBED, op_ns, err);
+    if (rc)
+        return rc;
+    /* mean pooling on the host, column sums in double */
+    const int32_t dim = m->config.dim;
+    for (int32_t j = 0; j < dim; j++) {
+        double sum = 0.0;
+        for (int32_t i = 0; i < n; i++)
+            sum += (double)tb_llama_hidden(s, i)[j];
+        out[j] = (float)(sum / (double)n);
+    }
+    return TB_OK;
 }

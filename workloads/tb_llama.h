@@ -88,21 +88,57 @@ int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int3
                          struct tb_llama_state **out, struct tb_err *err);
 void tb_llama_state_free(struct tb_llama_state *s);
 
-/* Builds the graph for n tokens at positions pos0..pos0+n-1 into s->graph.
- * all_logits: project every row (teacher forcing) or only the last row. */
-int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *s, int32_t n,
-                         int32_t pos0, int all_logits, struct tb_err *err);
+/* What a graph ends with (values 0 and 1 are the old all_logits flag). */
+enum tb_llama_graph_mode {
+    TB_LLAMA_LAST_LOGITS = 0, /* logits of the last row only (generation) */
+    TB_LLAMA_ALL_LOGITS = 1,  /* logits of every row (teacher forcing) */
+    TB_LLAMA_EMBED = 2        /* non-causal attention, no output projection:
+                                 normed hidden rows at tb_llama_hidden(s, i) */
+};
 
-/* Copies tokens in, builds the graph, runs it on backend b. Logits of row i
- * are at tb_llama_logits(s, i) (only the last row when !all_logits: row 0).
+/* Builds the graph for n tokens at positions pos0..pos0+n-1 into s->graph;
+ * mode is an enum tb_llama_graph_mode. */
+int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *s, int32_t n,
+                         int32_t pos0, int mode, struct tb_err *err);
+
+/* Copies tokens in, builds the graph (mode: enum tb_llama_graph_mode), runs
+ * it on backend b. Logits of row i are at tb_llama_logits(s, i) (only the
+ * last row, at row 0, for TB_LLAMA_LAST_LOGITS; none for TB_LLAMA_EMBED).
  * op_ns (optional, >= s->graph.n_ops entries) receives per-op times. */
 int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
-                  const int32_t *tokens, int32_t n, int32_t pos0, int all_logits,
+                  const int32_t *tokens, int32_t n, int32_t pos0, int mode,
                   uint64_t *op_ns, struct tb_err *err);
 static inline float *tb_llama_logits(const struct tb_llama_state *s, int32_t row)
 {
     return (float *)tb_tensor_row(&s->logits, row);
 }
+/* Final-normed hidden state of row i after a TB_LLAMA_EMBED eval [dim]. */
+static inline float *tb_llama_hidden(const struct tb_llama_state *s, int32_t row)
+{
+    return (float *)tb_tensor_row(&s->xb, row);
+}
+
+/* Sentence embedding of tokens[0..n-1] (n <= s->max_batch): one
+ * TB_LLAMA_EMBED graph from position 0 (bidirectional attention, final
+ * norm on every row), then mean pooling of the n rows into out [dim] on
+ * the host (double sums), after the graph. op_ns as for tb_llama_eval. */
+int tb_llama_embed(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
+                   const int32_t *tokens, int32_t n, float *out, uint64_t *op_ns,
+                   struct tb_err *err);
+
+/* Executes a built graph (one backend, or the placement scheduler's
+ * tb_sched_graph_runner). op_ns as for tb_llama_eval. */
+typedef int (*tb_llama_graph_runner)(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
+                                     struct tb_err *err);
+/* tb_llama_eval with the execution handed to run(ctx, ...): same input
+ * checks and graph; tb_llama_eval is this with a single backend. */
+int tb_llama_eval_with(const struct tb_llama_model *m, struct tb_llama_state *s,
+                       tb_llama_graph_runner run, void *ctx, const int32_t *tokens, int32_t n,
+                       int32_t pos0, int mode, uint64_t *op_ns, struct tb_err *err);
+/* tb_llama_embed through a graph runner (e.g. the placement scheduler). */
+int tb_llama_embed_with(const struct tb_llama_model *m, struct tb_llama_state *s,
+                        tb_llama_graph_runner run, void *ctx, const int32_t *tokens, int32_t n,
+                        float *out, uint64_t *op_ns, struct tb_err *err);
 
 /* ---- Synthetic models (workloads/synth.c) ---- */
 struct tb_synth_shape {

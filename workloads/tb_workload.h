@@ -8,6 +8,9 @@
  *                 context length the figure describes stays fixed): ITL.
  *   llm-generate  one sample = prompt P + N new tokens end to end (TTFT,
  *                 mean time per output token, total).
+ *   embed         one sample = the prompt as one sequence: bidirectional pass
+ *                 from position 0, final norm, mean pooling (sequences/s =
+ *                 1 / median seconds).
  * Prompts are deterministic pseudo-random token ids (ids < 3 are the
  * special tokens and are avoided). */
 #ifndef TB_WORKLOAD_H
@@ -24,7 +27,9 @@ extern "C" {
 struct tb_llm_session {
     const struct tb_llama_model *m;
     struct tb_llama_state *s; /* max_batch >= n_prompt, n_ctx >= n_prompt + n_predict */
-    struct tb_backend *b;
+    struct tb_backend *b;     /* runs the graph, unless run is set */
+    tb_llama_graph_runner run; /* optional: e.g. the placement scheduler */
+    void *run_ctx;
     const int32_t *prompt;    /* [n_prompt] */
     int32_t n_prompt, n_predict;
     uint64_t *op_ns;          /* optional scratch [s->graph.cap] for per-op times */
@@ -52,6 +57,9 @@ struct tb_gen_timing {
 /* Prompt + n_predict tokens (greedy). tokens_out (optional) [n_predict]. */
 int tb_llm_generate(struct tb_llm_session *ss, struct tb_gen_timing *t, int32_t *tokens_out,
                     struct tb_err *err);
+
+/* Embedding of the prompt (n_prompt tokens, tb_llama_embed) into out [dim]. */
+int tb_embed_run(struct tb_llm_session *ss, float *out, double *seconds, struct tb_err *err);
 
 #ifdef __cplusplus
 }

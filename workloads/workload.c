@@ -23,16 +23,25 @@ int32_t tb_argmax(const float *x, int64_t n)
     return (int32_t)best;
 }
 
-/* Runs one eval and folds its per-op times into the session's sums. */
-static int eval(struct tb_llm_session *ss, const int32_t *tokens, int32_t n, int32_t pos0,
-                struct tb_err *err)
+/* Folds the per-op times of the eval that just ran into the session's sums. */
+static void fold_op_ns(struct tb_llm_session *ss)
 {
-    int rc = tb_llama_eval(ss->m, ss->s, ss->b, tokens, n, pos0, 0, ss->op_ns, err);
-    if (rc == TB_OK && ss->op_ns && ss->op_ns_sum) {
+    if (ss->op_ns && ss->op_ns_sum) {
         for (int i = 0; i < ss->s->graph.n_ops; i++)
             ss->op_ns_sum[i] += ss->op_ns[i];
         ss->n_evals++;
     }
+}
+
+static int eval(struct tb_llm_session *ss, const int32_t *tokens, int32_t n, int32_t pos0,
+                struct tb_err *err)
+{
+    int rc = ss->run ? tb_llama_eval_with(ss->m, ss->s, ss->run, ss->run_ctx, tokens, n, pos0,
+                                          TB_LLAMA_LAST_LOGITS, ss->op_ns, err)
+                     : tb_llama_eval(ss->m, ss->s, ss->b, tokens, n, pos0, TB_LLAMA_LAST_LOGITS,
+                                     ss->op_ns, err);
+    if (rc == TB_OK)
+        fold_op_ns(ss);
     return rc;
 }
 
@@ -82,5 +91,19 @@ int tb_llm_generate(struct tb_llm_session *ss, struct tb_gen_timing *t, int32_t 
             tokens_out[i] = tok;
     }
     t->total_s = t->ttft_s + t->decode_s;
+    return TB_OK;
+}
+
+int tb_embed_run(struct tb_llm_session *ss, float *out, double *seconds, struct tb_err *err)
+{
+    const uint64_t t0 = tb_now_ns();
+    int rc = ss->run ? tb_llama_embed_with(ss->m, ss->s, ss->run, ss->run_ctx, ss->prompt,
+                                           ss->n_prompt, out, ss->op_ns, err)
+                     : tb_llama_embed(ss->m, ss->s, ss->b, ss->prompt, ss->n_prompt, out,
+                                      ss->op_ns, err);
+    if (rc)
+        return rc;
+    *seconds = (double)(tb_now_ns() - t0) * 1e-9;
+    fold_op_ns(ss);
     return TB_OK;
 }

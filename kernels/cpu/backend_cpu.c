@@ -364,7 +364,8 @@ static void run_attention(struct cpu_ctx *c, const struct tb_op *op, int ith, in
     for (int64_t task = t0; task < t1; task++) {
         const int64_t i = task / nkv;
         const int g = (int)(task % nkv);
-        a.n_kv = op->p.pos0 + i + 1; /* causal */
+        /* causal: rows 0..pos0+i; non-causal: all rows 0..pos0+n-1 */
+        a.n_kv = op->p.non_causal ? op->p.pos0 + tb_tensor_nrows(op->dst) : op->p.pos0 + i + 1;
         a.q = (const float *)tb_tensor_row(op->src[0], i) + (size_t)g * G * hd;
         a.y = (float *)tb_tensor_row(op->dst, i) + (size_t)g * G * hd;
         a.k = (const char *)kc->data + (size_t)g * hd * kes;

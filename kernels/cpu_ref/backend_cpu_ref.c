@@ -350,7 +350,8 @@ static int op_attention(struct cpu_ref_ctx *c, const struct tb_op *op, struct tb
         return rc;
     double *score = c->dbuf, *acc = c->dbuf + n_kv_max;
     for (int64_t i = 0; i < n; i++) {
-        const int64_t n_kv = op->p.pos0 + i + 1; /* causal: rows 0..pos0+i */
+        /* causal: rows 0..pos0+i; non-causal: every row sees 0..pos0+n-1 */
+        const int64_t n_kv = op->p.non_causal ? n_kv_max : op->p.pos0 + i + 1;
         const float *qi = tb_tensor_row(q, i);
         float *yi = tb_tensor_row(op->dst, i);
         for (int h = 0; h < op->p.n_head; h++) {

@@ -371,8 +371,8 @@ static int op_attention(struct cu_ctx *c, const struct tb_op *op, struct tb_err 
     NEED(md);
     LAUNCH("attention",
            tb_cuda_attention(c->s, mq, mk, mv, md, ms, op->p.head_dim, op->p.n_head,
-                             op->p.n_head_kv, (int)n, op->p.pos0, (int)n_kv, op->p.scale,
-                             kc->type == TB_TYPE_F16, vc->type == TB_TYPE_F16));
+                             op->p.n_head_kv, (int)n, op->p.pos0, (int)n_kv, op->p.non_causal != 0,
+                             op->p.scale, kc->type == TB_TYPE_F16, vc->type == TB_TYPE_F16));
     return store_dst(c, md, d, 0, n, err);
 }
 

@@ -220,13 +220,14 @@ __device__ __forceinline__ float load_kv(const void *c, size_t i, int f16)
 }
 
 // one block per (head, query row); scores in a global scratch row; the V
-// sum is compensated (Kahan) so long contexts keep f32 accuracy
+// sum is compensated (Kahan) so long contexts keep f32 accuracy; non-causal
+// rows all see 0..n_kv_max-1
 __global__ void k_attention(const float *q, const void *kc, const void *vc, float *y,
                             float *scores, int hd, int n_head, int n_head_kv, int pos0,
-                            int n_kv_max, float scale, int kf16, int vf16)
+                            int n_kv_max, int non_causal, float scale, int kf16, int vf16)
 {
     const int h = blockIdx.x, i = blockIdx.y;
-    const int kvh = h / (n_head / n_head_kv), n_kv = pos0 + i + 1;
+    const int kvh = h / (n_head / n_head_kv), n_kv = non_causal ? n_kv_max : pos0 + i + 1;
     const size_t qdim = (size_t)hd * n_head, kvdim = (size_t)hd * n_head_kv;
     const float *qh = q + i * qdim + (size_t)h * hd;
     float *sc = scores + ((size_t)i * n_head + h) * n_kv_max;
@@ -342,12 +343,14 @@ cudaError_t tb_cuda_kv_store(cudaStream_t s, const float *x, void *dst, int dim,
 
 cudaError_t tb_cuda_attention(cudaStream_t s, const float *q, const void *kc, const void *vc,
                               float *y, float *scores, int hd, int n_head, int n_head_kv, int n,
-                              int pos0, int n_kv_max, float scale, int kf16, int vf16)
+                              int pos0, int n_kv_max, int non_causal, float scale,
+                              int kf16, int vf16)
 {
     if (!rows_fit(n))
         return cudaErrorInvalidConfiguration;
     k_attention<<<dim3((unsigned)n_head, (unsigned)n), BLOCK, 0, s>>>(
-        q, kc, vc, y, scores, hd, n_head, n_head_kv, pos0, n_kv_max, scale, kf16, vf16);
+        q, kc, vc, y, scores, hd, n_head, n_head_kv, pos0, n_kv_max, non_causal, scale, kf16,
+        vf16);
     return cudaGetLastError();
 }
 

@@ -461,13 +461,13 @@ static int op_attention(struct ocl_ctx *c, const struct tb_op *op, struct tb_err
     cl_mem md = tb_accel_res_get(&c->res, tb_accel_row_bytes(d) * (size_t)n, err);
     NEED(md);
     const cl_int hd = op->p.head_dim, nh = op->p.n_head, nkv = op->p.n_head_kv,
-                 pos0 = op->p.pos0, n_kv_max = (cl_int)n_kv, kf16 = kc->type == TB_TYPE_F16,
-                 vf16 = vc->type == TB_TYPE_F16;
+                 pos0 = op->p.pos0, n_kv_max = (cl_int)n_kv, nc = op->p.non_causal != 0,
+                 kf16 = kc->type == TB_TYPE_F16, vf16 = vc->type == TB_TYPE_F16;
     const cl_float scale = op->p.scale;
     const size_t gws[2] = {(size_t)nh * TB_CL_WG, (size_t)n}, lws[2] = {TB_CL_WG, 1};
     int rc = LAUNCH(K_ATTENTION, 2, gws, lws, ARG(mq), ARG(mk), ARG(mv), ARG(md), ARG(ms), ARG(hd),
-                    ARG(nh), ARG(nkv), ARG(pos0), ARG(n_kv_max), ARG(scale), ARG(kf16),
-                    ARG(vf16));
+                    ARG(nh), ARG(nkv), ARG(pos0), ARG(n_kv_max), ARG(nc), ARG(scale),
+                    ARG(kf16), ARG(vf16));
     if (rc) {
         tb_accel_res_put(&c->res, md);
         return rc;

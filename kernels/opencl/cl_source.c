@@ -117,14 +117,14 @@ const char tb_cl_source[] =
     "}\n"
     /* ATTENTION: one work-group per (head h, query row i); scores go to a
      * global scratch row; the V sum is compensated (Kahan) so long contexts
-     * keep f32 accuracy. */
+     * keep f32 accuracy. Non-causal rows all see 0..n_kv_max-1. */
     "kernel void attention(global const float *q, global const uchar *kc, global const uchar *vc,\n"
     "                      global float *y, global float *scores, int hd, int n_head,\n"
-    "                      int n_head_kv, int pos0, int n_kv_max, float scale, int kf16,\n"
-    "                      int vf16) {\n"
+    "                      int n_head_kv, int pos0, int n_kv_max, int non_causal, float scale,\n"
+    "                      int kf16, int vf16) {\n"
     "  local float red[WG];\n"
     "  const int h = get_group_id(0), i = get_group_id(1), lid = get_local_id(0);\n"
-    "  const int kvh = h / (n_head / n_head_kv), n_kv = pos0 + i + 1;\n"
+    "  const int kvh = h / (n_head / n_head_kv), n_kv = non_causal ? n_kv_max : pos0 + i + 1;\n"
     "  const ulong qdim = (ulong)hd * n_head, kvdim = (ulong)hd * n_head_kv;\n"
     "  global const float *qh = q + i * qdim + (ulong)h * hd;\n"
     "  global float *sc = scores + ((ulong)i * n_head + h) * n_kv_max;\n"
