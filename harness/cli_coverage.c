@@ -1,0 +1,312 @@
+/* tierbench coverage: for each device profile, places its llm-decode (or
+ * first) workload's model graph on the profile's backend preference list,
+ * runs a few decode evals with evidence, and prints/writes the tier
+ * coverage matrix (Markdown, CSV, JSON). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/tb_cli.h"
+#include "harness/tb_coverage.h"
+#include "harness/tb_profile.h"
+#include "harness/tb_results.h"
+#include "harness/tb_run.h"
+#include "workloads/tb_llama.h"
+
+struct cov_opts {
+    const char *dir, *profiles, *model, *out_dir, *cache_dir;
+    int evals, check_period, no_cpu_fallback, enforce_kind, quiet;
+    enum tb_fail_on fail_on;
+    uint64_t seed;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tierbench coverage [--profile P,...] [--dir DIR] [--model SPEC]\n"
+            "                          [--evals N] [--check-every N] [--no-cpu-fallback]\n"
+            "                          [--enforce-kind] [--fail-on silent-fallback|any-fallback]\n"
+            "                          [--out DIR] [--cache-dir DIR] [--seed N] [--quiet]\n"
+            "  For each profile: places the llm-decode (else first) workload's model on the\n"
+            "  profile's backend list, runs N decode evals (default 4) collecting evidence per\n"
+            "  op, and prints the coverage matrix. --enforce-kind rejects a backend whose\n"
+            "  device is not the kind the profile asked for (declared instead of detected).\n"
+            "  --out DIR writes coverage.md, coverage.csv and coverage.json.\n"
+            "  Exit code: 1 when a row fails --fail-on or --no-cpu-fallback refused a\n"
+            "  placement, 2 on usage/input errors.\n");
+}
+
+static int in_list(const char *list, const char *name)
+{
+    if (!list)
+        return 1;
+    const size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *c = strchr(p, ',');
+        const size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len + (c ? 1 : 0);
+    }
+    return 0;
+}
+
+static const struct tb_profile_workload *pick_workload(const struct tb_profile *p)
+{
+    const struct tb_profile_workload *wl = tb_profile_workload(p, TB_WL_LLM_DECODE);
+    return wl ? wl : (p->n_workloads ? &p->workloads[0] : NULL);
+}
+
+/* One profile -> one matrix row. Returns a negative code only for errors
+ * that are not a verdict (I/O, allocation); placement and fit problems
+ * become the row's verdict. */
+static int cover_profile(const struct cov_opts *o, const struct tb_profile *p,
+                         struct tb_coverage *row, int *refused, struct tb_err *err)
+{
+    *refused = 0;
+    const struct tb_profile_workload *wl = pick_workload(p);
+    if (!wl) {
+        tb_coverage_failed(p->name, "-", "-", TB_COV_UNSUPPORTED, "profile has no workload",
+                           row);
+        return TB_OK;
+    }
+    const char *wname = tb_workload_kind_name(wl->kind);
+    const char *spec = o->model ? o->model : wl->model;
+    if (!o->model && wl->synth) {
+        const uint64_t avail = (uint64_t)sysconf(_SC_AVPHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+        if (wl->need_bytes > avail) {
+            char need[32], have[32], why[160];
+            tb_format_bytes(wl->need_bytes, need, sizeof need);
+            tb_format_bytes(avail, have, sizeof have);
+            snprintf(why, sizeof why, "model needs %s, this host has %s available", need, have);
+            tb_coverage_failed(p->name, wname, spec, TB_COV_DOES_NOT_FIT, why, row);
+            return TB_OK;
+        }
+    }
+    char path[1024];
+    int rc = tb_run_resolve_model(spec, o->cache_dir, o->seed, path, sizeof path, err);
+    if (rc)
+        return rc;
+    struct tb_llama_model *m = NULL;
+    rc = tb_llama_load(path, &m, err);
+    if (rc)
+        return rc;
+    struct tb_backend_config cfg;
+    tb_backend_config_default(&cfg);
+    /* no more workers than CPUs: an oversubscribed spinning pool would
+     * bill its own contention to the fallback ops (run.c's binding plan
+     * caps the same way) */
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.n_threads = (online > 0 && (p->threads == 0 || p->threads > online)) ? (int)online
+                                                                             : p->threads;
+    cfg.isa_cap = (enum tb_isa)p->isa_cap;
+    struct tb_sched_backends bs;
+    struct tb_sched_opts so;
+    tb_sched_opts_default(&so);
+    so.accel_op_classes = (const char(*)[16])p->accel_op_classes;
+    so.n_accel_op_classes = p->n_accel_op_classes;
+    so.no_cpu_fallback = o->no_cpu_fallback;
+    so.kind_policy = o->enforce_kind ? TB_SCHED_KIND_ENFORCE : TB_SCHED_KIND_TRUST;
+    struct tb_tier_probe *tp = NULL;
+    struct tb_llama_state *st = NULL;
+    rc = tb_sched_backends_open((const char(*)[32])p->backends, p->n_backends, &cfg, &bs, err);
+    if (rc) {
+        tb_llama_free(m);
+        return rc;
+    }
+    rc = tb_tier_probe_create(bs.e, bs.n, &so, NULL, o->check_period, &tp, err);
+    if (!rc)
+        rc = tb_llama_state_build(m, 1, o->evals + 1, &st, err);
+    const int32_t V = m->config.vocab_size;
+    /* one warm-up step (kernel builds, weight uploads), then evidence runs */
+    for (int i = 0; !rc && i <= o->evals; i++) {
+        const int32_t tok = (int32_t)((7u * (unsigned)i + 1u) % (unsigned)V);
+        if (i == 0) {
+            struct tb_sched_run run = {.sched = tb_tier_probe_sched(tp)};
+            rc = tb_llama_eval_with(m, st, tb_sched_graph_runner, &run, &tok, 1, 0,
+                                    TB_LLAMA_LAST_LOGITS, NULL, err);
+        } else {
+            rc = tb_llama_eval_with(m, st, tb_tier_probe_runner, tp, &tok, 1, i,
+                                    TB_LLAMA_LAST_LOGITS, NULL, err);
+        }
+    }
+    if (!rc) {
+        rc = tb_tier_probe_coverage(tp, p->name, wname, spec, row, err);
+    } else if (rc == TB_EUNSUPPORTED || rc == TB_EBUDGET || rc == TB_ENOMEM) {
+        /* a placement refusal (--no-cpu-fallback) or a model that does not fit */
+        *refused = rc == TB_EUNSUPPORTED && o->no_cpu_fallback;
+        tb_coverage_failed(p->name, wname, spec,
+                           rc == TB_EUNSUPPORTED ? TB_COV_UNSUPPORTED : TB_COV_DOES_NOT_FIT,
+                           err->msg, row);
+        rc = TB_OK;
+    }
+    tb_llama_state_free(st);
+    tb_tier_probe_free(tp);
+    tb_sched_backends_close(&bs);
+    tb_llama_free(m);
+    return rc;
+}
+
+static int write_outputs(const char *dir, const struct tb_coverage *rows, int n,
+                         struct tb_err *err)
+{
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return tb_err_set(err, TB_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/coverage.md", dir);
+    FILE *f = fopen(path, "w");
+    int rc = f ? tb_coverage_write_markdown(f, rows, n) : TB_EIO;
+    if (f && fclose(f))
+        rc = TB_EIO;
+    if (rc)
+        return tb_err_set(err, TB_EIO, "%s: cannot write", path);
+    snprintf(path, sizeof path, "%s/coverage.csv", dir);
+    f = fopen(path, "w");
+    rc = f ? tb_coverage_write_csv(f, rows, n) : TB_EIO;
+    if (f && fclose(f))
+        rc = TB_EIO;
+    if (rc)
+        return tb_err_set(err, TB_EIO, "%s: cannot write", path);
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < n; i++)
+        json_array_append_new(arr, tb_coverage_to_json(&rows[i]));
+    snprintf(path, sizeof path, "%s/coverage.json", dir);
+    rc = arr ? tb_json_write_atomic(path, arr, err) : tb_err_set(err, TB_ENOMEM, "out of memory");
+    json_decref(arr);
+    return rc;
+}
+
+static int parse_int(const char *s, int lo, int *out)
+{
+    char *end;
+    const long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > 1000000)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int tb_cli_coverage(int argc, char **argv)
+{
+    struct cov_opts o = {.evals = 4, .check_period = 7, .fail_on = TB_FAIL_ON_NONE, .seed = 1};
+    o.dir = getenv("TB_PROFILES_DIR");
+    if (!o.dir || !*o.dir)
+        o.dir = TB_SOURCE_DIR "/device_profiles";
+    o.cache_dir = getenv("TB_CACHE_DIR");
+    if (!o.cache_dir || !*o.cache_dir)
+        o.cache_dir = ".tb-cache";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return TB_EXIT_OK;
+        } else if (!strcmp(a, "--no-cpu-fallback")) {
+            o.no_cpu_fallback = 1;
+            continue;
+        } else if (!strcmp(a, "--enforce-kind")) {
+            o.enforce_kind = 1;
+            continue;
+        } else if (!strcmp(a, "--quiet")) {
+            o.quiet = 1;
+            continue;
+        } else if (!v) {
+            bad = 1;
+        } else if (!strcmp(a, "--profile")) {
+            o.profiles = v;
+        } else if (!strcmp(a, "--dir")) {
+            o.dir = v;
+        } else if (!strcmp(a, "--model")) {
+            o.model = v;
+        } else if (!strcmp(a, "--out")) {
+            o.out_dir = v;
+        } else if (!strcmp(a, "--cache-dir")) {
+            o.cache_dir = v;
+        } else if (!strcmp(a, "--evals")) {
+            bad = parse_int(v, 1, &o.evals);
+        } else if (!strcmp(a, "--check-every")) {
+            bad = parse_int(v, 0, &o.check_period);
+        } else if (!strcmp(a, "--seed")) {
+            int s;
+            bad = parse_int(v, 0, &s);
+            o.seed = (uint64_t)s;
+        } else if (!strcmp(a, "--fail-on")) {
+            const int f = tb_fail_on_from_name(v);
+            bad = f < 0;
+            o.fail_on = (enum tb_fail_on)(f < 0 ? 0 : f);
+        } else {
+            fprintf(stderr, "coverage: unknown option '%s'\n", a);
+            usage(stderr);
+            return TB_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, "coverage: %s needs a valid value\n", a);
+            return TB_EXIT_USAGE;
+        }
+        i++;
+    }
+    struct tb_err err = {0};
+    char **paths = NULL;
+    int n_paths = 0;
+    if (tb_profile_dir_list(o.dir, &paths, &n_paths, &err)) {
+        fprintf(stderr, "coverage: %s\n", err.msg);
+        return TB_EXIT_USAGE;
+    }
+    struct tb_coverage *rows = calloc(n_paths > 0 ? (size_t)n_paths : 1, sizeof *rows);
+    int n_rows = 0, code = TB_EXIT_OK, matched = 0, any_refused = 0;
+    for (int i = 0; rows && i < n_paths && code == TB_EXIT_OK; i++) {
+        struct tb_profile *p = NULL;
+        if (tb_profile_load(paths[i], &p, &err)) {
+            fprintf(stderr, "coverage: %s\n", err.msg);
+            code = TB_EXIT_USAGE;
+            break;
+        }
+        if (in_list(o.profiles, p->name)) {
+            matched++;
+            if (!o.quiet)
+                fprintf(stderr, "coverage: %s ...\n", p->name);
+            int refused = 0;
+            if (cover_profile(&o, p, &rows[n_rows], &refused, &err)) {
+                fprintf(stderr, "coverage: %s: %s\n", p->name, err.msg);
+                code = TB_EXIT_USAGE;
+            } else {
+                n_rows++;
+                any_refused |= refused;
+            }
+        }
+        tb_profile_free(p);
+    }
+    tb_profile_dir_list_free(paths, n_paths);
+    if (!rows) {
+        fprintf(stderr, "coverage: out of memory\n");
+        return TB_EXIT_USAGE;
+    }
+    if (code == TB_EXIT_OK && !matched) {
+        fprintf(stderr, "coverage: no profile in %s matches '%s'\n", o.dir, o.profiles);
+        code = TB_EXIT_USAGE;
+    }
+    if (n_rows) {
+        tb_coverage_write_markdown(stdout, rows, n_rows);
+        for (int i = 0; i < n_rows; i++) {
+            if (rows[i].verdict != TB_COV_ON_TARGET)
+                printf("\n%s / %s: %s: %s\n", rows[i].profile, rows[i].workload,
+                       tb_coverage_verdict_name(rows[i].verdict), rows[i].why);
+            if (code == TB_EXIT_OK && tb_coverage_fails(&rows[i], o.fail_on))
+                code = TB_EXIT_FAIL;
+        }
+    }
+    if (code == TB_EXIT_OK && any_refused)
+        code = TB_EXIT_FAIL; /* --no-cpu-fallback: a fallback is a failure */
+    if (n_rows && o.out_dir && write_outputs(o.out_dir, rows, n_rows, &err)) {
+        fprintf(stderr, "coverage: %s\n", err.msg);
+        code = TB_EXIT_USAGE;
+    }
+    for (int i = 0; i < n_rows; i++)
+        tb_coverage_free(&rows[i]);
+    free(rows);
+    return code;
+}
