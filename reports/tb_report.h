@@ -1,0 +1,225 @@
+/* Reports, release comparison and the results store (issue 7).
+ *
+ * Inputs are results directories written by `tierbench run` (results.jsonl +
+ * manifest.json), a results.jsonl file itself, or Google Benchmark JSON files
+ * (tierbench-kernels --benchmark_format=json). Everything is read into a
+ * tb_rsrc and flattened into metric series (tb_series): one series per
+ * (key, metric), key = profile/workload/config for tierbench records and the
+ * benchmark run name for Google Benchmark. A series holds raw samples where
+ * the record has them, else the single scalar value.
+ *
+ *   load.c     sources and series extraction (one place for both compare,
+ *              report and store)
+ *   compare.c  statistical comparison + md/csv/json/junit output
+ *   gnuplot.c  running the gnuplot program
+ *   report.c   tierbench report (index.md, index.html, CSVs, qualification)
+ *   store.c    SQLite results store, history, dashboard */
+#ifndef TB_REPORT_H
+#define TB_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "harness/tb_env.h"
+#include "kernels/tb_error.h"
+
+/* ---- sources */
+struct tb_rsrc {
+    char *path;     /* as given */
+    char *data_path; /* the file actually read (results.jsonl or the .json) */
+    char hash[TB_HASH_STR_MAX];
+    int is_gbench;  /* Google Benchmark JSON */
+    json_t *records; /* array: tierbench records, or GB "benchmarks" */
+    json_t *manifest; /* manifest.json / GB "context"; may be NULL */
+    size_t dropped;  /* torn last line dropped by tb_results_read */
+};
+
+/* Loads a results dir, a .jsonl file or a GB JSON file. strict: a torn tail
+ * (dropped line) is an error (TB_EFORMAT) instead of being dropped. */
+int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_err *err);
+void tb_rsrc_free(struct tb_rsrc *s);
+
+/* Machine name ("cpu model (hostname)") and date of a source, for chart
+ * captions; "unknown" when absent. */
+void tb_rsrc_machine(const struct tb_rsrc *s, char *buf, size_t n);
+void tb_rsrc_date(const struct tb_rsrc *s, char *buf, size_t n);
+
+/* ---- metric series */
+enum tb_series_kind {
+    TB_SERIES_SAMPLES = 0,  /* raw samples (statistical test applies) */
+    TB_SERIES_SCALAR,       /* one value per record (no samples) */
+    TB_SERIES_DETERMINISTIC, /* scalar that does not vary run to run (accuracy) */
+    TB_SERIES_PLACEMENT,    /* placement/coverage fingerprint in `text` */
+};
+
+struct tb_series {
+    char key[256];
+    char metric[64];
+    char unit[24];
+    enum tb_series_kind kind;
+    double *v; /* samples or the scalar values (several when pooled) */
+    size_t n, cap;
+    char *text; /* placement fingerprint (TB_SERIES_PLACEMENT) */
+    char profile[64], workload[64], config[128];
+};
+
+struct tb_series_set {
+    struct tb_series *s;
+    size_t n, cap;
+};
+
+/* Appends the series of every record of src (records with the same key and
+ * metric are pooled). Records with status != ok, and qualification records,
+ * contribute nothing. */
+int tb_series_extract(const struct tb_rsrc *src, struct tb_series_set *set, struct tb_err *err);
+/* Adds values to the (key, metric) series, creating it. */
+int tb_series_add(struct tb_series_set *set, const char *key, const char *metric, const char *unit,
+                  enum tb_series_kind kind, const double *v, size_t n, struct tb_err *err);
+struct tb_series *tb_series_find(const struct tb_series_set *set, const char *key,
+                                 const char *metric);
+void tb_series_set_free(struct tb_series_set *set);
+
+/* 1 when a higher value is better for this metric (tokens/s, throughput,
+ * bytes/s, top1_agreement, FLOP/s), 0 when lower is better. */
+int tb_metric_higher_better(const char *metric);
+
+/* ---- compare */
+enum tb_verdict {
+    TB_V_NO_CHANGE = 0,
+    TB_V_IMPROVEMENT,
+    TB_V_REGRESSION,
+    TB_V_INCONCLUSIVE,
+};
+const char *tb_verdict_name(enum tb_verdict v);
+
+#define TB_CMP_MAX_THRESHOLDS 32
+struct tb_cmp_opts {
+    double alpha;          /* p must be < alpha (default 0.01) */
+    double threshold_pct;  /* |change| must be >= this (default 5) */
+    size_t min_samples;    /* fewer in either set -> inconclusive (default 5) */
+    size_t n_thr;
+    struct {
+        char metric[64];
+        double pct;
+    } thr[TB_CMP_MAX_THRESHOLDS]; /* per-metric threshold overrides */
+};
+void tb_cmp_opts_default(struct tb_cmp_opts *o);
+/* Parses "METRIC=PCT" into o->thr. */
+int tb_cmp_opts_add_threshold(struct tb_cmp_opts *o, const char *spec, struct tb_err *err);
+
+struct tb_cmp_row {
+    char key[256];
+    char metric[64];
+    char unit[24];
+    int higher_better;
+    size_t n_base, n_cand;
+    double med_base, med_cand; /* NaN when absent */
+    double change_pct;         /* (cand - base) / |base| * 100; NaN when undefined */
+    double p;                  /* NaN when no test ran */
+    double threshold_pct;
+    enum tb_verdict verdict;
+    char note[256];
+};
+
+struct tb_cmp_result {
+    struct tb_cmp_row *rows;
+    size_t n, cap;
+    double alpha;
+};
+
+/* The decision for one metric from raw samples (or scalars when
+ * kind != SAMPLES). Fills every field of row except key/metric/unit. */
+int tb_compare_values(const double *base, size_t nb, const double *cand, size_t nc,
+                      enum tb_series_kind kind, int higher_better, double threshold_pct,
+                      const struct tb_cmp_opts *o, struct tb_cmp_row *row, struct tb_err *err);
+/* Compares every series present in base or cand. */
+int tb_compare_sets(const struct tb_series_set *base, const struct tb_series_set *cand,
+                    const struct tb_cmp_opts *o, struct tb_cmp_result *out, struct tb_err *err);
+void tb_cmp_result_free(struct tb_cmp_result *r);
+size_t tb_cmp_count(const struct tb_cmp_result *r, enum tb_verdict v);
+
+enum tb_cmp_format { TB_FMT_MD = 0, TB_FMT_CSV, TB_FMT_JSON, TB_FMT_JUNIT };
+int tb_cmp_format_parse(const char *s, enum tb_cmp_format *out);
+int tb_cmp_write(const struct tb_cmp_result *r, enum tb_cmp_format f, FILE *out,
+                 struct tb_err *err);
+
+/* ---- gnuplot */
+/* 1 when a `gnuplot` executable is on PATH. */
+int tb_gnuplot_available(void);
+/* Runs gnuplot on script (terminal/output set by the script). TB_EUNSUPPORTED
+ * with a clear message when gnuplot is not installed, TB_EIO when it fails. */
+int tb_gnuplot_run(const char *script, struct tb_err *err);
+/* Writes s with gnuplot string quoting (single quotes doubled). */
+void tb_gnuplot_quote(FILE *f, const char *s);
+
+/* ---- report */
+struct tb_report_opts {
+    int ascii; /* print dumb-terminal charts to `log` */
+    FILE *log; /* progress/notes; may be NULL */
+};
+/* Writes out_dir/index.md, index.html, *.csv (and *.svg) from sources. Never
+ * fails because gnuplot is missing: the report then says so. */
+int tb_report_write(struct tb_rsrc *srcs, size_t n, const char *out_dir,
+                    const struct tb_report_opts *o, struct tb_err *err);
+
+/* ---- documents: index.md + index.html written side by side (the report and
+ * the dashboard share this). */
+struct tb_doc {
+    const char *dir;
+    FILE *md, *html, *log;
+    int ascii; /* also render charts with gnuplot's dumb terminal into log */
+    int gp_ok; /* gnuplot usable; else gp_msg says why */
+    char gp_msg[TB_ERR_MSG_MAX];
+    char machine[256], date[64]; /* every chart's caption */
+    int charts;
+};
+/* Creates dir (and parents), dir/index.md and dir/index.html. */
+int tb_doc_open(struct tb_doc *d, const char *dir, const char *title, FILE *log, int ascii,
+                struct tb_err *err);
+int tb_doc_close(struct tb_doc *d, struct tb_err *err);
+/* Heading/paragraph: md_prefix ("## ") for Markdown, html_tag ("h2") for HTML. */
+void tb_doc_text(struct tb_doc *d, const char *md_prefix, const char *html_tag, const char *text);
+void tb_doc_note(struct tb_doc *d, const char *text);
+/* Opens dir/name for writing (path receives the full path). */
+FILE *tb_doc_file(struct tb_doc *d, const char *name, char *path, size_t n);
+/* A chart: body is gnuplot commands plotting DATA (= dir/name.csv, which the
+ * caller wrote, header row first: use `skip 1`). Writes name.svg, inlines it
+ * in the HTML, links it from the Markdown; when gnuplot is missing or fails,
+ * a note says so instead. */
+void tb_doc_chart(struct tb_doc *d, const char *name, const char *title, const char *body);
+void tb_doc_table_head(struct tb_doc *d, const char *const *cells, size_t n);
+/* cls_last: CSS class of the last cell (e.g. the verdict) or NULL. */
+void tb_doc_table_row(struct tb_doc *d, const char *const *cells, size_t n, const char *cls_last);
+void tb_doc_table_end(struct tb_doc *d);
+void tb_csv_str(FILE *f, const char *s);
+/* Categorical x axis: xrange + xtics labels at 1..n. */
+void tb_gnuplot_xtics(FILE *s, char **labels, size_t n);
+void tb_html_escape(FILE *f, const char *s);
+void tb_html_begin(FILE *f, const char *title);
+void tb_html_end(FILE *f);
+int tb_html_inline_svg(FILE *f, const char *svg_path);
+int tb_mkdir_p(const char *dir, struct tb_err *err);
+
+/* ---- results store (SQLite) */
+#define TB_STORE_SCHEMA_VERSION 2
+struct tb_store;
+/* Opens (creating) the database and migrates it to TB_STORE_SCHEMA_VERSION. */
+int tb_store_open(const char *path, struct tb_store **out, struct tb_err *err);
+void tb_store_close(struct tb_store *st);
+int tb_store_schema_version(struct tb_store *st);
+/* Ingests one results source (strictly: a torn file is rejected) in one
+ * transaction. release NULL = the manifest's git commit. *added = new rows. */
+int tb_store_add(struct tb_store *st, const char *path, const char *release, size_t *added,
+                 struct tb_err *err);
+/* Number of stored metric rows. */
+long tb_store_count(struct tb_store *st);
+/* Table of medians across releases. metric/profile NULL = all. */
+int tb_store_history(struct tb_store *st, const char *metric, const char *profile, FILE *out,
+                     struct tb_err *err);
+/* Dashboard: trends per profile, latest vs previous release verdicts. */
+int tb_store_dashboard(struct tb_store *st, const char *out_dir, const struct tb_cmp_opts *o,
+                       FILE *log, struct tb_err *err);
+
+#endif

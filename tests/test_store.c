@@ -1,0 +1,231 @@
+/* Results store: migrations (empty DB, v1 -> current, newer refused),
+ * idempotent ingest, corrupt/truncated files rejected with the DB intact,
+ * history, dashboard, and the CLI commands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "report_fixtures.h"
+#include "reports/tb_report.h"
+#include "tb_test.h"
+
+static int sql(const char *db, const char *stmt)
+{
+    sqlite3 *h = NULL;
+    int rc = sqlite3_open(db, &h);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, stmt, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc;
+}
+
+static void test_migrations(void)
+{
+    char db[512];
+    struct tb_err err = {0};
+    struct tb_store *st = NULL;
+    /* empty (new) database */
+    tb_test_path(db, sizeof db, "store-new", ".db");
+    CHECKF(tb_store_open(db, &st, &err) == TB_OK, "%s", err.msg);
+    CHECK(st && tb_store_schema_version(st) == TB_STORE_SCHEMA_VERSION);
+    CHECK(st && tb_store_count(st) == 0);
+    tb_store_close(st);
+    /* reopening is a no-op */
+    CHECK(tb_store_open(db, &st, &err) == TB_OK && tb_store_schema_version(st) == 2);
+    tb_store_close(st);
+
+    /* a v1 database with data: migrated, data kept, new column usable */
+    tb_test_path(db, sizeof db, "store-v1", ".db");
+    CHECK(sql(db, "CREATE TABLE runs(id INTEGER PRIMARY KEY, run_key TEXT NOT NULL UNIQUE, source "
+                  "TEXT, file_hash TEXT, release TEXT NOT NULL, git_commit TEXT, machine TEXT, "
+                  "run_date TEXT, added_at TEXT NOT NULL);"
+                  "CREATE TABLE series(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL "
+                  "REFERENCES runs(id), key TEXT NOT NULL, profile TEXT, workload TEXT, config "
+                  "TEXT, metric TEXT NOT NULL, unit TEXT, kind INTEGER NOT NULL, n INTEGER NOT "
+                  "NULL, median REAL, samples TEXT NOT NULL, UNIQUE(run_id, key, metric));"
+                  "INSERT INTO runs VALUES(1, 'k', 's', 'h', 'v0.9', 'c', 'm', 'd', 'a');"
+                  "INSERT INTO series VALUES(1, 1, 'p/w/c', 'p', 'w', 'c', 'itl_ms', 'ms', 0, 1, "
+                  "2.5, '[2.5]');"
+                  "PRAGMA user_version = 1;") == SQLITE_OK);
+    CHECKF(tb_store_open(db, &st, &err) == TB_OK, "%s", err.msg);
+    CHECK(st && tb_store_schema_version(st) == 2 && tb_store_count(st) == 1);
+    tb_store_close(st);
+    CHECK(sql(db, "UPDATE series SET placement = '{}'") == SQLITE_OK);
+
+    /* newer than this build: refused, untouched */
+    tb_test_path(db, sizeof db, "store-future", ".db");
+    CHECK(sql(db, "PRAGMA user_version = 99;") == SQLITE_OK);
+    CHECK(tb_store_open(db, &st, &err) == TB_EUNSUPPORTED && st == NULL);
+    CHECK(strstr(err.msg, "newer") != NULL);
+
+    /* not a database */
+    tb_test_path(db, sizeof db, "store-junk", ".db");
+    FILE *f = fopen(db, "w");
+    if (f) {
+        fputs("this is not an sqlite database, just text that is long enough to matter\n", f);
+        fclose(f);
+    }
+    CHECK(tb_store_open(db, &st, &err) != TB_OK && st == NULL);
+    printf("junk database: %s\n", err.msg);
+}
+
+/* Copies src/results.jsonl to dst/ with `edit` applied: 't' truncates the
+ * last line (torn write), 'c' corrupts the second line. */
+static int damaged_copy(const char *src, const char *dst, char edit)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/results.jsonl", src);
+    char *txt = fx_slurp(p);
+    if (!txt)
+        return -1;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dst);
+    if (fx_system(cmd)) {
+        free(txt);
+        return -1;
+    }
+    size_t n = strlen(txt);
+    if (edit == 't') {
+        n -= 40; /* cut into the last record: no newline, not JSON */
+    } else {
+        char *second = strchr(txt, '\n') + 1;
+        memcpy(second, "{garbage", 8);
+    }
+    snprintf(p, sizeof p, "%s/results.jsonl", dst);
+    FILE *f = fopen(p, "wb");
+    int ok = f && fwrite(txt, 1, n, f) == n;
+    if (f)
+        fclose(f);
+    free(txt);
+    return ok ? 0 : -1;
+}
+
+static void test_ingest(void)
+{
+    char db[512], r1[512], r2[512], torn[512], bad[512];
+    tb_test_path(db, sizeof db, "store-ingest", ".db");
+    tb_test_path(r1, sizeof r1, "store-r1", "");
+    tb_test_path(r2, sizeof r2, "store-r2", "");
+    tb_test_path(torn, sizeof torn, "store-torn", "");
+    tb_test_path(bad, sizeof bad, "store-bad", "");
+    struct fx_run f = {.commit = "c0ffee1", .scale = 1.0, .n = 20, .seed = 11, .backend = "cpu",
+                       .with_coverage = 1};
+    CHECK(fx_write_run(r1, &f) == 0);
+    f.commit = "c0ffee2";
+    f.seed = 12;
+    f.scale = 1.25;
+    f.off_op = "attention";
+    CHECK(fx_write_run(r2, &f) == 0);
+    CHECK(damaged_copy(r2, torn, 't') == 0);
+    CHECK(damaged_copy(r2, bad, 'c') == 0);
+
+    struct tb_err err = {0};
+    struct tb_store *st = NULL;
+    CHECK(tb_store_open(db, &st, &err) == TB_OK);
+    if (!st)
+        return;
+    size_t added = 0;
+    CHECKF(tb_store_add(st, r1, NULL, &added, &err) == TB_OK, "%s", err.msg);
+    long n1 = tb_store_count(st);
+    CHECKF(added > 0 && n1 == (long)added, "added %zu count %ld", added, n1);
+    /* the same run again: nothing new */
+    CHECK(tb_store_add(st, r1, NULL, &added, &err) == TB_OK);
+    CHECK(added == 0 && tb_store_count(st) == n1);
+    /* also under another path spelling (results.jsonl directly) */
+    char jl[600];
+    snprintf(jl, sizeof jl, "%s/results.jsonl", r1);
+    CHECK(tb_store_add(st, jl, NULL, &added, &err) == TB_OK);
+    CHECK(added == 0 && tb_store_count(st) == n1);
+
+    /* truncated and corrupt files: rejected, nothing stored or lost */
+    CHECK(tb_store_add(st, torn, "bad", &added, &err) == TB_EFORMAT);
+    CHECKF(strstr(err.msg, "truncated") != NULL, "%s", err.msg);
+    CHECK(added == 0 && tb_store_count(st) == n1);
+    CHECK(tb_store_add(st, bad, "bad", &added, &err) == TB_EFORMAT);
+    CHECKF(strstr(err.msg, "line 2") != NULL, "%s", err.msg);
+    CHECK(tb_store_count(st) == n1);
+    CHECK(tb_store_add(st, "/nonexistent/run", NULL, &added, &err) != TB_OK);
+    CHECK(tb_store_count(st) == n1);
+
+    CHECK(tb_store_add(st, r2, NULL, &added, &err) == TB_OK && added > 0);
+    CHECK(tb_store_count(st) == n1 + (long)added);
+
+    /* history: both releases (the git commits), filtered */
+    char hist[512];
+    tb_test_path(hist, sizeof hist, "store-hist", ".txt");
+    FILE *h = fopen(hist, "w");
+    CHECK(h && tb_store_history(st, "itl_ms", "wearable", h, &err) == TB_OK);
+    if (h)
+        fclose(h);
+    char *txt = fx_slurp(hist);
+    CHECK(txt && strstr(txt, "c0ffee1") && strstr(txt, "c0ffee2") && strstr(txt, "itl_ms"));
+    CHECK(txt && !strstr(txt, "ttft_ms") && !strstr(txt, "phone-midrange"));
+    CHECK(txt && fx_count(txt, "\n") == 3); /* header + 2 releases */
+    free(txt);
+
+    /* dashboard: trends + latest vs previous (25% slower: regression) +
+     * the coverage change */
+    char dash[512];
+    tb_test_path(dash, sizeof dash, "store-dash", "");
+    struct tb_cmp_opts o;
+    tb_cmp_opts_default(&o);
+    CHECKF(tb_store_dashboard(st, dash, &o, NULL, &err) == TB_OK, "%s", err.msg);
+    char p[700];
+    snprintf(p, sizeof p, "%s/index.html", dash);
+    txt = fx_slurp(p);
+    CHECK(txt && strstr(txt, "c0ffee1 -&gt; c0ffee2") && strstr(txt, "class=\"regression\""));
+    CHECK(txt && strstr(txt, "op attention now off target on cpu/cpu"));
+    if (tb_gnuplot_available())
+        CHECK(txt && fx_count(txt, "<svg") == 4); /* 2 profiles x (latency, tokens/s) */
+    free(txt);
+    snprintf(p, sizeof p, "%s/index.md", dash);
+    txt = fx_slurp(p);
+    CHECK(txt && strstr(txt, "## Latest release vs previous"));
+    free(txt);
+    tb_store_close(st);
+}
+
+static void test_cli(void)
+{
+    const char *bin = getenv("TB_BIN");
+    if (!bin) {
+        printf("TB_BIN not set: CLI checks skipped\n");
+        return;
+    }
+    char db[512], run[512], out[512], cmd[4096];
+    tb_test_path(db, sizeof db, "store-cli", ".db");
+    tb_test_path(run, sizeof run, "store-cli-run", "");
+    tb_test_path(out, sizeof out, "store-cli-out", ".txt");
+    struct fx_run f = {.commit = "abc", .scale = 1.0, .n = 10, .seed = 5, .backend = "cpu"};
+    CHECK(fx_write_run(run, &f) == 0);
+    snprintf(cmd, sizeof cmd, "TB_DB='%s' '%s' store add '%s' --release v1.0 > '%s' 2>&1", db,
+             bin, run, out);
+    CHECK(fx_system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "'%s' store add '%s' --db '%s' > '%s' 2>&1", bin, run, db, out);
+    CHECK(fx_system(cmd) == 0);
+    char *txt = fx_slurp(out);
+    CHECK(txt && strstr(txt, "0 new series, already stored"));
+    free(txt);
+    snprintf(cmd, sizeof cmd, "'%s' history --db '%s' --metric ttft_ms > '%s' 2>&1", bin, db, out);
+    CHECK(fx_system(cmd) == 0);
+    txt = fx_slurp(out);
+    CHECK(txt && strstr(txt, "v1.0") && strstr(txt, "ttft_ms") && fx_count(txt, "\n") == 3);
+    free(txt);
+    snprintf(cmd, sizeof cmd, "'%s' store add /nonexistent --db '%s' > '%s' 2>&1", bin, db, out);
+    CHECK(fx_system(cmd) == 2);
+    snprintf(cmd, sizeof cmd, "'%s' store --db '%s' > '%s' 2>&1", bin, db, out);
+    CHECK(fx_system(cmd) == 2);
+    snprintf(cmd, sizeof cmd, "'%s' dashboard --db '%s' > '%s' 2>&1", bin, db, out);
+    CHECK(fx_system(cmd) == 2); /* -o missing */
+}
+
+int main(void)
+{
+    test_migrations();
+    test_ingest();
+    test_cli();
+    return tb_test_result("test_store");
+}
