@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness/tb_cli.h"
+#include "harness/tb_coverage.h"
 #include "harness/tb_run.h"
 
 static void usage(FILE *f)
@@ -32,6 +33,10 @@ static void usage(FILE *f)
             "  --seed S               synthetic weights and prompts (default 1)\n"
             "  --cache DIR            synthetic model cache (default $TB_CACHE_DIR or .tb-cache)\n"
             "  --out DIR              results root (default tb-results); a new run-* dir is made\n"
+            "  --no-cpu-fallback      fail fast, listing the ops, if any op would fall back to\n"
+            "                         a CPU (like ONNX Runtime's disable_cpu_ep_fallback)\n"
+            "  --fail-on GATE         silent-fallback | any-fallback: exit 1 when the tier\n"
+            "                         coverage has such an op (CI gates)\n"
             "  --json                 also print every record as a JSON line on stdout\n"
             "  --quiet                no progress or summary\n");
 }
@@ -65,6 +70,10 @@ int tb_cli_run(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             o.quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-cpu-fallback")) {
+            o.no_cpu_fallback = 1;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -108,6 +117,14 @@ int tb_cli_run(int argc, char **argv)
             o.cache_dir = v;
         else if (!strcmp(a, "--out"))
             o.out_dir = v;
+        else if (!strcmp(a, "--fail-on")) {
+            o.fail_on = tb_fail_on_from_name(v);
+            if (o.fail_on < 0) {
+                fprintf(stderr, "tierbench run: --fail-on '%s': silent-fallback or any-fallback\n",
+                        v);
+                return TB_EXIT_USAGE;
+            }
+        }
         else {
             fprintf(stderr, "tierbench run: unknown option '%s' (see --help)\n", a);
             return TB_EXIT_USAGE;

@@ -22,6 +22,7 @@
 
 #include "harness/tb_accuracy.h"
 #include "harness/tb_counters.h"
+#include "harness/tb_coverage.h"
 #include "harness/tb_energy.h"
 #include "harness/tb_env.h"
 #include "harness/tb_profile.h"
@@ -30,6 +31,7 @@
 #include "harness/tb_stats.h"
 #include "harness/tb_topo.h"
 #include "kernels/tb_backend_impl.h"
+#include "kernels/tb_sched.h"
 #include "workloads/tb_llama.h"
 #include "workloads/tb_workload.h"
 
@@ -171,103 +173,34 @@ int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed,
 
 /* ------------------------------------------------- backend preference */
 
-/* One entry of a profile's backend list: "cuda", "opencl:gpu", "npu", "cpu". */
-struct backend_choice {
-    struct tb_backend *b;
-    char name[32];     /* backend actually used */
-    int fallback;      /* 1 when not the first preference */
-    json_t *attempts;  /* [{"backend", "status", "reason"}] */
-};
-
-static int want_kind(const char *suffix)
-{
-    if (!suffix)
-        return -1;
-    if (!strcmp(suffix, "gpu"))
-        return TB_DEVICE_GPU;
-    if (!strcmp(suffix, "npu"))
-        return TB_DEVICE_NPU;
-    if (!strcmp(suffix, "cpu"))
-        return TB_DEVICE_CPU;
-    return -2;
-}
-
-static void attempt(json_t *arr, const char *backend, const char *status, const char *reason)
-{
-    json_t *o = json_pack("{s:s, s:s}", "backend", backend, "status", status);
-    if (o && reason)
-        json_object_set_new(o, "reason", json_string(reason));
-    if (o)
-        json_array_append_new(arr, o);
-}
-
-static int backend_registered(const char *name)
-{
-    for (const char *const *n = tb_backend_names(); *n; n++)
-        if (!strcmp(*n, name))
-            return 1;
-    return 0;
-}
-
-/* Tries the preference list in order; the CPU backend is always last and
- * always there. Every rejected entry keeps its reason. */
-static int choose_backend(const char (*prefs)[32], int n_prefs, int cpu_fallback,
-                          const struct tb_backend_config *cfg, struct backend_choice *out,
-                          struct tb_err *err)
-{
-    memset(out, 0, sizeof *out);
-    out->attempts = json_array();
-    for (int i = 0; i < n_prefs + (cpu_fallback ? 1 : 0); i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%s", i < n_prefs ? prefs[i] : "cpu");
-        char *colon = strchr(name, ':');
-        const int kind = want_kind(colon ? colon + 1 : NULL);
-        if (colon)
-            *colon = '\0';
-        const char *label = i < n_prefs ? prefs[i] : "cpu (always-available fallback)";
-        if (kind == -2) {
-            attempt(out->attempts, label, "rejected", "unknown device type suffix");
-            continue;
-        }
-        if (!backend_registered(name)) {
-            attempt(out->attempts, label, "unavailable", "no backend of that name in this build");
-            continue;
-        }
-        struct tb_err e = {0};
-        struct tb_backend *b = NULL;
-        if (tb_backend_create(name, cfg, &b, &e)) {
-            attempt(out->attempts, label, "unavailable", e.msg);
-            continue;
-        }
-        if (kind >= 0 && (int)tb_backend_device_kind(b) != kind) {
-            char why[256];
-            snprintf(why, sizeof why, "device '%s' is of type %s, not %s",
-                     tb_backend_device_name(b), tb_device_kind_name(tb_backend_device_kind(b)),
-                     tb_device_kind_name((enum tb_device_kind)kind));
-            attempt(out->attempts, label, "rejected", why);
-            tb_backend_free(b);
-            continue;
-        }
-        attempt(out->attempts, label, "selected", NULL);
-        out->b = b;
-        snprintf(out->name, sizeof out->name, "%s", name);
-        out->fallback = i > 0;
-        return TB_OK;
-    }
-    if (!cpu_fallback)
-        return tb_err_set(err, TB_EUNSUPPORTED, "none of the profile's backends is available on "
-                          "this host and the profile does not allow the CPU");
-    return tb_err_set(err, TB_EBACKEND, "no backend could be created (not even cpu)");
-}
-
 /* A profile allows the CPU when its list names it (gpu-datacenter does not:
  * measuring it on a host CPU would describe the wrong device). */
-static int lists_cpu(const struct tb_profile *p)
+static int lists_cpu(const char (*names)[32], int n)
 {
-    for (int i = 0; i < p->n_backends; i++)
-        if (!strcmp(p->backends[i], "cpu") || !strncmp(p->backends[i], "cpu:", 4))
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], "cpu") || !strncmp(names[i], "cpu:", 4))
             return 1;
     return 0;
+}
+
+/* Every entry of the preference list as opened: what it is, or why not. */
+static json_t *entries_json(const struct tb_sched_backends *bs, int n_listed)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < bs->n; i++) {
+        const struct tb_sched_entry *e = &bs->e[i];
+        json_t *o = json_pack("{s:s, s:b}", "entry", e->label, "implicit", i >= n_listed);
+        if (e->b) {
+            json_object_set_new(o, "backend", json_string(tb_backend_name(e->b)));
+            json_object_set_new(o, "device", json_string(tb_backend_device_name(e->b)));
+            json_object_set_new(o, "device_kind",
+                                json_string(tb_device_kind_name(tb_backend_device_kind(e->b))));
+        } else {
+            json_object_set_new(o, "unavailable", json_string(e->disabled_reason));
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
 }
 
 /* ------------------------------------------------------ measurement fns */
@@ -276,6 +209,7 @@ struct wl_ctx {
     struct tb_llm_session ss;
     enum tb_workload_kind kind;
     int32_t first_token;
+    float *embedding; /* embed: [dim] output of the last sample */
     /* llm-generate side figures, one per measured or warm-up call */
     double *ttft, *tpot;
     size_t n_side, cap_side;
@@ -320,6 +254,8 @@ static int sample_fn(void *user, double *sample, struct tb_err *err)
         rc = push_side(w, t.ttft_s, t.n_decoded ? t.decode_s / t.n_decoded : NAN);
         return rc ? tb_err_set(err, rc, "out of memory") : TB_OK;
     }
+    case TB_WL_EMBED:
+        return tb_embed_run(&w->ss, w->embedding, sample, err);
     default:
         return tb_err_set(err, TB_EUNSUPPORTED, "workload %s is not supported by this build",
                           tb_workload_kind_name(w->kind));
@@ -372,7 +308,7 @@ static int teacher_forced_logits(const char *path, const char *backend,
  * cpu-ref on --reference-model, else on the same file (kernel fidelity). */
 static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
                          const char *model_spec, const char *model_path,
-                         struct tb_backend *run_b, const struct tb_llama_model *m,
+                         tb_llama_graph_runner run, void *run_ctx, const struct tb_llama_model *m,
                          json_t *rec, struct tb_err *err)
 {
     const int32_t n_pos = o->accuracy_positions < m->config.ctx_len ? o->accuracy_positions
@@ -423,7 +359,8 @@ static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
     struct tb_llama_state *s = NULL;
     rc = tb_llama_state_build(m, n_pos, n_pos, &s, err);
     if (!rc)
-        rc = tb_llama_eval(m, s, run_b, tokens, n_pos, 0, 1, NULL, err);
+        rc = tb_llama_eval_with(m, s, run, run_ctx, tokens, n_pos, 0, TB_LLAMA_ALL_LOGITS, NULL,
+                                err);
     struct tb_accuracy acc;
     if (!rc && rcache->vocab != m->config.vocab_size)
         rc = tb_err_set(err, TB_EINVAL, "accuracy: reference vocabulary %d != model %d",
@@ -458,7 +395,25 @@ struct run_ctx {
     int tty;
     json_t *summary; /* rows for the final table */
     json_t *env;     /* environment, attached to every record */
+    struct tb_coverage *cov; /* coverage matrix rows (owned) */
+    int n_cov, cap_cov;
 };
+
+/* Takes ownership of *c (a row of the coverage matrix). */
+static void keep_coverage(struct run_ctx *rc, struct tb_coverage *c)
+{
+    if (rc->n_cov == rc->cap_cov) {
+        const int cap = rc->cap_cov ? 2 * rc->cap_cov : 16;
+        struct tb_coverage *a = realloc(rc->cov, sizeof *a * (size_t)cap);
+        if (!a) { /* the matrix loses a row; the record still has it */
+            tb_coverage_free(c);
+            return;
+        }
+        rc->cov = a;
+        rc->cap_cov = cap;
+    }
+    rc->cov[rc->n_cov++] = *c;
+}
 
 static void progress(struct run_ctx *rc, const char *profile, const char *wl)
 {
@@ -582,21 +537,27 @@ struct profile_run {
     const struct tb_profile *p;
     struct tb_backend_config cfg;
     struct tb_bind_plan plan;
-    struct backend_choice bc;
+    struct tb_sched_backends bs; /* preference list + cpu; owns the backends */
+    int n_listed;                /* entries the profile (or --backend) named */
+    struct tb_tier_probe *tp;    /* scheduler + evidence (borrows bs) */
+    struct tb_sched_run sr;      /* measured evals: the scheduler, no evidence */
+    json_t *entries;             /* entries_json */
+    char prefs[160];             /* the list as given, "npu>opencl:gpu>cpu" */
     json_t *binding; /* applied binding + observation */
     char profile_hash[TB_HASH_STR_MAX];
 };
 
 static void summary_row(struct run_ctx *rc, const char *profile, const char *wl,
                         const char *metric, double median, double p99, double tps,
-                        const char *energy, const char *accuracy, const char *status)
+                        const char *energy, const char *accuracy, const char *tier,
+                        const char *status)
 {
     json_array_append_new(rc->summary,
-                          json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s}", "profile",
-                                    profile, "workload", wl, "metric", metric, "median",
-                                    tb_json_number(median), "p99", tb_json_number(p99), "tps",
-                                    tb_json_number(tps), "energy", energy, "accuracy", accuracy,
-                                    "status", status));
+                          json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s}",
+                                    "profile", profile, "workload", wl, "metric", metric,
+                                    "median", tb_json_number(median), "p99", tb_json_number(p99),
+                                    "tps", tb_json_number(tps), "energy", energy, "accuracy",
+                                    accuracy, "tier", tier, "status", status));
 }
 
 static int run_workload(struct run_ctx *rc, struct profile_run *pr,
@@ -610,21 +571,19 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     progress(rc, p->name, wl_name);
 
     char config[768];
-    snprintf(config, sizeof config, "%s/%s/t%d/%s", model_spec, pr->bc.name, pr->cfg.n_threads,
-             tb_isa_name(tb_backend_isa(pr->bc.b)));
+    struct tb_backend *cpu = pr->bs.e[pr->bs.n - 1].b; /* always there */
+    snprintf(config, sizeof config, "%s/%s/t%d/%s", model_spec, pr->prefs, pr->cfg.n_threads,
+             tb_isa_name(tb_backend_isa(cpu)));
     json_t *rec = tb_results_record_new(wl_name, p->name, config);
     if (!rec)
         return tb_err_set(err, TB_ENOMEM, "out of memory");
     json_object_set(rec, "environment", rc->env);
-    json_object_set_new(rec, "backend", json_string(pr->bc.name));
+    json_object_set_new(rec, "backends", json_string(pr->prefs));
     json_object_set_new(rec, "profile_hash", json_string(pr->profile_hash));
-    json_object_set_new(rec, "placement",
-                        json_pack("{s:s, s:s, s:s, s:b, s:O}", "backend", pr->bc.name, "device",
-                                  tb_backend_device_name(pr->bc.b), "device_kind",
-                                  tb_device_kind_name(tb_backend_device_kind(pr->bc.b)),
-                                  "fallback", pr->bc.fallback, "attempts", pr->bc.attempts));
-    if (pr->bc.fallback)
-        warn(rec, "backend fallback: the profile's first choice was not usable (see placement)");
+    json_object_set_new(rec, "placement", json_pack("{s:O}", "entries", pr->entries));
+    if (!pr->bs.e[0].b)
+        warn(rec, "first-choice backend %s unavailable: %s", pr->bs.e[0].label,
+             pr->bs.e[0].disabled_reason);
     json_object_set_new(rec, "threads", json_pack("{s:i, s:i, s:b, s:s}", "requested",
                                                   pr->plan.requested, "actual", pr->plan.actual,
                                                   "clamped", pr->plan.clamped, "source",
@@ -637,7 +596,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
                                               pr->cfg.isa_cap >= TB_ISA_COUNT
                                                   ? "best"
                                                   : tb_isa_name(pr->cfg.isa_cap),
-                                              "used", tb_isa_name(tb_backend_isa(pr->bc.b))));
+                                              "used", tb_isa_name(tb_backend_isa(cpu))));
     json_t *ov = json_object();
     if (o->model)
         json_object_set_new(ov, "model", json_string(o->model));
@@ -717,6 +676,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
                  fmt_bytes(p->memory_budget, (char[32]){0}, 32));
         json_object_set_new(rec, "status", json_string("does-not-fit"));
         json_object_set_new(rec, "does_not_fit", json_string(why));
+        struct tb_coverage cov;
+        tb_coverage_failed(p->name, wl_name, model_spec, TB_COV_DOES_NOT_FIT, why, &cov);
+        json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
+        keep_coverage(rc, &cov);
         status = "does-not-fit";
         goto done;
     }
@@ -730,15 +693,17 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     if (rcode)
         goto fail;
     prompt = malloc(sizeof *prompt * (size_t)n_prompt);
+    w.embedding = malloc(sizeof *w.embedding * (size_t)m->config.dim);
     op_ns = calloc((size_t)s->graph.cap, sizeof *op_ns);
     op_sum = calloc((size_t)s->graph.cap, sizeof *op_sum);
-    if (!prompt || !op_ns || !op_sum) {
+    if (!prompt || !op_ns || !op_sum || !w.embedding) {
         rcode = tb_err_set(err, TB_ENOMEM, "out of memory");
         goto fail;
     }
     tb_workload_prompt(o->seed, m->config.vocab_size, prompt, n_prompt);
     w.kind = wl->kind;
-    w.ss = (struct tb_llm_session){.m = m, .s = s, .b = pr->bc.b, .prompt = prompt,
+    w.ss = (struct tb_llm_session){.m = m, .s = s, .run = tb_sched_graph_runner,
+                                   .run_ctx = &pr->sr, .prompt = prompt,
                                    .n_prompt = n_prompt, .n_predict = n_predict,
                                    .op_ns = op_ns, .op_ns_sum = op_sum};
     if (wl->kind == TB_WL_LLM_DECODE) { /* context to decode against, outside the timing */
@@ -794,6 +759,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     /* primary metric in ms */
     const char *metric = wl->kind == TB_WL_LLM_PREFILL  ? "ttft_ms"
                          : wl->kind == TB_WL_LLM_DECODE ? "itl_ms"
+                         : wl->kind == TB_WL_EMBED      ? "sequence_ms"
                                                         : "e2e_ms";
     for (size_t i = 0; i < set.n; i++)
         set.v[i] *= 1e3;
@@ -815,6 +781,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     if (wl->kind == TB_WL_LLM_PREFILL) {
         tps = n_prompt / med_s;
         json_object_set_new(d, "prefill_tps", tb_json_number(tps));
+    } else if (wl->kind == TB_WL_EMBED) {
+        tps = n_prompt / med_s;
+        json_object_set_new(d, "sequences_per_s", tb_json_number(1.0 / med_s));
+        json_object_set_new(d, "tokens_per_s", tb_json_number(tps));
     } else if (wl->kind == TB_WL_LLM_DECODE) {
         tps = 1.0 / med_s;
         json_object_set_new(d, "decode_tps", tb_json_number(tps));
@@ -845,7 +815,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         json_object_set_new(rec, "op_time_share", op_breakdown(&s->graph, op_sum, s->graph.n_ops));
 
     /* energy */
-    const double tokens_per_sample = wl->kind == TB_WL_LLM_PREFILL  ? n_prompt
+    const double tokens_per_sample = wl->kind == TB_WL_LLM_PREFILL || wl->kind == TB_WL_EMBED
+                                         ? n_prompt
                                      : wl->kind == TB_WL_LLM_DECODE ? 1
                                                                     : n_prompt + n_predict;
     const double tokens = tokens_per_sample * (double)(set.n + set.warmup_n);
@@ -871,11 +842,43 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     json_object_set_new(json_object_get(rec, "memory"), "peak_rss_kib",
                         hwm >= 0 ? json_integer(hwm) : json_string("unavailable: no VmHWM"));
 
+    /* where every op really ran: a few evals of the workload's graph through
+     * the same placement, op by op with evidence (kept out of the timing) */
+    char tier_txt[32] = "n/a";
+    {
+        struct tb_err ve = {0};
+        int vrc = TB_OK;
+        for (int i = 0; i < 3 && !vrc; i++)
+            vrc = wl->kind == TB_WL_EMBED
+                      ? tb_llama_embed_with(m, s, tb_tier_probe_runner, pr->tp, prompt, n_prompt,
+                                            w.embedding, NULL, &ve)
+                  : wl->kind == TB_WL_LLM_PREFILL
+                      ? tb_llama_eval_with(m, s, tb_tier_probe_runner, pr->tp, prompt, n_prompt, 0,
+                                           TB_LLAMA_LAST_LOGITS, NULL, &ve)
+                      : tb_llama_eval_with(m, s, tb_tier_probe_runner, pr->tp, &w.first_token, 1,
+                                           n_prompt - (wl->kind == TB_WL_LLM_DECODE ? 0 : 1),
+                                           TB_LLAMA_LAST_LOGITS, NULL, &ve);
+        struct tb_coverage cov;
+        if (!vrc)
+            vrc = tb_tier_probe_coverage(pr->tp, p->name, wl_name, model_spec, &cov, &ve);
+        if (vrc) {
+            json_object_set_new(rec, "coverage", json_pack("{s:s}", "unavailable", ve.msg));
+        } else {
+            json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
+            snprintf(tier_txt, sizeof tier_txt, "%s", tb_coverage_verdict_name(cov.verdict));
+            if (cov.verdict != TB_COV_ON_TARGET)
+                warn(rec, "tier coverage: %s (%s)", tb_coverage_verdict_name(cov.verdict),
+                     cov.why);
+            keep_coverage(rc, &cov);
+        }
+    }
+
     /* accuracy beside speed */
     char acc_txt[64] = "n/a";
     if (o->accuracy_positions > 0) {
         struct tb_err ae = {0};
-        if (accuracy_eval(o, &rc->refs, model_spec, path, pr->bc.b, m, rec, &ae)) {
+        if (accuracy_eval(o, &rc->refs, model_spec, path, tb_sched_graph_runner, &pr->sr, m, rec,
+                          &ae)) {
             json_object_set_new(rec, "accuracy", json_pack("{s:s}", "unavailable", ae.msg));
         } else {
             json_t *a = json_object_get(rec, "accuracy");
@@ -886,7 +889,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     }
     json_object_set_new(rec, "status", json_string(set.valid ? "ok" : "invalid"));
     status = set.valid ? "ok" : "INVALID";
-    summary_row(rc, p->name, wl_name, metric, st.median, st.p99, tps, energy_txt, acc_txt, status);
+    summary_row(rc, p->name, wl_name, metric, st.median, st.p99, tps, energy_txt, acc_txt,
+                tier_txt, status);
     goto append;
 
 fail:
@@ -894,7 +898,7 @@ fail:
     json_object_set_new(rec, "error", json_string(err->msg));
     status = "error";
 done:
-    summary_row(rc, p->name, wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status);
+    summary_row(rc, p->name, wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status, status);
 append:;
     struct tb_err ae = {0};
     int arc = tb_results_append(rc->res, rec, &ae);
@@ -913,6 +917,7 @@ append:;
     tb_sample_set_free(&set);
     free(w.ttft);
     free(w.tpot);
+    free(w.embedding);
     free(prompt);
     free(op_ns);
     free(op_sum);
@@ -925,6 +930,9 @@ append:;
             *err = ae;
         return arc;
     }
+    /* --no-cpu-fallback: the plan refused; stop the suite with the op list */
+    if (o->no_cpu_fallback && rcode == TB_EUNSUPPORTED)
+        return TB_EUNSUPPORTED;
     return TB_OK;
 }
 
@@ -1061,7 +1069,7 @@ static int judge_slos(struct run_ctx *rc, const struct tb_profile *p, json_t *re
     if (fails)
         *any_fail = 1;
     int arc = tb_results_append(rc->res, rec, err);
-    summary_row(rc, p->name, "SLO verdict", verdict, NAN, NAN, NAN, "", "", verdict);
+    summary_row(rc, p->name, "SLO verdict", verdict, NAN, NAN, NAN, "", "", "", verdict);
     json_decref(rec);
     return arc;
 }
@@ -1114,10 +1122,15 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
         json_object_set(rec, "environment", rc->env);
         json_object_set_new(rec, "status", json_string("unsupported"));
         json_object_set_new(rec, "unsupported", json_string(why));
-        json_object_set_new(rec, "placement", json_pack("{s:O}", "attempts", pr->bc.attempts));
+        json_object_set_new(rec, "placement", json_pack("{s:O}", "entries", pr->entries));
+        struct tb_coverage cov;
+        tb_coverage_failed(p->name, wl, rc->o->model ? rc->o->model : p->workloads[i].model,
+                           TB_COV_UNSUPPORTED, why, &cov);
+        json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
+        keep_coverage(rc, &cov);
         rcode = tb_results_append(rc->res, rec, err);
         json_decref(rec);
-        summary_row(rc, p->name, wl, "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported");
+        summary_row(rc, p->name, wl, "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported", "unsupported");
     }
     if (!rcode && p->n_slos) {
         json_t *rec = tb_results_record_new("qualification", p->name, "slo");
@@ -1127,12 +1140,9 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
         json_object_set_new(rec, "status", json_string("unsupported"));
         rcode = tb_results_append(rc->res, rec, err);
         json_decref(rec);
-        summary_row(rc, p->name, "SLO verdict", "UNSUPPORTED", NAN, NAN, NAN, "", "",
+        summary_row(rc, p->name, "SLO verdict", "UNSUPPORTED", NAN, NAN, NAN, "", "", "",
                     "UNSUPPORTED");
     }
-    json_decref(pr->bc.attempts);
-    json_decref(pr->binding);
-    tb_bind_plan_free(&pr->plan);
     return rcode;
 }
 
@@ -1147,18 +1157,45 @@ static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_
     int rcode = apply_binding(rc, &pr, err);
     if (rcode)
         return rcode;
+    /* the preference list (or --backend), cpu appended: the scheduler places
+     * every op on the first entry that supports it and says why not */
     char one[1][32];
-    if (rc->o->backend)
+    const char(*names)[32] = (const char(*)[32])p->backends;
+    int n_names = p->n_backends;
+    if (rc->o->backend) {
         snprintf(one[0], sizeof one[0], "%s", rc->o->backend);
-    rcode = rc->o->backend ? choose_backend((const char(*)[32])one, 1, 0, &pr.cfg, &pr.bc, err)
-                           : choose_backend((const char(*)[32])p->backends, p->n_backends,
-                                            lists_cpu(p), &pr.cfg, &pr.bc, err);
-    if (rcode == TB_EUNSUPPORTED) /* recorded per workload, the suite goes on */
-        return record_unsupported(rc, &pr, err);
+        names = (const char(*)[32])one;
+        n_names = 1;
+    }
+    pr.n_listed = n_names;
+    for (int i = 0; i < n_names; i++) {
+        const size_t len = strlen(pr.prefs);
+        snprintf(pr.prefs + len, sizeof pr.prefs - len, "%s%s", i ? ">" : "", names[i]);
+    }
+    rcode = tb_sched_backends_open(names, n_names, &pr.cfg, &pr.bs, err);
     if (!rcode) {
-        /* worker binding as the backend observed it */
+        pr.entries = entries_json(&pr.bs, n_names);
+        int usable = 0; /* a named entry that exists here */
+        for (int i = 0; i < n_names && i < pr.bs.n; i++)
+            usable |= pr.bs.e[i].b != NULL;
+        if (!usable && !lists_cpu(names, n_names)) {
+            tb_err_set(err, TB_EUNSUPPORTED, "none of the backends %s is available on this host "
+                       "and the profile does not allow the CPU", pr.prefs);
+            rcode = record_unsupported(rc, &pr, err);
+            goto out;
+        }
+        struct tb_sched_opts so;
+        tb_sched_opts_default(&so);
+        so.accel_op_classes = (const char(*)[16])p->accel_op_classes;
+        so.n_accel_op_classes = p->n_accel_op_classes;
+        so.no_cpu_fallback = rc->o->no_cpu_fallback;
+        rcode = tb_tier_probe_create(pr.bs.e, pr.bs.n, &so, NULL, 7, &pr.tp, err);
+        pr.sr.sched = pr.tp ? tb_tier_probe_sched(pr.tp) : NULL;
+    }
+    if (!rcode) {
+        /* worker binding as the cpu backend observed it */
         int cpus[256];
-        const int n = tb_backend_thread_cpus(pr.bc.b, cpus, 256);
+        const int n = tb_backend_thread_cpus(pr.bs.e[pr.bs.n - 1].b, cpus, 256);
         if (n > 0) {
             json_t *a = json_array();
             for (int i = 0; i < n; i++)
@@ -1176,8 +1213,10 @@ static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_
     if (!rcode && p->n_slos)
         rcode = judge_slos(rc, p, records, any_fail, err);
     json_decref(records);
-    tb_backend_free(pr.bc.b);
-    json_decref(pr.bc.attempts);
+out:
+    tb_tier_probe_free(pr.tp); /* borrows the backends: before closing them */
+    tb_sched_backends_close(&pr.bs);
+    json_decref(pr.entries);
     json_decref(pr.binding);
     tb_bind_plan_free(&pr.plan);
     return rcode;
@@ -1185,8 +1224,8 @@ static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_
 
 static void print_summary(const json_t *rows, FILE *f)
 {
-    fprintf(f, "\n%-20s %-14s %-8s %12s %12s %10s  %-14s %-22s %s\n", "profile", "workload",
-            "metric", "median", "p99", "tok/s", "energy", "accuracy", "status");
+    fprintf(f, "\n%-20s %-14s %-8s %12s %12s %10s  %-14s %-22s %-16s %s\n", "profile",
+            "workload", "metric", "median", "p99", "tok/s", "energy", "accuracy", "tier", "status");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -1201,14 +1240,34 @@ static void print_summary(const json_t *rows, FILE *f)
             snprintf(b, sizeof b, "%.3f ms", p99);
         if (json_is_number(json_object_get(r, "tps")))
             snprintf(c, sizeof c, "%.1f", tps);
-        fprintf(f, "%-20s %-14s %-8s %12s %12s %10s  %-14s %-22s %s\n",
+        fprintf(f, "%-20s %-14s %-8s %12s %12s %10s  %-14s %-22s %-16s %s\n",
                 json_string_value(json_object_get(r, "profile")),
                 json_string_value(json_object_get(r, "workload")),
                 json_string_value(json_object_get(r, "metric")), a, b, c,
                 json_string_value(json_object_get(r, "energy")),
                 json_string_value(json_object_get(r, "accuracy")),
+                json_string_value(json_object_get(r, "tier")),
                 json_string_value(json_object_get(r, "status")));
     }
+}
+
+/* coverage.md + coverage.csv beside the results: the matrix across profiles */
+static int write_coverage(struct run_ctx *rc, struct tb_err *err)
+{
+    static const char *const names[2] = {"coverage.md", "coverage.csv"};
+    for (int k = 0; k < 2; k++) {
+        char path[PATH_MAX_TB];
+        snprintf(path, sizeof path, "%s/%s", tb_results_dir(rc->res), names[k]);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
+        int bad = k == 0 ? tb_coverage_write_markdown(f, rc->cov, rc->n_cov)
+                         : tb_coverage_write_csv(f, rc->cov, rc->n_cov);
+        bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+        if (fclose(f) || bad)
+            return tb_err_set(err, TB_EIO, "%s: write failed: %s", path, strerror(errno));
+    }
+    return TB_OK;
 }
 
 static json_t *build_env(struct run_ctx *rc, struct tb_err *err)
@@ -1374,6 +1433,17 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         }
         if (!o.quiet)
             print_summary(rc.summary, stdout);
+        if (rc.n_cov) {
+            struct tb_err we = {0};
+            if (write_coverage(&rc, &we) && !rcode) {
+                *err = we;
+                rcode = we.code;
+            }
+            if (!o.quiet) {
+                printf("\ntier coverage (where every op really ran):\n\n");
+                tb_coverage_write_markdown(stdout, rc.cov, rc.n_cov);
+            }
+        }
         if (!rcode && !o.quiet)
             printf("\nresults: %s\n", tb_results_dir(rc.res));
         struct tb_err ce = {0};
@@ -1395,7 +1465,15 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     for (int i = 0; i < n_prof; i++)
         tb_profile_free(profiles[i]);
     free(profiles);
+    int gate_fail = 0;
+    for (int i = 0; i < rc.n_cov; i++) {
+        gate_fail |= tb_coverage_fails(&rc.cov[i], (enum tb_fail_on)o.fail_on);
+        tb_coverage_free(&rc.cov[i]);
+    }
+    free(rc.cov);
+    if (!rcode && gate_fail && !o.quiet)
+        fprintf(stderr, "tierbench run: tier coverage fails the --fail-on gate\n");
     if (!rcode)
-        *exit_code = any_fail ? 1 : 0;
+        *exit_code = any_fail || gate_fail ? 1 : 0;
     return rcode;
 }

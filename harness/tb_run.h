@@ -30,6 +30,8 @@ struct tb_run_opts {
     const char *reference_model; /* accuracy reference for a user file (else cpu-ref on the file) */
     uint64_t seed;              /* synthetic weights + prompts */
     int accuracy_positions;     /* teacher-forced positions for accuracy; 0 = skip */
+    int no_cpu_fallback;        /* fail fast when an op would fall back to the CPU */
+    int fail_on;                /* enum tb_fail_on: coverage gate for the exit code */
     int json;                   /* also print each record as a JSON line on stdout */
     int quiet;                  /* no progress lines */
 };

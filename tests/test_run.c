@@ -188,6 +188,8 @@ static void test_full_run(void)
         const double top1 = json_number_value(json_object_get(acc, "top1_agreement"));
         CHECKF(top1 >= 0.75 && top1 <= 1.0, "top1 %.3f", top1);
         CHECK(json_number_value(json_object_get(acc, "kl_mean")) > 0); /* quantization loss */
+        /* tier coverage: a cpu profile runs every op on its target tier */
+        CHECK(!strcmp(str_at(pre, "coverage", "verdict"), "on-target"));
         /* environment in every record */
         CHECK(json_is_object(json_object_get(json_object_get(pre, "environment"), "cpu")));
         json_t *mem = json_object_get(pre, "memory");
@@ -280,9 +282,10 @@ static void test_budget_invalid_unsupported(void)
     recs = read_run(out, run_dir, sizeof run_dir);
     r = recs ? find(recs, "llm-decode") : NULL;
     CHECK(r && !strcmp(str_at(r, "status", NULL), "unsupported"));
-    json_t *att = r ? json_object_get(json_object_get(r, "placement"), "attempts") : NULL;
-    CHECK(att && json_array_size(att) == 1 &&
-          strstr(str_at(json_array_get(att, 0), "reason", NULL), "no backend") != NULL);
+    json_t *ent = r ? json_object_get(json_object_get(r, "placement"), "entries") : NULL;
+    CHECK(ent && json_array_size(ent) >= 1 &&
+          strstr(str_at(json_array_get(ent, 0), "unavailable", NULL), "npu") != NULL);
+    CHECK(r && !strcmp(str_at(r, "coverage", "verdict"), "unsupported"));
     r = recs ? find(recs, "qualification") : NULL;
     CHECK(r && !strcmp(str_at(r, "verdict", NULL), "UNSUPPORTED"));
     json_decref(recs);
