@@ -4,6 +4,7 @@
 #ifndef TB_TENSOR_H
 #define TB_TENSOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ int tb_tensor_init(struct tb_tensor *t, enum tb_type type, int n_dims, const int
 int64_t tb_tensor_nelements(const struct tb_tensor *t);
 size_t tb_tensor_nbytes(const struct tb_tensor *t);
 int64_t tb_tensor_nrows(const struct tb_tensor *t); /* ne[1]*ne[2]*ne[3] */
+/* A backend can address it: data present, known type, every dim >= 1, rows
+ * reachable as data + i*nb[1] (row stride a whole number of elements,
+ * higher dims packed). */
+bool tb_tensor_rows_ok(const struct tb_tensor *t);
 /* Pointer to row i (i over ne[1..3] flattened, contiguous tensors only). */
 static inline void *tb_tensor_row(const struct tb_tensor *t, int64_t i)
 {

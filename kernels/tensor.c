@@ -38,3 +38,20 @@ size_t tb_tensor_nbytes(const struct tb_tensor *t)
 {
     return t->nb[1] * (size_t)tb_tensor_nrows(t);
 }
+
+bool tb_tensor_rows_ok(const struct tb_tensor *t)
+{
+    if (!t || !t->data)
+        return false;
+    const struct tb_type_traits *tr = tb_type_traits(t->type);
+    if (!tr)
+        return false;
+    for (int d = 0; d < TB_MAX_DIMS; d++)
+        if (t->ne[d] < 1)
+            return false;
+    const size_t row = tb_row_size(t->type, t->ne[0]);
+    return row != 0 && t->nb[0] == tr->type_size && t->nb[1] >= row &&
+           t->nb[1] % tr->type_size == 0 &&
+           (t->ne[2] == 1 || t->nb[2] == t->nb[1] * (size_t)t->ne[1]) &&
+           (t->ne[3] == 1 || t->nb[3] == t->nb[2] * (size_t)t->ne[2]);
+}

@@ -12,23 +12,6 @@ static int fail(struct tb_err *err, int code, const char *backend, const struct 
                       what);
 }
 
-/* Present, known type, rows reachable as data + i*nb[1]. */
-static bool tensor_ok(const struct tb_tensor *t)
-{
-    if (!t || !t->data)
-        return false;
-    const struct tb_type_traits *tr = tb_type_traits(t->type);
-    if (!tr)
-        return false;
-    for (int d = 0; d < TB_MAX_DIMS; d++)
-        if (t->ne[d] < 1)
-            return false;
-    const size_t row = tb_row_size(t->type, t->ne[0]);
-    return row != 0 && t->nb[0] == tr->type_size && t->nb[1] >= row &&
-           (t->ne[2] == 1 || t->nb[2] == t->nb[1] * (size_t)t->ne[1]) &&
-           (t->ne[3] == 1 || t->nb[3] == t->nb[2] * (size_t)t->ne[2]);
-}
-
 static bool is_f32(const struct tb_tensor *t)
 {
     return t->type == TB_TYPE_F32;
@@ -65,25 +48,26 @@ int tb_accel_validate(const char *backend, const struct tb_op *op, unsigned wtyp
 {
     const struct tb_tensor *a = op->src[0], *b = op->src[1], *c = op->src[2], *d = op->dst;
     const struct tb_op_params *p = &op->p;
-    if (!tensor_ok(a) || !tensor_ok(d))
-        return fail(err, TB_EINVAL, backend, op, "src0 or dst missing, empty or not row-contiguous");
+    if (!tb_tensor_rows_ok(a) || !tb_tensor_rows_ok(d))
+        return fail(err, TB_EINVAL, backend, op,
+                    "src0 or dst missing, empty or not row-contiguous");
     const int64_t n = tb_tensor_nrows(d);
     switch (op->kind) {
     case TB_OP_GET_ROWS:
-        if (!tensor_ok(b) || b->type != TB_TYPE_I32 || !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || b->type != TB_TYPE_I32 || !is_f32(d))
             return fail(err, TB_EINVAL, backend, op, "needs a table, i32 ids, f32 dst");
         if (d->ne[0] != a->ne[0] || tb_tensor_nelements(b) != n)
             return fail(err, TB_EINVAL, backend, op, "dst must be [table row x number of ids]");
         return weight_type(backend, op, a->type, wtype_mask, err);
     case TB_OP_RMS_NORM:
-        if (!tensor_ok(b) || !is_f32(a) || !is_f32(b) || !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !is_f32(a) || !is_f32(b) || !is_f32(d))
             return fail(err, TB_EINVAL, backend, op, "needs f32 x, weight and dst");
         if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n || tb_tensor_nelements(b) != a->ne[0] ||
             !(p->eps >= 0.0f))
             return fail(err, TB_EINVAL, backend, op, "x, weight, dst shapes differ or eps < 0");
         return TB_OK;
     case TB_OP_MATMUL:
-        if (!tensor_ok(b) || !is_f32(b) || !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !is_f32(b) || !is_f32(d))
             return fail(err, TB_EINVAL, backend, op, "needs a weight, f32 x and dst");
         if (b->ne[0] != a->ne[0] || d->ne[0] != tb_tensor_nrows(a) || tb_tensor_nrows(b) != n)
             return fail(err, TB_EINVAL, backend, op,
@@ -106,8 +90,8 @@ int tb_accel_validate(const char *backend, const struct tb_op *op, unsigned wtyp
                         "rows pos0..pos0+n-1 must fit the cache, same row length");
         return TB_OK;
     case TB_OP_ATTENTION: {
-        if (!tensor_ok(b) || !tensor_ok(c) || !is_f32(a) || !is_cache(b) || !is_cache(c) ||
-            !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !tb_tensor_rows_ok(c) || !is_f32(a) || !is_cache(b) ||
+            !is_cache(c) || !is_f32(d))
             return fail(err, TB_EINVAL, backend, op, "needs f32 q and dst, f32/f16 K and V caches");
         const int64_t n_ctx = tb_tensor_nrows(b);
         if (p->head_dim < 1 || p->n_head < 1 || p->n_head_kv < 1 || p->n_head % p->n_head_kv ||
@@ -123,7 +107,8 @@ int tb_accel_validate(const char *backend, const struct tb_op *op, unsigned wtyp
     case TB_OP_SILU:
     case TB_OP_MUL:
     case TB_OP_ADD:
-        if (!is_f32(a) || !is_f32(d) || (op->kind != TB_OP_SILU && (!tensor_ok(b) || !is_f32(b))))
+        if (!is_f32(a) || !is_f32(d) ||
+            (op->kind != TB_OP_SILU && (!tb_tensor_rows_ok(b) || !is_f32(b))))
             return fail(err, TB_EINVAL, backend, op, "needs f32 inputs and dst");
         if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n ||
             (op->kind != TB_OP_SILU && (b->ne[0] != a->ne[0] || tb_tensor_nrows(b) != n)))

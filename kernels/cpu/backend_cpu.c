@@ -48,25 +48,6 @@ static int fail(struct tb_err *err, const struct tb_op *op, const char *what)
                       what);
 }
 
-/* Present, known type, rows reachable as data + i*nb[1]; f32 rows also need
- * nb[1] to be a whole number of floats. */
-static bool tensor_ok(const struct tb_tensor *t)
-{
-    if (!t || !t->data)
-        return false;
-    const struct tb_type_traits *tr = tb_type_traits(t->type);
-    if (!tr)
-        return false;
-    for (int d = 0; d < TB_MAX_DIMS; d++)
-        if (t->ne[d] < 1)
-            return false;
-    const size_t row = tb_row_size(t->type, t->ne[0]);
-    return row != 0 && t->nb[0] == tr->type_size && t->nb[1] >= row &&
-           t->nb[1] % tr->type_size == 0 &&
-           (t->ne[2] == 1 || t->nb[2] == t->nb[1] * (size_t)t->ne[1]) &&
-           (t->ne[3] == 1 || t->nb[3] == t->nb[2] * (size_t)t->ne[2]);
-}
-
 static bool is_f32(const struct tb_tensor *t)
 {
     return t->type == TB_TYPE_F32;
@@ -81,25 +62,26 @@ static int validate(const struct tb_op *op, struct tb_err *err)
 {
     const struct tb_tensor *a = op->src[0], *b = op->src[1], *c = op->src[2], *d = op->dst;
     const struct tb_op_params *p = &op->p;
-    if (!tensor_ok(a) || !tensor_ok(d))
+    if (!tb_tensor_rows_ok(a) || !tb_tensor_rows_ok(d))
         return fail(err, op, "src0 or dst missing, empty or not row-contiguous");
     const int64_t n = tb_tensor_nrows(d);
     switch (op->kind) {
     case TB_OP_GET_ROWS:
-        if (!tensor_ok(b) || !is_weight_type(a->type) || b->type != TB_TYPE_I32 || !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !is_weight_type(a->type) || b->type != TB_TYPE_I32 ||
+            !is_f32(d))
             return fail(err, op, "needs a f32/f16/q8_0/q4_0 table, i32 ids, f32 dst");
         if (d->ne[0] != a->ne[0] || tb_tensor_nelements(b) != n)
             return fail(err, op, "dst must be [table row x number of ids]");
         return TB_OK;
     case TB_OP_RMS_NORM:
-        if (!tensor_ok(b) || !is_f32(a) || !is_f32(b) || !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !is_f32(a) || !is_f32(b) || !is_f32(d))
             return fail(err, op, "needs f32 x, weight and dst");
         if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n || tb_tensor_nelements(b) != a->ne[0] ||
             !(p->eps >= 0.0f))
             return fail(err, op, "x, weight, dst shapes differ or eps < 0");
         return TB_OK;
     case TB_OP_MATMUL:
-        if (!tensor_ok(b) || !is_weight_type(a->type) || !is_f32(b) || !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !is_weight_type(a->type) || !is_f32(b) || !is_f32(d))
             return fail(err, op, "needs f32/f16/q8_0/q4_0 W, f32 x and dst");
         if (b->ne[0] != a->ne[0] || d->ne[0] != tb_tensor_nrows(a) || tb_tensor_nrows(b) != n)
             return fail(err, op, "shapes must be W [K x N], x [K x n], dst [N x n]");
@@ -119,8 +101,8 @@ static int validate(const struct tb_op *op, struct tb_err *err)
             return fail(err, op, "rows pos0..pos0+n-1 must fit the cache, same row length");
         return TB_OK;
     case TB_OP_ATTENTION: {
-        if (!tensor_ok(b) || !tensor_ok(c) || !is_f32(a) || !is_cache(b) || !is_cache(c) ||
-            !is_f32(d))
+        if (!tb_tensor_rows_ok(b) || !tb_tensor_rows_ok(c) || !is_f32(a) || !is_cache(b) ||
+            !is_cache(c) || !is_f32(d))
             return fail(err, op, "needs f32 q and dst, f32/f16 K and V caches");
         const int64_t n_ctx = tb_tensor_nrows(b);
         if (p->head_dim < 1 || p->n_head < 1 || p->n_head_kv < 1 || p->n_head % p->n_head_kv ||
@@ -135,7 +117,8 @@ static int validate(const struct tb_op *op, struct tb_err *err)
     case TB_OP_SILU:
     case TB_OP_MUL:
     case TB_OP_ADD:
-        if (!is_f32(a) || !is_f32(d) || (op->kind != TB_OP_SILU && (!tensor_ok(b) || !is_f32(b))))
+        if (!is_f32(a) || !is_f32(d) ||
+            (op->kind != TB_OP_SILU && (!tb_tensor_rows_ok(b) || !is_f32(b))))
             return fail(err, op, "needs f32 inputs and dst");
         if (d->ne[0] != a->ne[0] || tb_tensor_nrows(a) != n ||
             (op->kind != TB_OP_SILU && (b->ne[0] != a->ne[0] || tb_tensor_nrows(b) != n)))
@@ -162,8 +145,9 @@ static int prepare(struct cpu_ctx *c, const struct tb_op *op, size_t *act_bytes,
         const int64_t rows = tb_tensor_nrows(op->src[0]);
         for (int64_t i = 0; i < n; i++)
             if (id[i] < 0 || id[i] >= rows)
-                return tb_err_set(err, TB_EINVAL, "cpu get_rows '%s': id %d at %lld outside [0, %lld)",
-                                  op->name, id[i], (long long)i, (long long)rows);
+                return tb_err_set(err, TB_EINVAL,
+                                  "cpu get_rows '%s': id %d at %lld outside [0, %lld)", op->name,
+                                  id[i], (long long)i, (long long)rows);
         break;
     }
     case TB_OP_MATMUL: {
@@ -271,7 +255,8 @@ static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, int ith, int n
     chunk = (chunk + 15) / 16 * 16;
     const int64_t n_chunks = (g.N + chunk - 1) / chunk;
     for (;;) {
-        const int64_t k = atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed) - *base;
+        const int64_t k =
+            atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed) - *base;
         if (k >= n_chunks)
             break;
         mk->gemm(&g, k * chunk, (k + 1) * chunk < g.N ? (k + 1) * chunk : g.N);
@@ -329,7 +314,8 @@ static void attn_group_generic(const struct tb_cpu_kernels *k, const struct tb_c
         float max = -INFINITY;
         for (int64_t t = 0; t < a->n_kv; t++) {
             const void *kr = (const char *)a->k + (size_t)t * a->k_row;
-            const float s = a->scale * (a->k16 ? k->dot_f16(q, kr, a->hd) : k->dot_f32(q, kr, a->hd));
+            const float s =
+                a->scale * (a->k16 ? k->dot_f16(q, kr, a->hd) : k->dot_f32(q, kr, a->hd));
             score[t] = s;
             max = s > max ? s : max;
         }
