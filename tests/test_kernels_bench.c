@@ -68,7 +68,7 @@ static void check_op(json_t *benchmarks, const char *name, double flops, double 
            name, num(r, "bytes_per_second"), s, bytes);
     CHECKF(num(r, "pct_membw") > 0 && num(r, "pct_fma_peak") > 0, "%s: pct counters", name);
     /* the percentage uses the ceiling the roofline entry reported (same run,
-     * same thread count); its own loop timing may differ by a few ns */
+     * same thread count) and Google Benchmark's own loop time */
     if (membw_ceiling > 0)
         CHECKF(fabs(num(r, "pct_membw") - 100 * num(r, "bytes_per_second") / membw_ceiling) <=
                    0.02 * num(r, "pct_membw"),

@@ -311,11 +311,16 @@ static void bm_roofline(struct tb_bench_state *st, void *user)
 
 /* Adds a rate (per second) as a percentage of a ceiling (1e9/s units). A plain
  * counter, not a Google Benchmark rate, so the console shows no "/s". */
-static void pct_counter(struct tb_bench_state *st, const char *name, double rate,
+/* Share of a ceiling as a Google Benchmark rate counter: total work in
+ * "percent-seconds of the ceiling", divided by Google Benchmark's own loop
+ * time, so it agrees exactly with bytes_per_second / flop_per_second (a
+ * second timer would disagree whenever the thread is preempted between the
+ * two). The console prints rates with a "/s" suffix; the value is percent. */
+static void pct_counter(struct tb_bench_state *st, const char *name, double work,
                         const struct kb_ceiling *e)
 {
     if (e && !e->rc && e->r.best > 0)
-        tb_bench_set_counter(st, name, 100.0 * rate / (e->r.best * 1e9), TB_BENCH_COUNTER_DEFAULT);
+        tb_bench_set_counter(st, name, 100.0 * work / (e->r.best * 1e9), TB_BENCH_COUNTER_RATE);
 }
 
 static void bm_op(struct tb_bench_state *st, void *user)
@@ -357,11 +362,9 @@ static void bm_op(struct tb_bench_state *st, void *user)
     int rc = TB_OK;
     struct tb_err ce = {0};
     const int counting = kb->counters && tb_counters_start(kb->counters, &ce) == TB_OK;
-    const uint64_t t0 = tb_now_ns(); /* the same span Google Benchmark times, to ~ns */
     while (tb_bench_keep_running(st))
         if ((rc = tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)))
             tb_bench_skip_with_error(st, err.msg);
-    const double loop_s = (double)(tb_now_ns() - t0) * 1e-9;
     if (counting && tb_counters_stop(kb->counters, &ce))
         fprintf(stderr, "tierbench-kernels: counters: %s\n", ce.msg);
     if (rc)
@@ -382,10 +385,10 @@ static void bm_op(struct tb_bench_state *st, void *user)
         snprintf(cname, sizeof cname, "papi:%s", k->name);
         tb_bench_set_counter(st, cname, (double)k->value / iters, TB_BENCH_COUNTER_DEFAULT);
     }
-    if (kb->opts.roofline && loop_s > 0 && isa != TB_ISA_COUNT) {
-        pct_counter(st, "pct_membw", op->bytes * iters / loop_s,
+    if (kb->opts.roofline && isa != TB_ISA_COUNT) {
+        pct_counter(st, "pct_membw", op->bytes * iters,
                     ceiling(kb, CEIL_READ, isa, threads, false));
-        pct_counter(st, "pct_fma_peak", op->flops * iters / loop_s,
+        pct_counter(st, "pct_fma_peak", op->flops * iters,
                     ceiling(kb, CEIL_FMA, isa, threads, false));
     }
     const enum tb_isa used = tb_backend_isa(b);
