@@ -372,8 +372,30 @@ static int workload_key(struct parse *ps, int kind, const char *name, const char
                     ps->wl_key_line[idx][k]);
     ps->wl_key_line[idx][k] = ps->line;
     if (k == W_PROMPT) {
-        if (parse_int(value, 1, 1 << 20, &w->prompt))
+        /* one length or a comma list: each is measured on its own */
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", value);
+        w->n_prompts = 0;
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ' || *tok == '\t')
+                tok++;
+            for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t');)
+                *--e = '\0';
+            if (w->n_prompts == TB_PROFILE_MAX_PROMPTS)
+                return fail(ps, TB_EFORMAT, ps->line, "prompt: at most %d lengths",
+                            TB_PROFILE_MAX_PROMPTS);
+            int v;
+            if (parse_int(tok, 1, 1 << 20, &v))
+                return fail(ps, TB_EFORMAT, ps->line,
+                            "prompt '%s': expected integers >= 1, comma-separated", value);
+            w->prompts[w->n_prompts++] = v;
+        }
+        if (w->n_prompts == 0)
             return fail(ps, TB_EFORMAT, ps->line, "prompt '%s': expected an integer >= 1", value);
+        w->prompt = 0;
+        for (int i = 0; i < w->n_prompts; i++)
+            w->prompt = w->prompts[i] > w->prompt ? w->prompts[i] : w->prompt;
     } else if (k == W_N_PREDICT) {
         if (parse_int(value, 0, 1 << 20, &w->n_predict))
             return fail(ps, TB_EFORMAT, ps->line, "n_predict '%s': expected an integer >= 0",
@@ -588,11 +610,33 @@ int tb_format_bytes(uint64_t b, char *buf, size_t n)
     return snprintf(buf, n, "%.2f %s", (double)b / (double)scale, units[u]);
 }
 
+/* A default prompt length that fits the synth shape's context (1 token
+ * left for the first generated one). */
+static int tb_clamp_prompt(const char *shape, int v)
+{
+    const struct tb_synth_shape *sh = tb_synth_find(shape);
+    if (sh && v > sh->config.ctx_len - 1)
+        return sh->config.ctx_len - 1;
+    return v;
+}
+
 static void check_workload(struct parse *ps, int idx)
 {
     struct tb_profile *p = ps->p;
     struct tb_profile_workload *w = &p->workloads[idx];
     const char *wn = tb_workload_kind_name(w->kind);
+    if (w->kind == TB_WL_LLM_PREFILL && !ps->wl_key_line[idx][W_PROMPT]) {
+        /* the default sweep; synth models clamp it to their context below */
+        static const int k_default[] = {16, 128, 512};
+        w->n_prompts = 0;
+        for (int i = 0; i < 3; i++) {
+            const int v = w->synth ? tb_clamp_prompt(w->shape, k_default[i]) : k_default[i];
+            if (!w->n_prompts || w->prompts[w->n_prompts - 1] != v)
+                w->prompts[w->n_prompts++] = v;
+        }
+        w->prompt = w->prompts[w->n_prompts - 1];
+        ps->wl_key_line[idx][W_PROMPT] = w->line;
+    }
     for (int k = 0; k < W_COUNT; k++)
         if (k != W_N_PREDICT && !ps->wl_key_line[idx][k]) {
             fail(ps, TB_EFORMAT, w->line, "[workload.%s] lacks '%s'", wn, k_workload_keys[k]);
@@ -647,6 +691,14 @@ static void check_workload(struct parse *ps, int idx)
     }
 }
 
+static bool has_prompt(const struct tb_profile_workload *w, int v)
+{
+    for (int i = 0; i < w->n_prompts; i++)
+        if (w->prompts[i] == v)
+            return true;
+    return false;
+}
+
 static void check_slo(struct parse *ps, const struct tb_slo *s)
 {
     const struct tb_profile *p = ps->p;
@@ -656,7 +708,7 @@ static void check_slo(struct parse *ps, const struct tb_slo *s)
         const struct tb_profile_workload *w = &p->workloads[i];
         if ((!strcmp(s->cond_key, "workload") &&
              !strcmp(s->cond_value, tb_workload_kind_name(w->kind))) ||
-            (!strcmp(s->cond_key, "prompt") && atoi(s->cond_value) == w->prompt) ||
+            (!strcmp(s->cond_key, "prompt") && has_prompt(w, atoi(s->cond_value))) ||
             (!strcmp(s->cond_key, "n_predict") && atoi(s->cond_value) == w->n_predict))
             return;
     }
@@ -691,16 +743,14 @@ static void check_profile(struct parse *ps)
         check_slo(ps, &p->slos[i]);
 }
 
-int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *err)
+/* Parses the open stream f (closed here); path names it in errors and
+ * anchors relative paths. */
+static int load_stream(FILE *f, const char *path, struct tb_profile **out, struct tb_err *err)
 {
-    *out = NULL;
-    struct parse ps = {.path = path, .err = err};
+    struct parse ps = {.path = path, .err = err, .f = f};
     struct tb_err local = {0};
     if (!ps.err)
         ps.err = &local;
-    ps.f = fopen(path, "r");
-    if (!ps.f)
-        return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
     ps.p = calloc(1, sizeof *ps.p);
     if (!ps.p) {
         fclose(ps.f);
@@ -733,6 +783,26 @@ int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *er
     }
     *out = p;
     return TB_OK;
+}
+
+int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
+    return load_stream(f, path, out, err);
+}
+
+int tb_profile_load_memory(const char *buf, size_t n, const char *label, struct tb_profile **out,
+                           struct tb_err *err)
+{
+    *out = NULL;
+    /* fmemopen refuses a zero size; an empty profile is parsed as one empty line */
+    FILE *f = n ? fmemopen((void *)buf, n, "r") : fmemopen((void *)"", 1, "r");
+    if (!f)
+        return tb_err_set(err, TB_ENOMEM, "%s: %s", label, strerror(errno));
+    return load_stream(f, label, out, err);
 }
 
 void tb_profile_free(struct tb_profile *p)
@@ -790,8 +860,13 @@ void tb_profile_print(const struct tb_profile *p, FILE *f)
             p->energy_source);
     for (int i = 0; i < p->n_workloads; i++) {
         const struct tb_profile_workload *w = &p->workloads[i];
-        fprintf(f, "workload %-12s model %s, prompt %d, n_predict %d",
-                tb_workload_kind_name(w->kind), w->model, w->prompt, w->n_predict);
+        char prompts[96] = "";
+        for (int j = 0; j < w->n_prompts; j++) {
+            const size_t len = strlen(prompts);
+            snprintf(prompts + len, sizeof prompts - len, "%s%d", j ? "," : "", w->prompts[j]);
+        }
+        fprintf(f, "workload %-12s model %s, prompt %s, n_predict %d",
+                tb_workload_kind_name(w->kind), w->model, prompts, w->n_predict);
         if (w->synth) {
             tb_format_bytes(w->need_bytes, buf, sizeof buf);
             fprintf(f, ", needs %s", buf);

@@ -561,7 +561,8 @@ static void summary_row(struct run_ctx *rc, const char *profile, const char *wl,
 }
 
 static int run_workload(struct run_ctx *rc, struct profile_run *pr,
-                        const struct tb_profile_workload *wl, json_t *profile_records,
+                        const struct tb_profile_workload *wl, int prompt_len,
+                        json_t *profile_records,
                         struct tb_err *err)
 {
     const struct tb_run_opts *o = rc->o;
@@ -572,8 +573,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
 
     char config[768];
     struct tb_backend *cpu = pr->bs.e[pr->bs.n - 1].b; /* always there */
-    snprintf(config, sizeof config, "%s/%s/t%d/%s", model_spec, pr->prefs, pr->cfg.n_threads,
-             tb_isa_name(tb_backend_isa(cpu)));
+    snprintf(config, sizeof config, "%s/p%d/%s/t%d/%s", model_spec, prompt_len, pr->prefs,
+             pr->cfg.n_threads, tb_isa_name(tb_backend_isa(cpu)));
     json_t *rec = tb_results_record_new(wl_name, p->name, config);
     if (!rec)
         return tb_err_set(err, TB_ENOMEM, "out of memory");
@@ -606,7 +607,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         json_object_set_new(ov, "threads", json_integer(o->threads));
     json_object_set_new(rec, "overrides", ov);
     json_object_set_new(rec, "params", json_pack("{s:s, s:i, s:i, s:I}", "model", model_spec,
-                                                 "prompt", wl->prompt, "n_predict",
+                                                 "prompt", prompt_len, "n_predict",
                                                  wl->n_predict, "seed", (json_int_t)o->seed));
 
     char path[PATH_MAX_TB], b1[32], b2[32];
@@ -640,7 +641,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
                                                 (json_int_t)m->weights.weight_bytes));
 
     const int32_t ctx = m->config.ctx_len;
-    int32_t n_prompt = wl->prompt > 0 ? wl->prompt : 1;
+    int32_t n_prompt = prompt_len > 0 ? prompt_len : 1;
     int32_t n_predict = wl->kind == TB_WL_LLM_GENERATE ? wl->n_predict
                         : wl->kind == TB_WL_LLM_DECODE ? 1
                                                        : 0;
@@ -653,7 +654,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     json_t *params = json_object_get(rec, "params"); /* as run (SLO conditions match these) */
     json_object_set_new(params, "prompt", json_integer(n_prompt));
     json_object_set_new(params, "n_predict", json_integer(n_predict));
-    json_object_set_new(params, "prompt_requested", json_integer(wl->prompt));
+    json_object_set_new(params, "prompt_requested", json_integer(prompt_len));
 
     /* memory budget: weights (mapped) + activations + KV cache */
     uint64_t act_bytes = 0, kv_bytes = 0;
@@ -1112,9 +1113,10 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
     char why[TB_ERR_MSG_MAX];
     copy_str(why, sizeof why, err->msg);
     int rcode = TB_OK;
-    for (int i = 0; !rcode && i < p->n_workloads; i++) {
+    for (int k = 0; k < p->n_workloads * TB_PROFILE_MAX_PROMPTS && !rcode; k++) {
+        const int i = k / TB_PROFILE_MAX_PROMPTS, j = k % TB_PROFILE_MAX_PROMPTS;
         const char *wl = tb_workload_kind_name(p->workloads[i].kind);
-        if (!in_list(rc->o->workloads, wl))
+        if (j >= p->workloads[i].n_prompts || !in_list(rc->o->workloads, wl))
             continue;
         progress(rc, p->name, wl);
         json_t *rec = tb_results_record_new(wl, p->name, rc->o->model ? rc->o->model
@@ -1122,6 +1124,7 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
         json_object_set(rec, "environment", rc->env);
         json_object_set_new(rec, "status", json_string("unsupported"));
         json_object_set_new(rec, "unsupported", json_string(why));
+        json_object_set_new(rec, "params", json_pack("{s:i}", "prompt", p->workloads[i].prompts[j]));
         json_object_set_new(rec, "placement", json_pack("{s:O}", "entries", pr->entries));
         struct tb_coverage cov;
         tb_coverage_failed(p->name, wl, rc->o->model ? rc->o->model : p->workloads[i].model,
@@ -1208,7 +1211,8 @@ static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_
         const struct tb_profile_workload *wl = &p->workloads[i];
         if (!in_list(rc->o->workloads, tb_workload_kind_name(wl->kind)))
             continue;
-        rcode = run_workload(rc, &pr, wl, records, err);
+        for (int j = 0; !rcode && j < wl->n_prompts; j++) /* each length on its own */
+            rcode = run_workload(rc, &pr, wl, wl->prompts[j], records, err);
     }
     if (!rcode && p->n_slos)
         rcode = judge_slos(rc, p, records, any_fail, err);
@@ -1395,7 +1399,9 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         for (int i = 0; i < n_prof; i++)
             for (int j = 0; j < profiles[i]->n_workloads; j++)
                 rc.n_total += in_list(o.workloads,
-                                      tb_workload_kind_name(profiles[i]->workloads[j].kind));
+                                      tb_workload_kind_name(profiles[i]->workloads[j].kind))
+                                  ? profiles[i]->workloads[j].n_prompts
+                                  : 0;
         json_t *env = build_env(&rc, err);
         if (!env)
             rcode = err->code ? err->code : TB_ENOMEM;

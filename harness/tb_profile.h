@@ -19,7 +19,10 @@
  *   energy_source = auto            ; auto|powercap|papi|nvml|trace:FILE|none
  *   [workload.llm-decode]           ; llm-prefill, llm-decode, llm-generate, embed
  *   model = synth:stories15m:q4_0   ; synth:SHAPE:TYPE or a .gguf path
- *   prompt = 128                    ; prompt tokens
+ *   prompt = 128                    ; prompt tokens; a list (16, 128, 512) measures
+ *                                   ; each length (llm-decode: each context
+ *                                   ; position); llm-prefill defaults to
+ *                                   ; 16, 128, 512 (clamped to the context)
  *   n_predict = 64                  ; generated tokens
  *   [slo]
  *   ttft_ms <= 500 @ prompt 128     ; METRIC (<=|>=) NUMBER [@ KEY VALUE]
@@ -48,6 +51,7 @@ extern "C" {
 #define TB_PROFILE_MAX_LIST 8
 #define TB_PROFILE_MAX_WORKLOADS 8
 #define TB_PROFILE_MAX_SLOS 16
+#define TB_PROFILE_MAX_PROMPTS 8
 #define TB_PROFILE_PATH_MAX 512
 
 enum tb_workload_kind { TB_WL_LLM_PREFILL, TB_WL_LLM_DECODE, TB_WL_LLM_GENERATE, TB_WL_EMBED,
@@ -60,7 +64,11 @@ struct tb_profile_workload {
     bool synth;
     char shape[32];                  /* synth only */
     int weight_type;                 /* synth: enum tb_type; -1 for a file */
-    int prompt, n_predict;
+    int prompt, n_predict;           /* prompt: the largest of prompts[] (sizing checks) */
+    int prompts[TB_PROFILE_MAX_PROMPTS]; /* prompt lengths (llm-decode: context positions),
+                                            each measured on its own; llm-prefill
+                                            default 16, 128, 512 */
+    int n_prompts;
     uint64_t need_bytes;             /* synth: weights + KV cache; 0 for a file */
     int line;                        /* line of the [workload.*] header */
 };
@@ -102,6 +110,10 @@ struct tb_profile {
 };
 
 int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *err);
+/* Same parse over a caller-owned buffer (tests, fuzzers); label names it in
+ * errors and anchors relative paths like a file path would. */
+int tb_profile_load_memory(const char *buf, size_t n, const char *label, struct tb_profile **out,
+                           struct tb_err *err);
 void tb_profile_free(struct tb_profile *p);
 /* Human-readable dump (`tierbench profiles show`). */
 void tb_profile_print(const struct tb_profile *p, FILE *f);

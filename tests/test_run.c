@@ -367,6 +367,51 @@ static void test_sigkill(void)
     CHECK(survived == 6);
 }
 
+/* llm-prefill without a prompt measures 16, 128 and 512 clamped to the
+ * context (mcu-260k: 511); a decode list measures each context position. */
+static void test_prompt_lists(void)
+{
+    static const char *k_sweep =
+        "[profile]\nname = sweep\ntier = test\ndescription = prompt lists\nthreads = 1\n"
+        "binding = none\nisa_cap = best\nmemory_budget = 64 MiB\nweight_types = q8_0\n"
+        "backends = cpu\nenergy_source = none\n"
+        "[workload.llm-prefill]\nmodel = synth:mcu-260k:q8_0\n"
+        "[workload.llm-decode]\nmodel = synth:mcu-260k:q8_0\nprompt = 8, 64\nn_predict = 4\n"
+        "[slo]\nttft_ms <= 100000 @ prompt 511\n";
+    char pdir[1024], out[1024], run_dir[1024];
+    make_profile("sweep", k_sweep, pdir, sizeof pdir);
+    snprintf(out, sizeof out, "%s/out-sweep", g_dir);
+    struct tb_run_opts o;
+    opts_for(&o, pdir, out);
+    o.accuracy_positions = 0;
+    o.min_samples = 2;
+    o.min_time_s = 0.005;
+    int code = -1;
+    struct tb_err err = {0};
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    CHECK(code == 0);
+    json_t *recs = read_run(out, run_dir, sizeof run_dir);
+    int prefill[3] = {0}, decode[2] = {0};
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        const char *wl = str_at(r, "workload", NULL);
+        const json_int_t pl = json_integer_value(json_object_get(json_object_get(r, "params"),
+                                                                 "prompt"));
+        if (!strcmp(wl, "llm-prefill"))
+            prefill[0] += pl == 16, prefill[1] += pl == 128, prefill[2] += pl == 511;
+        if (!strcmp(wl, "llm-decode"))
+            decode[0] += pl == 8, decode[1] += pl == 64;
+    }
+    CHECKF(prefill[0] == 1 && prefill[1] == 1 && prefill[2] == 1, "prefill lengths %d %d %d",
+           prefill[0], prefill[1], prefill[2]);
+    CHECK(decode[0] == 1 && decode[1] == 1);
+    json_t *q = recs ? find(recs, "qualification") : NULL;
+    CHECK(q && !strcmp(str_at(q, "verdict", NULL), "PASS"));
+    json_decref(recs);
+}
+
 int main(void)
 {
     tb_test_path(g_dir, sizeof g_dir, "run", "");
@@ -375,6 +420,7 @@ int main(void)
     test_full_run();
     test_budget_invalid_unsupported();
     test_output_errors();
+    test_prompt_lists();
     test_sigkill();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
