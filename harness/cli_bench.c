@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "harness/tb_cli.h"
+#include "harness/tb_results.h" /* tb_json_number */
 #include "harness/tb_roofline.h"
 #include "harness/tb_run.h"
 #include "harness/tb_stats.h"
@@ -215,18 +216,27 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
            file_mib + kv_mib + 100, hwm / 1024.0 <= file_mib + kv_mib + 100 ? "within" : "OVER");
     fflush(stdout);
     if (json) {
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-            "s:o, s:o, s:o, s:o, s:o, s:I, s:o}",
-            "model", spec, "backend", a->backend, "isa", isa, "threads", threads, "type",
-            tb_type_name(m->weights.weight_type), "pp", a->pp, "tg", a->tg, "reps", a->reps,
-            "pp_tps_median", json_real(pp.med), "pp_tps_min", json_real(pp.lo), "pp_tps_max",
-            json_real(pp.hi), "pp_gflops", json_real(pp.gflops), "tg_tps_median",
-            json_real(tg.med), "tg_tps_min", json_real(tg.lo), "tg_tps_max", json_real(tg.hi),
-            "tg_weight_gbytes_per_s", json_real(tg.gbytes), "stream_triad_gbs_before",
-            json_real(bw0), "stream_triad_gbs_after", json_real(bw1), "tg_share_of_stream",
-            json_real(tg.gbytes / bw), "peak_rss_kib", (json_int_t)hwm, "model_file_mib",
-            json_real(file_mib));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:I}", "model", spec,
+                              "backend", a->backend, "isa", isa, "threads", threads, "type",
+                              tb_type_name(m->weights.weight_type), "pp", a->pp, "tg", a->tg,
+                              "reps", a->reps, "peak_rss_kib", (json_int_t)hwm);
+        const struct {
+            const char *key;
+            double v;
+        } nums[] = {{"pp_tps_median", pp.med},
+                    {"pp_tps_min", pp.lo},
+                    {"pp_tps_max", pp.hi},
+                    {"pp_gflops", pp.gflops},
+                    {"tg_tps_median", tg.med},
+                    {"tg_tps_min", tg.lo},
+                    {"tg_tps_max", tg.hi},
+                    {"tg_weight_gbytes_per_s", tg.gbytes},
+                    {"stream_triad_gbs_before", bw0},
+                    {"stream_triad_gbs_after", bw1},
+                    {"tg_share_of_stream", tg.gbytes / bw},
+                    {"model_file_mib", file_mib}};
+        for (size_t k = 0; o && k < sizeof nums / sizeof nums[0]; k++)
+            json_object_set_new(o, nums[k].key, tb_json_number(nums[k].v)); /* NaN -> null */
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (line)
             fprintf(json, "%s\n", line);
