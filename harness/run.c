@@ -623,6 +623,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     int rcode = tb_run_resolve_model(model_spec, o->cache_dir, o->seed, path, sizeof path, err);
     if (!rcode)
         rcode = tb_llama_load(path, &m, err);
+    struct stat st_model0 = {0};
+    const int have_st0 = stat(path, &st_model0) == 0;
     if (rcode) {
         /* the record says what went wrong; the suite goes on */
         json_object_set_new(rec, "status", json_string("error"));
@@ -887,6 +889,20 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
             const double kl = json_number_value(json_object_get(a, "kl_mean"));
             snprintf(acc_txt, sizeof acc_txt, "top1 %.3f KL %.2g", top1, kl);
         }
+    }
+    /* a model file replaced or rewritten under the run: the figures may mix
+     * two models (the mapping keeps the old inode only if it was replaced) */
+    struct stat st_model1;
+    if (have_st0 && (stat(path, &st_model1) != 0 || st_model1.st_ino != st_model0.st_ino ||
+                     st_model1.st_size != st_model0.st_size ||
+                     st_model1.st_mtim.tv_sec != st_model0.st_mtim.tv_sec ||
+                     st_model1.st_mtim.tv_nsec != st_model0.st_mtim.tv_nsec)) {
+        set.valid = 0;
+        copy_str(set.invalid_reason, sizeof set.invalid_reason,
+                 "model file changed or disappeared during the run (see model.path)");
+        json_object_set_new(rec, "valid", json_false());
+        json_object_set_new(rec, "invalid_reason", json_string(set.invalid_reason));
+        warn(rec, "INVALID: %s", set.invalid_reason);
     }
     json_object_set_new(rec, "status", json_string(set.valid ? "ok" : "invalid"));
     status = set.valid ? "ok" : "INVALID";
