@@ -489,21 +489,23 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
     FILE *f = fopen(path, "r");
     if (!f)
         return tb_err_set(err, TB_EIO, "trace %s: %s", path, strerror(errno));
-    char line[256];
-    int lineno = 0, have_prev = 0, rc = TB_OK;
+    char *line = NULL; /* whole lines: a fixed buffer would split a long comment */
+    size_t cap = 0;
+    int lineno = 0, n_content = 0, have_prev = 0, rc = TB_OK;
     double pt = 0, pw = 0, first = 0, sum = 0;
-    while (fgets(line, sizeof line, f)) {
+    while (getline(&line, &cap, f) >= 0) {
         lineno++;
         char *s = line;
         while (isspace((unsigned char)*s))
             s++;
         if (!*s || *s == '#')
             continue;
+        n_content++;
         char *end;
         errno = 0;
         double t = strtod(s, &end);
-        if (end == s && lineno == 1 && !have_prev)
-            continue; /* header line */
+        if (end == s && n_content == 1)
+            continue; /* header: the first line that is not blank or a comment */
         char *p = end;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -535,9 +537,11 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
         } else {
             double a = t0 > pt ? t0 : pt, b = t1 < t ? t1 : t;
             if (a < b) {
-                double slope = (w - pw) / (t - pt);
-                double pa = pw + slope * (a - pt), pb = pw + slope * (b - pt);
-                sum += 0.5 * (pa + pb) * (b - a);
+                /* fractions in [0, 1], not a slope: a steep segment over a
+                 * tiny time step must not overflow to inf (and inf * 0 to NaN) */
+                double dt = t - pt;
+                double pa = pw + (w - pw) * ((a - pt) / dt), pb = pw + (w - pw) * ((b - pt) / dt);
+                sum += (0.5 * pa + 0.5 * pb) * (b - a);
             }
         }
         have_prev = 1;
@@ -545,10 +549,13 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
         pw = w;
     }
     fclose(f);
+    free(line);
     if (rc)
         return rc;
     if (!have_prev)
         return tb_err_set(err, TB_EFORMAT, "trace %s: no samples", path);
+    if (!isfinite(sum))
+        return tb_err_set(err, TB_ERANGE, "trace %s: energy over the window overflows", path);
     if (t0 < first || t1 > pt)
         return tb_err_set(err, TB_ERANGE,
                           "trace %s covers [%.3f, %.3f], run window [%.3f, %.3f] is outside it",

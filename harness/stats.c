@@ -54,6 +54,15 @@ static int cmp_double(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
+/* lo + frac (hi - lo); when hi - lo overflows (finite values of opposite sign
+ * near DBL_MAX) the weighted sum, which cannot overflow, instead. */
+static double interp(double lo, double hi, double frac)
+{
+    double d = hi - lo;
+    return isfinite(d) || !isfinite(lo) || !isfinite(hi) ? lo + frac * d
+                                                        : (1.0 - frac) * lo + frac * hi;
+}
+
 double tb_percentile_sorted(const double *sorted, size_t n, double q)
 {
     if (n == 0)
@@ -67,7 +76,7 @@ double tb_percentile_sorted(const double *sorted, size_t n, double q)
     if (lo + 1 >= n)
         return sorted[n - 1];
     double frac = h - (double)lo;
-    return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+    return interp(sorted[lo], sorted[lo + 1], frac);
 }
 
 static int check_finite(const double *x, size_t n, const char *what, struct tb_err *err)
@@ -106,7 +115,7 @@ static double resample_median(const double *sorted, uint32_t *counts, size_t n, 
     if (h == (double)lo)
         return vlo;
     double vhi = rank_value(sorted, counts, n, lo + 1);
-    return vlo + (h - (double)lo) * (vhi - vlo);
+    return interp(vlo, vhi, h - (double)lo);
 }
 
 int tb_stats_compute(const double *x, size_t n, const struct tb_stats_opts *opts,

@@ -4,6 +4,17 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* CPUID.1:ECX.F16C; clang 14 has no "f16c" for __builtin_cpu_supports */
+static int cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 uint64_t tb_now_ns(void)
 {
     struct timespec ts;
@@ -48,7 +59,7 @@ enum tb_isa tb_isa_detect(void)
         __builtin_cpu_supports("avx512vnni"))
         return TB_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+        cpu_has_f16c())
         return TB_ISA_AVX2;
 #endif
     return TB_ISA_SCALAR;

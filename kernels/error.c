@@ -21,6 +21,16 @@ const char *tb_strerror(int code)
     }
 }
 
+/* Messages are one line by contract, but they quote bytes from hostile
+ * inputs (GGUF keys, profile values): control characters become '?' so a
+ * message can neither break a log line nor fake one. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
 {
     if (e) {
@@ -29,6 +39,7 @@ int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
         e->code = code;
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        one_line(e->msg);
     }
     return code;
 }
@@ -46,6 +57,7 @@ int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
     /* a message longer than the buffer is cut, never overrun */
     if (snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old) >= (int)sizeof e->msg)
         e->msg[sizeof e->msg - 1] = '\0';
+    one_line(e->msg);
     return e->code;
 }
 
