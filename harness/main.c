@@ -29,7 +29,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tierbench COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].help);
+        fprintf(f, "  %-10s %s\n", k_commands[i].name, k_commands[i].help);
     fprintf(f, "\n'tierbench COMMAND --help' shows a command's options.\n");
 }
 
