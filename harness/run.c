@@ -569,6 +569,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     const struct tb_profile *p = pr->p;
     const char *wl_name = tb_workload_kind_name(wl->kind);
     const char *model_spec = o->model ? o->model : wl->model;
+    char cov_label[48]; /* coverage matrix rows name the prompt length */
+    snprintf(cov_label, sizeof cov_label, "%s p%d", wl_name, prompt_len);
     progress(rc, p->name, wl_name);
 
     char config[768];
@@ -680,7 +682,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         json_object_set_new(rec, "status", json_string("does-not-fit"));
         json_object_set_new(rec, "does_not_fit", json_string(why));
         struct tb_coverage cov;
-        tb_coverage_failed(p->name, wl_name, model_spec, TB_COV_DOES_NOT_FIT, why, &cov);
+        tb_coverage_failed(p->name, cov_label, model_spec, TB_COV_DOES_NOT_FIT, why, &cov);
         json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
         keep_coverage(rc, &cov);
         status = "does-not-fit";
@@ -863,7 +865,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
                                            TB_LLAMA_LAST_LOGITS, NULL, &ve);
         struct tb_coverage cov;
         if (!vrc)
-            vrc = tb_tier_probe_coverage(pr->tp, p->name, wl_name, model_spec, &cov, &ve);
+            vrc = tb_tier_probe_coverage(pr->tp, p->name, cov_label, model_spec, &cov, &ve);
         if (vrc) {
             json_object_set_new(rec, "coverage", json_pack("{s:s}", "unavailable", ve.msg));
         } else {
@@ -1143,7 +1145,10 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
         json_object_set_new(rec, "params", json_pack("{s:i}", "prompt", p->workloads[i].prompts[j]));
         json_object_set_new(rec, "placement", json_pack("{s:O}", "entries", pr->entries));
         struct tb_coverage cov;
-        tb_coverage_failed(p->name, wl, rc->o->model ? rc->o->model : p->workloads[i].model,
+        char cov_label[48]; /* matrix rows name the prompt length */
+        snprintf(cov_label, sizeof cov_label, "%s p%d", wl, p->workloads[i].prompts[j]);
+        tb_coverage_failed(p->name, cov_label,
+                           rc->o->model ? rc->o->model : p->workloads[i].model,
                            TB_COV_UNSUPPORTED, why, &cov);
         json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
         keep_coverage(rc, &cov);
