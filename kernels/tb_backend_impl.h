@@ -50,6 +50,19 @@ int tb_backend_opencl_create(const struct tb_backend_config *cfg, struct tb_back
 int tb_backend_cuda_create(const struct tb_backend_config *cfg, struct tb_backend **out,
                            struct tb_err *err);
 
+/* Weight/table type bit for tb_op_validate masks. */
+#define TB_WTYPE_BIT(t) (1u << (unsigned)(t))
+#define TB_WTYPE_ALL                                                                       \
+    (TB_WTYPE_BIT(TB_TYPE_F32) | TB_WTYPE_BIT(TB_TYPE_F16) | TB_WTYPE_BIT(TB_TYPE_Q8_0) |   \
+     TB_WTYPE_BIT(TB_TYPE_Q4_0))
+
+/* 0 when op is well formed (tb_graph.h semantics) and its weight / table
+ * type is in wtype_mask; else TB_EINVAL (bad shapes, params or types) or
+ * TB_EUNSUPPORTED (a valid op whose weight type this backend lacks: the
+ * scheduler places it elsewhere), with "BACKEND KIND 'name': what" in err. */
+int tb_op_validate(const char *backend, const struct tb_op *op, unsigned wtype_mask,
+                   struct tb_err *err);
+
 /* Monotonic clock in ns, shared by backends and the harness. */
 uint64_t tb_now_ns(void);
 

@@ -1,5 +1,5 @@
-/* Shared by the accelerator backends (opencl, cuda): op validation against
- * the semantics in tb_graph.h, GET_ROWS id checks, RoPE frequency tables and
+/* Shared by the accelerator backends (opencl, cuda; op validation is the
+ * core's tb_op_validate): GET_ROWS id checks, RoPE frequency tables and
  * a device-side weight cache keyed by host pointer. */
 #ifndef TB_ACCEL_OP_H
 #define TB_ACCEL_OP_H
@@ -11,13 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_ACCEL_WTYPE(t) (1u << (unsigned)(t))
-
-/* 0 when op is well formed and its weight / table type is in wtype_mask
- * (TB_ACCEL_WTYPE bits); else TB_EINVAL (bad shapes) or TB_EUNSUPPORTED (a
- * valid op this backend cannot run), with a message naming backend and op. */
-int tb_accel_validate(const char *backend, const struct tb_op *op, unsigned wtype_mask,
-                      struct tb_err *err);
 
 /* GET_ROWS: every id inside the table (ids live in host memory). */
 int tb_accel_check_ids(const char *backend, const struct tb_op *op, struct tb_err *err);

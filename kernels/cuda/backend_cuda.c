@@ -51,8 +51,8 @@ struct cu_ctx {
     struct tb_op_evidence evd;
 };
 
-static const unsigned k_wtypes = TB_ACCEL_WTYPE(TB_TYPE_F32) | TB_ACCEL_WTYPE(TB_TYPE_F16) |
-                                 TB_ACCEL_WTYPE(TB_TYPE_Q8_0) | TB_ACCEL_WTYPE(TB_TYPE_Q4_0);
+static const unsigned k_wtypes = TB_WTYPE_BIT(TB_TYPE_F32) | TB_WTYPE_BIT(TB_TYPE_F16) |
+                                 TB_WTYPE_BIT(TB_TYPE_Q8_0) | TB_WTYPE_BIT(TB_TYPE_Q4_0);
 
 static int cu_fail(struct tb_err *err, cudaError_t e, const char *what)
 {
@@ -393,7 +393,7 @@ static int op_eltwise(struct cu_ctx *c, const struct tb_op *op, struct tb_err *e
 
 static int run_op(struct cu_ctx *c, const struct tb_op *op, struct tb_err *err)
 {
-    int rc = tb_accel_validate(NAME, op, k_wtypes, err);
+    int rc = tb_op_validate(NAME, op, k_wtypes, err);
     if (rc)
         return rc;
     switch (op->kind) {
@@ -457,7 +457,7 @@ static enum tb_device_kind cu_device_kind(void *ctx)
 static bool cu_supports_op(void *ctx, const struct tb_op *op)
 {
     (void)ctx;
-    return tb_accel_validate(NAME, op, k_wtypes, NULL) == TB_OK;
+    return tb_op_validate(NAME, op, k_wtypes, NULL) == TB_OK;
 }
 
 static int cu_compute_op(void *ctx, const struct tb_op *op, struct tb_err *err)

@@ -68,7 +68,7 @@ struct ocl_ctx {
 };
 
 static const unsigned k_wtypes =
-    TB_ACCEL_WTYPE(TB_TYPE_F32) | TB_ACCEL_WTYPE(TB_TYPE_F16) | TB_ACCEL_WTYPE(TB_TYPE_Q8_0);
+    TB_WTYPE_BIT(TB_TYPE_F32) | TB_WTYPE_BIT(TB_TYPE_F16) | TB_WTYPE_BIT(TB_TYPE_Q8_0);
 
 static const char *cl_errname(cl_int e)
 {
@@ -497,7 +497,7 @@ static int op_eltwise(struct ocl_ctx *c, const struct tb_op *op, struct tb_err *
 
 static int run_op(struct ocl_ctx *c, const struct tb_op *op, struct tb_err *err)
 {
-    int rc = tb_accel_validate(NAME, op, k_wtypes, err);
+    int rc = tb_op_validate(NAME, op, k_wtypes, err);
     if (rc)
         return rc;
     switch (op->kind) {
@@ -559,7 +559,7 @@ static enum tb_device_kind ocl_device_kind(void *ctx)
 static bool ocl_supports_op(void *ctx, const struct tb_op *op)
 {
     (void)ctx;
-    return tb_accel_validate(NAME, op, k_wtypes, NULL) == TB_OK;
+    return tb_op_validate(NAME, op, k_wtypes, NULL) == TB_OK;
 }
 
 static int ocl_compute_op(void *ctx, const struct tb_op *op, struct tb_err *err)
