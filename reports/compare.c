@@ -117,13 +117,36 @@ int tb_compare_values(const double *base, size_t nb, const double *cand, size_t 
     if (rc)
         return rc;
     row->p = m.p;
-    if (!big)
-        row->verdict = TB_V_NO_CHANGE;
-    else if (m.p < o->alpha)
+    if (big && m.p < o->alpha) {
         row->verdict = dir;
-    else {
+    } else if (big) {
         row->verdict = TB_V_INCONCLUSIVE;
         snprintf(row->note, sizeof row->note, "too noisy: p = %.3g >= alpha %.3g", m.p, o->alpha);
+    } else {
+        /* a small observed change is "no-change" only when the data rule out
+         * a change of the threshold's size: the 95% bootstrap intervals of
+         * both medians bound the relative change inside (-thr, +thr);
+         * otherwise the samples are too few to tell, and the gate says so */
+        struct tb_stats sb, sc;
+        struct tb_stats_opts so;
+        tb_stats_opts_default(&so);
+        rc = tb_stats_compute(base, nb, &so, &sb, err);
+        if (!rc)
+            rc = tb_stats_compute(cand, nc, &so, &sc, err);
+        if (rc)
+            return rc;
+        const double den = fabs(row->med_base);
+        const double lo = den > 0 ? (sc.median_ci_lo - sb.median_ci_hi) / den * 100.0 : NAN;
+        const double hi = den > 0 ? (sc.median_ci_hi - sb.median_ci_lo) / den * 100.0 : NAN;
+        if (lo > -thr && hi < thr) {
+            row->verdict = TB_V_NO_CHANGE;
+        } else {
+            row->verdict = TB_V_INCONCLUSIVE;
+            snprintf(row->note, sizeof row->note,
+                     "change %+.1f%% but its 95%% interval [%+.1f%%, %+.1f%%] reaches the "
+                     "%.3g%% threshold: collect more samples",
+                     row->change_pct, lo, hi, thr);
+        }
     }
     return TB_OK;
 }

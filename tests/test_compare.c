@@ -273,9 +273,55 @@ static void test_cli(void)
     free(txt);
 }
 
+/* The CI gate at tierbench run's default sample count (--reps 5): 30
+ * seeded A/A comparisons give zero regressions, and an injected 5%
+ * slowdown is either detected or called inconclusive (asking for more
+ * samples) -- never passed as no-change or improvement. With many samples
+ * the same slowdown is detected. */
+static void test_gate_default_samples(void)
+{
+    struct tb_cmp_opts o;
+    tb_cmp_opts_default(&o);
+    struct tb_rng rng;
+    tb_rng_seed(&rng, 2026);
+    enum { SEEDS = 30, N = 5, BIG = 400 };
+    double a[BIG], b[BIG];
+    int aa_regress = 0, det = 0, inc = 0, missed = 0, det_big = 0;
+    for (int t = 0; t < SEEDS; t++) {
+        struct tb_cmp_row row;
+        draw(&rng, 10.0, a, N);
+        draw(&rng, 10.0, b, N);
+        CHECK(tb_compare_values(a, N, b, N, TB_SERIES_SAMPLES, 0, o.threshold_pct, &o, &row,
+                                NULL) == TB_OK);
+        aa_regress += row.verdict == TB_V_REGRESSION;
+        draw(&rng, 10.0, a, N);
+        draw(&rng, 10.5, b, N); /* 5% slower */
+        CHECK(tb_compare_values(a, N, b, N, TB_SERIES_SAMPLES, 0, o.threshold_pct, &o, &row,
+                                NULL) == TB_OK);
+        det += row.verdict == TB_V_REGRESSION;
+        inc += row.verdict == TB_V_INCONCLUSIVE;
+        missed += row.verdict == TB_V_NO_CHANGE || row.verdict == TB_V_IMPROVEMENT;
+        if (row.verdict == TB_V_INCONCLUSIVE)
+            CHECKF(strstr(row.note, "more samples") || strstr(row.note, "noisy"), "note: %s",
+                   row.note);
+        draw(&rng, 10.0, a, BIG);
+        draw(&rng, 10.5, b, BIG);
+        CHECK(tb_compare_values(a, BIG, b, BIG, TB_SERIES_SAMPLES, 0, 4.0, &o, &row, NULL) ==
+              TB_OK);
+        det_big += row.verdict == TB_V_REGRESSION;
+    }
+    printf("gate at %d samples: A/A %d/%d regressions; 5%% slowdown detected %d, inconclusive %d, "
+           "missed %d of %d; at %d samples (4%% threshold) detected %d/%d\n",
+           N, aa_regress, SEEDS, det, inc, missed, SEEDS, BIG, det_big, SEEDS);
+    CHECK(aa_regress == 0);
+    CHECK(missed == 0);
+    CHECKF(det_big >= SEEDS - 1, "detected %d/%d with %d samples", det_big, SEEDS, BIG);
+}
+
 int main(void)
 {
     test_aa();
+    test_gate_default_samples();
     test_injected();
     test_inconclusive();
     test_cli();
