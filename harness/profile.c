@@ -54,12 +54,12 @@ static int in_list(const char *s, const char *const *list, size_t n)
 
 enum profile_key {
     K_NAME, K_TIER, K_DESCRIPTION, K_THREADS, K_BINDING, K_CPUSET, K_ISA_CAP, K_MEMORY_BUDGET,
-    K_WEIGHT_TYPES, K_BACKENDS, K_ACCEL, K_ENERGY, K_COUNT
+    K_WEIGHT_TYPES, K_BACKENDS, K_ACCEL, K_ENERGY, K_EVENTS, K_COUNT
 };
 static const char *const k_profile_keys[K_COUNT] = {
     "name",          "tier",         "description",  "threads",    "binding",
     "cpuset",        "isa_cap",      "memory_budget", "weight_types", "backends",
-    "accel_op_classes", "energy_source"};
+    "accel_op_classes", "energy_source", "events"};
 static const bool k_required[K_COUNT] = {[K_NAME] = true,          [K_TIER] = true,
                                          [K_THREADS] = true,       [K_ISA_CAP] = true,
                                          [K_MEMORY_BUDGET] = true, [K_WEIGHT_TYPES] = true,
@@ -335,6 +335,15 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
                         "energy_source '%s': expected auto, powercap, papi, nvml, trace:FILE "
                         "or none", value);
         }
+        break;
+    case K_EVENTS:
+        /* PAPI event names, checked when counted (an event this host cannot
+         * count is recorded unavailable, not rejected here) */
+        if (!*value || strlen(value) >= sizeof p->events || strstr(value, ",,"))
+            return fail(ps, TB_EFORMAT, ps->line,
+                        "events: expected a comma-separated PAPI event list (< %zu chars)",
+                        sizeof p->events);
+        copy_str(p->events, sizeof p->events, value);
         break;
     }
     return 1;
@@ -858,6 +867,7 @@ void tb_profile_print(const struct tb_profile *p, FILE *f)
         fprintf(f, " %s", p->accel_op_classes[i]);
     fprintf(f, "%s\nenergy_source:  %s\n", p->n_accel_op_classes ? "" : " (none)",
             p->energy_source);
+    fprintf(f, "events:         %s\n", p->events[0] ? p->events : "(default)");
     for (int i = 0; i < p->n_workloads; i++) {
         const struct tb_profile_workload *w = &p->workloads[i];
         char prompts[96] = "";

@@ -719,7 +719,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     }
 
     /* counters + energy around the measured loop */
-    rcode = tb_counters_create(o->events ? o->events : TB_COUNTERS_DEFAULT_EVENTS, 0, &ctr, err);
+    const char *events = o->events      ? o->events
+                         : p->events[0] ? p->events
+                                        : TB_COUNTERS_DEFAULT_EVENTS;
+    rcode = tb_counters_create(events, 0, &ctr, err);
     if (rcode)
         goto fail;
     struct tb_energy_config ecfg = {.source = o->energy ? o->energy : p->energy_source};

@@ -17,6 +17,7 @@
  *   accel_op_classes = matmul       ; op kinds (tb_op_kind_name) that must
  *                                   ; run on an accelerator backend
  *   energy_source = auto            ; auto|powercap|papi|nvml|trace:FILE|none
+ *   events = perf::TASK-CLOCK,PAPI_TOT_INS ; optional PAPI event list (--events wins)
  *   [workload.llm-decode]           ; llm-prefill, llm-decode, llm-generate, embed
  *   model = synth:stories15m:q4_0   ; synth:SHAPE:TYPE or a .gguf path
  *   prompt = 128                    ; prompt tokens; a list (16, 128, 512) measures
@@ -103,6 +104,7 @@ struct tb_profile {
     char accel_op_classes[TB_PROFILE_MAX_LIST][16];
     int n_accel_op_classes;
     char energy_source[TB_PROFILE_PATH_MAX]; /* for tb_energy_config.source */
+    char events[512];            /* PAPI event list; "" = the harness default */
     struct tb_profile_workload workloads[TB_PROFILE_MAX_WORKLOADS];
     int n_workloads;
     struct tb_slo slos[TB_PROFILE_MAX_SLOS];

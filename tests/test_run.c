@@ -52,6 +52,7 @@ static const char *k_tiny =
     "weight_types = q8_0, q4_0\n"
     "backends = cpu\n"
     "energy_source = none\n"
+    "events = perf::TASK-CLOCK,perf::PAGE-FAULTS,NO_SUCH_EVENT_X\n"
     "[workload.llm-prefill]\n"
     "model = synth:mcu-260k:q8_0\n"
     "prompt = 16\n"
@@ -178,6 +179,12 @@ static void test_full_run(void)
             CHECK(json_integer_value(json_object_get(tc, "value")) > 0);
         else
             CHECK(json_is_string(json_object_get(tc, "unavailable")));
+        /* the profile's event list is what was counted; a bogus event is
+         * unavailable with PAPI's reason, never a zero */
+        CHECK(json_object_size(ev) == 3);
+        CHECK(json_object_get(ev, "PAPI_TOT_INS") == NULL);
+        CHECK(json_is_string(json_object_get(json_object_get(ev, "NO_SUCH_EVENT_X"),
+                                             "unavailable")));
         /* energy: source none -> unavailable with a reason, never a number */
         json_t *en = json_object_get(pre, "energy");
         CHECK(json_is_string(json_object_get(en, "unavailable")));
