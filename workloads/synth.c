@@ -189,7 +189,7 @@ static int add_metadata(struct tb_gguf_writer *w, const struct tb_synth_shape *s
         (rc = tb_gguf_writer_add_str(w, "tokenizer.ggml.model", "llama", err)))
         return rc;
 
-    /* placeholder vocabulary laid out like llama 2's: <unk> <s> </s>, the 256
+    /* made-up vocabulary laid out like llama 2's: <unk> <s> </s>, the 256
      * byte tokens <0x00>..<0xFF> (llama.cpp's SPM tokenizer looks up <0x0A>),
      * then tok_259 ... */
     const size_t V = (size_t)c->vocab_size;
