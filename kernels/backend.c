@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -67,9 +68,7 @@ enum tb_isa tb_isa_detect(void)
 
 void tb_backend_config_default(struct tb_backend_config *cfg)
 {
-    cfg->n_threads = 0;
-    cfg->isa_cap = TB_ISA_COUNT;
-    cfg->bind_cpus = NULL;
+    *cfg = (struct tb_backend_config){.isa_cap = TB_ISA_COUNT};
 }
 
 typedef int (*tb_backend_ctor)(const struct tb_backend_config *, struct tb_backend **,
@@ -204,4 +203,127 @@ int tb_backend_op_evidence(const struct tb_backend *b, struct tb_op_evidence *ou
 int tb_backend_synchronize(struct tb_backend *b, struct tb_err *err)
 {
     return b->iface.synchronize ? b->iface.synchronize(b->context, err) : TB_OK;
+}
+
+/* ---- buffers */
+
+struct tb_backend_buffer {
+    struct tb_backend *b;
+    void *dev; /* the backend's handle, or host memory (host = true) */
+    size_t size;
+    bool host;
+};
+
+/* Host-memory buffers (backends without buffer slots): refuse sizes beyond
+ * physical memory up front, so an absurd request fails with a message
+ * instead of relying on the allocator (ASan aborts on huge mallocs). */
+static void *host_buffer_alloc(const char *backend, size_t nbytes, struct tb_err *err)
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const uint64_t phys = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : UINT64_MAX;
+    void *p = NULL;
+    if ((uint64_t)nbytes <= phys)
+        p = aligned_alloc(64, (nbytes + 63) / 64 * 64 + (nbytes == 0 ? 64 : 0));
+    if (!p)
+        tb_err_set(err, TB_ENOMEM, "backend %s: cannot allocate a host buffer of %zu bytes%s",
+                   backend, nbytes, (uint64_t)nbytes > phys ? " (more than physical memory)" : "");
+    return p;
+}
+
+int tb_backend_buffer_alloc(struct tb_backend *b, size_t nbytes, struct tb_backend_buffer **out,
+                            struct tb_err *err)
+{
+    *out = NULL;
+    struct tb_backend_buffer *buf = calloc(1, sizeof *buf);
+    if (!buf)
+        return tb_err_set(err, TB_ENOMEM, "backend %s: cannot allocate a buffer handle",
+                          tb_backend_name(b));
+    *buf = (struct tb_backend_buffer){.b = b, .size = nbytes, .host = !b->iface.buffer_alloc};
+    if (buf->host) {
+        buf->dev = host_buffer_alloc(tb_backend_name(b), nbytes, err);
+        if (!buf->dev) {
+            free(buf);
+            return err ? err->code : TB_ENOMEM;
+        }
+    } else {
+        int rc = b->iface.buffer_alloc(b->context, nbytes, &buf->dev, err);
+        if (rc) {
+            free(buf);
+            return rc;
+        }
+    }
+    *out = buf;
+    return TB_OK;
+}
+
+void tb_backend_buffer_free(struct tb_backend_buffer *buf)
+{
+    if (!buf)
+        return;
+    if (buf->host)
+        free(buf->dev);
+    else
+        buf->b->iface.buffer_free(buf->b->context, buf->dev);
+    free(buf);
+}
+
+size_t tb_backend_buffer_size(const struct tb_backend_buffer *buf)
+{
+    return buf->size;
+}
+
+bool tb_backend_buffer_is_host(const struct tb_backend_buffer *buf)
+{
+    return buf->host;
+}
+
+void *tb_backend_buffer_host_ptr(struct tb_backend_buffer *buf)
+{
+    return buf->host ? buf->dev : NULL;
+}
+
+/* 0 when [offset, offset + n) lies inside buf and p is usable. */
+static int buffer_range(const struct tb_backend_buffer *buf, const char *what, size_t offset,
+                        const void *p, size_t n, struct tb_err *err)
+{
+    if (offset > buf->size || n > buf->size - offset)
+        return tb_err_set(err, TB_EINVAL,
+                          "backend %s: %s of bytes [%zu, +%zu) outside a buffer of %zu bytes",
+                          tb_backend_name(buf->b), what, offset, n, buf->size);
+    if (n > 0 && !p)
+        return tb_err_set(err, TB_EINVAL, "backend %s: %s of %zu bytes from a NULL pointer",
+                          tb_backend_name(buf->b), what, n);
+    return TB_OK;
+}
+
+int tb_backend_buffer_set(struct tb_backend_buffer *buf, size_t offset, const void *src, size_t n,
+                          struct tb_err *err)
+{
+    int rc = buffer_range(buf, "buffer_set", offset, src, n, err);
+    if (rc || n == 0)
+        return rc;
+    if (buf->host) {
+        memcpy((char *)buf->dev + offset, src, n);
+        return TB_OK;
+    }
+    return buf->b->iface.buffer_set(buf->b->context, buf->dev, offset, src, n, err);
+}
+
+int tb_backend_buffer_get(const struct tb_backend_buffer *buf, size_t offset, void *dst, size_t n,
+                          struct tb_err *err)
+{
+    int rc = buffer_range(buf, "buffer_get", offset, dst, n, err);
+    if (rc || n == 0)
+        return rc;
+    if (buf->host) {
+        memcpy(dst, (const char *)buf->dev + offset, n);
+        return TB_OK;
+    }
+    return buf->b->iface.buffer_get(buf->b->context, buf->dev, offset, dst, n, err);
+}
+
+void tb_backend_host_written(struct tb_backend *b, const void *host, size_t nbytes)
+{
+    if (b->iface.host_written)
+        b->iface.host_written(b->context, host, nbytes);
 }

@@ -544,6 +544,9 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
         x->has_device_evidence = 1;
         x->launches = oe.last_launches;
         x->device_ns = oe.last_device_ns;
+        x->h2d_bytes = oe.last_h2d_bytes;
+        x->d2h_bytes = oe.last_d2h_bytes;
+        x->kv_h2d_bytes = oe.last_kv_h2d_bytes;
     }
     if (op_ns)
         op_ns[i] = x->wall_ns;
@@ -569,6 +572,31 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
     return TB_OK;
 }
 
+/* After segment sg: the host bytes its ops wrote (a KV_STORE only its
+ * rows, not the whole cache) go to every other backend, which drops device
+ * copies of them (resident KV caches, tb_backend_host_written). */
+static void segment_written(const struct tb_sched *s, const struct tb_graph *g,
+                            const struct tb_sched_segment *sg)
+{
+    const struct tb_backend *self = s->e[sg->entry].b;
+    for (int k = 0; k < s->n; k++) {
+        struct tb_backend *o = s->e[k].b;
+        int seen = o == NULL || o == self;
+        for (int j = 0; j < k && !seen; j++)
+            seen = s->e[j].b == o; /* one backend listed twice */
+        for (int i = sg->first; !seen && i < sg->first + sg->count; i++) {
+            const struct tb_op *op = &g->ops[i];
+            if (op->kind == TB_OP_KV_STORE) {
+                const int64_t n = tb_tensor_nrows(op->src[0]);
+                tb_backend_host_written(o, tb_tensor_row(op->dst, op->p.pos0),
+                                        (size_t)op->dst->nb[1] * (size_t)n);
+            } else {
+                tb_backend_host_written(o, op->dst->data, tb_tensor_nbytes(op->dst));
+            }
+        }
+    }
+}
+
 int tb_sched_compute(struct tb_sched *s, const struct tb_graph *g, uint64_t *op_ns,
                      struct tb_sched_evidence *ev, struct tb_err *err)
 {
@@ -586,15 +614,15 @@ int tb_sched_compute(struct tb_sched *s, const struct tb_graph *g, uint64_t *op_
             rc = tb_backend_compute_graph(b, g, sg->first, sg->count,
                                           op_ns ? op_ns + sg->first : NULL, err);
             if (rc)
-                return tb_err_prefix(err, "sched: segment %d (%s, ops %d..%d)", k,
-                                     s->e[sg->entry].label, sg->first, sg->first + sg->count - 1);
-            continue;
+                tb_err_prefix(err, "sched: segment %d (%s, ops %d..%d)", k, s->e[sg->entry].label,
+                              sg->first, sg->first + sg->count - 1);
+        } else {
+            for (int i = sg->first; i < sg->first + sg->count && !rc; i++)
+                rc = run_op_evidence(s, g, i, b, ev, op_ns, err);
         }
-        for (int i = sg->first; i < sg->first + sg->count; i++) {
-            rc = run_op_evidence(s, g, i, b, ev, op_ns, err);
-            if (rc)
-                return rc;
-        }
+        segment_written(s, g, sg); /* a failed segment may have written some */
+        if (rc)
+            return rc;
     }
     if (ev)
         ev->run_index++;

@@ -12,6 +12,7 @@
 #define TB_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tb_error.h"
@@ -35,6 +36,8 @@ struct tb_backend_config {
     enum tb_isa isa_cap;  /* highest ISA variant allowed (TB_ISA_COUNT = no cap) */
     const int *bind_cpus; /* NULL, or [n_threads] OS CPU index for worker i (worker 0 is
                              the calling thread; the caller binds it) */
+    int no_repack;        /* cpu: keep TB_TENSOR_CONST weights in the file's layout
+                             instead of a repacked copy (for comparisons) */
 };
 void tb_backend_config_default(struct tb_backend_config *cfg);
 
@@ -82,6 +85,14 @@ struct tb_op_evidence {
     uint64_t last_device_ns;
     uint64_t total_launches;
     uint64_t total_device_ns;
+    /* bytes copied host->device (inputs, weights, KV rows, buffer_set) and
+     * device->host (outputs, buffer_get); last_* since the last compute call
+     * began */
+    uint64_t last_h2d_bytes, last_d2h_bytes;
+    uint64_t total_h2d_bytes, total_d2h_bytes;
+    /* of the host->device bytes: KV-cache rows uploaded into the resident
+     * device copy (docs/backends.md) */
+    uint64_t last_kv_h2d_bytes, total_kv_h2d_bytes;
 };
 /* TB_EUNSUPPORTED (message in err) for backends that keep no evidence. */
 int tb_backend_op_evidence(const struct tb_backend *b, struct tb_op_evidence *out,
@@ -89,6 +100,34 @@ int tb_backend_op_evidence(const struct tb_backend *b, struct tb_op_evidence *ou
 /* Waits until all work queued on the device is done (no-op for synchronous
  * backends). */
 int tb_backend_synchronize(struct tb_backend *b, struct tb_err *err);
+
+/* ---- buffers (additive): memory owned by a backend, host memory for CPU
+ * backends, device memory (cl_mem, cudaMalloc) for accelerators. Copies are
+ * synchronous and ordered after work already queued on the backend. A
+ * buffer must be freed before its backend. Compute still takes host
+ * tensors; buffers are for explicit staging and transfer measurements. */
+struct tb_backend_buffer;
+/* TB_ENOMEM (one-line message) when the backend cannot hold nbytes. */
+int tb_backend_buffer_alloc(struct tb_backend *b, size_t nbytes, struct tb_backend_buffer **out,
+                            struct tb_err *err);
+void tb_backend_buffer_free(struct tb_backend_buffer *buf);
+size_t tb_backend_buffer_size(const struct tb_backend_buffer *buf);
+/* true: the bytes are host memory at tb_backend_buffer_host_ptr (else NULL) */
+bool tb_backend_buffer_is_host(const struct tb_backend_buffer *buf);
+void *tb_backend_buffer_host_ptr(struct tb_backend_buffer *buf);
+/* Host -> buffer bytes [offset, offset + n) / buffer -> host. TB_EINVAL
+ * when the range is outside the buffer. */
+int tb_backend_buffer_set(struct tb_backend_buffer *buf, size_t offset, const void *src, size_t n,
+                          struct tb_err *err);
+int tb_backend_buffer_get(const struct tb_backend_buffer *buf, size_t offset, void *dst, size_t n,
+                          struct tb_err *err);
+
+/* Host memory [host, host + nbytes) was written outside backend b (another
+ * backend's op, a memcpy into a KV cache): b drops device copies it keeps
+ * of those bytes across calls (the resident KV cache). host == NULL: all.
+ * tb_sched calls it for every op output of a segment on the other
+ * backends; whoever writes such memory otherwise must call it. */
+void tb_backend_host_written(struct tb_backend *b, const void *host, size_t nbytes);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,18 @@ struct tb_backend_i {
     int (*op_evidence)(void *ctx, struct tb_op_evidence *out);
     /* (optional) wait for queued device work; default: nothing to wait for */
     int (*synchronize)(void *ctx, struct tb_err *err);
+    /* (optional) buffers; default: 64-byte aligned host memory. *dev is the
+     * backend's handle (cl_mem, device pointer). set/get are synchronous
+     * and only called with a non-empty range inside the buffer. */
+    int (*buffer_alloc)(void *ctx, size_t nbytes, void **dev, struct tb_err *err);
+    void (*buffer_free)(void *ctx, void *dev);
+    int (*buffer_set)(void *ctx, void *dev, size_t offset, const void *src, size_t n,
+                      struct tb_err *err);
+    int (*buffer_get)(void *ctx, void *dev, size_t offset, void *dst, size_t n,
+                      struct tb_err *err);
+    /* (optional) host bytes written elsewhere (tb_backend_host_written);
+     * default: the backend keeps no device copies across calls */
+    void (*host_written)(void *ctx, const void *host, size_t nbytes);
 };
 
 struct tb_backend {

@@ -24,10 +24,19 @@
  * reports the op as a silent fallback. TB_SCHED_KIND_ENFORCE rejects such
  * an entry up front (reason profile-forbids), making the fallback declared.
  *
- * Copies between backends: backends keep host-visible buffers (accelerator
- * backends upload inputs / download outputs per call), so a copy happens
- * implicitly at each boundary between segments on different backends; the
- * plan counts them (n_copies) and each segment records its backend. */
+ * Copies between backends: tensors live in host memory and every backend
+ * leaves its outputs there when its segment returns (accelerators download
+ * each op's output; within one segment they keep intermediates on the
+ * device), so a copy happens implicitly at each boundary between segments
+ * on different backends; the plan counts them (n_copies) and each segment
+ * records its backend. Accelerators also keep state ACROSS calls: the KV
+ * caches stay resident on the device (docs/backends.md), so a decode step
+ * uploads no cache rows that the device already holds. That copy is only
+ * valid while nobody else writes the host cache, so after each segment the
+ * scheduler announces the host bytes its ops wrote (a KV_STORE only its
+ * rows) to every other backend (tb_backend_host_written), which then
+ * re-uploads just those rows when it next reads them. Mixed placements
+ * (KV_STORE and ATTENTION on different backends) stay correct this way. */
 #ifndef TB_SCHED_H
 #define TB_SCHED_H
 
@@ -136,6 +145,9 @@ struct tb_op_run_evidence {
     int out_checked;         /* output compared against the reference backend */
     double out_max_err;      /* max |dst - ref| */
     double out_max_ref;      /* max |ref| (scale for a relative bound) */
+    uint64_t h2d_bytes;      /* host->device bytes the op moved (tb_op_evidence) */
+    uint64_t d2h_bytes;      /* device->host bytes */
+    uint64_t kv_h2d_bytes;   /* of h2d: KV rows into a resident cache copy */
 };
 
 /* Evidence mode for tb_sched_compute: each op runs alone (synchronized) so

@@ -23,7 +23,20 @@ struct tb_tensor {
     size_t nb[TB_MAX_DIMS];  /* byte stride per dim; nb[1] = row size */
     void *data;              /* not owned */
     char name[TB_NAME_MAX];
+    unsigned flags;          /* TB_TENSOR_* */
 };
+
+/* The data never changes while any backend may use the tensor (model
+ * weights): a backend may keep a derived copy (a repacked layout). */
+#define TB_TENSOR_CONST 1u
+/* The data lies in a read-only file mapping: a backend holding its own copy
+ * may drop these pages (they refault from the file when read again). */
+#define TB_TENSOR_MAPPED 2u
+/* Backend-managed state (a workload's KV cache): written on the host only
+ * by ops run on backends, and any other host write is announced with
+ * tb_backend_host_written (tb_sched does so for its segments), so an
+ * accelerator may keep a device copy across calls (docs/backends.md). */
+#define TB_TENSOR_STATE 4u
 
 /* Fills a contiguous view (strides from type and shape). Returns 0, or
  * TB_EINVAL when ne[0] is not a multiple of the type's block size. */

@@ -433,6 +433,9 @@ int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int3
         snprintf(name, sizeof name, "cache_v_l%d", l);
         tb_tensor_init(&s->v_cache[l], TB_TYPE_F32, 2, cne,
                        kv + (size_t)(2 * l + 1) * cache_bytes, name);
+        /* written only by KV_STORE ops: accelerators may keep them resident */
+        s->k_cache[l].flags |= TB_TENSOR_STATE;
+        s->v_cache[l].flags |= TB_TENSOR_STATE;
     }
     *out = s;
     return TB_OK;

@@ -261,3 +261,158 @@ void tb_accel_res_free(struct tb_accel_res *r)
     free(r->pend);
     memset(r, 0, sizeof *r);
 }
+
+/* ---- transfer accounting */
+
+void tb_accel_evidence_begin(struct tb_op_evidence *e)
+{
+    e->last_launches = e->last_device_ns = 0;
+    e->last_h2d_bytes = e->last_d2h_bytes = e->last_kv_h2d_bytes = 0;
+}
+
+void tb_accel_book_h2d(struct tb_op_evidence *e, uint64_t bytes)
+{
+    e->last_h2d_bytes += bytes;
+    e->total_h2d_bytes += bytes;
+}
+
+void tb_accel_book_d2h(struct tb_op_evidence *e, uint64_t bytes)
+{
+    e->last_d2h_bytes += bytes;
+    e->total_d2h_bytes += bytes;
+}
+
+/* ---- KV residency */
+
+static void kv_drop(struct tb_accel_kv *kv, int i)
+{
+    kv->ops.release(kv->user, kv->e[i].dev);
+    kv->bytes -= kv->e[i].row * (size_t)kv->e[i].rows;
+    kv->e[i] = kv->e[--kv->n];
+}
+
+static bool kv_overlaps(const struct tb_accel_kv_entry *e, uintptr_t p, size_t n)
+{
+    const uintptr_t a = (uintptr_t)e->host;
+    return p < a + tb_accel_span(e->nb1, e->row, e->rows) && a < p + n;
+}
+
+/* The resident copy of cache, made (valid = 0) when missing and it fits;
+ * NULL when not kept. */
+static struct tb_accel_kv_entry *kv_entry(struct tb_accel_kv *kv, const struct tb_tensor *cache)
+{
+    if (!(cache->flags & TB_TENSOR_STATE))
+        return NULL; /* host writes to it may go unannounced: upload per call */
+    const size_t row = tb_accel_row_bytes(cache), nb1 = cache->nb[1];
+    const int64_t rows = tb_tensor_nrows(cache);
+    for (int i = 0; i < kv->n; i++) {
+        struct tb_accel_kv_entry *e = &kv->e[i];
+        if (e->host == cache->data && e->nb1 == nb1 && e->row == row && e->rows == rows) {
+            e->last_use = ++kv->tick;
+            return e;
+        }
+    }
+    const size_t bytes = row * (size_t)rows;
+    if (bytes > kv->budget)
+        return NULL;
+    /* other geometries over the same host bytes are stale views */
+    const size_t span = tb_accel_span(nb1, row, rows);
+    for (int i = kv->n - 1; i >= 0; i--)
+        if (kv_overlaps(&kv->e[i], (uintptr_t)cache->data, span))
+            kv_drop(kv, i);
+    /* least recently used first; never the copy touched last (the K cache
+     * of the ATTENTION now asking for its V cache) */
+    while (kv->bytes + bytes > kv->budget) {
+        int oldest = -1;
+        for (int i = 0; i < kv->n; i++)
+            if (kv->e[i].last_use != kv->tick &&
+                (oldest < 0 || kv->e[i].last_use < kv->e[oldest].last_use))
+                oldest = i;
+        if (oldest < 0)
+            return NULL;
+        kv_drop(kv, oldest);
+    }
+    if (kv->n == kv->cap) {
+        void *p = grow(kv->e, &kv->cap, sizeof *kv->e);
+        if (!p)
+            return NULL; /* correct without it: the op uploads */
+        kv->e = p;
+    }
+    /* out of device memory is not an error either: the op uploads */
+    void *dev = kv->ops.alloc(kv->user, bytes, NULL);
+    if (!dev)
+        return NULL;
+    kv->e[kv->n] = (struct tb_accel_kv_entry){cache->data, nb1, row, rows, 0, dev, ++kv->tick};
+    kv->bytes += bytes;
+    return &kv->e[kv->n++];
+}
+
+int tb_accel_kv_rows(struct tb_accel_kv *kv, const struct tb_tensor *cache, int64_t n_rows,
+                     void **dev, struct tb_err *err)
+{
+    *dev = NULL;
+    struct tb_accel_kv_entry *e = kv_entry(kv, cache);
+    if (!e)
+        return TB_OK;
+    if (e->valid < n_rows) {
+        const int64_t nr = n_rows - e->valid;
+        const char *host = (const char *)e->host + e->nb1 * (size_t)e->valid;
+        int rc = tb_accel_res_readable(kv->res, host, tb_accel_span(e->nb1, e->row, nr), err);
+        if (rc || (rc = kv->ops.upload(kv->user, e->dev, e->row * (size_t)e->valid, host, e->nb1,
+                                       e->row, nr, err)))
+            return rc;
+        const uint64_t b = (uint64_t)e->row * (uint64_t)nr; /* h2d booked by upload */
+        kv->evd->last_kv_h2d_bytes += b;
+        kv->evd->total_kv_h2d_bytes += b;
+        e->valid = n_rows;
+    }
+    *dev = e->dev;
+    return TB_OK;
+}
+
+int tb_accel_kv_stored(struct tb_accel_kv *kv, const struct tb_tensor *cache, int64_t pos0,
+                       int64_t n, void *src, struct tb_err *err)
+{
+    struct tb_accel_kv_entry *e = kv_entry(kv, cache);
+    if (!e)
+        return TB_OK;
+    int rc = kv->ops.copy(kv->user, e->dev, e->row * (size_t)pos0, src, e->row * (size_t)n, err);
+    if (rc) {
+        /* the device rows are unknown now */
+        e->valid = e->valid < pos0 ? e->valid : pos0;
+        return rc;
+    }
+    if (pos0 <= e->valid && pos0 + n > e->valid)
+        e->valid = pos0 + n;
+    return TB_OK;
+}
+
+void tb_accel_kv_host_written(struct tb_accel_kv *kv, const void *host, size_t nbytes)
+{
+    for (int i = 0; i < kv->n; i++) {
+        struct tb_accel_kv_entry *e = &kv->e[i];
+        if (host && !kv_overlaps(e, (uintptr_t)host, nbytes))
+            continue;
+        const uintptr_t p = (uintptr_t)host, a = (uintptr_t)e->host;
+        const int64_t first = (!host || p <= a) ? 0 : (int64_t)((p - a) / e->nb1);
+        if (first < e->valid)
+            e->valid = first;
+    }
+}
+
+size_t tb_accel_kv_budget(uint64_t mem)
+{
+    const char *v = getenv("TB_ACCEL_KV_RESIDENT");
+    if (v && strcmp(v, "0") == 0)
+        return 0;
+    return (size_t)(mem / 4);
+}
+
+void tb_accel_kv_free(struct tb_accel_kv *kv)
+{
+    while (kv->n > 0)
+        kv_drop(kv, kv->n - 1);
+    free(kv->e);
+    kv->e = NULL;
+    kv->cap = 0;
+}

@@ -12,7 +12,11 @@
  * reading exactly those rows (the next op's activations, the KV rows a
  * KV_STORE wrote when attention starts at row 0) reads device memory.
  * Downloads go to pageable host memory, which the runtime completes before
- * the copy call returns. Device time: a cudaEvent pair around each kernel. */
+ * the copy call returns. KV caches stay resident across calls (accel_op.h
+ * KV residency: KV_STORE rows copied device-to-device into the resident
+ * copy, ATTENTION uploading only rows not known current). Buffers
+ * (tb_backend_buffer_*) are cudaMalloc'ed, copied in stream order and
+ * waited for. Device time: a cudaEvent pair around each kernel. */
 #include "kernels/tb_backend_impl.h"
 
 #ifdef TB_HAVE_CUDA
@@ -40,6 +44,7 @@ struct cu_ctx {
     } scr[S_COUNT];
     struct tb_accel_wcache wc;
     struct tb_accel_res res;
+    struct tb_accel_kv kv; /* resident KV caches (across ranges) */
     /* RoPE frequencies for (freq_hd, freq_theta), kept on the device */
     void *freq;
     int freq_hd;
@@ -73,6 +78,7 @@ static void *new_buffer(size_t bytes, const char *what, struct tb_err *err)
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 4);
     if (e != cudaSuccess) {
+        cudaGetLastError(); /* else the next launch check reports this failure */
         tb_err_set(err, TB_ENOMEM, NAME ": cannot allocate %zu device bytes for %s: %s", bytes,
                    what, cudaGetErrorString(e));
         return NULL;
@@ -107,13 +113,44 @@ static void *scratch(struct cu_ctx *c, int slot, size_t bytes, struct tb_err *er
     return c->scr[slot].p;
 }
 
+/* Queues nrows host rows (stride nb1, `row` bytes each) to dev + off,
+ * packed; booked as host->device bytes. */
+static int upload_rows(struct cu_ctx *c, void *dev, size_t off, const void *host, size_t nb1,
+                       size_t row, int64_t nrows, struct tb_err *err)
+{
+    cudaError_t e = cudaMemcpy2DAsync((char *)dev + off, row, host, nb1, row, (size_t)nrows,
+                                      cudaMemcpyHostToDevice, c->s);
+    if (e != cudaSuccess)
+        return cu_fail(err, e, "upload");
+    tb_accel_book_h2d(&c->evd, (uint64_t)row * (uint64_t)nrows);
+    return TB_OK;
+}
+
 static int upload(struct cu_ctx *c, void *dev, const struct tb_tensor *t, int64_t row0,
                   int64_t nrows, struct tb_err *err)
 {
-    const size_t row = tb_accel_row_bytes(t);
-    cudaError_t e = cudaMemcpy2DAsync(dev, row, tb_tensor_row(t, row0), t->nb[1], row,
-                                      (size_t)nrows, cudaMemcpyHostToDevice, c->s);
-    return e == cudaSuccess ? TB_OK : cu_fail(err, e, "upload");
+    return upload_rows(c, dev, 0, tb_tensor_row(t, row0), t->nb[1], tb_accel_row_bytes(t), nrows,
+                       err);
+}
+
+/* tb_accel_kv callbacks */
+static void kv_release(void *user, void *dev)
+{
+    cudaStreamSynchronize(((struct cu_ctx *)user)->s); /* queued kernels may read it */
+    cudaFree(dev);
+}
+
+static int kv_upload(void *user, void *dev, size_t off, const void *host, size_t nb1, size_t row,
+                     int64_t rows, struct tb_err *err)
+{
+    return upload_rows(user, dev, off, host, nb1, row, rows, err);
+}
+
+static int kv_copy(void *user, void *dst, size_t off, void *src, size_t bytes, struct tb_err *err)
+{
+    cudaError_t e = cudaMemcpyAsync((char *)dst + off, src, bytes, cudaMemcpyDeviceToDevice,
+                                    ((struct cu_ctx *)user)->s);
+    return e == cudaSuccess ? TB_OK : cu_fail(err, e, "KV rows into the resident cache");
 }
 
 /* Rows [row0, row0 + nrows) of t, packed, on the device: a mirror with
@@ -145,6 +182,7 @@ static int store_dst(struct cu_ctx *c, void *p, const struct tb_tensor *t, int64
         tb_accel_res_put(&c->res, p);
         return cu_fail(err, e, "download");
     }
+    tb_accel_book_d2h(&c->evd, (uint64_t)row * (uint64_t)nrows);
     return tb_accel_res_stored(&c->res, p, host, t->nb[1], row, nrows, err);
 }
 
@@ -197,6 +235,7 @@ static void *rope_freqs(struct cu_ctx *c, int hd, float theta, struct tb_err *er
         cu_fail(err, e, "rope frequency table");
         return NULL;
     }
+    tb_accel_book_h2d(&c->evd, bytes);
     c->freq = p;
     c->freq_hd = hd;
     c->freq_theta = theta;
@@ -350,6 +389,12 @@ static int op_kv_store(struct cu_ctx *c, const struct tb_op *op, struct tb_err *
     NEED(md);
     LAUNCH("kv_store", tb_cuda_kv_store(c->s, mx, md, (int)x->ne[0], (int)n,
                                         cache->type == TB_TYPE_F16));
+    /* the resident copy gets the rows on the device */
+    int rc = tb_accel_kv_stored(&c->kv, cache, op->p.pos0, n, md, err);
+    if (rc) {
+        tb_accel_res_put(&c->res, md);
+        return rc;
+    }
     /* only the rows written travel back; the others keep their host values */
     return store_dst(c, md, cache, op->p.pos0, n, err);
 }
@@ -360,9 +405,16 @@ static int op_attention(struct cu_ctx *c, const struct tb_op *op, struct tb_err 
     const int64_t n = tb_tensor_nrows(d), n_kv = op->p.pos0 + n; /* rows anyone sees */
     void *mq = src_rows(c, S_SRC0, q, 0, n, err);
     NEED(mq);
-    void *mk = src_rows(c, S_SRC1, kc, 0, n_kv, err);
+    /* the resident caches when kept, else rows uploaded per call */
+    void *mk = NULL, *mv = NULL;
+    int rc = tb_accel_kv_rows(&c->kv, kc, n_kv, &mk, err);
+    if (rc || (rc = tb_accel_kv_rows(&c->kv, vc, n_kv, &mv, err)))
+        return rc;
+    if (!mk)
+        mk = src_rows(c, S_SRC1, kc, 0, n_kv, err);
     NEED(mk);
-    void *mv = src_rows(c, S_SRC2, vc, 0, n_kv, err);
+    if (!mv)
+        mv = src_rows(c, S_SRC2, vc, 0, n_kv, err);
     NEED(mv);
     void *ms = scratch(c, S_AUX, (size_t)n * (size_t)op->p.n_head * (size_t)n_kv * sizeof(float),
                        err);
@@ -415,7 +467,7 @@ static int run_op(struct cu_ctx *c, const struct tb_op *op, struct tb_err *err)
 static int run_range(struct cu_ctx *c, const struct tb_op *ops, int count, uint64_t *op_ns,
                      struct tb_err *err)
 {
-    c->evd.last_launches = c->evd.last_device_ns = 0;
+    tb_accel_evidence_begin(&c->evd);
     int rc = TB_OK;
     for (int i = 0; i < count && !rc; i++) {
         const uint64_t t0 = op_ns ? tb_now_ns() : 0;
@@ -482,6 +534,57 @@ static int cu_synchronize(void *ctx, struct tb_err *err)
     return res_wait(ctx, err);
 }
 
+/* ---- buffers: device memory, copies in stream order, then waited for */
+
+static int cu_buffer_alloc(void *ctx, size_t nbytes, void **dev, struct tb_err *err)
+{
+    (void)ctx;
+    *dev = new_buffer(nbytes, "a buffer", err);
+    return *dev ? TB_OK : TB_ENOMEM;
+}
+
+static void cu_buffer_free(void *ctx, void *dev)
+{
+    kv_release(ctx, dev);
+}
+
+/* One synchronous copy on the backend's stream (after its queued work). */
+static int buffer_copy(struct cu_ctx *c, void *dst, const void *src, size_t n,
+                       enum cudaMemcpyKind kind, const char *what, struct tb_err *err)
+{
+    cudaError_t e = cudaMemcpyAsync(dst, src, n, kind, c->s);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(c->s);
+    return e == cudaSuccess ? TB_OK : cu_fail(err, e, what);
+}
+
+static int cu_buffer_set(void *ctx, void *dev, size_t offset, const void *src, size_t n,
+                         struct tb_err *err)
+{
+    struct cu_ctx *c = ctx;
+    int rc =
+        buffer_copy(c, (char *)dev + offset, src, n, cudaMemcpyHostToDevice, "buffer_set", err);
+    if (!rc)
+        tb_accel_book_h2d(&c->evd, n);
+    return rc;
+}
+
+static int cu_buffer_get(void *ctx, void *dev, size_t offset, void *dst, size_t n,
+                         struct tb_err *err)
+{
+    struct cu_ctx *c = ctx;
+    int rc = buffer_copy(c, dst, (const char *)dev + offset, n, cudaMemcpyDeviceToHost,
+                         "buffer_get", err);
+    if (!rc)
+        tb_accel_book_d2h(&c->evd, n);
+    return rc;
+}
+
+static void cu_host_written(void *ctx, const void *host, size_t nbytes)
+{
+    tb_accel_kv_host_written(&((struct cu_ctx *)ctx)->kv, host, nbytes);
+}
+
 static void cu_free(void *ctx)
 {
     struct cu_ctx *c = ctx;
@@ -490,6 +593,7 @@ static void cu_free(void *ctx)
     if (c->have_stream)
         end_range(c, NULL);
     tb_accel_wcache_free(&c->wc);
+    tb_accel_kv_free(&c->kv);
     tb_accel_res_free(&c->res);
     for (int i = 0; i < S_COUNT; i++)
         if (c->scr[i].p)
@@ -523,6 +627,11 @@ static int setup(struct cu_ctx *c, struct tb_err *err)
     c->have_stream = true;
     c->wc = (struct tb_accel_wcache){.budget = prop.totalGlobalMem / 2, .release = release_mem};
     c->res = (struct tb_accel_res){.ops = {res_alloc, release_mem, res_wait}, .user = c};
+    c->kv = (struct tb_accel_kv){.ops = {res_alloc, kv_release, kv_upload, kv_copy},
+                                 .user = c,
+                                 .res = &c->res,
+                                 .evd = &c->evd,
+                                 .budget = tb_accel_kv_budget(prop.totalGlobalMem)};
     return TB_OK;
 }
 
@@ -555,6 +664,11 @@ int tb_backend_cuda_create(const struct tb_backend_config *cfg, struct tb_backen
         .device_vendor = cu_device_vendor,
         .op_evidence = cu_op_evidence,
         .synchronize = cu_synchronize,
+        .buffer_alloc = cu_buffer_alloc,
+        .buffer_free = cu_buffer_free,
+        .buffer_set = cu_buffer_set,
+        .buffer_get = cu_buffer_get,
+        .host_written = cu_host_written,
     };
     b->context = c;
     *out = b;

@@ -10,10 +10,15 @@
  * without waiting: each op's dst is computed into its own device buffer and
  * its download to host enqueued at once; that buffer stays a "mirror" of
  * the host rows, so a later op of the range reading exactly those rows uses
- * it instead of uploading. A source that overlaps a mirror only partly (the
- * KV rows a KV_STORE just wrote, read by ATTENTION with older rows) waits
- * for the queue first, then uploads from host. Mirrors end with the range:
- * when the call returns every dst is in host memory and nothing is queued.
+ * it instead of uploading. A source that overlaps a mirror only partly
+ * waits for the queue first, then uploads from host. Mirrors end with the
+ * range: when the call returns every dst is in host memory and nothing is
+ * queued. KV caches are the exception that outlives ranges: each keeps a
+ * resident device copy (accel_op.h KV residency) that KV_STORE updates on
+ * the device and ATTENTION reads, uploading only rows not known current;
+ * host writes by others arrive through tb_backend_host_written. Buffers
+ * (tb_backend_buffer_*) are cl_mem with blocking copies. Bytes moved each
+ * way are counted in the evidence.
  * With op_ns requested, each op is waited for, so its wall time is real.
  *
  * Every kernel runs with a profiling event: launches and device time are
@@ -58,6 +63,7 @@ struct ocl_ctx {
     } scr[S_COUNT];
     struct tb_accel_wcache wc;
     struct tb_accel_res res; /* op outputs: pool, mirrors, pending downloads */
+    struct tb_accel_kv kv;   /* resident KV caches (across ranges) */
     /* RoPE frequencies for (freq_hd, freq_theta), kept on the device */
     cl_mem freq;
     int freq_hd;
@@ -153,6 +159,26 @@ static int host_readable(struct ocl_ctx *c, const void *host, size_t span, struc
     return tb_accel_res_readable(&c->res, host, span, err);
 }
 
+/* Queues nrows host rows (stride nb1, `row` bytes each) into m at byte
+ * off, packed; booked as host->device bytes. */
+static int upload_rows(struct ocl_ctx *c, cl_mem m, size_t off, const void *host, size_t nb1,
+                       size_t row, int64_t nrows, struct tb_err *err)
+{
+    cl_int e;
+    if (nb1 == row || nrows == 1) {
+        e = clEnqueueWriteBuffer(c->q, m, CL_FALSE, off, row * (size_t)nrows, host, 0, NULL, NULL);
+    } else {
+        const size_t origin[3] = {0, 0, 0}, dorg[3] = {off, 0, 0},
+                     region[3] = {row, (size_t)nrows, 1};
+        e = clEnqueueWriteBufferRect(c->q, m, CL_FALSE, dorg, origin, region, row, 0, nb1, 0, host,
+                                     0, NULL, NULL);
+    }
+    if (e != CL_SUCCESS)
+        return cl_fail(err, e, "upload");
+    tb_accel_book_h2d(&c->evd, (uint64_t)row * (uint64_t)nrows);
+    return TB_OK;
+}
+
 /* Rows [row0, row0 + nrows) of t, packed, as a device buffer: a mirror
  * with exactly those rows, else uploaded into scratch `slot`. */
 static cl_mem src_rows(struct ocl_ctx *c, int slot, const struct tb_tensor *t, int64_t row0,
@@ -166,20 +192,8 @@ static cl_mem src_rows(struct ocl_ctx *c, int slot, const struct tb_tensor *t, i
     if (host_readable(c, host, tb_accel_span(t->nb[1], row, nrows), err))
         return NULL;
     m = scratch(c, slot, row * (size_t)nrows, err);
-    if (!m)
+    if (!m || upload_rows(c, m, 0, host, t->nb[1], row, nrows, err))
         return NULL;
-    cl_int e;
-    if (t->nb[1] == row || nrows == 1) {
-        e = clEnqueueWriteBuffer(c->q, m, CL_FALSE, 0, row * (size_t)nrows, host, 0, NULL, NULL);
-    } else {
-        const size_t origin[3] = {0, 0, 0}, region[3] = {row, (size_t)nrows, 1};
-        e = clEnqueueWriteBufferRect(c->q, m, CL_FALSE, origin, origin, region, row, 0, t->nb[1],
-                                     0, host, 0, NULL, NULL);
-    }
-    if (e != CL_SUCCESS) {
-        cl_fail(err, e, "upload");
-        return NULL;
-    }
     return m;
 }
 
@@ -202,7 +216,22 @@ static int store_dst(struct ocl_ctx *c, cl_mem m, const struct tb_tensor *t, int
         tb_accel_res_put(&c->res, m);
         return cl_fail(err, e, "download");
     }
+    tb_accel_book_d2h(&c->evd, (uint64_t)row * (uint64_t)nrows);
     return tb_accel_res_stored(&c->res, m, host, t->nb[1], row, nrows, err);
+}
+
+/* tb_accel_kv callbacks */
+static int kv_upload(void *user, void *dev, size_t off, const void *host, size_t nb1, size_t row,
+                     int64_t rows, struct tb_err *err)
+{
+    return upload_rows(user, (cl_mem)dev, off, host, nb1, row, rows, err);
+}
+
+static int kv_copy(void *user, void *dst, size_t off, void *src, size_t bytes, struct tb_err *err)
+{
+    cl_int e = clEnqueueCopyBuffer(((struct ocl_ctx *)user)->q, (cl_mem)src, (cl_mem)dst, 0, off,
+                                   bytes, 0, NULL, NULL);
+    return e == CL_SUCCESS ? TB_OK : cl_fail(err, e, "KV rows into the resident cache");
 }
 
 /* The device copy of weight tensor t (packed rows), uploaded on first use. */
@@ -220,17 +249,9 @@ static cl_mem weight(struct ocl_ctx *c, const struct tb_tensor *t, struct tb_err
     tb_accel_wcache_make_room(&c->wc, span);
     if (!(m = new_buffer(c, CL_MEM_READ_ONLY, row * (size_t)rows, t->name, err)))
         return NULL;
-    cl_int e;
-    if (t->nb[1] == row) {
-        e = clEnqueueWriteBuffer(c->q, m, CL_FALSE, 0, row * (size_t)rows, t->data, 0, NULL, NULL);
-    } else {
-        const size_t origin[3] = {0, 0, 0}, region[3] = {row, (size_t)rows, 1};
-        e = clEnqueueWriteBufferRect(c->q, m, CL_FALSE, origin, origin, region, row, 0, t->nb[1],
-                                     0, t->data, 0, NULL, NULL);
-    }
-    if (e != CL_SUCCESS) {
+    if (upload_rows(c, m, 0, t->data, t->nb[1], row, rows, err)) {
         clReleaseMemObject(m);
-        cl_fail(err, e, "weight upload");
+        tb_err_prefix(err, "weight %s", t->name);
         return NULL;
     }
     /* the cache owns m from here, also when the insert fails */
@@ -400,6 +421,7 @@ static cl_mem rope_freqs(struct ocl_ctx *c, int hd, float theta, struct tb_err *
         cl_fail(err, e, "rope frequency table");
         return NULL;
     }
+    tb_accel_book_h2d(&c->evd, (uint64_t)(hd / 2) * sizeof(float));
     c->freq_hd = hd;
     c->freq_theta = theta;
     return c->freq;
@@ -437,6 +459,8 @@ static int op_kv_store(struct ocl_ctx *c, const struct tb_op *op, struct tb_err 
     const cl_int dim = (cl_int)x->ne[0], f16 = cache->type == TB_TYPE_F16;
     const size_t gws[2] = {(size_t)dim, (size_t)n};
     int rc = LAUNCH(K_KV_STORE, 2, gws, NULL, ARG(mx), ARG(md), ARG(dim), ARG(f16));
+    if (!rc) /* the resident copy gets the rows on the device */
+        rc = tb_accel_kv_stored(&c->kv, cache, op->p.pos0, n, md, err);
     if (rc) {
         tb_accel_res_put(&c->res, md);
         return rc;
@@ -451,9 +475,14 @@ static int op_attention(struct ocl_ctx *c, const struct tb_op *op, struct tb_err
     const int64_t n = tb_tensor_nrows(d), n_kv = op->p.pos0 + n; /* rows anyone sees */
     cl_mem mq = src_rows(c, S_SRC0, q, 0, n, err);
     NEED(mq);
-    cl_mem mk = src_rows(c, S_SRC1, kc, 0, n_kv, err);
+    /* the resident caches when kept, else rows uploaded per call */
+    void *rk = NULL, *rv = NULL;
+    int rc = tb_accel_kv_rows(&c->kv, kc, n_kv, &rk, err);
+    if (rc || (rc = tb_accel_kv_rows(&c->kv, vc, n_kv, &rv, err)))
+        return rc;
+    cl_mem mk = rk ? (cl_mem)rk : src_rows(c, S_SRC1, kc, 0, n_kv, err);
     NEED(mk);
-    cl_mem mv = src_rows(c, S_SRC2, vc, 0, n_kv, err);
+    cl_mem mv = rv ? (cl_mem)rv : src_rows(c, S_SRC2, vc, 0, n_kv, err);
     NEED(mv);
     cl_mem ms = scratch(c, S_AUX, (size_t)n * (size_t)op->p.n_head * (size_t)n_kv * sizeof(float),
                         err);
@@ -465,9 +494,9 @@ static int op_attention(struct ocl_ctx *c, const struct tb_op *op, struct tb_err
                  kf16 = kc->type == TB_TYPE_F16, vf16 = vc->type == TB_TYPE_F16;
     const cl_float scale = op->p.scale;
     const size_t gws[2] = {(size_t)nh * TB_CL_WG, (size_t)n}, lws[2] = {TB_CL_WG, 1};
-    int rc = LAUNCH(K_ATTENTION, 2, gws, lws, ARG(mq), ARG(mk), ARG(mv), ARG(md), ARG(ms), ARG(hd),
-                    ARG(nh), ARG(nkv), ARG(pos0), ARG(n_kv_max), ARG(nc), ARG(scale),
-                    ARG(kf16), ARG(vf16));
+    rc = LAUNCH(K_ATTENTION, 2, gws, lws, ARG(mq), ARG(mk), ARG(mv), ARG(md), ARG(ms), ARG(hd),
+                ARG(nh), ARG(nkv), ARG(pos0), ARG(n_kv_max), ARG(nc), ARG(scale), ARG(kf16),
+                ARG(vf16));
     if (rc) {
         tb_accel_res_put(&c->res, md);
         return rc;
@@ -519,7 +548,7 @@ static int run_op(struct ocl_ctx *c, const struct tb_op *op, struct tb_err *err)
 static int run_range(struct ocl_ctx *c, const struct tb_op *ops, int count, uint64_t *op_ns,
                      struct tb_err *err)
 {
-    c->evd.last_launches = c->evd.last_device_ns = 0;
+    tb_accel_evidence_begin(&c->evd);
     int rc = TB_OK;
     for (int i = 0; i < count && !rc; i++) {
         const uint64_t t0 = op_ns ? tb_now_ns() : 0;
@@ -584,6 +613,54 @@ static int ocl_synchronize(void *ctx, struct tb_err *err)
     return wait_queue(ctx, err);
 }
 
+/* ---- buffers: cl_mem, copies blocking and in queue order */
+
+static int ocl_buffer_alloc(void *ctx, size_t nbytes, void **dev, struct tb_err *err)
+{
+    struct ocl_ctx *c = ctx;
+    cl_ulong max = 0;
+    clGetDeviceInfo(c->dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max, &max, NULL);
+    if (max && (cl_ulong)nbytes > max)
+        return tb_err_set(err, TB_ENOMEM,
+                          NAME ": buffer of %zu bytes exceeds the device's largest allocation "
+                               "(%llu bytes) on %s",
+                          nbytes, (unsigned long long)max, c->device);
+    *dev = new_buffer(c, CL_MEM_READ_WRITE, nbytes, "a buffer", err);
+    return *dev ? TB_OK : TB_ENOMEM;
+}
+
+static void ocl_buffer_free(void *ctx, void *dev)
+{
+    release_mem(ctx, dev);
+}
+
+static int ocl_buffer_set(void *ctx, void *dev, size_t offset, const void *src, size_t n,
+                          struct tb_err *err)
+{
+    struct ocl_ctx *c = ctx;
+    cl_int e = clEnqueueWriteBuffer(c->q, (cl_mem)dev, CL_TRUE, offset, n, src, 0, NULL, NULL);
+    if (e != CL_SUCCESS)
+        return cl_fail(err, e, "buffer_set");
+    tb_accel_book_h2d(&c->evd, n);
+    return TB_OK;
+}
+
+static int ocl_buffer_get(void *ctx, void *dev, size_t offset, void *dst, size_t n,
+                          struct tb_err *err)
+{
+    struct ocl_ctx *c = ctx;
+    cl_int e = clEnqueueReadBuffer(c->q, (cl_mem)dev, CL_TRUE, offset, n, dst, 0, NULL, NULL);
+    if (e != CL_SUCCESS)
+        return cl_fail(err, e, "buffer_get");
+    tb_accel_book_d2h(&c->evd, n);
+    return TB_OK;
+}
+
+static void ocl_host_written(void *ctx, const void *host, size_t nbytes)
+{
+    tb_accel_kv_host_written(&((struct ocl_ctx *)ctx)->kv, host, nbytes);
+}
+
 static void ocl_free(void *ctx)
 {
     struct ocl_ctx *c = ctx;
@@ -592,6 +669,7 @@ static void ocl_free(void *ctx)
     if (c->q && c->res.ops.wait) /* set up together with the queue */
         end_range(c, NULL);
     tb_accel_wcache_free(&c->wc);
+    tb_accel_kv_free(&c->kv);
     for (int i = 0; i < S_COUNT; i++)
         if (c->scr[i].m)
             clReleaseMemObject(c->scr[i].m);
@@ -735,6 +813,11 @@ static int setup(struct ocl_ctx *c, struct tb_err *err)
         return cl_fail(err, e, "clCreateCommandQueue");
     c->wc = (struct tb_accel_wcache){.budget = (size_t)(mem / 2), .release = release_mem};
     c->res = (struct tb_accel_res){.ops = {res_alloc, release_mem, res_wait}, .user = c};
+    c->kv = (struct tb_accel_kv){.ops = {res_alloc, release_mem, kv_upload, kv_copy},
+                                 .user = c,
+                                 .res = &c->res,
+                                 .evd = &c->evd,
+                                 .budget = tb_accel_kv_budget(mem)};
     return build_program(c, err);
 }
 
@@ -767,6 +850,11 @@ int tb_backend_opencl_create(const struct tb_backend_config *cfg, struct tb_back
         .device_vendor = ocl_device_vendor,
         .op_evidence = ocl_op_evidence,
         .synchronize = ocl_synchronize,
+        .buffer_alloc = ocl_buffer_alloc,
+        .buffer_free = ocl_buffer_free,
+        .buffer_set = ocl_buffer_set,
+        .buffer_get = ocl_buffer_get,
+        .host_written = ocl_host_written,
     };
     b->context = c;
     *out = b;
