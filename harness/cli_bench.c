@@ -26,7 +26,7 @@ struct bench_args {
     const char *models, *backend, *cache, *json;
     int pp, tg, reps, isa_cap;
     char threads[64];
-    int no_stream;
+    int no_stream, no_repack;
 };
 
 static void usage(FILE *f)
@@ -34,11 +34,13 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tierbench bench --model SPEC[,SPEC...] [-p 128] [-n 64] [-r 5] [-t 2[,1...]]\n"
             "                       [--backend cpu] [--isa scalar|avx2|avx512] [--cache DIR]\n"
-            "                       [--json FILE] [--no-stream]\n"
+            "                       [--json FILE] [--no-stream] [--no-repack]\n"
             "  SPEC is synth:SHAPE:TYPE (generated on first use, cached) or FILE.gguf.\n"
             "  pp: P tokens in one batch from position 0; tg: N decode steps from position 0.\n"
             "  Each test: one warm-up, then R timed repetitions; median and min..max of tok/s.\n"
-            "  STREAM triad (same thread count) is measured before and after every model.\n");
+            "  STREAM triad (same thread count) is measured before and after every model.\n"
+            "  --no-repack keeps q8_0/q4_0 weights in the file's layout (the cpu backend\n"
+            "  otherwise repacks them into 16-row groups on first use).\n");
 }
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
@@ -145,6 +147,7 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
     cfg.n_threads = threads;
     if (a->isa_cap >= 0)
         cfg.isa_cap = (enum tb_isa)a->isa_cap;
+    cfg.no_repack = a->no_repack;
     if (!rc)
         rc = tb_backend_create(a->backend, &cfg, &b, err);
     toks = malloc(sizeof *toks * (size_t)n_ctx);
@@ -265,6 +268,10 @@ int tb_cli_bench(int argc, char **argv)
         }
         if (!strcmp(o, "--no-stream")) {
             a.no_stream = 1;
+            continue;
+        }
+        if (!strcmp(o, "--no-repack")) {
+            a.no_repack = 1;
             continue;
         }
         if (!v) {

@@ -6,6 +6,7 @@
  * per-op times, set_n_threads and shape errors. */
 #include "tb_test.h"
 
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/tb_backend.h"
 #include "kernels/tb_graph.h"
 
@@ -135,7 +136,7 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
     static const int64_t ns[] = {1, 3, 5, 17};
     /* (K, N, n) cases: the cross product, then one with long rows so the
      * kernels' activation chunks (about 256 KiB) split the rows */
-    int64_t cases[3 * 4 * 4 + 1][3];
+    int64_t cases[3 * 4 * 4 + 4][3];
     int n_cases = 0;
     for (size_t a = 0; a < 3; a++)
         for (size_t b = 0; b < 4; b++)
@@ -145,6 +146,10 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
                 cases[n_cases][2] = ns[c];
             }
     cases[n_cases][0] = 4096, cases[n_cases][1] = 40, cases[n_cases][2] = 23, n_cases++;
+    /* shapes the AVX-512 16-row repacked layout takes (N % 16, K % 64 == 0) */
+    cases[n_cases][0] = 64, cases[n_cases][1] = 16, cases[n_cases][2] = 1, n_cases++;
+    cases[n_cases][0] = 128, cases[n_cases][1] = 48, cases[n_cases][2] = 9, n_cases++;
+    cases[n_cases][0] = 2048, cases[n_cases][1] = 32, cases[n_cases][2] = 19, n_cases++;
     struct tb_graph g;
     tb_graph_init(&g, 1);
     for (size_t t = 0; t < 4; t++)
@@ -159,6 +164,11 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
             buf_init(&D, TB_TYPE_F32, N, n, "D");
             buf_fill(&W, 1.0f);
             buf_fill(&X, 2.0f);
+            /* every other case: weights as a model gives them (constant),
+             * which lets the cpu backend use a repacked copy; W is freed
+             * and another one may land at the same address next case */
+            if (cs % 2 || (K % 64 == 0 && N % 16 == 0))
+                W.t.flags = TB_TENSOR_CONST;
             tb_graph_reset(&g);
             struct tb_op *op = tb_graph_add(&g, TB_OP_MATMUL, "mm", -1, NULL, &D.t, &W.t,
                                             &X.t, NULL);
@@ -186,6 +196,11 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
             buf_free(&D);
         }
     tb_graph_free(&g);
+    /* the AVX-512 level took the repacked path for the shapes that fit */
+    for (int i = 0; i < n_isa; i++)
+        CHECKF((tb_backend_isa(cpu[i]) == TB_ISA_AVX512) == (tb_cpu_packed_bytes(cpu[i]) > 0),
+               "%s: %zu bytes of repacked weights", tb_isa_name(tb_backend_isa(cpu[i])),
+               tb_cpu_packed_bytes(cpu[i]));
 }
 
 /* rms_norm, rope (in place too), silu, mul, add, get_rows, kv_store,

@@ -906,6 +906,7 @@ int tb_gguf_tensor_view(const struct tb_gguf *g, int64_t i, struct tb_tensor *ou
     if (rc)
         return tb_err_set(err, rc, "%s: tensor '%s': cannot make a view of type %s", g->path, name,
                           tb_type_name(t->type));
+    out->flags = TB_TENSOR_CONST | (g->map ? TB_TENSOR_MAPPED : 0u);
     return TB_OK;
 }
 

@@ -13,7 +13,9 @@
 #include "harness/bench/tb_bench.h"
 #include "harness/tb_counters.h"
 #include "harness/tb_roofline.h"
-#include "harness/tb_stats.h"        /* tb_rng */
+#include "harness/tb_stats.h" /* tb_rng */
+#include "harness/tb_topo.h"
+#include "kernels/cpu/cpu_kernels.h" /* tb_cpu_weight_packed */
 #include "kernels/tb_backend_impl.h" /* tb_backend.h, tb_now_ns */
 
 /* ---- the table ---- */
@@ -105,12 +107,18 @@ struct kb_item {
 };
 
 /* The tensors of the current (case, type); rebuilt when either changes. */
+#define KB_MAX_COPIES 64
+
 struct kb_data {
     const struct kb_case *c;
     enum tb_type type;
     void *buf[4]; /* owned */
     struct tb_tensor src[3], dst;
     struct tb_graph g;
+    /* GEMV: copies 1.. of the weight (0 is src[0]), used in turn */
+    void *wbuf[KB_MAX_COPIES]; /* owned, [0] unused */
+    struct tb_tensor w[KB_MAX_COPIES];
+    int n_w, next_w;
 };
 
 struct tb_kbench {
@@ -151,6 +159,8 @@ static void data_free(struct kb_data *d)
 {
     for (int i = 0; i < 4; i++)
         free(d->buf[i]);
+    for (int i = 1; i < d->n_w; i++)
+        free(d->wbuf[i]);
     tb_graph_free(&d->g);
     memset(d, 0, sizeof *d);
 }
@@ -191,8 +201,32 @@ done:
     return rc;
 }
 
+/* Copies of the GEMV weight until they span cold_bytes (at most
+ * KB_MAX_COPIES), so the timed loop streams them from DRAM. */
+static int make_weight_copies(struct kb_data *d, uint64_t cold_bytes, struct tb_err *err)
+{
+    const size_t bytes = tb_tensor_nbytes(&d->src[0]);
+    uint64_t n = cold_bytes / (bytes ? bytes : 1) + 1;
+    n = n > KB_MAX_COPIES ? KB_MAX_COPIES : n;
+    d->w[0] = d->src[0];
+    d->n_w = 1;
+    for (int i = 1; i < (int)n; i++) {
+        d->wbuf[i] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!d->wbuf[i])
+            return tb_err_set(err, TB_ENOMEM,
+                              "kernels bench: cannot allocate weight copy %d of "
+                              "%zu bytes",
+                              i, bytes);
+        memcpy(d->wbuf[i], d->src[0].data, bytes);
+        d->w[i] = d->src[0];
+        d->w[i].data = d->wbuf[i];
+        d->n_w = i + 1;
+    }
+    return TB_OK;
+}
+
 static int data_build(struct kb_data *d, const struct kb_case *c, enum tb_type type,
-                      struct tb_err *err)
+                      uint64_t cold_bytes, struct tb_err *err)
 {
     data_free(d);
     struct tb_rng rng;
@@ -204,6 +238,7 @@ static int data_build(struct kb_data *d, const struct kb_case *c, enum tb_type t
     case TB_OP_MATMUL:
         s1 = &d->src[1];
         rc = make_tensor(d, 0, s0, type, c->k, c->n_out, "w", &rng, err);
+        s0->flags = TB_TENSOR_CONST; /* as a model's weights: the cpu backend may repack */
         rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, c->k, c->rows, "x", &rng, err);
         rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, c->n_out, c->rows, "y", &rng, err);
         break;
@@ -243,6 +278,8 @@ static int data_build(struct kb_data *d, const struct kb_case *c, enum tb_type t
         rc = tb_err_set(err, TB_EINVAL, "kernels bench: no case builder for op %s",
                         tb_op_kind_name(c->op));
     }
+    if (!rc && c->op == TB_OP_MATMUL && c->rows == 1)
+        rc = make_weight_copies(d, cold_bytes, err);
     if (!rc && tb_graph_init(&d->g, 1))
         rc = tb_err_set(err, TB_ENOMEM, "kernels bench: cannot allocate a graph");
     if (!rc)
@@ -278,10 +315,18 @@ static const struct kb_ceiling *ceiling(struct tb_kbench *kb, enum kb_ceil_kind 
     struct tb_err err = {0};
     const struct tb_roofline_opts o = {.n_threads = threads};
     switch (kind) {
-    case CEIL_TRIAD: e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err); break;
-    case CEIL_READ: e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err); break;
-    case CEIL_FMA: e->rc = tb_roofline_fma(isa, &o, &e->r, &err); break;
-    default: e->rc = tb_roofline_int8(&o, &e->r, &err); break;
+    case CEIL_TRIAD:
+        e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err);
+        break;
+    case CEIL_READ:
+        e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err);
+        break;
+    case CEIL_FMA:
+        e->rc = tb_roofline_fma(isa, &o, &e->r, &err);
+        break;
+    default:
+        e->rc = tb_roofline_int8(&o, &e->r, &err);
+        break;
     }
     snprintf(e->msg, sizeof e->msg, "%s", err.msg);
     return e;
@@ -343,7 +388,7 @@ static void bm_op(struct tb_bench_state *st, void *user)
         return;
     }
     if ((kb->data.c != it->c || kb->data.type != it->type) &&
-        data_build(&kb->data, it->c, it->type, &err)) {
+        data_build(&kb->data, it->c, it->type, kb->opts.cold_bytes, &err)) {
         tb_bench_skip_with_error(st, err.msg);
         return;
     }
@@ -355,16 +400,24 @@ static void bm_op(struct tb_bench_state *st, void *user)
         tb_bench_skip_with_error(st, msg);
         return;
     }
-    if (tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)) {
-        tb_bench_skip_with_error(st, err.msg);
-        return;
+    struct kb_data *d = &kb->data;
+    for (int i = 0; i < (d->n_w ? d->n_w : 1); i++) { /* every copy: repacks happen here */
+        if (d->n_w)
+            d->g.ops[0].src[0] = &d->w[i];
+        if (tb_backend_compute_graph(b, &d->g, 0, 1, NULL, &err)) {
+            tb_bench_skip_with_error(st, err.msg);
+            return;
+        }
     }
     int rc = TB_OK;
     struct tb_err ce = {0};
     const int counting = kb->counters && tb_counters_start(kb->counters, &ce) == TB_OK;
-    while (tb_bench_keep_running(st))
-        if ((rc = tb_backend_compute_graph(b, &kb->data.g, 0, 1, NULL, &err)))
+    while (tb_bench_keep_running(st)) {
+        if (d->n_w > 1)
+            d->g.ops[0].src[0] = &d->w[d->next_w++ % d->n_w];
+        if ((rc = tb_backend_compute_graph(b, &d->g, 0, 1, NULL, &err)))
             tb_bench_skip_with_error(st, err.msg);
+    }
     if (counting && tb_counters_stop(kb->counters, &ce))
         fprintf(stderr, "tierbench-kernels: counters: %s\n", ce.msg);
     if (rc)
@@ -392,8 +445,16 @@ static void bm_op(struct tb_bench_state *st, void *user)
                     ceiling(kb, CEIL_FMA, isa, threads, false));
     }
     const enum tb_isa used = tb_backend_isa(b);
-    snprintf(msg, sizeof msg, "backend=%s isa=%s type=%s threads=%d", tb_backend_name(b),
-             used == TB_ISA_COUNT ? "none" : tb_isa_name(used), tb_type_name(it->type), threads);
+    char cold[64] = "";
+    if (d->n_w)
+        snprintf(cold, sizeof cold, " weight_copies=%d (%.0f MiB)", d->n_w,
+                 (double)d->n_w * (double)tb_tensor_nbytes(&d->w[0]) / 1048576.0);
+    snprintf(msg, sizeof msg, "backend=%s isa=%s type=%s threads=%d%s%s", tb_backend_name(b),
+             used == TB_ISA_COUNT ? "none" : tb_isa_name(used), tb_type_name(it->type), threads,
+             op->kind == TB_OP_MATMUL && tb_cpu_weight_packed(b, op->src[0])
+                 ? " weights=repacked-x16"
+                 : "",
+             cold);
     tb_bench_set_label(st, msg);
 }
 
@@ -422,9 +483,15 @@ static struct kb_item *add_item(struct tb_kbench *kb, struct tb_err *err)
 static void case_shape(const struct kb_case *c, char *buf, size_t n)
 {
     switch (c->op) {
-    case TB_OP_MATMUL: snprintf(buf, n, "%lldx%lld", (long long)c->k, (long long)c->n_out); break;
-    case TB_OP_RMS_NORM: snprintf(buf, n, "%lld", (long long)c->k); break;
-    case TB_OP_ROPE: snprintf(buf, n, "h%dxd%d", c->n_head, c->head_dim); break;
+    case TB_OP_MATMUL:
+        snprintf(buf, n, "%lldx%lld", (long long)c->k, (long long)c->n_out);
+        break;
+    case TB_OP_RMS_NORM:
+        snprintf(buf, n, "%lld", (long long)c->k);
+        break;
+    case TB_OP_ROPE:
+        snprintf(buf, n, "h%dxd%d", c->n_head, c->head_dim);
+        break;
     default:
         snprintf(buf, n, "h%d.kv%d.d%d.ctx%d", c->n_head, c->n_head_kv, c->head_dim, c->ctx);
         break;
@@ -503,6 +570,20 @@ int tb_kbench_register(struct tb_kbench *kb, struct tb_err *err)
             }
     }
     return rc;
+}
+
+uint64_t tb_kbench_default_cold_bytes(void)
+{
+    struct tb_topo *t = NULL;
+    struct tb_err err = {0};
+    uint64_t l3 = 0;
+    if (tb_topo_open_host(&t, &err) == TB_OK) {
+        struct tb_topo_summary s;
+        tb_topo_summarize(t, &s);
+        l3 = s.l3_bytes * (uint64_t)(s.l3_count > 0 ? s.l3_count : 1);
+        tb_topo_free(t);
+    }
+    return l3 ? 4 * l3 : 256ull << 20;
 }
 
 int tb_kbench_create(const struct tb_kbench_opts *opts, struct tb_kbench **out, struct tb_err *err)

@@ -11,6 +11,7 @@
 #define TB_KERNELS_BENCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kernels/tb_error.h"
 
@@ -18,7 +19,14 @@ struct tb_kbench_opts {
     int n_threads; /* "cpu" backend threads; 0 = one per online CPU */
     bool roofline; /* register roofline benchmarks and the pct_* counters */
     const char *events; /* PAPI events counted per iteration ("papi:NAME"); NULL/"" = none */
+    /* GEMV weights rotate through copies until they span this many bytes, so
+     * a decode-shaped matmul streams from DRAM as in a model too big for the
+     * caches; 0 = one copy (cache-warm). tb_kbench_default_cold_bytes(). */
+    uint64_t cold_bytes;
 };
+
+/* 4 x the host's L3 (hwloc), or 256 MiB when it cannot be read. */
+uint64_t tb_kbench_default_cold_bytes(void);
 
 /* Owns everything the registered benchmarks point to: free it only after
  * tb_bench_run_all(). */

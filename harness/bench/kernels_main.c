@@ -4,7 +4,9 @@
  *   --tb_threads=N     threads of the "cpu" backend (default: online CPUs)
  *   --tb_roofline=0|1  measure roofline ceilings and report pct_* counters
  *   --tb_events=LIST   PAPI events per iteration (default: perf software
- *                      events + instructions/cycles; "" = none) */
+ *                      events + instructions/cycles; "" = none)
+ *   --tb_cold_mib=N    GEMV weights rotate through copies spanning N MiB
+ *                      (default 4 x L3: decode streams from DRAM; 0 = warm) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ int main(int argc, char **argv)
         .roofline = true,
         .events = "perf::TASK-CLOCK,perf::PAGE-FAULTS,perf::CONTEXT-SWITCHES,PAPI_TOT_INS,"
                   "PAPI_TOT_CYC"};
-    int roofline = 1, kept = 1;
+    int roofline = 1, kept = 1, cold_mib = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--tb_threads=", 13)) {
@@ -41,6 +43,9 @@ int main(int argc, char **argv)
                 return 2;
         } else if (!strncmp(a, "--tb_events=", 12)) {
             opts.events = a + 12;
+        } else if (!strncmp(a, "--tb_cold_mib=", 14)) {
+            if (parse_int("--tb_cold_mib", a + 14, 0, 1 << 20, &cold_mib))
+                return 2;
         } else if (!strncmp(a, "--tb_roofline=", 14)) {
             if (parse_int("--tb_roofline", a + 14, 0, 1, &roofline))
                 return 2;
@@ -50,6 +55,9 @@ int main(int argc, char **argv)
                        "  --tb_threads=N     threads of the cpu backend (0: online CPUs)\n"
                        "  --tb_roofline=0|1  roofline ceilings and pct_* counters (default 1)\n"
                        "  --tb_events=LIST   PAPI events per iteration, \"\" for none\n"
+                       "  --tb_cold_mib=N    GEMV weight copies spanning N MiB, used in turn\n"
+                       "                     (default 4 x L3, so decode GEMVs stream from DRAM;\n"
+                       "                     0: one copy, cache-warm)\n"
                        "Google Benchmark flags:\n");
             argv[kept++] = argv[i];
         }
@@ -57,6 +65,7 @@ int main(int argc, char **argv)
     argc = kept;
     argv[argc] = NULL;
     opts.roofline = roofline != 0;
+    opts.cold_bytes = cold_mib >= 0 ? (uint64_t)cold_mib << 20 : tb_kbench_default_cold_bytes();
 
     struct tb_err err = {0};
     if (tb_bench_initialize(&argc, argv, &err)) {

@@ -11,14 +11,33 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* A repacked copy of one constant weight (see cpu_kernels.h). */
+struct packed_w {
+    const void *src;
+    size_t src_bytes;
+    enum tb_type type;
+    int64_t K;
+    uint64_t fp; /* of the source edges: a new mapping at the same address differs */
+    void *data;
+    size_t bytes;
+};
+
 struct cpu_ctx {
     const struct tb_cpu_kernels *k;
     struct tb_cpu_pool *pool;
+    int no_repack;
+    /* repacked weights, kept for the backend's life */
+    struct packed_w *pw;
+    int n_pw, cap_pw;
+    /* [count] packed copy of each op's weight for the current run (NULL: none) */
+    const void **op_w;
+    int op_w_cap;
     char device[160];
     /* activations converted for the matmul kernels, grown only */
     void *act;
@@ -42,8 +61,106 @@ static int validate(const struct tb_op *op, struct tb_err *err)
     return tb_op_validate("cpu", op, TB_WTYPE_ALL, err);
 }
 
-/* Data-dependent checks (ids) and scratch needs of one op. */
-static int prepare(struct cpu_ctx *c, const struct tb_op *op, size_t *act_bytes,
+/* ---- repacked weights ---- */
+
+static uint64_t edge_fingerprint(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    const size_t e = n < 64 ? n : 64;
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    for (size_t i = 0; i < e; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    for (size_t i = n - e; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+struct pack_job {
+    const struct tb_cpu_mm_packed *pk;
+    const struct tb_tensor *w;
+    int64_t groups;
+    void *dst;
+};
+
+static void pack_range(void *arg, int ith, int nth)
+{
+    const struct pack_job *j = arg;
+    const int64_t g0 = j->groups * ith / nth, g1 = j->groups * (ith + 1) / nth;
+    j->pk->pack(j->w->data, j->w->nb[1], j->w->ne[0], g0, g1, j->dst);
+}
+
+/* The packed copy of weight w, made on first use; NULL when the ISA has no
+ * packed layout for the type or shape, when repacking is off, or when
+ * memory runs out (the file's layout still works). */
+static const void *packed_weight(struct cpu_ctx *c, const struct tb_tensor *w)
+{
+    const struct tb_cpu_mm_packed *pk = &c->k->packed[tb_cpu_wtype(w->type)];
+    if (c->no_repack || !(w->flags & TB_TENSOR_CONST) || !pk->bytes)
+        return NULL;
+    const int64_t N = tb_tensor_nrows(w), K = w->ne[0];
+    const size_t bytes = pk->bytes(N, K), src_bytes = (size_t)N * w->nb[1];
+    if (!bytes)
+        return NULL;
+    const uint64_t fp = edge_fingerprint(w->data, src_bytes);
+    int slot = -1;
+    for (int i = 0; i < c->n_pw; i++) {
+        struct packed_w *e = &c->pw[i];
+        if (e->src != w->data)
+            continue;
+        if (e->src_bytes == src_bytes && e->type == w->type && e->K == K && e->fp == fp)
+            return e->data;
+        slot = i; /* same address, other data: a new mapping there */
+    }
+    if (slot < 0 && c->n_pw == c->cap_pw) {
+        const int cap = c->cap_pw ? 2 * c->cap_pw : 64;
+        struct packed_w *pw = realloc(c->pw, (size_t)cap * sizeof *pw);
+        if (!pw)
+            return NULL;
+        c->pw = pw;
+        c->cap_pw = cap;
+    }
+    void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!data)
+        return NULL;
+    struct pack_job job = {pk, w, N / pk->rows, data};
+    tb_cpu_pool_run(c->pool, pack_range, &job);
+    if (w->flags & TB_TENSOR_MAPPED) {
+        /* the copy replaces the file's pages in the resident set */
+        const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        const uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
+        const uintptr_t hi = ((uintptr_t)w->data + src_bytes) & ~(page - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    /* copies of memory that has been freed and reused since go now */
+    for (int i = 0; i < c->n_pw; i++) {
+        const char *a = c->pw[i].src, *b = w->data;
+        if (i != slot && a < b + src_bytes && b < a + c->pw[i].src_bytes) {
+            free(c->pw[i].data);
+            c->pw[i] = c->pw[--c->n_pw];
+            if (slot == c->n_pw)
+                slot = i;
+            i--;
+        }
+    }
+    if (slot >= 0)
+        free(c->pw[slot].data);
+    else
+        slot = c->n_pw++;
+    c->pw[slot] = (struct packed_w){w->data, src_bytes, w->type, K, fp, data, bytes};
+    return data;
+}
+
+/* The kernel for op (a matmul) given its weight's packed copy or NULL. */
+static const struct tb_cpu_mm_kernel *mm_kernel(const struct cpu_ctx *c, const struct tb_op *op,
+                                                const void *packed)
+{
+    const int t = tb_cpu_wtype(op->src[0]->type);
+    return packed ? &c->k->packed[t].mm : &c->k->mm[t];
+}
+
+/* Data-dependent checks (ids) and scratch needs of op o of the run. */
+static int prepare(struct cpu_ctx *c, const struct tb_op *op, int o, size_t *act_bytes,
                    size_t *tmp_floats, struct tb_err *err)
 {
     int rc = validate(op, err);
@@ -62,7 +179,8 @@ static int prepare(struct cpu_ctx *c, const struct tb_op *op, size_t *act_bytes,
         break;
     }
     case TB_OP_MATMUL: {
-        const struct tb_cpu_mm_kernel *mk = &c->k->mm[tb_cpu_wtype(op->src[0]->type)];
+        c->op_w[o] = packed_weight(c, op->src[0]);
+        const struct tb_cpu_mm_kernel *mk = mm_kernel(c, op, c->op_w[o]);
         if (mk->act_row_bytes) {
             const size_t need = mk->act_row_bytes(op->src[0]->ne[0]) * (size_t)n;
             if (need > *act_bytes)
@@ -80,7 +198,8 @@ static int prepare(struct cpu_ctx *c, const struct tb_op *op, size_t *act_bytes,
             *tmp_floats = need;
         break;
     }
-    default: break;
+    default:
+        break;
     }
     return TB_OK;
 }
@@ -132,19 +251,25 @@ static void run_rms_norm(struct cpu_ctx *c, const struct tb_op *op, int ith, int
     int64_t i0, i1;
     split(tb_tensor_nrows(op->dst), ith, nth, 1, &i0, &i1);
     for (int64_t i = i0; i < i1; i++)
-        c->k->rms_norm(tb_tensor_row(op->dst, i), tb_tensor_row(op->src[0], i),
-                       op->src[1]->data, op->src[0]->ne[0], op->p.eps);
+        c->k->rms_norm(tb_tensor_row(op->dst, i), tb_tensor_row(op->src[0], i), op->src[1]->data,
+                       op->src[0]->ne[0], op->p.eps);
 }
 
-static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth,
-                       int64_t *base)
+static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, const void *packed, int ith,
+                       int nth, int64_t *base)
 {
     const struct tb_tensor *W = op->src[0], *X = op->src[1];
-    const struct tb_cpu_mm_kernel *mk = &c->k->mm[tb_cpu_wtype(W->type)];
+    const struct tb_cpu_mm_kernel *mk = mm_kernel(c, op, packed);
     struct tb_cpu_gemm g = {
-        .w = W->data, .w_row = W->nb[1], .x = X->data, .x_row = X->nb[1],
-        .dst = op->dst->data, .d_row = op->dst->nb[1] / sizeof(float),
-        .K = W->ne[0], .N = tb_tensor_nrows(W), .n = tb_tensor_nrows(X),
+        .w = packed ? packed : W->data,
+        .w_row = W->nb[1],
+        .x = X->data,
+        .x_row = X->nb[1],
+        .dst = op->dst->data,
+        .d_row = op->dst->nb[1] / sizeof(float),
+        .K = W->ne[0],
+        .N = tb_tensor_nrows(W),
+        .n = tb_tensor_nrows(X),
     };
     if (mk->act_row_bytes) {
         /* Quantize the activation rows once per op (llama.cpp's
@@ -250,9 +375,13 @@ static void run_attention(struct cpu_ctx *c, const struct tb_op *op, int ith, in
     const struct tb_tensor *kc = op->src[1], *vc = op->src[2];
     const int hd = op->p.head_dim, nkv = op->p.n_head_kv, G = op->p.n_head / nkv;
     struct tb_cpu_attn a = {
-        .k_row = kc->nb[1], .v_row = vc->nb[1],
-        .k16 = kc->type == TB_TYPE_F16, .v16 = vc->type == TB_TYPE_F16,
-        .hd = hd, .G = G, .scale = op->p.scale,
+        .k_row = kc->nb[1],
+        .v_row = vc->nb[1],
+        .k16 = kc->type == TB_TYPE_F16,
+        .v16 = vc->type == TB_TYPE_F16,
+        .hd = hd,
+        .G = G,
+        .scale = op->p.scale,
         .scores = c->tmp + (size_t)ith * c->tmp_stride,
     };
     const size_t kes = a.k16 ? 2 : 4, ves = a.v16 ? 2 : 4;
@@ -285,27 +414,49 @@ static void run_elementwise(struct cpu_ctx *c, const struct tb_op *op, int ith, 
         const float *x = (const float *)tb_tensor_row(a, r) + col;
         float *z = (float *)tb_tensor_row(d, r) + col;
         switch (op->kind) {
-        case TB_OP_SILU: c->k->silu(z, x, len); break;
-        case TB_OP_MUL: c->k->mul(z, x, (const float *)tb_tensor_row(b, r) + col, len); break;
-        default: c->k->add(z, x, (const float *)tb_tensor_row(b, r) + col, len); break;
+        case TB_OP_SILU:
+            c->k->silu(z, x, len);
+            break;
+        case TB_OP_MUL:
+            c->k->mul(z, x, (const float *)tb_tensor_row(b, r) + col, len);
+            break;
+        default:
+            c->k->add(z, x, (const float *)tb_tensor_row(b, r) + col, len);
+            break;
         }
         e0 += len;
     }
 }
 
-static void run_op(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth, int64_t *base)
+static void run_op(struct cpu_ctx *c, int o, int ith, int nth, int64_t *base)
 {
+    const struct tb_op *op = &c->ops[o];
     switch (op->kind) {
-    case TB_OP_GET_ROWS: run_get_rows(c, op, ith, nth); break;
-    case TB_OP_RMS_NORM: run_rms_norm(c, op, ith, nth); break;
-    case TB_OP_MATMUL: run_matmul(c, op, ith, nth, base); break;
-    case TB_OP_ROPE: run_rope(c, op, ith, nth); break;
-    case TB_OP_KV_STORE: run_kv_store(c, op, ith, nth); break;
-    case TB_OP_ATTENTION: run_attention(c, op, ith, nth); break;
+    case TB_OP_GET_ROWS:
+        run_get_rows(c, op, ith, nth);
+        break;
+    case TB_OP_RMS_NORM:
+        run_rms_norm(c, op, ith, nth);
+        break;
+    case TB_OP_MATMUL:
+        run_matmul(c, op, c->op_w[o], ith, nth, base);
+        break;
+    case TB_OP_ROPE:
+        run_rope(c, op, ith, nth);
+        break;
+    case TB_OP_KV_STORE:
+        run_kv_store(c, op, ith, nth);
+        break;
+    case TB_OP_ATTENTION:
+        run_attention(c, op, ith, nth);
+        break;
     case TB_OP_SILU:
     case TB_OP_MUL:
-    case TB_OP_ADD: run_elementwise(c, op, ith, nth); break;
-    case TB_OP_COUNT: break;
+    case TB_OP_ADD:
+        run_elementwise(c, op, ith, nth);
+        break;
+    case TB_OP_COUNT:
+        break;
     }
 }
 
@@ -315,7 +466,7 @@ static void run_range(void *arg, int ith, int nth)
     uint64_t t_prev = ith == 0 && c->op_ns ? tb_now_ns() : 0;
     int64_t base = 0; /* matmul chunk counter value at the current op */
     for (int o = 0; o < c->count; o++) {
-        run_op(c, &c->ops[o], ith, nth, &base);
+        run_op(c, o, ith, nth, &base);
         tb_cpu_pool_barrier(c->pool);
         if (ith == 0 && c->op_ns) {
             const uint64_t t = tb_now_ns();
@@ -329,8 +480,16 @@ static int run_ops(struct cpu_ctx *c, const struct tb_op *ops, int count, uint64
                    struct tb_err *err)
 {
     size_t act = 0, tmp = 0;
+    if (count > c->op_w_cap) {
+        const void **w = realloc(c->op_w, (size_t)count * sizeof *w);
+        if (!w)
+            return tb_err_set(err, TB_ENOMEM, "cpu: cannot allocate %d op slots", count);
+        c->op_w = w;
+        c->op_w_cap = count;
+    }
     for (int o = 0; o < count; o++) {
-        int rc = prepare(c, &ops[o], &act, &tmp, err);
+        c->op_w[o] = NULL;
+        int rc = prepare(c, &ops[o], o, &act, &tmp, err);
         if (rc)
             return rc;
     }
@@ -417,12 +576,38 @@ static enum tb_isa cpu_isa(void *ctx)
     return ((struct cpu_ctx *)ctx)->k->isa;
 }
 
+bool tb_cpu_weight_packed(const struct tb_backend *b, const struct tb_tensor *w)
+{
+    if (!b || b->iface.name != cpu_name)
+        return false;
+    const struct cpu_ctx *c = b->context;
+    for (int i = 0; i < c->n_pw; i++)
+        if (c->pw[i].src == w->data && c->pw[i].type == w->type && c->pw[i].K == w->ne[0])
+            return true;
+    return false;
+}
+
+size_t tb_cpu_packed_bytes(const struct tb_backend *b)
+{
+    if (!b || b->iface.name != cpu_name)
+        return 0;
+    const struct cpu_ctx *c = b->context;
+    size_t n = 0;
+    for (int i = 0; i < c->n_pw; i++)
+        n += c->pw[i].bytes;
+    return n;
+}
+
 static void cpu_free(void *ctx)
 {
     struct cpu_ctx *c = ctx;
     if (!c)
         return;
     tb_cpu_pool_free(c->pool);
+    for (int i = 0; i < c->n_pw; i++)
+        free(c->pw[i].data);
+    free(c->pw);
+    free(c->op_w);
     free(c->act);
     free(c->tmp);
     free(c);
@@ -472,6 +657,7 @@ int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend
         return tb_err_set(err, TB_ENOMEM, "cpu: out of memory creating backend");
     }
     c->k = k;
+    c->no_repack = cfg->no_repack;
     int rc = tb_cpu_pool_create(threads, cfg->bind_cpus, &c->pool, err);
     if (rc) {
         free(c);

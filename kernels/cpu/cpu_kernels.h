@@ -48,6 +48,18 @@ struct tb_cpu_mm_kernel {
     void (*gemm)(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 };
 
+/* A weight layout repacked once at load time for one type and ISA: the
+ * backend keeps the packed copy and runs mm over it (g.w = the copy,
+ * g.w_row unused). */
+struct tb_cpu_mm_packed {
+    /* bytes of the packed copy of an N x K weight; 0: the shape does not fit */
+    size_t (*bytes)(int64_t N, int64_t K);
+    /* packs row groups [g0, g1) (`rows` rows each) from the file's layout */
+    void (*pack)(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
+    int64_t rows;
+    struct tb_cpu_mm_kernel mm;
+};
+
 /* Attention of one query row for the G query heads sharing one kv head. */
 struct tb_cpu_attn {
     const float *q;      /* G heads of hd floats, contiguous */
@@ -64,6 +76,8 @@ struct tb_cpu_attn {
 struct tb_cpu_kernels {
     enum tb_isa isa;
     struct tb_cpu_mm_kernel mm[TB_CPU_W_COUNT];
+    /* (optional, per type) repacked layout; bytes == NULL: none */
+    struct tb_cpu_mm_packed packed[TB_CPU_W_COUNT];
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     float (*dot_f16)(const float *a, const tb_fp16 *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n);   /* y += a*x */
@@ -81,6 +95,12 @@ struct tb_cpu_kernels {
      * a->hd, and the backend then composes dot/exp_sum/axpy per head */
     int (*attn_group)(const struct tb_cpu_attn *a);
 };
+
+/* Bytes of repacked weight copies a "cpu" backend holds (0 for others);
+ * whether it holds one of w. Copies live as long as the backend (or until
+ * the memory they came from is seen reused). */
+size_t tb_cpu_packed_bytes(const struct tb_backend *b);
+bool tb_cpu_weight_packed(const struct tb_backend *b, const struct tb_tensor *w);
 
 /* The table for exactly `isa` (no CPU check: callers clamp with
  * tb_isa_detect()). NULL when that level is not compiled in. */
@@ -147,5 +167,17 @@ void tb_cpu_add_avx512(float *z, const float *x, const float *y, int64_t n);
 void tb_cpu_to_f16_avx512(tb_fp16 *y, const float *x, int64_t n);
 void tb_cpu_from_f16_avx512(float *y, const tb_fp16 *x, int64_t n);
 int tb_cpu_attn_group_avx512(const struct tb_cpu_attn *a);
+/* avx512, weights repacked into 16-row groups (gemm_qx16_avx512.h) */
+size_t tb_cpu_qx16_act_bytes_avx512(int64_t K);
+void tb_cpu_quantize_act_q8_0x16_avx512(const float *x, void *dst, int64_t K);
+void tb_cpu_quantize_act_q4_0x16_avx512(const float *x, void *dst, int64_t K);
+size_t tb_cpu_pack_bytes_q8_0x16(int64_t N, int64_t K);
+size_t tb_cpu_pack_bytes_q4_0x16(int64_t N, int64_t K);
+void tb_cpu_pack_q8_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1,
+                         void *dst);
+void tb_cpu_pack_q4_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1,
+                         void *dst);
+void tb_cpu_gemm_q8_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_q4_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 
 #endif

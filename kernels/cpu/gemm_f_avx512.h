@@ -50,18 +50,23 @@ tb_f_tile_avx512(const struct tb_cpu_gemm *g, int64_t j, int64_t i, const int RW
             g->dst[(size_t)(i + x) * g->d_row + (size_t)(j + r)] = _mm512_reduce_add_ps(acc[r][x]);
 }
 
-/* The four (rw, rx) specialisations tb_cpu_gemm_drive asks for. */
+/* rw in {4, 1} x every rx in 1..6 (the drive's rx_any). */
+#define TB_F_TILE_RX_AVX512(g, j, i, RW, rx, load)                                           \
+    switch (rx) {                                                                            \
+    case 6: tb_f_tile_avx512(g, j, i, RW, 6, load); break;                                   \
+    case 5: tb_f_tile_avx512(g, j, i, RW, 5, load); break;                                   \
+    case 4: tb_f_tile_avx512(g, j, i, RW, 4, load); break;                                   \
+    case 3: tb_f_tile_avx512(g, j, i, RW, 3, load); break;                                   \
+    case 2: tb_f_tile_avx512(g, j, i, RW, 2, load); break;                                   \
+    default: tb_f_tile_avx512(g, j, i, RW, 1, load); break;                                  \
+    }
 #define TB_F_TILE_DISPATCH_AVX512(fn, load)                                                  \
     static void fn(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw, int rx)         \
     {                                                                                        \
-        if (rw == 4 && rx == 6)                                                              \
-            tb_f_tile_avx512(g, j, i, 4, 6, load);                                           \
-        else if (rw == 4)                                                                    \
-            tb_f_tile_avx512(g, j, i, 4, 1, load);                                           \
-        else if (rx == 6)                                                                    \
-            tb_f_tile_avx512(g, j, i, 1, 6, load);                                           \
+        if (rw == 4)                                                                         \
+            TB_F_TILE_RX_AVX512(g, j, i, 4, rx, load)                                        \
         else                                                                                 \
-            tb_f_tile_avx512(g, j, i, 1, 1, load);                                           \
+            TB_F_TILE_RX_AVX512(g, j, i, 1, rx, load)                                        \
     }
 
 #endif

@@ -22,6 +22,22 @@
 
 enum tb_q_layout { TB_Q_LAYOUT_Q8, TB_Q_LAYOUT_Q4 };
 
+/* Quantizes one activation block of 32 (q8_0 rounding): quants in two
+ * halves of 16, scale, sum of quants. */
+static inline void tb_q_quant_block_avx512(const float *x, __m128i *lo, __m128i *hi, float *d,
+                                           int *sum)
+{
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float s = amax / 127.0f, id = s != 0.0f ? 1.0f / s : 0.0f;
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+    *lo = _mm512_cvtsepi32_epi8(q0);
+    *hi = _mm512_cvtsepi32_epi8(q1);
+    *d = s;
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+}
+
 void tb_cpu_quantize_act_avx512_layout(const float *x, void *dst, int64_t K, enum tb_q_layout l);
 
 /* Loads chunk c (blocks 2c, 2c+1; `two` = 0: only 2c exists) of a weight

@@ -11,5 +11,5 @@ TB_F_TILE_DISPATCH_AVX512(tile, load_f32)
 
 void tb_cpu_gemm_f32_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
 {
-    tb_cpu_gemm_drive(g, j0, j1, 4, 6, tile);
+    tb_cpu_gemm_drive(g, j0, j1, 4, 6, 1, tile);
 }

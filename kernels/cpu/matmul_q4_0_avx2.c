@@ -16,5 +16,5 @@ TB_Q_TILE_DISPATCH_AVX2(tile, load_q4)
 
 void tb_cpu_gemm_q4_0_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
 {
-    tb_cpu_gemm_drive(g, j0, j1, 2, 4, tile);
+    tb_cpu_gemm_drive(g, j0, j1, 2, 4, 0, tile);
 }

@@ -28,5 +28,5 @@ TB_Q_TILE_DISPATCH_AVX512(tile, load_q4)
 
 void tb_cpu_gemm_q4_0_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
 {
-    tb_cpu_gemm_drive(g, j0, j1, 4, 4, tile);
+    tb_cpu_gemm_drive(g, j0, j1, 4, 4, 0, tile);
 }

@@ -9,20 +9,6 @@ size_t tb_cpu_act_bytes_avx512(int64_t K)
     return (size_t)((K / 32 + 1) / 2) * TB_Q_AVX512_REC;
 }
 
-/* One block of 32: quants (two halves of 16), scale, sum of quants. */
-static inline void quant_block(const float *x, __m128i *lo, __m128i *hi, float *d, int *sum)
-{
-    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    const float s = amax / 127.0f, id = s != 0.0f ? 1.0f / s : 0.0f;
-    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
-    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
-    *lo = _mm512_cvtsepi32_epi8(q0);
-    *hi = _mm512_cvtsepi32_epi8(q1);
-    *d = s;
-    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
-}
-
 void tb_cpu_quantize_act_avx512_layout(const float *x, void *dst, int64_t K, enum tb_q_layout l)
 {
     const int64_t nb = K / 32;
@@ -32,9 +18,9 @@ void tb_cpu_quantize_act_avx512_layout(const float *x, void *dst, int64_t K, enu
         __m128i alo, ahi, blo = _mm_setzero_si128(), bhi = _mm_setzero_si128();
         float da, db = 0.0f;
         int sa, sb = 0;
-        quant_block(x + c * 64, &alo, &ahi, &da, &sa);
+        tb_q_quant_block_avx512(x + c * 64, &alo, &ahi, &da, &sa);
         if (2 * c + 1 < nb)
-            quant_block(x + c * 64 + 32, &blo, &bhi, &db, &sb);
+            tb_q_quant_block_avx512(x + c * 64 + 32, &blo, &bhi, &db, &sb);
         float d[16];
         int32_t init[16] = {0};
         __m128i *q = (__m128i *)rec;
@@ -83,5 +69,5 @@ TB_Q_TILE_DISPATCH_AVX512(tile, load_q8)
 
 void tb_cpu_gemm_q8_0_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
 {
-    tb_cpu_gemm_drive(g, j0, j1, 4, 4, tile);
+    tb_cpu_gemm_drive(g, j0, j1, 4, 4, 0, tile);
 }
