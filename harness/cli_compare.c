@@ -1,16 +1,30 @@
 /* tierbench compare BASE CANDIDATE: statistical comparison for the CI gate.
- * Exit 0: no regression, 1: regression found, 2: usage or input error. */
+ * With --interleave N it first measures both sides itself: the base and
+ * candidate binaries run alternately (A B A B ...), so slow drift of the
+ * machine (thermal, background load) falls on both sides alike; the rounds'
+ * records are merged per side and compared the same way.
+ * Exit 0: no regression, 1: regression found, 2: usage or input error; with
+ * --interleave a failed round passes its run's status through. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness/tb_cli.h"
+#include "harness/tb_results.h"
 #include "reports/tb_report.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tierbench compare BASE CANDIDATE [options]\n"
+            "   or: tierbench compare --interleave N --base-bin A --cand-bin B [options]\n"
+            "                         [-- RUN OPTIONS]\n"
             "  BASE, CANDIDATE: results directories or results.jsonl files from `tierbench run`,\n"
             "                   or two Google Benchmark JSON files (tierbench-kernels)\n"
             "  --format md|csv|json|junit  output format (default md)\n"
@@ -20,9 +34,21 @@ static void usage(FILE *f)
             "  --threshold PCT             minimum relative change that counts (default 5)\n"
             "  --threshold METRIC=PCT      per-metric threshold (repeatable)\n"
             "  --min-samples N             fewer samples on a side = inconclusive (default 5)\n"
+            "interleaved measurement (drift cancels):\n"
+            "  --interleave N              run `A run` and `B run` alternately, N rounds each\n"
+            "                              (order A B A B ...), merge each side's rounds, compare\n"
+            "  --base-bin A, --cand-bin B  the base and candidate tierbench binaries (paths)\n"
+            "  --rounds-dir DIR            rounds go to a new DIR/interleave-* directory (default\n"
+            "                              tb-interleave): round-NN-base/, round-NN-cand/,\n"
+            "                              interleave.json (order, times, exit statuses) and\n"
+            "                              compare.md, compare.csv, compare.json, junit.xml\n"
+            "  -- RUN OPTIONS              passed to every `run` (not --out), e.g.\n"
+            "                              -- --profile mcu-esp32s3 --reps 10\n"
             "verdicts: regression, improvement, no-change, inconclusive; a placement or\n"
             "coverage change (e.g. an op that moved to the CPU) is a regression of its own.\n"
-            "exit status: 0 no regression, 1 regression, 2 usage/input error\n");
+            "exit status: 0 no regression, 1 regression, 2 usage/input error; --interleave:\n"
+            "a round whose run exits other than 0 or 1 (an SLO failure still measured) stops\n"
+            "it with that run's status (128+N when killed by signal N)\n");
 }
 
 static int parse_double(const char *s, double *out)
@@ -32,6 +58,260 @@ static int parse_double(const char *s, double *out)
     return end != s && !*end;
 }
 
+static int write_output(const struct tb_cmp_result *res, enum tb_cmp_format fmt,
+                        const char *path, struct tb_err *err)
+{
+    FILE *f = path ? fopen(path, "w") : stdout;
+    if (!f)
+        return tb_err_set(err, TB_EIO, "cannot write %s: %s", path, strerror(errno));
+    int rc = tb_cmp_write(res, fmt, f, err);
+    if (path && fclose(f) && !rc)
+        rc = tb_err_set(err, TB_EIO, "%s: write failed", path);
+    return rc;
+}
+
+/* The decision over two series sets, shared by both modes: the requested
+ * format to out_path (stdout when NULL) and, with --interleave, all four
+ * formats into also_dir. Returns the exit status. */
+static int decide(struct tb_series_set set[2], const char *const names[2],
+                  const struct tb_cmp_opts *o, enum tb_cmp_format fmt, const char *out_path,
+                  json_t *provenance, const char *also_dir)
+{
+    struct tb_err err = {0};
+    int rc = TB_OK;
+    for (int s = 0; s < 2 && !rc; s++)
+        if (!set[s].n)
+            rc = tb_err_set(&err, TB_EFORMAT, "%s: no measurements to compare", names[s]);
+    struct tb_cmp_result res = {0};
+    if (!rc)
+        rc = tb_compare_sets(&set[0], &set[1], o, &res, &err);
+    res.provenance = provenance;
+    static const struct {
+        const char *file;
+        enum tb_cmp_format fmt;
+    } all[] = {{"compare.md", TB_FMT_MD},
+               {"compare.csv", TB_FMT_CSV},
+               {"compare.json", TB_FMT_JSON},
+               {"junit.xml", TB_FMT_JUNIT}};
+    for (size_t i = 0; also_dir && !rc && i < sizeof all / sizeof all[0]; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", also_dir, all[i].file);
+        rc = write_output(&res, all[i].fmt, path, &err);
+    }
+    if (!rc)
+        rc = write_output(&res, fmt, out_path, &err);
+    int code = TB_EXIT_USAGE;
+    if (!rc) {
+        const size_t reg = tb_cmp_count(&res, TB_V_REGRESSION);
+        fprintf(stderr, "compare: %zu metrics, %zu regression(s), %zu inconclusive\n", res.n,
+                reg, tb_cmp_count(&res, TB_V_INCONCLUSIVE));
+        code = reg ? TB_EXIT_FAIL : TB_EXIT_OK;
+    } else {
+        fprintf(stderr, "compare: %s\n", err.msg);
+    }
+    tb_cmp_result_free(&res);
+    return code;
+}
+
+/* Loads one results source into set (appending: rounds merge). */
+static int load_into(const char *path, struct tb_series_set *set, int *is_gbench,
+                     struct tb_err *err)
+{
+    struct tb_rsrc src;
+    int rc = tb_rsrc_load(path, 0, &src, err);
+    if (rc)
+        return rc;
+    if (src.dropped)
+        fprintf(stderr, "compare: %s: dropped a torn last record (killed run?)\n", src.data_path);
+    *is_gbench = src.is_gbench;
+    rc = tb_series_extract(&src, set, err);
+    tb_rsrc_free(&src);
+    return rc;
+}
+
+/* ------------------------------------------------------------ interleave */
+
+struct interleave {
+    int rounds;
+    const char *bin[2]; /* base, candidate */
+    const char *root;
+    char **run_args;
+    int n_run_args;
+};
+
+/* A new ROOT/interleave-YYYYMMDD-HHMMSS[-N] (mkdir is atomic: never shared). */
+static int fresh_dir(const char *root, char *out, size_t n, struct tb_err *err)
+{
+    if (mkdir(root, 0777) && errno != EEXIST)
+        return tb_err_set(err, TB_EIO, "--rounds-dir %s: %s", root, strerror(errno));
+    char stamp[32];
+    const time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (int k = 1; k < 1000; k++) {
+        if (k == 1)
+            snprintf(out, n, "%s/interleave-%s", root, stamp);
+        else
+            snprintf(out, n, "%s/interleave-%s-%d", root, stamp, k);
+        if (mkdir(out, 0777) == 0)
+            return TB_OK;
+        if (errno != EEXIST)
+            return tb_err_set(err, TB_EIO, "%s: %s", out, strerror(errno));
+    }
+    return tb_err_set(err, TB_EIO, "%s: no fresh interleave-* name left", root);
+}
+
+/* The only run-* directory `run --out dir` made. */
+static int find_run_dir(const char *dir, char *out, size_t n, struct tb_err *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return tb_err_set(err, TB_EIO, "%s: %s", dir, strerror(errno));
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, "run-", 4)) {
+            snprintf(out, n, "%s/%s", dir, e->d_name);
+            found++;
+        }
+    closedir(d);
+    if (found != 1)
+        return tb_err_set(err, TB_EFORMAT, "%s: expected one run-* results directory, found %d",
+                          dir, found);
+    return TB_OK;
+}
+
+/* A run that ended early (killed, or a sanitizer's exit 1, which reads like
+ * "an SLO failed") leaves its manifest at "running". */
+static int check_complete(const char *run_dir, struct tb_err *err)
+{
+    char path[1600];
+    snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_MANIFEST);
+    json_t *m = json_load_file(path, 0, NULL);
+    const char *st = json_string_value(json_object_get(m, "status"));
+    const int ok = st && !strcmp(st, "complete");
+    if (!ok)
+        tb_err_set(err, TB_EFORMAT, "%s: the run did not complete (manifest status '%s')",
+                   run_dir, st ? st : "missing");
+    json_decref(m);
+    return ok ? TB_OK : err->code;
+}
+
+/* fork + execv (no shell): BIN run --out DIR RUN_ARGS...; its stdout goes
+ * to our stderr so a comparison on stdout stays clean. *status: the exit
+ * status, 128+N for signal N, 127 when BIN could not be executed. */
+static int run_round(const struct interleave *iv, const char *bin, const char *dir, int *status,
+                     struct tb_err *err)
+{
+    char **argv = calloc((size_t)iv->n_run_args + 5, sizeof *argv);
+    if (!argv)
+        return tb_err_set(err, TB_ENOMEM, "out of memory");
+    argv[0] = (char *)bin;
+    argv[1] = "run";
+    argv[2] = "--out";
+    argv[3] = (char *)dir;
+    for (int i = 0; i < iv->n_run_args; i++)
+        argv[4 + i] = iv->run_args[i];
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        free(argv);
+        return tb_err_set(err, TB_EIO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execv(bin, argv);
+        fprintf(stderr, "compare: cannot execute %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    free(argv);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return tb_err_set(err, TB_EIO, "waitpid: %s", strerror(errno));
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return TB_OK;
+}
+
+static int run_interleaved(const struct interleave *iv, const struct tb_cmp_opts *o,
+                           enum tb_cmp_format fmt, const char *out_path)
+{
+    static const char *const side_name[2] = {"base", "cand"}, *const label[2] = {"A", "B"};
+    struct tb_err err = {0};
+    for (int s = 0; s < 2; s++)
+        if (access(iv->bin[s], X_OK)) {
+            fprintf(stderr, "compare: %s binary %s is missing or not executable: %s\n",
+                    s ? "candidate" : "base", iv->bin[s], strerror(errno));
+            return TB_EXIT_USAGE;
+        }
+    char dir[1024], log_path[1100];
+    if (fresh_dir(iv->root, dir, sizeof dir, &err)) {
+        fprintf(stderr, "compare: %s\n", err.msg);
+        return TB_EXIT_USAGE;
+    }
+    snprintf(log_path, sizeof log_path, "%s/interleave.json", dir);
+    json_t *args = json_array(), *runs = json_array();
+    char order[2 * 1000 + 1] = "";
+    for (int i = 0; i < iv->n_run_args; i++)
+        json_array_append_new(args, json_string(iv->run_args[i]));
+    json_t *prov = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "rounds", iv->rounds, "order",
+                             "", "base_bin", iv->bin[0], "cand_bin", iv->bin[1], "dir", dir,
+                             "run_args", args, "runs", runs);
+    struct tb_series_set set[2] = {{0}};
+    int code = TB_EXIT_OK, is_gbench = 0;
+    for (int r = 0; r < iv->rounds && code == TB_EXIT_OK; r++) {
+        for (int s = 0; s < 2 && code == TB_EXIT_OK; s++) {
+            char round_dir[1200], run_dir[1500], t0[32], t1[32];
+            snprintf(round_dir, sizeof round_dir, "%s/round-%02d-%s", dir, r + 1, side_name[s]);
+            tb_utc_timestamp(t0, sizeof t0);
+            fprintf(stderr, "compare: round %d/%d %s: %s run --out %s\n", r + 1, iv->rounds,
+                    label[s], iv->bin[s], round_dir);
+            int status = -1;
+            int rc = run_round(iv, iv->bin[s], round_dir, &status, &err);
+            tb_utc_timestamp(t1, sizeof t1);
+            strcat(order, label[s]);
+            json_object_set_new(prov, "order", json_string(order));
+            json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i}", "round", r + 1,
+                                    "side", s ? "candidate" : "base", "label", label[s], "bin",
+                                    iv->bin[s], "started", t0, "finished", t1, "exit_status",
+                                    status);
+            json_array_append_new(runs, run);
+            if (!rc && status != 0 && status != 1) {
+                rc = tb_err_set(&err, TB_EIO, "round %d (%s, %s): run exited with status %d%s",
+                                r + 1, s ? "candidate" : "base", iv->bin[s], status,
+                                status == 127 ? " (could not execute)" : "");
+                code = status;
+            }
+            if (!rc)
+                rc = find_run_dir(round_dir, run_dir, sizeof run_dir, &err);
+            if (!rc)
+                rc = check_complete(run_dir, &err);
+            if (!rc) {
+                json_object_set_new(run, "results", json_string(run_dir));
+                rc = load_into(run_dir, &set[s], &is_gbench, &err);
+            }
+            struct tb_err le = {0};
+            if (tb_json_write_atomic(log_path, prov, &le) && !rc)
+                rc = tb_err_set(&err, le.code, "%s", le.msg);
+            if (rc) {
+                fprintf(stderr, "compare: %s\n", err.msg);
+                if (code == TB_EXIT_OK)
+                    code = TB_EXIT_USAGE;
+            }
+        }
+    }
+    if (code == TB_EXIT_OK) {
+        const char *const names[2] = {iv->bin[0], iv->bin[1]};
+        code = decide(set, names, o, fmt, out_path, prov, dir);
+        fprintf(stderr, "compare: rounds, order and comparison in %s\n", dir);
+    }
+    json_decref(prov);
+    tb_series_set_free(&set[0]);
+    tb_series_set_free(&set[1]);
+    return code;
+}
+
 int tb_cli_compare(int argc, char **argv)
 {
     struct tb_cmp_opts o;
@@ -39,6 +319,7 @@ int tb_cli_compare(int argc, char **argv)
     enum tb_cmp_format fmt = TB_FMT_MD;
     const char *out_path = NULL, *paths[2];
     int np = 0;
+    struct interleave iv = {.root = "tb-interleave"};
     struct tb_err err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -46,9 +327,16 @@ int tb_cli_compare(int argc, char **argv)
             usage(stdout);
             return TB_EXIT_OK;
         }
+        if (!strcmp(a, "--")) { /* the rest is for `run` */
+            iv.run_args = argv + i + 1;
+            iv.n_run_args = argc - i - 1;
+            break;
+        }
         int has_val = !strcmp(a, "--format") || !strcmp(a, "--out") || !strcmp(a, "-o") ||
                       !strcmp(a, "--alpha") || !strcmp(a, "--threshold") ||
-                      !strcmp(a, "--min-samples");
+                      !strcmp(a, "--min-samples") || !strcmp(a, "--interleave") ||
+                      !strcmp(a, "--base-bin") || !strcmp(a, "--cand-bin") ||
+                      !strcmp(a, "--rounds-dir");
         if (has_val && i + 1 == argc) {
             fprintf(stderr, "compare: %s needs a value\n", a);
             return TB_EXIT_USAGE;
@@ -87,6 +375,19 @@ int tb_cli_compare(int argc, char **argv)
                 return TB_EXIT_USAGE;
             }
             o.min_samples = (size_t)d;
+        } else if (!strcmp(a, "--interleave")) {
+            if (!parse_double(argv[++i], &d) || !(d >= 1 && d <= 999) || d != (int)d) {
+                fprintf(stderr, "compare: --interleave '%s': expected rounds in [1, 999]\n",
+                        argv[i]);
+                return TB_EXIT_USAGE;
+            }
+            iv.rounds = (int)d;
+        } else if (!strcmp(a, "--base-bin")) {
+            iv.bin[0] = argv[++i];
+        } else if (!strcmp(a, "--cand-bin")) {
+            iv.bin[1] = argv[++i];
+        } else if (!strcmp(a, "--rounds-dir")) {
+            iv.root = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "compare: unknown option '%s'\n", a);
             usage(stderr);
@@ -98,54 +399,37 @@ int tb_cli_compare(int argc, char **argv)
             return TB_EXIT_USAGE;
         }
     }
+    if (iv.rounds || iv.bin[0] || iv.bin[1] || iv.run_args) {
+        if (!iv.rounds || !iv.bin[0] || !iv.bin[1] || np) {
+            fprintf(stderr, "compare: --interleave N needs --base-bin and --cand-bin, and no "
+                            "BASE/CANDIDATE inputs (see --help)\n");
+            return TB_EXIT_USAGE;
+        }
+        for (int i = 0; i < iv.n_run_args; i++)
+            if (!strcmp(iv.run_args[i], "--out")) {
+                fprintf(stderr, "compare: --out after '--': each round gets its own results "
+                                "directory under --rounds-dir\n");
+                return TB_EXIT_USAGE;
+            }
+        return run_interleaved(&iv, &o, fmt, out_path);
+    }
     if (np != 2) {
         usage(stderr);
         return TB_EXIT_USAGE;
     }
-    struct tb_rsrc src[2];
     struct tb_series_set set[2] = {{0}};
-    int rc = TB_OK, loaded = 0;
-    for (; loaded < 2 && !rc; loaded++) {
-        rc = tb_rsrc_load(paths[loaded], 0, &src[loaded], &err);
-        if (rc)
-            break;
-        if (src[loaded].dropped)
-            fprintf(stderr, "compare: %s: dropped a torn last record (killed run?)\n",
-                    src[loaded].data_path);
-        rc = tb_series_extract(&src[loaded], &set[loaded], &err);
-    }
-    if (!rc && src[0].is_gbench != src[1].is_gbench)
+    int rc = TB_OK, gb[2] = {0, 0};
+    for (int s = 0; s < 2 && !rc; s++)
+        rc = load_into(paths[s], &set[s], &gb[s], &err);
+    if (!rc && gb[0] != gb[1])
         rc = tb_err_set(&err, TB_EINVAL,
                         "cannot compare a Google Benchmark file with tierbench results (%s vs %s)",
                         paths[0], paths[1]);
-    for (int s = 0; s < 2 && !rc; s++)
-        if (!set[s].n)
-            rc = tb_err_set(&err, TB_EFORMAT, "%s: no measurements to compare", paths[s]);
     int code = TB_EXIT_USAGE;
-    struct tb_cmp_result res = {0};
-    if (!rc)
-        rc = tb_compare_sets(&set[0], &set[1], &o, &res, &err);
-    if (!rc) {
-        FILE *f = out_path ? fopen(out_path, "w") : stdout;
-        if (!f) {
-            fprintf(stderr, "compare: cannot write %s\n", out_path);
-        } else {
-            rc = tb_cmp_write(&res, fmt, f, &err);
-            if (out_path && fclose(f) && !rc)
-                rc = tb_err_set(&err, TB_EIO, "%s: write failed", out_path);
-            if (!rc) {
-                size_t reg = tb_cmp_count(&res, TB_V_REGRESSION);
-                fprintf(stderr, "compare: %zu metrics, %zu regression(s), %zu inconclusive\n",
-                        res.n, reg, tb_cmp_count(&res, TB_V_INCONCLUSIVE));
-                code = reg ? TB_EXIT_FAIL : TB_EXIT_OK;
-            }
-        }
-    }
     if (rc)
         fprintf(stderr, "compare: %s\n", err.msg);
-    tb_cmp_result_free(&res);
-    for (int s = 0; s < loaded && s < 2; s++)
-        tb_rsrc_free(&src[s]);
+    else
+        code = decide(set, paths, &o, fmt, out_path, NULL, NULL);
     tb_series_set_free(&set[0]);
     tb_series_set_free(&set[1]);
     return code;

@@ -1,6 +1,7 @@
 /* tierbench run: the default suite (every shipped profile x its workloads)
  * or a selection, with overrides recorded as such. Exit: 0 ok, 1 an SLO
- * failed, 2 usage/input error. */
+ * failed, 2 usage/input error, 3 a configuration ended TIMEOUT, CRASHED or
+ * MODEL-CHANGED. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,11 @@ static void usage(FILE *f)
             "  --reps N               minimum measured samples (default 5)\n"
             "  --min-time S           minimum measured seconds (default 1)\n"
             "  --max-time S           per-run cap; a run stopped by it is INVALID (default 300)\n"
+            "  --timeout S            watchdog: every configuration (profile x workload x\n"
+            "                         prompt) runs in a child process, killed after S seconds\n"
+            "                         and recorded TIMEOUT; one killed by a signal is CRASHED,\n"
+            "                         one whose model file changed MODEL-CHANGED; the suite\n"
+            "                         goes on (default 900; 0 = off, all in one process)\n"
             "  --warmup N             warm-up iterations (default 1)\n"
             "  --events LIST          PAPI events (default: perf software events + common presets)\n"
             "  --energy SOURCE        auto|powercap|papi|nvml|trace:FILE|none (overrides the profile)\n"
@@ -38,7 +44,9 @@ static void usage(FILE *f)
             "  --fail-on GATE         silent-fallback | any-fallback: exit 1 when the tier\n"
             "                         coverage has such an op (CI gates)\n"
             "  --json                 also print every record as a JSON line on stdout\n"
-            "  --quiet                no progress or summary\n");
+            "  --quiet                no progress or summary\n"
+            "exit status: 0 ok, 1 an SLO failed (or the --fail-on gate), 2 usage/input/IO\n"
+            "error, 3 a configuration ended TIMEOUT, CRASHED or MODEL-CHANGED\n");
 }
 
 static int num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -58,6 +66,7 @@ int tb_cli_run(int argc, char **argv)
 {
     struct tb_run_opts o;
     tb_run_opts_default(&o);
+    o.timeout_s = 900; /* generous: a hung accelerator must not stall CI forever */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -101,6 +110,8 @@ int tb_cli_run(int argc, char **argv)
             bad = num(a, v, 0, 86400, &o.min_time_s);
         else if (!strcmp(a, "--max-time"))
             bad = num(a, v, 0, 86400 * 7, &o.max_time_s);
+        else if (!strcmp(a, "--timeout"))
+            bad = num(a, v, 0, 86400 * 7, &o.timeout_s);
         else if (!strcmp(a, "--warmup"))
             bad = num(a, v, 0, 1e6, &x) || ((o.warmup = (int)x), 0);
         else if (!strcmp(a, "--events"))
@@ -140,5 +151,5 @@ int tb_cli_run(int argc, char **argv)
         fprintf(stderr, "tierbench run: %s\n", err.msg);
         return TB_EXIT_USAGE;
     }
-    return code ? TB_EXIT_FAIL : TB_EXIT_OK;
+    return code; /* 0, 1 or TB_RUN_EXIT_INCOMPLETE */
 }

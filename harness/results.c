@@ -188,6 +188,14 @@ static int trim_torn_tail(int fd, const char *path, struct tb_err *err)
     return st.st_size > 0 ? fsync_path_fd(fd, path, err) : TB_OK;
 }
 
+int tb_results_trim_torn(struct tb_results *r, struct tb_err *err)
+{
+    int rc = trim_torn_tail(r->jsonl_fd, r->jsonl_path, err);
+    if (!rc)
+        rc = trim_torn_tail(r->csv_fd, r->csv_path, err);
+    return rc;
+}
+
 static int open_results_file(const char *path, int excl, int *fd_out, struct tb_err *err)
 {
     /* read access too: APPEND mode inspects the tail for a torn line */

@@ -8,15 +8,21 @@
 #include "harness/tb_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <hwloc.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <papi.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -385,6 +391,17 @@ static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
 
 /* ---------------------------------------------------------- one workload */
 
+/* A model file's identity as first seen; a later difference means it was
+ * rewritten, truncated, replaced or deleted under the run. */
+struct model_id {
+    char path[PATH_MAX_TB];
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
 struct run_ctx {
     const struct tb_run_opts *o;
     struct tb_results *res;
@@ -397,6 +414,10 @@ struct run_ctx {
     json_t *env;     /* environment, attached to every record */
     struct tb_coverage *cov; /* coverage matrix rows (owned) */
     int n_cov, cap_cov;
+    size_t n_child_records;  /* appended by watchdog children (res does not count them) */
+    int n_incomplete;        /* configurations that ended TIMEOUT/CRASHED/MODEL-CHANGED */
+    struct model_id *models; /* every model file as first seen (identity checks) */
+    int n_models, cap_models;
 };
 
 /* Takes ownership of *c (a row of the coverage matrix). */
@@ -545,7 +566,18 @@ struct profile_run {
     char prefs[160];             /* the list as given, "npu>opencl:gpu>cpu" */
     json_t *binding; /* applied binding + observation */
     char profile_hash[TB_HASH_STR_MAX];
+    const char (*names)[32];     /* the profile's list, or one[] for --backend */
+    char one[1][32];
+    int unsupported;             /* no named backend here and the CPU not allowed */
 };
+
+/* The record key of one configuration; isa is what the cpu backend runs. */
+static void config_key(const struct profile_run *pr, const char *model_spec, int prompt_len,
+                       enum tb_isa isa, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/p%d/%s/t%d/%s", model_spec, prompt_len, pr->prefs, pr->cfg.n_threads,
+             tb_isa_name(isa));
+}
 
 static void summary_row(struct run_ctx *rc, const char *profile, const char *wl,
                         const char *metric, double median, double p99, double tps,
@@ -558,6 +590,19 @@ static void summary_row(struct run_ctx *rc, const char *profile, const char *wl,
                                     "median", tb_json_number(median), "p99", tb_json_number(p99),
                                     "tps", tb_json_number(tps), "energy", energy, "accuracy",
                                     accuracy, "tier", tier, "status", status));
+}
+
+static void print_record(struct run_ctx *rc, json_t *rec)
+{
+    if (!rc->o->json)
+        return;
+    char *line = json_dumps(rec, JSON_COMPACT);
+    if (line) {
+        if (rc->tty && !rc->o->quiet)
+            fputc('\n', stderr);
+        printf("%s\n", line);
+        free(line);
+    }
 }
 
 static int run_workload(struct run_ctx *rc, struct profile_run *pr,
@@ -575,8 +620,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
 
     char config[768];
     struct tb_backend *cpu = pr->bs.e[pr->bs.n - 1].b; /* always there */
-    snprintf(config, sizeof config, "%s/p%d/%s/t%d/%s", model_spec, prompt_len, pr->prefs,
-             pr->cfg.n_threads, tb_isa_name(tb_backend_isa(cpu)));
+    config_key(pr, model_spec, prompt_len, tb_backend_isa(cpu), config, sizeof config);
     json_t *rec = tb_results_record_new(wl_name, p->name, config);
     if (!rec)
         return tb_err_set(err, TB_ENOMEM, "out of memory");
@@ -926,15 +970,7 @@ append:;
     int arc = tb_results_append(rc->res, rec, &ae);
     if (!arc)
         json_array_append(profile_records, rec);
-    if (o->json) {
-        char *line = json_dumps(rec, JSON_COMPACT);
-        if (line) {
-            if (rc->tty && !o->quiet)
-                fputc('\n', stderr);
-            printf("%s\n", line);
-            free(line);
-        }
-    }
+    print_record(rc, rec);
     json_decref(rec);
     tb_sample_set_free(&set);
     free(w.ttft);
@@ -1173,6 +1209,525 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
     return rcode;
 }
 
+/* Opens the preference list (or --backend) with the profile's settings, the
+ * test seam's overrides, and the tier probe. TB_EUNSUPPORTED with
+ * pr->unsupported set: no named backend exists here and the profile does not
+ * allow the CPU (err says which). */
+static int open_backends(struct run_ctx *rc, struct profile_run *pr, struct tb_err *err)
+{
+    const struct tb_profile *p = pr->p;
+    const int n_names = pr->n_listed;
+    int rcode = tb_sched_backends_open(pr->names, n_names, &pr->cfg, &pr->bs, err);
+    if (rcode)
+        return rcode;
+    const struct tb_run_hooks *h = rc->o->hooks;
+    for (int i = 0; h && h->backend_override && i < n_names && i < pr->bs.n; i++) {
+        struct tb_backend *b = NULL;
+        struct tb_err he = {0};
+        if (h->backend_override(h->user, p->name, pr->bs.e[i].label, &pr->cfg, &b, &he) || !b)
+            continue;
+        tb_backend_free(pr->bs.e[i].b);
+        pr->bs.e[i].b = b;
+        pr->bs.e[i].disabled_reason[0] = '\0';
+    }
+    pr->entries = entries_json(&pr->bs, n_names);
+    int usable = 0; /* a named entry that exists here */
+    for (int i = 0; i < n_names && i < pr->bs.n; i++)
+        usable |= pr->bs.e[i].b != NULL;
+    if (!usable && !lists_cpu(pr->names, n_names)) {
+        pr->unsupported = 1;
+        return tb_err_set(err, TB_EUNSUPPORTED, "none of the backends %s is available on this "
+                          "host and the profile does not allow the CPU", pr->prefs);
+    }
+    struct tb_sched_opts so;
+    tb_sched_opts_default(&so);
+    so.accel_op_classes = (const char(*)[16])p->accel_op_classes;
+    so.n_accel_op_classes = p->n_accel_op_classes;
+    so.no_cpu_fallback = rc->o->no_cpu_fallback;
+    rcode = tb_tier_probe_create(pr->bs.e, pr->bs.n, &so, NULL, 7, &pr->tp, err);
+    pr->sr.sched = pr->tp ? tb_tier_probe_sched(pr->tp) : NULL;
+    if (rcode)
+        return rcode;
+    /* worker binding as the cpu backend observed it */
+    int cpus[256];
+    const int n = tb_backend_thread_cpus(pr->bs.e[pr->bs.n - 1].b, cpus, 256);
+    if (n > 0) {
+        json_t *a = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(a, json_integer(cpus[i]));
+        json_object_set_new(pr->binding, "workers_observed_cpu", a);
+    }
+    return TB_OK;
+}
+
+static void close_backends(struct profile_run *pr)
+{
+    tb_tier_probe_free(pr->tp); /* borrows the backends: before closing them */
+    pr->tp = NULL;
+    pr->sr.sched = NULL;
+    tb_sched_backends_close(&pr->bs);
+    memset(&pr->bs, 0, sizeof pr->bs);
+    json_decref(pr->entries);
+    pr->entries = NULL;
+}
+
+/* ------------------------------------------------ model file identity */
+
+static void model_id_read(const char *path, struct model_id *m)
+{
+    struct stat st;
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    if (stat(path, &st) != 0)
+        return;
+    m->exists = 1;
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->size = st.st_size;
+    m->mtime = st.st_mtim;
+}
+
+/* Compares path with its identity as first seen by this run. Returns 1 and
+ * describes the change in why when it differs, then adopts the new identity
+ * (a change is reported once); 0 when unchanged or first seen. */
+static int model_changed(struct run_ctx *rc, const char *path, char *why, size_t n)
+{
+    struct model_id now;
+    model_id_read(path, &now);
+    struct model_id *m = NULL;
+    for (int i = 0; i < rc->n_models; i++)
+        if (!strcmp(rc->models[i].path, path))
+            m = &rc->models[i];
+    if (!m) {
+        if (rc->n_models == rc->cap_models) {
+            const int cap = rc->cap_models ? 2 * rc->cap_models : 8;
+            struct model_id *a = realloc(rc->models, sizeof *a * (size_t)cap);
+            if (!a)
+                return 0; /* not tracked: the record-level check still runs */
+            rc->models = a;
+            rc->cap_models = cap;
+        }
+        rc->models[rc->n_models++] = now;
+        return 0;
+    }
+    int changed = 1;
+    if (m->exists && !now.exists)
+        snprintf(why, n, "model file %s was deleted during the run (a process that had it "
+                 "mapped measured the deleted file; later loads fail)", path);
+    else if (!m->exists && now.exists)
+        snprintf(why, n, "model file %s appeared during the run", path);
+    else if (m->exists && (m->dev != now.dev || m->ino != now.ino))
+        snprintf(why, n, "model file %s was replaced during the run (inode %llu -> %llu, size "
+                 "%lld -> %lld bytes)", path, (unsigned long long)m->ino,
+                 (unsigned long long)now.ino, (long long)m->size, (long long)now.size);
+    else if (m->exists && m->size != now.size)
+        snprintf(why, n, "model file %s changed during the run: size %lld -> %lld bytes%s", path,
+                 (long long)m->size, (long long)now.size,
+                 m->mtime.tv_sec != now.mtime.tv_sec || m->mtime.tv_nsec != now.mtime.tv_nsec
+                     ? ", mtime changed"
+                     : "");
+    else if (m->exists && (m->mtime.tv_sec != now.mtime.tv_sec ||
+                           m->mtime.tv_nsec != now.mtime.tv_nsec))
+        snprintf(why, n, "model file %s changed during the run: mtime changed (size %lld bytes "
+                 "unchanged)", path, (long long)now.size);
+    else
+        changed = 0;
+    if (changed)
+        *m = now;
+    return changed;
+}
+
+/* ------------------------------------------------------------ watchdog */
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGABRT: return "SIGABRT";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGKILL: return "SIGKILL";
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGSYS: return "SIGSYS";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    default: return "signal";
+    }
+}
+
+/* A configuration that produced no result of its own (status TIMEOUT,
+ * CRASHED or MODEL-CHANGED): one record with the message and the evidence
+ * (stolen), a summary row; the suite goes on. */
+static int append_outcome(struct run_ctx *rc, const struct profile_run *pr,
+                          const struct tb_profile_workload *wl, int prompt_len,
+                          const char *status, const char *msg, const char *evidence_key,
+                          json_t *evidence, struct tb_err *err)
+{
+    const char *wl_name = tb_workload_kind_name(wl->kind);
+    const char *model_spec = rc->o->model ? rc->o->model : wl->model;
+    enum tb_isa isa = tb_isa_detect(); /* as the cpu backend picks it */
+    if (pr->cfg.isa_cap < isa)
+        isa = pr->cfg.isa_cap;
+    char config[768];
+    config_key(pr, model_spec, prompt_len, isa, config, sizeof config);
+    json_t *rec = tb_results_record_new(wl_name, pr->p->name, config);
+    if (!rec) {
+        json_decref(evidence);
+        return tb_err_set(err, TB_ENOMEM, "out of memory");
+    }
+    json_object_set(rec, "environment", rc->env);
+    json_object_set_new(rec, "backends", json_string(pr->prefs));
+    json_object_set_new(rec, "profile_hash", json_string(pr->profile_hash));
+    json_object_set_new(rec, "params", json_pack("{s:s, s:i, s:i, s:I}", "model", model_spec,
+                                                 "prompt", prompt_len, "n_predict",
+                                                 wl->n_predict, "seed", (json_int_t)rc->o->seed));
+    json_object_set_new(rec, "status", json_string(status));
+    json_object_set_new(rec, "valid", json_false());
+    json_object_set_new(rec, "invalid_reason", json_string(msg));
+    json_object_set_new(rec, "error", json_string(msg));
+    if (evidence)
+        json_object_set_new(rec, evidence_key, evidence);
+    const int arc = tb_results_append(rc->res, rec, err);
+    print_record(rc, rec);
+    json_decref(rec);
+    summary_row(rc, pr->p->name, wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status, status);
+    rc->n_incomplete++;
+    return arc;
+}
+
+static int write_all_fd(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        const ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The child: opens the backends itself (the parent holds no thread pool and
+ * no backend), measures one configuration, appends its record, and sends
+ * the parent what lives in memory: summary rows, the record (for the SLOs),
+ * coverage rows, the outcome. Frame: u32 length, JSON, i32 n, n x (struct
+ * tb_coverage + its off[]); same binary on both ends. */
+static void __attribute__((noreturn)) watched_child(struct run_ctx *rc, struct profile_run *pr,
+                                                    const struct tb_profile_workload *wl,
+                                                    int prompt_len, int fd)
+{
+    const size_t sum0 = json_array_size(rc->summary), res0 = tb_results_count(rc->res);
+    const int cov0 = rc->n_cov;
+    json_t *recs = json_array();
+    struct tb_err e = {0};
+    int done = 0;
+    int r = open_backends(rc, pr, &e);
+    if (r == TB_EUNSUPPORTED && pr->unsupported) {
+        r = record_unsupported(rc, pr, &e);
+        done = 1;
+    } else if (!r) {
+        r = run_workload(rc, pr, wl, prompt_len, recs, &e);
+    }
+    close_backends(pr);
+    json_t *sum = json_array();
+    for (size_t i = sum0; i < json_array_size(rc->summary); i++)
+        json_array_append(sum, json_array_get(rc->summary, i));
+    json_t *msg = json_pack("{s:i, s:s, s:b, s:I, s:i, s:o, s:o}", "rcode", r, "error", e.msg,
+                            "profile_done", done, "appended",
+                            (json_int_t)(tb_results_count(rc->res) - res0), "n_done", rc->n_done,
+                            "summary", sum, "records", recs);
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    int bad = !text;
+    if (text) {
+        const uint32_t len = (uint32_t)strlen(text);
+        const int32_t n_cov = rc->n_cov - cov0;
+        bad |= write_all_fd(fd, &len, sizeof len) || write_all_fd(fd, text, len) ||
+               write_all_fd(fd, &n_cov, sizeof n_cov);
+        for (int i = cov0; i < rc->n_cov && !bad; i++)
+            bad |= write_all_fd(fd, &rc->cov[i], sizeof rc->cov[i]) ||
+                   write_all_fd(fd, rc->cov[i].off, sizeof *rc->cov[i].off *
+                                                        (size_t)rc->cov[i].n_off);
+    }
+    free(text);
+    json_decref(msg);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(bad ? 1 : 0); /* no atexit handlers: they belong to the parent */
+}
+
+struct msg_buf {
+    char *p;
+    size_t n, cap;
+};
+
+static int msg_take(struct msg_buf *b, size_t *at, void *dst, size_t n)
+{
+    if (b->n - *at < n)
+        return -1;
+    if (n) /* dst may be NULL for an empty array */
+        memcpy(dst, b->p + *at, n);
+    *at += n;
+    return 0;
+}
+
+/* Reads a child's whole message (until EOF) and reaps the child, both
+ * within timeout seconds from t0; on expiry (or out of memory) kills its
+ * process group. *status as waitpid gives it. */
+static int collect_child(int fd, pid_t pid, double t0, double timeout, struct msg_buf *b,
+                         int *timed_out, int *status)
+{
+    int oom = 0;
+    *timed_out = 0;
+    for (;;) {
+        const double left = timeout - (wall_seconds() - t0);
+        if (left <= 0) {
+            *timed_out = 1;
+            break;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        const int k = poll(&pfd, 1, left * 1e3 > INT_MAX - 1 ? INT_MAX - 1 : (int)(left * 1e3) + 1);
+        if (k <= 0)
+            continue; /* EINTR or no data yet: the deadline is checked above */
+        if (b->n == b->cap) {
+            const size_t cap = b->cap ? 2 * b->cap : 65536;
+            char *p = realloc(b->p, cap);
+            if (!p) {
+                oom = 1;
+                break;
+            }
+            b->p = p;
+            b->cap = cap;
+        }
+        const ssize_t r = read(fd, b->p + b->n, b->cap - b->n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        b->n += (size_t)r;
+    }
+    /* EOF came first: the child is exiting; still bounded by the deadline */
+    pid_t w = 0;
+    while (!*timed_out && !oom && (w = waitpid(pid, status, WNOHANG)) == 0) {
+        if (wall_seconds() - t0 >= timeout) {
+            *timed_out = 1;
+            break;
+        }
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    if (w <= 0) {
+        if (*timed_out || oom) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+        while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return oom ? TB_ENOMEM : TB_OK;
+}
+
+/* fork() for a child that reports through a pipe: *fd is the read end in
+ * the parent; in the child (returns 0) *fd is the write end, the child has
+ * its own process group and dies with the parent. */
+static pid_t fork_reporting(int *fd, struct tb_err *err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC)) {
+        tb_err_set(err, TB_EIO, "watchdog: pipe: %s", strerror(errno));
+        return -1;
+    }
+    fflush(NULL); /* buffered output would be written twice */
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+        tb_err_set(err, TB_EIO, "watchdog: fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        setpgid(0, 0);
+        /* a parent that dies (Ctrl-C) takes the child along */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        *fd = fds[1];
+        return 0;
+    }
+    close(fds[1]);
+    setpgid(pid, pid); /* both sides: whichever runs first */
+    *fd = fds[0];
+    return pid;
+}
+
+/* Merges a complete child message into the parent: summary rows, records
+ * (into records), coverage rows. Returns -1 when the message is malformed
+ * (a child that died mid-write), else 0 with the child's outcome. */
+static int merge_child(struct run_ctx *rc, struct msg_buf *b, json_t *records, int *child_rc,
+                       int *profile_done, struct tb_err *cerr)
+{
+    size_t at = 0;
+    uint32_t len;
+    if (msg_take(b, &at, &len, sizeof len) || b->n - at < len)
+        return -1;
+    json_t *msg = json_loadb(b->p + at, len, 0, NULL);
+    at += len;
+    int32_t n_cov;
+    if (!msg || msg_take(b, &at, &n_cov, sizeof n_cov) || n_cov < 0) {
+        json_decref(msg);
+        return -1;
+    }
+    *child_rc = (int)json_integer_value(json_object_get(msg, "rcode"));
+    *profile_done = json_is_true(json_object_get(msg, "profile_done"));
+    tb_err_set(cerr, *child_rc, "%s", json_string_value(json_object_get(msg, "error")));
+    rc->n_child_records += (size_t)json_integer_value(json_object_get(msg, "appended"));
+    rc->n_done = (int)json_integer_value(json_object_get(msg, "n_done"));
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(msg, "summary"), i, x)
+        json_array_append(rc->summary, x);
+    json_array_foreach(json_object_get(msg, "records"), i, x)
+        json_array_append(records, x);
+    json_decref(msg);
+    for (int32_t k = 0; k < n_cov; k++) {
+        struct tb_coverage c;
+        if (msg_take(b, &at, &c, sizeof c) || c.n_off < 0)
+            return -1;
+        const size_t bytes = sizeof *c.off * (size_t)c.n_off;
+        c.off = c.n_off ? malloc(bytes) : NULL;
+        if ((c.n_off && !c.off) || msg_take(b, &at, c.off, bytes)) {
+            free(c.off);
+            return -1;
+        }
+        keep_coverage(rc, &c);
+    }
+    return 0;
+}
+
+/* One configuration in a child process under the watchdog. The parent
+ * waits with a deadline; on expiry it kills the child's process group
+ * (TIMEOUT); a child that dies otherwise is CRASHED, or MODEL-CHANGED when
+ * the model file changed under it (a truncated mapping raises SIGBUS).
+ * Records the child appended stay. */
+static int run_watched(struct run_ctx *rc, struct profile_run *pr,
+                       const struct tb_profile_workload *wl, int prompt_len, json_t *records,
+                       const char *model_path, int *profile_done, struct tb_err *err)
+{
+    const double timeout = rc->o->timeout_s;
+    const double t0 = wall_seconds();
+    int fd = -1;
+    const pid_t pid = fork_reporting(&fd, err);
+    if (pid < 0)
+        return err->code;
+    if (pid == 0)
+        watched_child(rc, pr, wl, prompt_len, fd);
+    struct msg_buf b = {0};
+    int timed_out = 0, status = 0;
+    const int oom = collect_child(fd, pid, t0, timeout, &b, &timed_out, &status) != TB_OK;
+    close(fd);
+    const double elapsed = wall_seconds() - t0;
+    int rcode = TB_OK;
+    if (oom) {
+        rcode = tb_err_set(err, TB_ENOMEM, "watchdog: out of memory");
+    } else if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        int child_rc = TB_OK;
+        struct tb_err cerr = {0};
+        if (merge_child(rc, &b, records, &child_rc, profile_done, &cerr))
+            rcode = tb_err_set(err, TB_EIO, "watchdog: the child for %s %s sent a malformed "
+                               "result", pr->p->name, tb_workload_kind_name(wl->kind));
+        else if (child_rc) {
+            *err = cerr;
+            rcode = child_rc;
+        }
+        free(b.p);
+        return rcode;
+    }
+    free(b.p);
+    if (oom)
+        return rcode;
+    /* no result of its own: say how it ended, and whether the model changed;
+     * a child killed mid-append may have left a torn line */
+    int trc = tb_results_trim_torn(rc->res, err);
+    if (trc)
+        return trc;
+    char how[256], why[PATH_MAX_TB + 256], msg[PATH_MAX_TB + 600];
+    json_t *ev = json_pack("{s:f, s:f, s:I}", "timeout_s", timeout, "elapsed_s", elapsed, "pid",
+                           (json_int_t)pid);
+    const char *outcome;
+    if (timed_out) {
+        outcome = "TIMEOUT";
+        snprintf(how, sizeof how, "no result within the %g s timeout: the configuration's "
+                 "process group was killed with SIGKILL after %.1f s", timeout, elapsed);
+        json_object_set_new(ev, "signal", json_string("SIGKILL"));
+        json_object_set_new(ev, "killed_by_watchdog", json_true());
+    } else if (WIFSIGNALED(status)) {
+        outcome = "CRASHED";
+        const int sig = WTERMSIG(status);
+        snprintf(how, sizeof how, "the configuration's process died of %s (%s) after %.1f s",
+                 signal_name(sig), strsignal(sig), elapsed);
+        json_object_set_new(ev, "signal", json_string(signal_name(sig)));
+        json_object_set_new(ev, "signal_number", json_integer(sig));
+    } else {
+        /* e.g. a sanitizer that caught the fault and exited */
+        outcome = "CRASHED";
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        snprintf(how, sizeof how, "the configuration's process exited with status %d without a "
+                 "result after %.1f s", code, elapsed);
+        json_object_set_new(ev, "exit_status", json_integer(code));
+    }
+    json_object_set_new(ev, "outcome", json_string(outcome));
+    if (model_path && model_changed(rc, model_path, why, sizeof why)) {
+        outcome = "MODEL-CHANGED";
+        json_object_set_new(ev, "model_change", json_string(why));
+        snprintf(msg, sizeof msg, "%s; %s", why, how);
+    } else {
+        snprintf(msg, sizeof msg, "%s: %s", outcome, how);
+    }
+    if (!rc->o->quiet) {
+        rc->n_done++;
+        fprintf(stderr, "%stierbench run: %s %s p%d: %s\n", rc->tty ? "\n" : "", pr->p->name,
+                tb_workload_kind_name(wl->kind), prompt_len, msg);
+    }
+    return append_outcome(rc, pr, wl, prompt_len, outcome, msg, "watchdog", ev, err);
+}
+
+/* One configuration: in-process, or in a child under the watchdog; the
+ * model file's identity is checked before and after. */
+static int run_config(struct run_ctx *rc, struct profile_run *pr,
+                      const struct tb_profile_workload *wl, int prompt_len, json_t *records,
+                      int *profile_done, struct tb_err *err)
+{
+    const struct tb_run_opts *o = rc->o;
+    char path[PATH_MAX_TB], why[PATH_MAX_TB + 256];
+    struct tb_err me = {0};
+    /* an unresolvable spec fails in the measuring process, with its record */
+    const int have_path = tb_run_resolve_model(o->model ? o->model : wl->model, o->cache_dir,
+                                               o->seed, path, sizeof path, &me) == TB_OK;
+    int rcode = TB_OK;
+    if (have_path && model_changed(rc, path, why, sizeof why))
+        rcode = append_outcome(rc, pr, wl, prompt_len, "MODEL-CHANGED", why, "model_change",
+                               json_pack("{s:s}", "path", path), err);
+    if (rcode)
+        return rcode;
+    const int before = rc->n_incomplete;
+    rcode = o->timeout_s > 0 ? run_watched(rc, pr, wl, prompt_len, records,
+                                           have_path ? path : NULL, profile_done, err)
+                             : run_workload(rc, pr, wl, prompt_len, records, err);
+    /* a change the outcome record did not already report */
+    if (!rcode && have_path && rc->n_incomplete == before &&
+        model_changed(rc, path, why, sizeof why))
+        rcode = append_outcome(rc, pr, wl, prompt_len, "MODEL-CHANGED", why, "model_change",
+                               json_pack("{s:s}", "path", path), err);
+    return rcode;
+}
+
 static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_fail,
                        struct tb_err *err)
 {
@@ -1186,65 +1741,41 @@ static int run_profile(struct run_ctx *rc, const struct tb_profile *p, int *any_
         return rcode;
     /* the preference list (or --backend), cpu appended: the scheduler places
      * every op on the first entry that supports it and says why not */
-    char one[1][32];
-    const char(*names)[32] = (const char(*)[32])p->backends;
-    int n_names = p->n_backends;
+    pr.names = (const char(*)[32])p->backends;
+    pr.n_listed = p->n_backends;
     if (rc->o->backend) {
-        snprintf(one[0], sizeof one[0], "%s", rc->o->backend);
-        names = (const char(*)[32])one;
-        n_names = 1;
+        snprintf(pr.one[0], sizeof pr.one[0], "%s", rc->o->backend);
+        pr.names = (const char(*)[32])pr.one;
+        pr.n_listed = 1;
     }
-    pr.n_listed = n_names;
-    for (int i = 0; i < n_names; i++) {
+    for (int i = 0; i < pr.n_listed; i++) {
         const size_t len = strlen(pr.prefs);
-        snprintf(pr.prefs + len, sizeof pr.prefs - len, "%s%s", i ? ">" : "", names[i]);
+        snprintf(pr.prefs + len, sizeof pr.prefs - len, "%s%s", i ? ">" : "", pr.names[i]);
     }
-    rcode = tb_sched_backends_open(names, n_names, &pr.cfg, &pr.bs, err);
-    if (!rcode) {
-        pr.entries = entries_json(&pr.bs, n_names);
-        int usable = 0; /* a named entry that exists here */
-        for (int i = 0; i < n_names && i < pr.bs.n; i++)
-            usable |= pr.bs.e[i].b != NULL;
-        if (!usable && !lists_cpu(names, n_names)) {
-            tb_err_set(err, TB_EUNSUPPORTED, "none of the backends %s is available on this host "
-                       "and the profile does not allow the CPU", pr.prefs);
+    /* under the watchdog every child opens its own backends: the parent
+     * holds no backend (and no thread pool) when it forks */
+    const int watched = rc->o->timeout_s > 0;
+    if (!watched) {
+        rcode = open_backends(rc, &pr, err);
+        if (rcode == TB_EUNSUPPORTED && pr.unsupported) {
             rcode = record_unsupported(rc, &pr, err);
             goto out;
         }
-        struct tb_sched_opts so;
-        tb_sched_opts_default(&so);
-        so.accel_op_classes = (const char(*)[16])p->accel_op_classes;
-        so.n_accel_op_classes = p->n_accel_op_classes;
-        so.no_cpu_fallback = rc->o->no_cpu_fallback;
-        rcode = tb_tier_probe_create(pr.bs.e, pr.bs.n, &so, NULL, 7, &pr.tp, err);
-        pr.sr.sched = pr.tp ? tb_tier_probe_sched(pr.tp) : NULL;
-    }
-    if (!rcode) {
-        /* worker binding as the cpu backend observed it */
-        int cpus[256];
-        const int n = tb_backend_thread_cpus(pr.bs.e[pr.bs.n - 1].b, cpus, 256);
-        if (n > 0) {
-            json_t *a = json_array();
-            for (int i = 0; i < n; i++)
-                json_array_append_new(a, json_integer(cpus[i]));
-            json_object_set_new(pr.binding, "workers_observed_cpu", a);
-        }
     }
     json_t *records = json_array();
-    for (int i = 0; !rcode && i < p->n_workloads; i++) {
+    int profile_done = 0;
+    for (int i = 0; !rcode && !profile_done && i < p->n_workloads; i++) {
         const struct tb_profile_workload *wl = &p->workloads[i];
         if (!in_list(rc->o->workloads, tb_workload_kind_name(wl->kind)))
             continue;
-        for (int j = 0; !rcode && j < wl->n_prompts; j++) /* each length on its own */
-            rcode = run_workload(rc, &pr, wl, wl->prompts[j], records, err);
+        for (int j = 0; !rcode && !profile_done && j < wl->n_prompts; j++) /* each length */
+            rcode = run_config(rc, &pr, wl, wl->prompts[j], records, &profile_done, err);
     }
-    if (!rcode && p->n_slos)
+    if (!rcode && !profile_done && p->n_slos)
         rcode = judge_slos(rc, p, records, any_fail, err);
     json_decref(records);
 out:
-    tb_tier_probe_free(pr.tp); /* borrows the backends: before closing them */
-    tb_sched_backends_close(&pr.bs);
-    json_decref(pr.entries);
+    close_backends(&pr);
     json_decref(pr.binding);
     tb_bind_plan_free(&pr.plan);
     return rcode;
@@ -1344,6 +1875,55 @@ static json_t *build_env(struct run_ctx *rc, struct tb_err *err)
     return env;
 }
 
+/* build_env in a short-lived child: probing the backends loads device
+ * runtimes (pocl keeps worker threads after its context is gone), and the
+ * watchdog's parent must hold no threads when it forks. A probe that hangs
+ * or dies leaves the environment without the device list, saying why. */
+static json_t *build_env_isolated(struct run_ctx *rc, struct tb_err *err)
+{
+    const double t0 = wall_seconds();
+    int fd = -1;
+    const pid_t pid = fork_reporting(&fd, err);
+    if (pid < 0)
+        return NULL;
+    if (pid == 0) {
+        struct tb_err e = {0};
+        json_t *env = build_env(rc, &e);
+        json_t *msg = json_pack("{s:o, s:s}", "environment", env ? env : json_null(), "error",
+                                e.msg);
+        char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+        const int bad = !text || write_all_fd(fd, text, strlen(text));
+        fflush(stdout);
+        fflush(stderr);
+        _exit(bad ? 1 : 0);
+    }
+    struct msg_buf b = {0};
+    int timed_out = 0, status = 0;
+    const int rcode = collect_child(fd, pid, t0, rc->o->timeout_s, &b, &timed_out, &status);
+    close(fd);
+    json_t *msg = !rcode && !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0
+                      ? json_loadb(b.p, b.n, 0, NULL)
+                      : NULL;
+    free(b.p);
+    json_t *env = json_incref(json_object_get(msg, "environment"));
+    if (msg && !json_is_object(env)) {
+        tb_err_set(err, TB_EIO, "%s", json_string_value(json_object_get(msg, "error")));
+        json_decref(msg);
+        json_decref(env);
+        return NULL;
+    }
+    json_decref(msg);
+    if (env)
+        return env;
+    /* the probe itself failed: the run goes on without the device list */
+    env = tb_env_capture(err);
+    if (env)
+        json_object_set_new(env, "devices_unavailable",
+                            json_string(timed_out ? "probing the backends timed out"
+                                                  : "probing the backends crashed"));
+    return env;
+}
+
 int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
 {
     struct tb_run_opts o = *o_in;
@@ -1426,7 +2006,7 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
                                       tb_workload_kind_name(profiles[i]->workloads[j].kind))
                                   ? profiles[i]->workloads[j].n_prompts
                                   : 0;
-        json_t *env = build_env(&rc, err);
+        json_t *env = o.timeout_s > 0 ? build_env_isolated(&rc, err) : build_env(&rc, err);
         if (!env)
             rcode = err->code ? err->code : TB_ENOMEM;
         rc.env = env;
@@ -1438,6 +2018,7 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
                              "profiles_dir", o.profiles_dir, "cache_dir", o.cache_dir, "seed",
                              (json_int_t)o.seed, "min_samples", o.min_samples, "min_time_s",
                              o.min_time_s, "warmup", o.warmup);
+        json_object_set_new(manifest, "timeout_s", tb_json_number(o.timeout_s));
         if (!rcode)
             rcode = tb_results_write_manifest(rc.res, manifest, err);
         if (!rcode && !o.quiet)
@@ -1452,7 +2033,11 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     if (rc.res) {
         if (manifest) {
             json_object_set_new(manifest, "status", json_string(rcode ? "failed" : "complete"));
-            json_object_set_new(manifest, "records", json_integer((json_int_t)tb_results_count(rc.res)));
+            json_object_set_new(manifest, "records",
+                                json_integer((json_int_t)(tb_results_count(rc.res) +
+                                                          rc.n_child_records)));
+            json_object_set_new(manifest, "incomplete_configurations",
+                                json_integer(rc.n_incomplete));
             if (rcode)
                 json_object_set_new(manifest, "error", json_string(err->msg));
             struct tb_err me = {0};
@@ -1491,6 +2076,7 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         free(c);
         c = n;
     }
+    free(rc.models);
     tb_topo_free(rc.topo);
     for (int i = 0; i < n_prof; i++)
         tb_profile_free(profiles[i]);
@@ -1503,7 +2089,12 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     free(rc.cov);
     if (!rcode && gate_fail && !o.quiet)
         fprintf(stderr, "tierbench run: tier coverage fails the --fail-on gate\n");
+    if (!rcode && rc.n_incomplete && !o.quiet)
+        fprintf(stderr, "tierbench run: %d configuration(s) ended TIMEOUT, CRASHED or "
+                "MODEL-CHANGED (see the results)\n", rc.n_incomplete);
     if (!rcode)
-        *exit_code = any_fail || gate_fail ? 1 : 0;
+        *exit_code = rc.n_incomplete        ? TB_RUN_EXIT_INCOMPLETE
+                     : any_fail || gate_fail ? 1
+                                             : 0;
     return rcode;
 }

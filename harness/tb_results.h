@@ -79,6 +79,11 @@ size_t tb_results_count(const struct tb_results *r);
  * TB_RESULTS_SCHEMA_VERSION is rejected (TB_EINVAL). */
 int tb_results_append(struct tb_results *r, json_t *record, struct tb_err *err);
 
+/* Cuts a torn last line from results.jsonl and results.csv: left by another
+ * process appending through an inherited handle that was killed mid-write
+ * (run's watchdog child), so the next record starts on a line of its own. */
+int tb_results_trim_torn(struct tb_results *r, struct tb_err *err);
+
 /* Atomically replaces manifest.json in the results directory (adds
  * "schema_version" when missing; not stolen). */
 int tb_results_write_manifest(struct tb_results *r, json_t *manifest, struct tb_err *err);

@@ -8,9 +8,28 @@
 
 #include "kernels/tb_error.h"
 
+struct tb_backend;
+struct tb_backend_config;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Test seam (NULL in production): once a profile's preference list is
+ * opened, backend_override is asked about every entry the profile (or
+ * --backend) names; setting *out replaces that entry's backend (the run then
+ * owns it), leaving it NULL keeps the entry. It runs in the measuring
+ * process: the per-configuration child when the watchdog is on. */
+struct tb_run_hooks {
+    int (*backend_override)(void *user, const char *profile, const char *entry,
+                            const struct tb_backend_config *cfg, struct tb_backend **out,
+                            struct tb_err *err);
+    void *user;
+};
+
+/* *exit_code of tb_run when a configuration ended TIMEOUT, CRASHED or
+ * MODEL-CHANGED (the results are incomplete); wins over 1. */
+#define TB_RUN_EXIT_INCOMPLETE 3
 
 struct tb_run_opts {
     const char *profiles_dir;   /* NULL: $TB_PROFILES_DIR, else the source tree's device_profiles/ */
@@ -34,12 +53,21 @@ struct tb_run_opts {
     int fail_on;                /* enum tb_fail_on: coverage gate for the exit code */
     int json;                   /* also print each record as a JSON line on stdout */
     int quiet;                  /* no progress lines */
+    /* Per-configuration watchdog: > 0 runs every profile x workload x prompt
+     * in a forked child (its own process group) and kills it after this many
+     * seconds (record status TIMEOUT); a child killed by a signal is CRASHED,
+     * a model file that changed under it MODEL-CHANGED; the suite goes on.
+     * 0 = off, everything in-process (the library default; the CLI's is 900). */
+    double timeout_s;
+    const struct tb_run_hooks *hooks; /* test seam, NULL */
 };
 
 void tb_run_opts_default(struct tb_run_opts *o);
 
 /* Runs the suite. Returns 0 and sets *exit_code: 0 all SLOs passed (or
- * none failed), 1 an SLO failed; or a negative code for usage/input/IO
+ * none failed), 1 an SLO failed (or the --fail-on gate),
+ * TB_RUN_EXIT_INCOMPLETE a configuration ended TIMEOUT, CRASHED or
+ * MODEL-CHANGED; or a negative code for usage/input/IO
  * errors (err says what). */
 int tb_run(const struct tb_run_opts *o, int *exit_code, struct tb_err *err);
 

@@ -225,6 +225,16 @@ static int compare_one(const struct tb_series *b, const struct tb_series *c,
         row->n_base = b ? 1 : 0;
         row->n_cand = c ? 1 : 0;
         row->med_base = row->med_cand = row->change_pct = row->p = NAN;
+        if (!strcmp(s->metric, "outcome")) {
+            /* a side without a result of its own (TIMEOUT, CRASHED,
+             * MODEL-CHANGED, see load.c): a candidate that lost a result
+             * fails the gate; a base that lost one cannot be compared */
+            row->verdict = c && !b ? TB_V_REGRESSION : TB_V_INCONCLUSIVE;
+            snprintf(row->note, sizeof row->note, "%s%s%s%s%s", b ? "base " : "",
+                     b && b->text ? b->text : "", b && c ? "; " : "", c ? "candidate " : "",
+                     c && c->text ? c->text : "");
+            return TB_OK;
+        }
         if (!b || !c) {
             row->verdict = TB_V_INCONCLUSIVE;
             snprintf(row->note, sizeof row->note, "missing in %s", b ? "candidate" : "base");
@@ -329,8 +339,28 @@ static void md_cell(FILE *f, const char *s)
     }
 }
 
+static const char *pstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "?";
+}
+
+/* "interleaved: 2 round(s) per side, order ABAB (...)" from the provenance */
+static void provenance_line(const struct tb_cmp_result *r, char *buf, size_t n)
+{
+    const json_t *p = r->provenance;
+    snprintf(buf, n, "interleaved: %lld round(s) per side, order %s (base %s, candidate %s)",
+             (long long)json_integer_value(json_object_get(p, "rounds")), pstr(p, "order"),
+             pstr(p, "base_bin"), pstr(p, "cand_bin"));
+}
+
 static void write_md(const struct tb_cmp_result *r, FILE *f)
 {
+    if (r->provenance) {
+        char line[1024];
+        provenance_line(r, line, sizeof line);
+        fprintf(f, "%s\n\n", line);
+    }
     fprintf(f, "| configuration | metric | base median | candidate median | change | p-value | "
                "verdict | note |\n|---|---|---:|---:|---:|---:|---|---|\n");
     for (size_t i = 0; i < r->n; i++) {
@@ -398,6 +428,8 @@ static int write_json(const struct tb_cmp_result *r, FILE *f, struct tb_err *err
                             "rows", rows);
     if (!doc)
         return tb_err_set(err, TB_ENOMEM, "compare: out of memory");
+    if (r->provenance)
+        json_object_set(doc, "interleave", r->provenance);
     for (size_t i = 0; i < r->n; i++) {
         const struct tb_cmp_row *w = &r->rows[i];
         json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:s, s:s}",
@@ -431,6 +463,13 @@ static void write_junit(const struct tb_cmp_result *r, FILE *f)
     fprintf(f, "  <testsuite name=\"perf-gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
                "skipped=\"%zu\">\n",
             r->n, fail, skip);
+    if (r->provenance) {
+        char line[1024];
+        provenance_line(r, line, sizeof line);
+        fputs("    <properties><property name=\"interleave\" value=\"", f);
+        xml_escape(f, line);
+        fputs("\"/></properties>\n", f);
+    }
     for (size_t i = 0; i < r->n; i++) {
         const struct tb_cmp_row *w = &r->rows[i];
         fputs("    <testcase classname=\"", f);

@@ -319,15 +319,39 @@ static char *placement_text(json_t *rec)
     return t;
 }
 
+/* A configuration that produced no result of its own under `run`'s
+ * watchdog: an "outcome" series (text "STATUS: message") that compare gates
+ * on, instead of silently missing figures. */
+static int extract_outcome(json_t *rec, const char *key, const char *status,
+                           struct tb_series_set *set, struct tb_err *err)
+{
+    int rc = tb_series_add(set, key, "outcome", "", TB_SERIES_PLACEMENT, NULL, 0, err);
+    struct tb_series *s = rc ? NULL : tb_series_find(set, key, "outcome");
+    if (s && !s->text) {
+        char text[640];
+        snprintf(text, sizeof text, "%s: %s", status, str_or(rec, "error", "no result"));
+        s->text = strdup(text);
+        if (!s->text)
+            rc = tb_err_set(err, TB_ENOMEM, "series: out of memory");
+        snprintf(s->profile, sizeof s->profile, "%s", str_or(rec, "profile", ""));
+        snprintf(s->workload, sizeof s->workload, "%s", str_or(rec, "workload", ""));
+        snprintf(s->config, sizeof s->config, "%s", str_or(rec, "config", ""));
+    }
+    return rc;
+}
+
 static int extract_record(json_t *rec, struct tb_series_set *set, struct tb_err *err)
 {
     const char *status = str_or(rec, "status", "ok");
     const char *workload = str_or(rec, "workload", "?");
-    if (strcmp(status, "ok") || !strcmp(workload, "qualification"))
-        return TB_OK;
     char key[256];
     snprintf(key, sizeof key, "%s/%s/%s", str_or(rec, "profile", "?"), workload,
              str_or(rec, "config", "?"));
+    if (!strcmp(status, "TIMEOUT") || !strcmp(status, "CRASHED") ||
+        !strcmp(status, "MODEL-CHANGED"))
+        return extract_outcome(rec, key, status, set, err);
+    if (strcmp(status, "ok") || !strcmp(workload, "qualification"))
+        return TB_OK;
     int rc = TB_OK;
     json_t *samples = json_object_get(rec, "samples");
     const char *metric = json_string_value(json_object_get(rec, "metric"));

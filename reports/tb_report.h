@@ -127,6 +127,10 @@ struct tb_cmp_result {
     struct tb_cmp_row *rows;
     size_t n, cap;
     double alpha;
+    /* optional, borrowed: how the inputs were measured (compare
+     * --interleave: {"rounds", "order", "runs": [...]}); md, json and junit
+     * show it. Set after tb_compare_sets (which clears the result). */
+    json_t *provenance;
 };
 
 /* The decision for one metric from raw samples (or scalars when
