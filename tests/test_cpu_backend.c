@@ -136,7 +136,7 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
     static const int64_t ns[] = {1, 3, 5, 17};
     /* (K, N, n) cases: the cross product, then one with long rows so the
      * kernels' activation chunks (about 256 KiB) split the rows */
-    int64_t cases[3 * 4 * 4 + 4][3];
+    int64_t cases[3 * 4 * 4 + 5][3];
     int n_cases = 0;
     for (size_t a = 0; a < 3; a++)
         for (size_t b = 0; b < 4; b++)
@@ -146,10 +146,13 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
                 cases[n_cases][2] = ns[c];
             }
     cases[n_cases][0] = 4096, cases[n_cases][1] = 40, cases[n_cases][2] = 23, n_cases++;
-    /* shapes the AVX-512 16-row repacked layout takes (N % 16, K % 64 == 0) */
+    /* shapes the AVX-512 16-row repacked layouts take (N % 16 == 0, and
+     * K % 64 == 0 for q8_0/q4_0) */
     cases[n_cases][0] = 64, cases[n_cases][1] = 16, cases[n_cases][2] = 1, n_cases++;
     cases[n_cases][0] = 128, cases[n_cases][1] = 48, cases[n_cases][2] = 9, n_cases++;
     cases[n_cases][0] = 2048, cases[n_cases][1] = 32, cases[n_cases][2] = 19, n_cases++;
+    /* f16 repacks any K; q8_0/q4_0 fall back to the file's layout here */
+    cases[n_cases][0] = 96, cases[n_cases][1] = 32, cases[n_cases][2] = 5, n_cases++;
     struct tb_graph g;
     tb_graph_init(&g, 1);
     for (size_t t = 0; t < 4; t++)
@@ -167,7 +170,7 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
             /* every other case: weights as a model gives them (constant),
              * which lets the cpu backend use a repacked copy; W is freed
              * and another one may land at the same address next case */
-            if (cs % 2 || (K % 64 == 0 && N % 16 == 0))
+            if (cs % 2 || N % 16 == 0)
                 W.t.flags = TB_TENSOR_CONST;
             tb_graph_reset(&g);
             struct tb_op *op = tb_graph_add(&g, TB_OP_MATMUL, "mm", -1, NULL, &D.t, &W.t,
