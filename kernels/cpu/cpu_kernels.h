@@ -179,6 +179,9 @@ void tb_cpu_pack_q4_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int
                          void *dst);
 void tb_cpu_gemm_q8_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 void tb_cpu_gemm_q4_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+size_t tb_cpu_pack_bytes_f32x16(int64_t N, int64_t K);
+void tb_cpu_pack_f32x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
+void tb_cpu_gemm_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 size_t tb_cpu_pack_bytes_f16x16(int64_t N, int64_t K);
 void tb_cpu_pack_f16x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
 void tb_cpu_gemm_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
