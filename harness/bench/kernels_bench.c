@@ -583,7 +583,7 @@ uint64_t tb_kbench_default_cold_bytes(void)
         l3 = s.l3_bytes * (uint64_t)(s.l3_count > 0 ? s.l3_count : 1);
         tb_topo_free(t);
     }
-    return l3 ? 4 * l3 : 256ull << 20;
+    return l3 ? 8 * l3 : 256ull << 20;
 }
 
 int tb_kbench_create(const struct tb_kbench_opts *opts, struct tb_kbench **out, struct tb_err *err)

@@ -25,7 +25,7 @@ struct tb_kbench_opts {
     uint64_t cold_bytes;
 };
 
-/* 4 x the host's L3 (hwloc), or 256 MiB when it cannot be read. */
+/* 8 x the host's L3 (hwloc), or 256 MiB when it cannot be read. */
 uint64_t tb_kbench_default_cold_bytes(void);
 
 /* Owns everything the registered benchmarks point to: free it only after

@@ -6,7 +6,7 @@
  *   --tb_events=LIST   PAPI events per iteration (default: perf software
  *                      events + instructions/cycles; "" = none)
  *   --tb_cold_mib=N    GEMV weights rotate through copies spanning N MiB
- *                      (default 4 x L3: decode streams from DRAM; 0 = warm) */
+ *                      (default 8 x L3: decode streams from DRAM; 0 = warm) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
                        "  --tb_roofline=0|1  roofline ceilings and pct_* counters (default 1)\n"
                        "  --tb_events=LIST   PAPI events per iteration, \"\" for none\n"
                        "  --tb_cold_mib=N    GEMV weight copies spanning N MiB, used in turn\n"
-                       "                     (default 4 x L3, so decode GEMVs stream from DRAM;\n"
+                       "                     (default 8 x L3, so decode GEMVs stream from DRAM;\n"
                        "                     0: one copy, cache-warm)\n"
                        "Google Benchmark flags:\n");
             argv[kept++] = argv[i];
