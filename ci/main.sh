@@ -4,7 +4,9 @@
 # workloads, on synthetic models generated on first use (cached in
 # build/cache; nothing is downloaded). Results go to build/results/run-*/.
 # tierbench exits 1 when a profile's SLO failed: that is a qualification
-# verdict (printed in the summary), not a failure of this job; exit 2 is.
+# verdict (printed in the summary), not a failure of this job; exit 2
+# (usage/input/IO) and 3 (a configuration ended TIMEOUT, CRASHED or
+# MODEL-CHANGED) are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,5 +21,6 @@ set -e
 case $rc in
   0) echo "main job: done, every SLO that could be measured passed" ;;
   1) echo "main job: done; some profiles FAILED an SLO (see the summary above)" ;;
+  3) echo "main job: some configurations did not finish (TIMEOUT/CRASHED/MODEL-CHANGED records in the results)" >&2; exit 3 ;;
   *) echo "main job: tierbench run failed (exit $rc)" >&2; exit "$rc" ;;
 esac
