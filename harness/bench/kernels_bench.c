@@ -56,9 +56,11 @@ static const struct kb_case k_cases[] = {
 
 static const enum tb_type k_weight_types[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
 
-/* Backend variants: cpu-ref, "cpu" capped at each ISA level, then the
- * accelerator backends (skipped with their disabled reason where absent). */
-enum { V_REF, V_CPU0, V_OPENCL = V_CPU0 + TB_ISA_COUNT, V_CUDA, V_COUNT };
+/* Backend variants: cpu-ref, "cpu" capped at each ISA level, "cpu" at
+ * AVX-512 with weights kept in the file's layout (the kernels a weight runs
+ * on when its shape cannot be repacked; matmul only), then the accelerator
+ * backends (skipped with their disabled reason where absent). */
+enum { V_REF, V_CPU0, V_CPU_FILE = V_CPU0 + TB_ISA_COUNT, V_OPENCL, V_CUDA, V_COUNT };
 
 static const char *variant_backend(int v)
 {
@@ -67,7 +69,9 @@ static const char *variant_backend(int v)
 
 static void variant_name(int v, char *buf, size_t n)
 {
-    if (v >= V_CPU0 && v < V_OPENCL)
+    if (v == V_CPU_FILE)
+        snprintf(buf, n, "cpu-%s-filelayout", tb_isa_name(TB_ISA_AVX512));
+    else if (v >= V_CPU0 && v < V_OPENCL)
         snprintf(buf, n, "cpu-%s", tb_isa_name((enum tb_isa)(v - V_CPU0)));
     else
         snprintf(buf, n, "%s", variant_backend(v));
@@ -77,7 +81,10 @@ static void variant_name(int v, char *buf, size_t n)
  * no host ceiling (TB_ISA_COUNT: no pct_* counters). */
 static enum tb_isa variant_isa(int v)
 {
-    return v == V_REF ? TB_ISA_SCALAR : v < V_OPENCL ? (enum tb_isa)(v - V_CPU0) : TB_ISA_COUNT;
+    return v == V_REF        ? TB_ISA_SCALAR
+           : v == V_CPU_FILE ? TB_ISA_AVX512
+           : v < V_OPENCL    ? (enum tb_isa)(v - V_CPU0)
+                             : TB_ISA_COUNT;
 }
 
 /* ---- state ---- */
@@ -144,6 +151,7 @@ static struct tb_backend *variant_backend_get(struct tb_kbench *kb, int v, const
         cfg.n_threads = kb->n_threads;
         if (v >= V_CPU0 && v < V_OPENCL)
             cfg.isa_cap = variant_isa(v);
+        cfg.no_repack = v == V_CPU_FILE;
         struct tb_err err = {0};
         if (tb_backend_create(variant_backend(v), &cfg, &kb->backends[v], &err))
             snprintf(kb->backend_err[v], sizeof kb->backend_err[v], "%s",
@@ -553,6 +561,8 @@ int tb_kbench_register(struct tb_kbench *kb, struct tb_err *err)
         case_shape(c, shape, sizeof shape);
         for (int t = 0; !rc && t < n_types; t++)
             for (int v = c->ref ? V_REF : V_CPU0; !rc && v < V_COUNT; v++) {
+                if (v == V_CPU_FILE && c->op != TB_OP_MATMUL)
+                    continue; /* only matmul weights are repacked */
                 struct kb_item *it = add_item(kb, err);
                 if (!it)
                     return TB_ENOMEM;
