@@ -50,8 +50,11 @@ struct cpu_ctx {
     const struct tb_op *ops;
     int count;
     uint64_t *op_ns;
-    /* matmul chunks handed out in this run (see run_matmul) */
-    atomic_llong next_chunk;
+    /* [count] per op of the run: matmul chunks handed out (see run_matmul),
+     * and whether the threads meet after it (see plan_barriers) */
+    atomic_llong *chunk;
+    unsigned char *sync;
+    int run_cap;
 };
 
 /* ---- validation ---- */
@@ -257,8 +260,8 @@ static void run_rms_norm(struct cpu_ctx *c, const struct tb_op *op, int ith, int
                        op->src[0]->ne[0], op->p.eps);
 }
 
-static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, const void *packed, int ith,
-                       int nth, int64_t *base)
+static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, const void *packed,
+                       atomic_llong *ctr, int ith, int nth)
 {
     const struct tb_tensor *W = op->src[0], *X = op->src[1];
     const struct tb_cpu_mm_kernel *mk = mm_kernel(c, op, packed);
@@ -294,19 +297,16 @@ static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, const void *pa
     }
     /* Output rows in about 8 chunks per thread, taken first come first
      * served so a thread the OS delays does not hold the op up; chunks are
-     * multiples of 16 rows so kernel tiles stay whole. Every thread makes
-     * exactly one failed grab, so all threads advance *base alike. */
+     * multiples of 16 rows so kernel tiles stay whole. */
     int64_t chunk = (g.N + 8 * nth - 1) / (8 * nth);
     chunk = (chunk + 15) / 16 * 16;
     const int64_t n_chunks = (g.N + chunk - 1) / chunk;
     for (;;) {
-        const int64_t k =
-            atomic_fetch_add_explicit(&c->next_chunk, 1, memory_order_relaxed) - *base;
+        const int64_t k = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
         if (k >= n_chunks)
             break;
         mk->gemm(&g, k * chunk, (k + 1) * chunk < g.N ? (k + 1) * chunk : g.N);
     }
-    *base += n_chunks + nth;
 }
 
 static void run_rope(struct cpu_ctx *c, const struct tb_op *op, int ith, int nth)
@@ -437,7 +437,7 @@ static void run_elementwise(struct cpu_ctx *c, const struct tb_op *op, int ith, 
     }
 }
 
-static void run_op(struct cpu_ctx *c, int o, int ith, int nth, int64_t *base)
+static void run_op(struct cpu_ctx *c, int o, int ith, int nth)
 {
     const struct tb_op *op = &c->ops[o];
     switch (op->kind) {
@@ -448,7 +448,7 @@ static void run_op(struct cpu_ctx *c, int o, int ith, int nth, int64_t *base)
         run_rms_norm(c, op, ith, nth);
         break;
     case TB_OP_MATMUL:
-        run_matmul(c, op, c->op_w[o], ith, nth, base);
+        run_matmul(c, op, c->op_w[o], &c->chunk[o], ith, nth);
         break;
     case TB_OP_ROPE:
         run_rope(c, op, ith, nth);
@@ -473,16 +473,86 @@ static void run_range(void *arg, int ith, int nth)
 {
     struct cpu_ctx *c = arg;
     uint64_t t_prev = ith == 0 && c->op_ns ? tb_now_ns() : 0;
-    int64_t base = 0; /* matmul chunk counter value at the current op */
     for (int o = 0; o < c->count; o++) {
-        run_op(c, o, ith, nth, &base);
-        tb_cpu_pool_barrier(c->pool);
+        run_op(c, o, ith, nth);
+        if (c->sync[o])
+            tb_cpu_pool_barrier(c->pool);
         if (ith == 0 && c->op_ns) {
             const uint64_t t = tb_now_ns();
             c->op_ns[o] = t - t_prev;
             t_prev = t;
         }
     }
+}
+
+/* ---- which ops need a barrier after them ---- */
+
+/* Bytes an op may touch through t (whole rows: conservative for views). */
+struct span {
+    const char *lo, *hi;
+    int64_t ew; /* elements of an elementwise op's dst (its split), else -1 */
+};
+
+static struct span span_of(const struct tb_tensor *t, int64_t ew)
+{
+    const char *lo = t->data;
+    return (struct span){lo, lo + tb_tensor_nbytes(t), ew};
+}
+
+static bool overlaps(struct span a, struct span b)
+{
+    return a.lo < b.hi && b.lo < a.hi;
+}
+
+static bool elementwise(enum tb_op_kind k)
+{
+    return k == TB_OP_SILU || k == TB_OP_MUL || k == TB_OP_ADD;
+}
+
+#define MAX_SPANS 32
+
+/* The threads must meet between two ops only when the second reads what
+ * the first ones wrote since the last meeting, or writes what they read or
+ * wrote: decode's K/V matmuls after Q, rope of K after rope of Q, or MUL
+ * after SILU on the same element split then run without a barrier (a
+ * barrier costs about a microsecond of waiting with 2 threads, and a layer
+ * has 15 ops). Kept everywhere when per-op times are asked for, and before
+ * a batched quantized matmul, whose activation buffer is shared. */
+static void plan_barriers(struct cpu_ctx *c, const struct tb_op *ops, int count, bool timed)
+{
+    struct span wr[MAX_SPANS], rd[MAX_SPANS];
+    int nw = 0, nr = 0;
+    for (int o = 0; o < count; o++) {
+        const struct tb_op *op = &ops[o];
+        const int64_t ew = elementwise(op->kind) ? tb_tensor_nelements(op->dst) : -1;
+        bool hazard = timed || nw + 1 > MAX_SPANS || nr + 3 > MAX_SPANS;
+        if (op->kind == TB_OP_MATMUL && tb_tensor_nrows(op->src[1]) > 1)
+            hazard = true;
+        const struct span d = span_of(op->dst, ew);
+        for (int i = 0; i < 3 && !hazard; i++) {
+            if (!op->src[i])
+                continue;
+            const struct span r = span_of(op->src[i], ew);
+            for (int w = 0; w < nw && !hazard; w++)
+                /* same elementwise split: each thread reads what it wrote */
+                hazard = overlaps(r, wr[w]) && !(ew >= 0 && wr[w].ew == ew);
+        }
+        for (int i = 0; i < nr && !hazard; i++)
+            hazard = overlaps(d, rd[i]) && !(ew >= 0 && rd[i].ew == ew);
+        for (int w = 0; w < nw && !hazard; w++)
+            hazard = overlaps(d, wr[w]) && !(ew >= 0 && wr[w].ew == ew);
+        if (o > 0 && hazard) {
+            c->sync[o - 1] = 1;
+            nw = nr = 0;
+        }
+        c->sync[o] = 0;
+        wr[nw++] = d;
+        for (int i = 0; i < 3; i++)
+            if (op->src[i])
+                rd[nr++] = span_of(op->src[i], ew);
+    }
+    if (count > 0)
+        c->sync[count - 1] = 1;
 }
 
 static int run_ops(struct cpu_ctx *c, const struct tb_op *ops, int count, uint64_t *op_ns,
@@ -496,8 +566,19 @@ static int run_ops(struct cpu_ctx *c, const struct tb_op *ops, int count, uint64
         c->op_w = w;
         c->op_w_cap = count;
     }
+    if (count > c->run_cap) {
+        atomic_llong *ch = realloc(c->chunk, (size_t)count * sizeof *ch);
+        if (ch)
+            c->chunk = ch;
+        unsigned char *sy = ch ? realloc(c->sync, (size_t)count) : NULL;
+        if (!sy)
+            return tb_err_set(err, TB_ENOMEM, "cpu: cannot allocate %d op slots", count);
+        c->sync = sy;
+        c->run_cap = count;
+    }
     for (int o = 0; o < count; o++) {
         c->op_w[o] = NULL;
+        atomic_init(&c->chunk[o], 0);
         int rc = prepare(c, &ops[o], o, &act, &tmp, err);
         if (rc)
             return rc;
@@ -513,7 +594,7 @@ static int run_ops(struct cpu_ctx *c, const struct tb_op *ops, int count, uint64
     c->ops = ops;
     c->count = count;
     c->op_ns = op_ns;
-    atomic_store(&c->next_chunk, 0);
+    plan_barriers(c, ops, count, op_ns != NULL);
     tb_cpu_pool_run(c->pool, run_range, c);
     c->ops = NULL;
     return TB_OK;
@@ -617,6 +698,8 @@ static void cpu_free(void *ctx)
         free(c->pw[i].data);
     free(c->pw);
     free(c->op_w);
+    free(c->chunk);
+    free(c->sync);
     free(c->act);
     free(c->tmp);
     free(c);
