@@ -184,7 +184,12 @@ static int prepare(struct cpu_ctx *c, const struct tb_op *op, int o, size_t *act
     case TB_OP_MATMUL: {
         c->op_w[o] = packed_weight(c, op->src[0]);
         const struct tb_cpu_mm_kernel *mk = mm_kernel(c, op, c->op_w[o]);
-        if (mk->act_row_bytes) {
+        if (mk->pack_x && n > 1) {
+            const size_t need = (size_t)((n + 15) / 16) * 16 * (size_t)op->src[0]->ne[0] *
+                                sizeof(float);
+            if (need > *act_bytes)
+                *act_bytes = need;
+        } else if (mk->act_row_bytes) {
             /* decode (n = 1): one private copy per thread, see run_matmul */
             const int64_t rows = n == 1 ? tb_cpu_pool_size(c->pool) : n;
             const size_t need = mk->act_row_bytes(op->src[0]->ne[0]) * (size_t)rows;
@@ -276,7 +281,15 @@ static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, const void *pa
         .N = tb_tensor_nrows(W),
         .n = tb_tensor_nrows(X),
     };
-    if (mk->act_row_bytes && g.n == 1) {
+    if (mk->pack_x && g.n > 1) {
+        /* a batch: activation tiles of 16 rows in k-major order, shared */
+        int64_t t0, t1;
+        split((g.n + 15) / 16, ith, nth, 1, &t0, &t1);
+        mk->pack_x(X->data, X->nb[1], g.n, g.K, c->act, t0, t1);
+        tb_cpu_pool_barrier(c->pool);
+        g.x = c->act;
+        g.x_row = (size_t)g.K * sizeof(float);
+    } else if (mk->act_row_bytes && g.n == 1) {
         /* Decode: every thread quantizes the one row into its own copy
          * (a few hundred ns), which saves the barrier of the shared path. */
         const size_t xr = mk->act_row_bytes(g.K);
@@ -305,7 +318,8 @@ static void run_matmul(struct cpu_ctx *c, const struct tb_op *op, const void *pa
         const int64_t k = atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
         if (k >= n_chunks)
             break;
-        mk->gemm(&g, k * chunk, (k + 1) * chunk < g.N ? (k + 1) * chunk : g.N);
+        (mk->pack_x && g.n > 1 ? mk->gemm_tiles : mk->gemm)(
+            &g, k * chunk, (k + 1) * chunk < g.N ? (k + 1) * chunk : g.N);
     }
 }
 
@@ -527,7 +541,7 @@ static void plan_barriers(struct cpu_ctx *c, const struct tb_op *ops, int count,
         const int64_t ew = elementwise(op->kind) ? tb_tensor_nelements(op->dst) : -1;
         bool hazard = timed || nw + 1 > MAX_SPANS || nr + 3 > MAX_SPANS;
         if (op->kind == TB_OP_MATMUL && tb_tensor_nrows(op->src[1]) > 1)
-            hazard = true;
+            hazard = true; /* the shared activation buffer (quantized or tiles) */
         const struct span d = span_of(op->dst, ew);
         for (int i = 0; i < 3 && !hazard; i++) {
             if (!op->src[i])

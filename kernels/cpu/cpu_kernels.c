@@ -74,9 +74,11 @@ static const struct tb_cpu_kernels k_avx512 = {
     },
     .packed = {
         [TB_CPU_W_F32] = {tb_cpu_pack_bytes_f32x16, tb_cpu_pack_f32x16, 16,
-                          {NULL, NULL, tb_cpu_gemm_f32x16_avx512}},
+                          {NULL, NULL, tb_cpu_gemm_f32x16_avx512, tb_cpu_pack_x16,
+                           tb_cpu_gemm_tiles_f32x16_avx512}},
         [TB_CPU_W_F16] = {tb_cpu_pack_bytes_f16x16, tb_cpu_pack_f16x16, 16,
-                          {NULL, NULL, tb_cpu_gemm_f16x16_avx512}},
+                          {NULL, NULL, tb_cpu_gemm_f16x16_avx512, tb_cpu_pack_x16,
+                           tb_cpu_gemm_tiles_f16x16_avx512}},
         [TB_CPU_W_Q8_0] = {tb_cpu_pack_bytes_q8_0x16, tb_cpu_pack_q8_0x16, 16,
                            {tb_cpu_qx16_act_bytes_avx512, tb_cpu_quantize_act_q8_0x16_avx512,
                             tb_cpu_gemm_q8_0x16_avx512}},

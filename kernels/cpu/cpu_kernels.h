@@ -46,6 +46,13 @@ struct tb_cpu_mm_kernel {
     void (*quantize_act)(const float *x, void *dst, int64_t K);
     /* Output rows j0..j1 (weights) for all n activation rows. */
     void (*gemm)(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+    /* (optional) batches (n > 1) of f32 activations: tiles [t0, t1) of 16
+     * rows each (rows past n zero) to k-major order, dst[t][k][16], then
+     * gemm_tiles runs over them (g.x = the tiles, g.x_row = K floats).
+     * Lets a kernel keep 16 rows in registers with one pointer. */
+    void (*pack_x)(const float *x, size_t x_row, int64_t n, int64_t K, float *dst, int64_t t0,
+                   int64_t t1);
+    void (*gemm_tiles)(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 };
 
 /* A weight layout repacked once at load time for one type and ISA: the
@@ -182,8 +189,12 @@ void tb_cpu_gemm_q4_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t
 size_t tb_cpu_pack_bytes_f32x16(int64_t N, int64_t K);
 void tb_cpu_pack_f32x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
 void tb_cpu_gemm_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_tiles_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_pack_x16(const float *x, size_t x_row, int64_t n, int64_t K, float *dst, int64_t t0,
+                     int64_t t1);
 size_t tb_cpu_pack_bytes_f16x16(int64_t N, int64_t K);
 void tb_cpu_pack_f16x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
 void tb_cpu_gemm_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+void tb_cpu_gemm_tiles_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 
 #endif

@@ -39,34 +39,31 @@ static inline void tb_fx16_pack(const void *w, size_t w_row, int64_t K, int64_t 
 }
 
 /* columns prefetched ahead when a pass reads a step first */
-#define TB_FX16_PF 64
+#define TB_FX16_PF 192
 
 /* Column k of a group (16 weights as f32). */
 typedef __m512 (*tb_fx16_load_fn)(const void *grp, int64_t k);
 
-/* Rows j..j+15 against activation rows i..i+RX-1 (RX <= 8), columns
- * [k0, k1); acc_in: start from the partial sums in dst (else from zero).
- * One row (decode) keeps four accumulators over k to hide the FMA
+/* Rows j..j+15 against activation rows i..i+RX-1 (RX <= 8). One row (decode) keeps four accumulators over k to hide the FMA
  * latency; several rows already give independent chains. */
 static inline __attribute__((always_inline)) void
 tb_fx16_tile(const struct tb_cpu_gemm *g, int64_t j, int64_t i, const int RX, size_t elem,
-             tb_fx16_load_fn load, int64_t k0, int64_t k1, int acc_in, int pf)
+             tb_fx16_load_fn load)
 {
     const char *grp =
         (const char *)g->w + (size_t)(j / TB_FX16_ROWS) * (size_t)g->K * TB_FX16_ROWS * elem;
     if (RX == 1) {
         const float *x = (const float *)((const char *)g->x + (size_t)i * g->x_row);
         float *y = g->dst + (size_t)i * g->d_row + (size_t)j;
-        __m512 a0 = acc_in ? _mm512_loadu_ps(y) : _mm512_setzero_ps();
-        __m512 a1 = _mm512_setzero_ps(), a2 = a1, a3 = a1;
-        int64_t k = k0;
-        for (; k + 4 <= k1; k += 4) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t k = 0;
+        for (; k + 4 <= g->K; k += 4) {
             a0 = _mm512_fmadd_ps(load(grp, k), _mm512_set1_ps(x[k]), a0);
             a1 = _mm512_fmadd_ps(load(grp, k + 1), _mm512_set1_ps(x[k + 1]), a1);
             a2 = _mm512_fmadd_ps(load(grp, k + 2), _mm512_set1_ps(x[k + 2]), a2);
             a3 = _mm512_fmadd_ps(load(grp, k + 3), _mm512_set1_ps(x[k + 3]), a3);
         }
-        for (; k < k1; k++)
+        for (; k < g->K; k++)
             a0 = _mm512_fmadd_ps(load(grp, k), _mm512_set1_ps(x[k]), a0);
         _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
         return;
@@ -76,12 +73,9 @@ tb_fx16_tile(const struct tb_cpu_gemm *g, int64_t j, int64_t i, const int RX, si
     _Pragma("GCC unroll 8")
     for (int x = 0; x < RX; x++) {
         xr[x] = (const float *)((const char *)g->x + (size_t)(i + x) * g->x_row);
-        acc[x] = acc_in ? _mm512_loadu_ps(g->dst + (size_t)(i + x) * g->d_row + (size_t)j)
-                        : _mm512_setzero_ps();
+        acc[x] = _mm512_setzero_ps();
     }
-    for (int64_t k = k0; k < k1; k++) {
-        if (pf)
-            _mm_prefetch(grp + (size_t)(k + TB_FX16_PF) * TB_FX16_ROWS * elem, _MM_HINT_T0);
+    for (int64_t k = 0; k < g->K; k++) {
         const __m512 w = load(grp, k);
         _Pragma("GCC unroll 8")
         for (int x = 0; x < RX; x++)
@@ -92,41 +86,62 @@ tb_fx16_tile(const struct tb_cpu_gemm *g, int64_t j, int64_t i, const int RX, si
         _mm512_storeu_ps(g->dst + (size_t)(i + x) * g->d_row + (size_t)j, acc[x]);
 }
 
-/* rx <= 8 rows over all of K in one pass */
-#define TB_FX16_RX(g, j, i, rx, elem, load, k0, k1, in)                                       \
+/* rx <= 8 rows */
+#define TB_FX16_RX(g, j, i, rx, elem, load)                                                  \
     switch (rx) {                                                                            \
-    case 8: tb_fx16_tile(g, j, i, 8, elem, load, k0, k1, in, 0); break;                         \
-    case 7: tb_fx16_tile(g, j, i, 7, elem, load, k0, k1, in, 0); break;                         \
-    case 6: tb_fx16_tile(g, j, i, 6, elem, load, k0, k1, in, 0); break;                         \
-    case 5: tb_fx16_tile(g, j, i, 5, elem, load, k0, k1, in, 0); break;                         \
-    case 4: tb_fx16_tile(g, j, i, 4, elem, load, k0, k1, in, 0); break;                         \
-    case 3: tb_fx16_tile(g, j, i, 3, elem, load, k0, k1, in, 0); break;                         \
-    case 2: tb_fx16_tile(g, j, i, 2, elem, load, k0, k1, in, 0); break;                         \
-    default: tb_fx16_tile(g, j, i, 1, elem, load, k0, k1, in, 0); break;                        \
+    case 8: tb_fx16_tile(g, j, i, 8, elem, load); break;                         \
+    case 7: tb_fx16_tile(g, j, i, 7, elem, load); break;                         \
+    case 6: tb_fx16_tile(g, j, i, 6, elem, load); break;                         \
+    case 5: tb_fx16_tile(g, j, i, 5, elem, load); break;                         \
+    case 4: tb_fx16_tile(g, j, i, 4, elem, load); break;                         \
+    case 3: tb_fx16_tile(g, j, i, 3, elem, load); break;                         \
+    case 2: tb_fx16_tile(g, j, i, 2, elem, load); break;                         \
+    default: tb_fx16_tile(g, j, i, 1, elem, load); break;                        \
     }
 
-/* Columns per step when 9..16 rows share a pass: 8 KiB of f16 or 16 KiB of
- * f32 weights, still in L1 when the second half of the rows reads them. */
-#define TB_FX16_KSTEP 128
-
 /* tb_cpu_gemm_drive tile with RW = 16 (N and the backend's chunks are
- * multiples of 16) and rx in 1..16 (rx_any). Up to 8 rows run in one pass;
- * 9..16 rows alternate two halves over K steps, so each weight column
- * comes from DRAM once and from L1 for the other half (a batch of 16 was
- * otherwise two passes, the second one after the group left L1). */
+ * multiples of 16) and rx in 1..8 (rx_any). The backend runs batches
+ * through tb_fx16_tile16 instead; this path serves decode (rx = 1) and
+ * direct callers. */
 #define TB_FX16_TILE_DISPATCH(fn, elem, load)                                                \
     static void fn(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw, int rx)         \
     {                                                                                        \
         (void)rw;                                                                            \
-        if (rx <= 8) {                                                                       \
-            TB_FX16_RX(g, j, i, rx, elem, load, 0, g->K, 0)                                  \
-            return;                                                                          \
-        }                                                                                    \
-        for (int64_t k0 = 0; k0 < g->K; k0 += TB_FX16_KSTEP) {                               \
-            const int64_t k1 = k0 + TB_FX16_KSTEP < g->K ? k0 + TB_FX16_KSTEP : g->K;        \
-            tb_fx16_tile(g, j, i, 8, elem, load, k0, k1, k0 > 0, 1);                            \
-            TB_FX16_RX(g, j, i + 8, rx - 8, elem, load, k0, k1, k0 > 0)                      \
-        }                                                                                    \
+        TB_FX16_RX(g, j, i, rx, elem, load)                                      \
+    }
+
+/* Rows j..j+15 against one k-major activation tile (tb_cpu_pack_x16) of
+ * 16 rows starting at i (a multiple of 16), storing the first rx: all 16
+ * accumulators live in registers and one pointer walks the tile, so each
+ * weight column is read once for the whole batch. */
+static inline __attribute__((always_inline)) void
+tb_fx16_tile16(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rx, size_t elem,
+               tb_fx16_load_fn load)
+{
+    const int64_t K = g->K;
+    const char *grp =
+        (const char *)g->w + (size_t)(j / TB_FX16_ROWS) * (size_t)K * TB_FX16_ROWS * elem;
+    const float *xt = (const float *)g->x + (size_t)i * (size_t)K;
+    __m512 acc[16];
+    _Pragma("GCC unroll 16")
+    for (int x = 0; x < 16; x++)
+        acc[x] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        _mm_prefetch(grp + (size_t)(k + TB_FX16_PF) * TB_FX16_ROWS * elem, _MM_HINT_T0);
+        const __m512 w = load(grp, k);
+        _Pragma("GCC unroll 16")
+        for (int x = 0; x < 16; x++)
+            acc[x] = _mm512_fmadd_ps(w, _mm512_set1_ps(xt[(size_t)k * 16 + (size_t)x]), acc[x]);
+    }
+    for (int x = 0; x < rx; x++)
+        _mm512_storeu_ps(g->dst + (size_t)(i + x) * g->d_row + (size_t)j, acc[x]);
+}
+
+#define TB_FX16_TILES_DISPATCH(fn, elem, load)                                               \
+    static void fn(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw, int rx)         \
+    {                                                                                        \
+        (void)rw;                                                                            \
+        tb_fx16_tile16(g, j, i, rx, elem, load);                                             \
     }
 
 #endif

@@ -19,8 +19,14 @@ static inline __attribute__((always_inline)) __m512 load_f16(const void *grp, in
 }
 
 TB_FX16_TILE_DISPATCH(tile, sizeof(tb_fp16), load_f16)
+TB_FX16_TILES_DISPATCH(tile16, sizeof(tb_fp16), load_f16)
 
 void tb_cpu_gemm_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
 {
-    tb_cpu_gemm_drive(g, j0, j1, TB_FX16_ROWS, 16, 1, tile);
+    tb_cpu_gemm_drive(g, j0, j1, TB_FX16_ROWS, 8, 1, tile);
+}
+
+void tb_cpu_gemm_tiles_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
+{
+    tb_cpu_gemm_drive(g, j0, j1, TB_FX16_ROWS, 16, 1, tile16);
 }

@@ -18,8 +18,28 @@ static inline __attribute__((always_inline)) __m512 load_f32(const void *grp, in
 }
 
 TB_FX16_TILE_DISPATCH(tile, sizeof(float), load_f32)
+TB_FX16_TILES_DISPATCH(tile16, sizeof(float), load_f32)
 
 void tb_cpu_gemm_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
 {
-    tb_cpu_gemm_drive(g, j0, j1, TB_FX16_ROWS, 16, 1, tile);
+    tb_cpu_gemm_drive(g, j0, j1, TB_FX16_ROWS, 8, 1, tile);
+}
+
+void tb_cpu_gemm_tiles_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
+{
+    tb_cpu_gemm_drive(g, j0, j1, TB_FX16_ROWS, 16, 1, tile16);
+}
+
+void tb_cpu_pack_x16(const float *x, size_t x_row, int64_t n, int64_t K, float *dst, int64_t t0,
+                     int64_t t1)
+{
+    for (int64_t t = t0; t < t1; t++) {
+        float *o = dst + (size_t)t * (size_t)K * 16;
+        for (int r = 0; r < 16; r++) {
+            const int64_t row = t * 16 + r;
+            const float *src = row < n ? (const float *)((const char *)x + (size_t)row * x_row) : NULL;
+            for (int64_t k = 0; k < K; k++)
+                o[(size_t)k * 16 + (size_t)r] = src ? src[k] : 0.0f;
+        }
+    }
 }
