@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "  Each test: one warm-up, then R timed repetitions; median and min..max of tok/s.\n"
             "  STREAM triad (same thread count) is measured before and after every model.\n"
             "  --no-repack keeps q8_0/q4_0 weights in the file's layout (the cpu backend\n"
-            "  otherwise repacks them into 16-row groups on first use).\n");
+            "  otherwise repacks them into 16-row groups on first use: docs/engine.md).\n");
 }
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
