@@ -151,8 +151,10 @@ static int parse_synth(const char *spec, char *shape, size_t n, int *type)
     return (*type < 0 || !tb_synth_find(shape)) ? -1 : 1;
 }
 
-int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,
-                         size_t n, struct tb_err *err)
+/* The file a spec names; a synthetic model is generated on first use only
+ * when `generate` (else TB_EIO when it is not cached yet). */
+static int find_model(const char *spec, const char *cache_dir, uint64_t seed, bool generate,
+                      char *out, size_t n, struct tb_err *err)
 {
     char shape[64];
     int type;
@@ -173,8 +175,16 @@ int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed,
         return tb_err_set(err, TB_EINVAL, "%s: cache path too long", cache_dir);
     if (access(out, R_OK) == 0)
         return TB_OK; /* cached: tb_synth_write renames into place, so it is whole */
+    if (!generate)
+        return tb_err_set(err, TB_EIO, "%s: not generated yet", out);
     fprintf(stderr, "tierbench: generating %s (first use, cached for later runs)\n", out);
     return tb_synth_write(shape, type, seed, out, err);
+}
+
+int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,
+                         size_t n, struct tb_err *err)
+{
+    return find_model(spec, cache_dir, seed, true, out, n, err);
 }
 
 /* ------------------------------------------------- backend preference */
@@ -1707,9 +1717,13 @@ static int run_config(struct run_ctx *rc, struct profile_run *pr,
     const struct tb_run_opts *o = rc->o;
     char path[PATH_MAX_TB], why[PATH_MAX_TB + 256];
     struct tb_err me = {0};
-    /* an unresolvable spec fails in the measuring process, with its record */
-    const int have_path = tb_run_resolve_model(o->model ? o->model : wl->model, o->cache_dir,
-                                               o->seed, path, sizeof path, &me) == TB_OK;
+    /* an unresolvable spec fails in the measuring process, with its record;
+     * under the watchdog that process also generates a synthetic model, so
+     * a profile that turns out unsupported never costs one (llama3-8b f16
+     * is 16 GB) */
+    const int watched = o->timeout_s > 0;
+    const int have_path = find_model(o->model ? o->model : wl->model, o->cache_dir, o->seed,
+                                     !watched, path, sizeof path, &me) == TB_OK;
     int rcode = TB_OK;
     if (have_path && model_changed(rc, path, why, sizeof why))
         rcode = append_outcome(rc, pr, wl, prompt_len, "MODEL-CHANGED", why, "model_change",
@@ -1717,11 +1731,15 @@ static int run_config(struct run_ctx *rc, struct profile_run *pr,
     if (rcode)
         return rcode;
     const int before = rc->n_incomplete;
-    rcode = o->timeout_s > 0 ? run_watched(rc, pr, wl, prompt_len, records,
-                                           have_path ? path : NULL, profile_done, err)
-                             : run_workload(rc, pr, wl, prompt_len, records, err);
-    /* a change the outcome record did not already report */
-    if (!rcode && have_path && rc->n_incomplete == before &&
+    rcode = watched ? run_watched(rc, pr, wl, prompt_len, records, have_path ? path : NULL,
+                                  profile_done, err)
+                    : run_workload(rc, pr, wl, prompt_len, records, err);
+    /* a change the outcome record did not already report (a model the
+     * child generated is seen here for the first time) */
+    const int have_after =
+        have_path || find_model(o->model ? o->model : wl->model, o->cache_dir, o->seed, false,
+                                path, sizeof path, &me) == TB_OK;
+    if (!rcode && have_after && rc->n_incomplete == before &&
         model_changed(rc, path, why, sizeof why))
         rcode = append_outcome(rc, pr, wl, prompt_len, "MODEL-CHANGED", why, "model_change",
                                json_pack("{s:s}", "path", path), err);
