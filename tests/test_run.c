@@ -16,6 +16,7 @@
 
 #include "harness/tb_results.h"
 #include "harness/tb_run.h"
+#include "run_helpers.h"
 
 static char g_dir[512];   /* fixture root */
 static char g_cache[600]; /* shared model cache */
@@ -81,31 +82,6 @@ static void opts_for(struct tb_run_opts *o, const char *profiles_dir, const char
     o->warmup = 1;
     o->accuracy_positions = 8;
     o->quiet = 1;
-}
-
-/* Reads the only run-* directory's records under out. */
-static json_t *read_run(const char *out, char *run_dir, size_t n)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ls -d %s/run-* 2>/dev/null | tail -1", out);
-    FILE *p = popen(cmd, "r");
-    if (!p || !fgets(run_dir, (int)n, p)) {
-        if (p)
-            pclose(p);
-        return NULL;
-    }
-    pclose(p);
-    run_dir[strcspn(run_dir, "\n")] = '\0';
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_JSONL);
-    json_t *recs = NULL;
-    size_t dropped = 0;
-    struct tb_err err = {0};
-    if (tb_results_read(path, &recs, &dropped, &err)) {
-        fprintf(stderr, "read %s: %s\n", path, err.msg);
-        return NULL;
-    }
-    return recs;
 }
 
 static json_t *find(json_t *recs, const char *workload)
