@@ -24,7 +24,7 @@
 
 struct bench_args {
     const char *models, *backend, *cache, *json;
-    int pp, tg, reps, isa_cap;
+    int pp, tg, reps, isa_cap, kv_type;
     char threads[64];
     int no_stream, no_repack;
 };
@@ -34,13 +34,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tierbench bench --model SPEC[,SPEC...] [-p 128] [-n 64] [-r 5] [-t 2[,1...]]\n"
             "                       [--backend cpu] [--isa scalar|avx2|avx512] [--cache DIR]\n"
-            "                       [--json FILE] [--no-stream] [--no-repack]\n"
+            "                       [--json FILE] [--no-stream] [--no-repack] [--kv f32|f16]\n"
             "  SPEC is synth:SHAPE:TYPE (generated on first use, cached) or FILE.gguf.\n"
             "  pp: P tokens in one batch from position 0; tg: N decode steps from position 0.\n"
             "  Each test: one warm-up, then R timed repetitions; median and min..max of tok/s.\n"
             "  STREAM triad (same thread count) is measured before and after every model.\n"
             "  --no-repack keeps q8_0/q4_0 weights in the file's layout (the cpu backend\n"
-            "  otherwise repacks them into 16-row groups on first use: docs/engine.md).\n");
+            "  otherwise repacks them into 16-row groups on first use: docs/engine.md).\n"
+            "  --kv f16 keeps the KV cache in f16 (llama-bench's default) instead of f32.\n");
 }
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
@@ -141,7 +142,8 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
         rc = tb_err_set(err, TB_EINVAL, "%s: -p/-n %d exceed the context length %d", path, n_ctx,
                         m->config.ctx_len);
     if (!rc)
-        rc = tb_llama_state_build(m, a->pp > 0 ? a->pp : 1, n_ctx, &s, err);
+        rc = tb_llama_state_build_kv(m, a->pp > 0 ? a->pp : 1, n_ctx, (enum tb_type)a->kv_type,
+                                     &s, err);
     struct tb_backend_config cfg;
     tb_backend_config_default(&cfg);
     cfg.n_threads = threads;
@@ -219,10 +221,11 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
            file_mib + kv_mib + 100, hwm / 1024.0 <= file_mib + kv_mib + 100 ? "within" : "OVER");
     fflush(stdout);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:I}", "model", spec,
-                              "backend", a->backend, "isa", isa, "threads", threads, "type",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:I, s:s, s:b}", "model",
+                              spec, "backend", a->backend, "isa", isa, "threads", threads, "type",
                               tb_type_name(m->weights.weight_type), "pp", a->pp, "tg", a->tg,
-                              "reps", a->reps, "peak_rss_kib", (json_int_t)hwm);
+                              "reps", a->reps, "peak_rss_kib", (json_int_t)hwm, "kv_type",
+                              tb_type_name(a->kv_type), "repack", !a->no_repack);
         const struct {
             const char *key;
             double v;
@@ -258,7 +261,8 @@ out:
 
 int tb_cli_bench(int argc, char **argv)
 {
-    struct bench_args a = {.backend = "cpu", .pp = 128, .tg = 64, .reps = 5, .isa_cap = -1};
+    struct bench_args a = {
+        .backend = "cpu", .pp = 128, .tg = 64, .reps = 5, .isa_cap = -1, .kv_type = TB_TYPE_F32};
     snprintf(a.threads, sizeof a.threads, "2");
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -295,7 +299,12 @@ int tb_cli_bench(int argc, char **argv)
             a.cache = v;
         else if (!strcmp(o, "--json"))
             a.json = v;
-        else if (!strcmp(o, "--isa")) {
+        else if (!strcmp(o, "--kv")) {
+            a.kv_type = tb_type_from_name(v);
+            bad = a.kv_type != TB_TYPE_F32 && a.kv_type != TB_TYPE_F16;
+            if (bad)
+                fprintf(stderr, "tierbench bench: --kv '%s' must be f32 or f16\n", v);
+        } else if (!strcmp(o, "--isa")) {
             a.isa_cap = tb_isa_from_name(v);
             bad = a.isa_cap < 0;
             if (bad)

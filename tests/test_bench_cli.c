@@ -47,6 +47,24 @@ int main(void)
         CHECK(json_integer_value(json_object_get(row, "peak_rss_kib")) > 0);
         CHECK(json_integer_value(json_object_get(row, "reps")) == 3);
         CHECK(!strcmp(json_string_value(json_object_get(row, "type")), "q8_0"));
+        CHECK(!strcmp(json_string_value(json_object_get(row, "kv_type")), "f32"));
+        CHECK(json_is_true(json_object_get(row, "repack")));
+        json_decref(row);
+    }
+    /* f16 KV cache, file-layout weights: recorded as such */
+    char json2[800];
+    snprintf(json2, sizeof json2, "%s/rows-f16.jsonl", dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' bench --model synth:mcu-260k:q8_0 -p 8 -n 4 -r 1 -t 1 --no-stream --kv f16 "
+             "--no-repack --cache '%s' --json '%s' > /dev/null",
+             bin, dir, json2);
+    CHECK(run(cmd) == 0);
+    row = json_load_file(json2, JSON_DISABLE_EOF_CHECK, &je);
+    CHECKF(row != NULL, "%s", je.text);
+    if (row) {
+        CHECK(!strcmp(json_string_value(json_object_get(row, "kv_type")), "f16"));
+        CHECK(json_is_false(json_object_get(row, "repack")));
+        CHECK(json_number_value(json_object_get(row, "tg_tps_median")) > 0);
         json_decref(row);
     }
     snprintf(cmd, sizeof cmd, "grep -q '| pp16 ' '%s/out.txt' && grep -q '| tg8 ' '%s/out.txt'",
@@ -59,6 +77,8 @@ int main(void)
     CHECK(run(cmd) == 2);
     snprintf(cmd, sizeof cmd, "'%s' bench --model synth:nope:q8_0 --cache '%s' 2>/dev/null", bin,
              dir);
+    CHECK(run(cmd) == 2);
+    snprintf(cmd, sizeof cmd, "'%s' bench --model synth:mcu-260k:q8_0 --kv q8_0 2>/dev/null", bin);
     CHECK(run(cmd) == 2);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(run(cmd) == 0);

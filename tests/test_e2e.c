@@ -205,6 +205,54 @@ done:
     remove(lpath);
 }
 
+/* An f16 KV cache (bench --kv f16): decode on the fast backend against
+ * cpu-ref with the same cache type, and against its own f32-cache logits. */
+static void check_kv_f16(struct tb_backend *ref, struct tb_backend *cpu)
+{
+    char path[512];
+    tb_test_path(path, sizeof path, "e2e-kv", ".gguf");
+    struct tb_err err = {0};
+    struct tb_llama_model *m = NULL;
+    struct tb_llama_state *s16 = NULL, *s32 = NULL;
+    enum { N = 48 };
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q8_0, 99, path, &err) == 0, "%s", err.msg);
+    CHECKF(tb_llama_load(path, &m, &err) == 0, "%s", err.msg);
+    if (!m || tb_llama_state_build_kv(m, 1, N, TB_TYPE_F16, &s16, &err) ||
+        tb_llama_state_build_kv(m, 1, N, TB_TYPE_F32, &s32, &err)) {
+        CHECKF(0, "kv f16 setup: %s", err.msg);
+        goto done;
+    }
+    CHECK(s16->kv_bytes * 2 == s32->kv_bytes);
+    CHECK(s16->k_cache[0].type == TB_TYPE_F16);
+    const int32_t V = m->config.vocab_size;
+    int32_t tok[N];
+    for (int i = 0; i < N; i++)
+        tok[i] = (int32_t)((i * 7919 + 1) % V);
+    float *a = malloc((size_t)N * V * sizeof *a), *b = malloc((size_t)N * V * sizeof *b),
+          *c = malloc((size_t)N * V * sizeof *c);
+    double ms = 0;
+    if (a && b && c) {
+        CHECKF(run(m, s16, ref, tok, N, 1, a, &ms, &err) == 0, "%s", err.msg);
+        CHECKF(run(m, s16, cpu, tok, N, 1, b, &ms, &err) == 0, "%s", err.msg);
+        CHECKF(run(m, s32, cpu, tok, N, 1, c, &ms, &err) == 0, "%s", err.msg);
+        const struct tb_accuracy same = compare(a, b, N, V), vs32 = compare(c, b, N, V);
+        report("mcu-260k", TB_TYPE_Q8_0, "kv f16 cpu vs cpu-ref", N, same, ms);
+        report("mcu-260k", TB_TYPE_Q8_0, "kv f16 vs kv f32", N, vs32, ms);
+        CHECKF(same.top1_agreement == 1.0 && same.kl_mean <= 5e-4, "kv f16: top1 %.3f KL %.3g",
+               same.top1_agreement, same.kl_mean);
+        CHECKF(vs32.top1_agreement >= 0.95 && vs32.kl_mean <= 1e-3,
+               "kv f16 vs f32: top1 %.3f KL %.3g", vs32.top1_agreement, vs32.kl_mean);
+    }
+    free(a);
+    free(b);
+    free(c);
+done:
+    tb_llama_state_free(s16);
+    tb_llama_state_free(s32);
+    tb_llama_free(m);
+    remove(path);
+}
+
 int main(void)
 {
     struct tb_err err = {0};
@@ -239,6 +287,8 @@ int main(void)
      * cpu-ref decode on a prefix (it re-reads all weights per token) */
     for (int t = 0; f32_logits && t < 4; t++)
         check_model("stories15m", types[t], ref, cpu, n_cpu > 0, 16, f32_logits);
+    if (n_cpu > 0)
+        check_kv_f16(ref, cpu[0]);
     check_cli(ref);
     free(f32_logits);
     for (int c = 0; c < n_cpu; c++)

@@ -325,10 +325,13 @@ struct act_spec {
  * tb_llama_state_bytes alike: activation tensors (act, offsets into the
  * arena, their total) and the size of one layer's K (or V) cache. */
 static int state_layout(const struct tb_llama_config *c, struct tb_llama_state *s,
-                        int32_t max_batch, int32_t n_ctx, struct act_spec act[N_ACT],
-                        size_t offs[N_ACT], uint64_t *act_total, uint64_t *cache_bytes,
-                        struct tb_err *err)
+                        int32_t max_batch, int32_t n_ctx, enum tb_type kv_type,
+                        struct act_spec act[N_ACT], size_t offs[N_ACT], uint64_t *act_total,
+                        uint64_t *cache_bytes, struct tb_err *err)
 {
+    if (kv_type != TB_TYPE_F32 && kv_type != TB_TYPE_F16)
+        return tb_err_set(err, TB_EINVAL, "llama state: KV cache type %s, expected f32 or f16",
+                          tb_type_name(kv_type));
     if (max_batch < 1 || n_ctx < 1 || max_batch > n_ctx)
         return tb_err_set(err, TB_EINVAL, "llama state: need 1 <= max_batch (%d) <= n_ctx (%d)",
                           max_batch, n_ctx);
@@ -358,7 +361,8 @@ static int state_layout(const struct tb_llama_config *c, struct tb_llama_state *
                  ARENA_ALIGN * ARENA_ALIGN;
     }
     *act_total = total;
-    *cache_bytes = ((uint64_t)kv_dim * (uint64_t)n_ctx * 4 + ARENA_ALIGN - 1) / ARENA_ALIGN *
+    const uint64_t es = kv_type == TB_TYPE_F16 ? 2 : 4;
+    *cache_bytes = ((uint64_t)kv_dim * (uint64_t)n_ctx * es + ARENA_ALIGN - 1) / ARENA_ALIGN *
                    ARENA_ALIGN;
     return TB_OK;
 }
@@ -366,11 +370,18 @@ static int state_layout(const struct tb_llama_config *c, struct tb_llama_state *
 int tb_llama_state_bytes(const struct tb_llama_config *c, int32_t max_batch, int32_t n_ctx,
                          uint64_t *act_bytes, uint64_t *kv_bytes, struct tb_err *err)
 {
+    return tb_llama_state_bytes_kv(c, max_batch, n_ctx, TB_TYPE_F32, act_bytes, kv_bytes, err);
+}
+
+int tb_llama_state_bytes_kv(const struct tb_llama_config *c, int32_t max_batch, int32_t n_ctx,
+                            enum tb_type kv_type, uint64_t *act_bytes, uint64_t *kv_bytes,
+                            struct tb_err *err)
+{
     struct tb_llama_state tmp;
     struct act_spec act[N_ACT];
     size_t offs[N_ACT];
     uint64_t cache = 0;
-    int rc = state_layout(c, &tmp, max_batch, n_ctx, act, offs, act_bytes, &cache, err);
+    int rc = state_layout(c, &tmp, max_batch, n_ctx, kv_type, act, offs, act_bytes, &cache, err);
     if (rc)
         return rc;
     *kv_bytes = cache * 2 * (uint64_t)c->n_layers;
@@ -379,6 +390,12 @@ int tb_llama_state_bytes(const struct tb_llama_config *c, int32_t max_batch, int
 
 int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
                          struct tb_llama_state **out, struct tb_err *err)
+{
+    return tb_llama_state_build_kv(m, max_batch, n_ctx, TB_TYPE_F32, out, err);
+}
+
+int tb_llama_state_build_kv(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
+                            enum tb_type kv_type, struct tb_llama_state **out, struct tb_err *err)
 {
     *out = NULL;
     const struct tb_llama_config *c = &m->config;
@@ -390,7 +407,7 @@ int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int3
     if (!p)
         return tb_err_set(err, TB_ENOMEM, "llama state: out of memory");
     struct tb_llama_state *s = &p->s;
-    int rc = state_layout(c, s, max_batch, n_ctx, act, offs, &total, &cache_bytes, err);
+    int rc = state_layout(c, s, max_batch, n_ctx, kv_type, act, offs, &total, &cache_bytes, err);
     if (rc) {
         free(p);
         return rc;
@@ -428,11 +445,11 @@ int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int3
     for (int l = 0; l < c->n_layers; l++) {
         char name[TB_NAME_MAX];
         snprintf(name, sizeof name, "cache_k_l%d", l);
-        tb_tensor_init(&s->k_cache[l], TB_TYPE_F32, 2, cne, kv + (size_t)(2 * l) * cache_bytes,
+        tb_tensor_init(&s->k_cache[l], kv_type, 2, cne, kv + (size_t)(2 * l) * cache_bytes,
                        name);
         snprintf(name, sizeof name, "cache_v_l%d", l);
-        tb_tensor_init(&s->v_cache[l], TB_TYPE_F32, 2, cne,
-                       kv + (size_t)(2 * l + 1) * cache_bytes, name);
+        tb_tensor_init(&s->v_cache[l], kv_type, 2, cne, kv + (size_t)(2 * l + 1) * cache_bytes,
+                       name);
         /* written only by KV_STORE ops: accelerators may keep them resident */
         s->k_cache[l].flags |= TB_TENSOR_STATE;
         s->v_cache[l].flags |= TB_TENSOR_STATE;

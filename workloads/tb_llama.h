@@ -72,7 +72,7 @@ struct tb_llama_state {
     struct tb_tensor xo;       /* f32 [dim x B] projection output */
     struct tb_tensor hg, hu;   /* f32 [ffn_dim x B] gate / up */
     struct tb_tensor logits;   /* f32 [vocab x B] */
-    struct tb_tensor *k_cache; /* [n_layers] f32 [kv_dim x n_ctx] */
+    struct tb_tensor *k_cache; /* [n_layers] f32 or f16 [kv_dim x n_ctx] */
     struct tb_tensor *v_cache; /* [n_layers] */
     void *arena;               /* owned: backs everything above */
     size_t arena_bytes;        /* activations */
@@ -86,6 +86,13 @@ int tb_llama_state_bytes(const struct tb_llama_config *c, int32_t max_batch, int
                          uint64_t *act_bytes, uint64_t *kv_bytes, struct tb_err *err);
 int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
                          struct tb_llama_state **out, struct tb_err *err);
+/* The same with the KV cache in kv_type (f32, the default above, or f16 as
+ * llama.cpp keeps it by default: half the bytes attention reads). */
+int tb_llama_state_bytes_kv(const struct tb_llama_config *c, int32_t max_batch, int32_t n_ctx,
+                            enum tb_type kv_type, uint64_t *act_bytes, uint64_t *kv_bytes,
+                            struct tb_err *err);
+int tb_llama_state_build_kv(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,
+                            enum tb_type kv_type, struct tb_llama_state **out, struct tb_err *err);
 void tb_llama_state_free(struct tb_llama_state *s);
 
 /* What a graph ends with (values 0 and 1 are the old all_logits flag). */
