@@ -32,6 +32,7 @@
 #include "harness/tb_energy.h"
 #include "harness/tb_env.h"
 #include "harness/tb_profile.h"
+#include "harness/tb_refcache.h"
 #include "harness/tb_results.h"
 #include "harness/tb_stability.h"
 #include "harness/tb_stats.h"
@@ -280,14 +281,6 @@ static int sample_fn(void *user, double *sample, struct tb_err *err)
 
 /* ------------------------------------------------------------ accuracy */
 
-/* Reference logits, cached per reference model for the whole run. */
-struct ref_cache {
-    char path[PATH_MAX_TB];
-    int32_t n_pos, vocab;
-    float *logits;
-    struct ref_cache *next;
-};
-
 static int teacher_forced_logits(const char *path, const char *backend,
                                  const struct tb_backend_config *cfg, const int32_t *tokens,
                                  int32_t n_pos, float **out, int32_t *vocab, struct tb_err *err)
@@ -322,7 +315,7 @@ static int teacher_forced_logits(const char *path, const char *backend,
 /* Reference for a synthetic model: cpu-ref on the f32 model of the same
  * shape and seed (quantization loss + kernel error). For a user file:
  * cpu-ref on --reference-model, else on the same file (kernel fidelity). */
-static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
+static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir,
                          const char *model_spec, const char *model_path,
                          tb_llama_graph_runner run, void *run_ctx, const struct tb_llama_model *m,
                          json_t *rec, struct tb_err *err)
@@ -349,27 +342,39 @@ static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
         return tb_err_set(err, TB_ENOMEM, "accuracy: out of memory");
     tb_workload_prompt(o->seed ^ 0xacc, m->config.vocab_size, tokens, n_pos);
 
-    struct ref_cache *rcache = NULL;
-    for (struct ref_cache *c = *cache; c; c = c->next)
-        if (!strcmp(c->path, ref_path) && c->n_pos == n_pos)
-            rcache = c;
-    if (!rcache) {
-        rcache = calloc(1, sizeof *rcache);
-        if (!rcache) {
-            free(tokens);
-            return tb_err_set(err, TB_ENOMEM, "accuracy: out of memory");
+    /* the reference, shared by every process of the run through a file in
+     * the results directory: loaded bit for bit, or computed and stored */
+    struct tb_refcache_key key;
+    float *ref = NULL;
+    int32_t ref_vocab = 0;
+    char ignored[PATH_MAX_TB + 128] = "", store_err[sizeof err->msg] = "";
+    rc = tb_refcache_key_init(&key, "cpu-ref", ref_path, tokens, n_pos, err);
+    const int cached = rc ? rc : tb_refcache_load(ref_dir, &key, &ref, &ref_vocab, ignored,
+                                                   sizeof ignored, err);
+    rc = cached < 0 ? cached : TB_OK;
+    if (!rc && !cached) {
+        rc = teacher_forced_logits(ref_path, "cpu-ref", NULL, tokens, n_pos, &ref, &ref_vocab,
+                                   err);
+        /* stored only under the identity it was computed from (a model
+         * rewritten meanwhile gets a new key); a failure costs later
+         * configurations a recomputation, nothing else */
+        if (!rc) {
+            struct tb_refcache_key after;
+            struct tb_err se = {0};
+            int src = tb_refcache_key_init(&after, "cpu-ref", ref_path, tokens, n_pos, &se);
+            if (!src && strcmp(after.text, key.text))
+                src = tb_err_set(&se, TB_EIO, "%s changed while its reference was computed: "
+                                 "not cached", ref_path);
+            if (!src)
+                src = tb_refcache_store(ref_dir, &key, ref, ref_vocab, &se);
+            if (src)
+                copy_str(store_err, sizeof store_err, se.msg);
         }
-        snprintf(rcache->path, sizeof rcache->path, "%s", ref_path);
-        rcache->n_pos = n_pos;
-        rc = teacher_forced_logits(ref_path, "cpu-ref", NULL, tokens, n_pos, &rcache->logits,
-                                   &rcache->vocab, err);
-        if (rc) {
-            free(rcache);
-            free(tokens);
-            return tb_err_prefix(err, "accuracy reference %s", ref_path);
-        }
-        rcache->next = *cache;
-        *cache = rcache;
+    }
+    if (rc) {
+        free(ref);
+        free(tokens);
+        return tb_err_prefix(err, "accuracy reference %s", ref_path);
     }
     /* the run's own backend and settings, on a fresh state */
     struct tb_llama_state *s = NULL;
@@ -378,24 +383,32 @@ static int accuracy_eval(const struct tb_run_opts *o, struct ref_cache **cache,
         rc = tb_llama_eval_with(m, s, run, run_ctx, tokens, n_pos, 0, TB_LLAMA_ALL_LOGITS, NULL,
                                 err);
     struct tb_accuracy acc;
-    if (!rc && rcache->vocab != m->config.vocab_size)
+    if (!rc && ref_vocab != m->config.vocab_size)
         rc = tb_err_set(err, TB_EINVAL, "accuracy: reference vocabulary %d != model %d",
-                        rcache->vocab, m->config.vocab_size);
+                        ref_vocab, m->config.vocab_size);
     if (!rc)
-        rc = tb_accuracy_compare(rcache->logits, tb_llama_logits(s, 0), n_pos,
+        rc = tb_accuracy_compare(ref, tb_llama_logits(s, 0), n_pos,
                                  m->config.vocab_size, &acc, err);
     tb_llama_state_free(s);
+    free(ref);
     free(tokens);
     if (rc)
         return rc;
-    json_object_set_new(rec, "accuracy",
-                        json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:i}", "reference", what,
-                                  "positions", n_pos, "top1_agreement",
-                                  tb_json_number(acc.top1_agreement), "kl_mean",
-                                  tb_json_number(acc.kl_mean), "kl_p99",
-                                  tb_json_number(acc.kl_p99), "max_abs_logit_error",
-                                  tb_json_number(acc.max_abs_err), "non_finite_positions",
-                                  acc.non_finite));
+    json_t *acc_o =
+        json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:i}", "reference", what,
+                  "positions", n_pos, "top1_agreement",
+                  tb_json_number(acc.top1_agreement), "kl_mean",
+                  tb_json_number(acc.kl_mean), "kl_p99",
+                  tb_json_number(acc.kl_p99), "max_abs_logit_error",
+                  tb_json_number(acc.max_abs_err), "non_finite_positions",
+                  acc.non_finite);
+    /* whether this configuration computed the reference or loaded it */
+    json_object_set_new(acc_o, "reference_source", json_string(cached ? "cached" : "computed"));
+    if (ignored[0])
+        json_object_set_new(acc_o, "reference_cache_ignored", json_string(ignored));
+    if (store_err[0])
+        json_object_set_new(acc_o, "reference_cache_error", json_string(store_err));
+    json_object_set_new(rec, "accuracy", acc_o);
     return TB_OK;
 }
 
@@ -417,7 +430,6 @@ struct run_ctx {
     struct tb_results *res;
     struct tb_topo *topo;
     struct tb_topo_summary topo_sum;
-    struct ref_cache *refs;
     int n_done, n_total;
     int tty;
     json_t *summary; /* rows for the final table */
@@ -939,7 +951,9 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     char acc_txt[64] = "n/a";
     if (o->accuracy_positions > 0) {
         struct tb_err ae = {0};
-        if (accuracy_eval(o, &rc->refs, model_spec, path, tb_sched_graph_runner, &pr->sr, m, rec,
+        char ref_dir[PATH_MAX_TB];
+        snprintf(ref_dir, sizeof ref_dir, "%s/reference", tb_results_dir(rc->res));
+        if (accuracy_eval(o, ref_dir, model_spec, path, tb_sched_graph_runner, &pr->sr, m, rec,
                           &ae)) {
             json_object_set_new(rec, "accuracy", json_pack("{s:s}", "unavailable", ae.msg));
         } else {
@@ -2088,12 +2102,6 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     json_decref(manifest);
     json_decref(rc.env);
     json_decref(rc.summary);
-    for (struct ref_cache *c = rc.refs; c;) {
-        struct ref_cache *n = c->next;
-        free(c->logits);
-        free(c);
-        c = n;
-    }
     free(rc.models);
     tb_topo_free(rc.topo);
     for (int i = 0; i < n_prof; i++)

@@ -6,12 +6,16 @@
  * honest profile's records (and SLO verdict, judged from the child's
  * records) are complete, and the exit code says the results are
  * incomplete. The faults come from a test-only backend injected through
- * tb_run_hooks in place of the profile's first entry. */
+ * tb_run_hooks in place of the profile's first entry. Also: the accuracy
+ * reference is computed once per run and shared by the children through a
+ * file (loaded, or recomputed when damaged) with in-process figures. */
 #include "tb_test.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,6 +513,131 @@ static void test_cli(void)
     json_decref(recs);
 }
 
+/* ------------------------------------------- shared accuracy reference */
+
+/* Damages the run's reference file in the measuring child, once per kind:
+ * the second configuration finds it truncated, the third with a flipped
+ * byte (size intact); the fourth finds the rewritten file whole. Steps are
+ * marked in files: each configuration is a fresh child. */
+static int ref_damage_override(void *user, const char *profile, const char *entry,
+                               const struct tb_backend_config *cfg, struct tb_backend **out,
+                               struct tb_err *err)
+{
+    const char *out_dir = user;
+    (void)profile, (void)entry, (void)cfg, (void)err;
+    *out = NULL;
+    char pat[1100], mark_t[700], mark_f[700];
+    snprintf(pat, sizeof pat, "%s/run-*/reference/*.f32", out_dir);
+    snprintf(mark_t, sizeof mark_t, "%s/ref-truncated", g_dir);
+    snprintf(mark_f, sizeof mark_f, "%s/ref-flipped", g_dir);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) != 0)
+        return TB_OK; /* nothing stored yet */
+    struct stat st;
+    const char *ref = g.gl_pathv[0];
+    if (g.gl_pathc == 1 && stat(ref, &st) == 0) {
+        if (access(mark_t, F_OK) != 0) {
+            if (truncate(ref, st.st_size / 2) == 0)
+                write_file(mark_t, "");
+        } else if (access(mark_f, F_OK) != 0) {
+            FILE *f = fopen(ref, "r+b");
+            if (f && fseek(f, st.st_size - 5, SEEK_SET) == 0 && fputc(0x5a, f) != EOF)
+                write_file(mark_f, "");
+            if (f)
+                fclose(f);
+        }
+    }
+    globfree(&g);
+    return TB_OK;
+}
+
+/* One accuracy figure of a record, or NAN. */
+static double acc_num(json_t *r, const char *k)
+{
+    json_t *v = json_object_get(json_object_get(r, "accuracy"), k);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The llm-prefill records of a run in order (at most n); returns how many. */
+static int prefill_records(json_t *recs, json_t **out, int n)
+{
+    int k = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        if (k < n && !strcmp(sv(r, "workload"), "llm-prefill"))
+            out[k++] = r;
+    }
+    return k;
+}
+
+/* The reference logits are computed once per run and shared with the
+ * other configurations (each a child under the watchdog) through a file in
+ * the results directory; loaded or recomputed after damage, the accuracy
+ * figures are bit for bit those of an in-process run. */
+static void test_shared_reference(void)
+{
+    char pdir[700], path[1024], out[4][1024], run_dir[1024];
+    snprintf(pdir, sizeof pdir, "%s/ref-profiles", g_dir);
+    mkdir(pdir, 0755);
+    snprintf(path, sizeof path, "%s/c-ref.ini", pdir);
+    write_file(path, "[profile]\nname = c-ref\ntier = test\nthreads = 1\nbinding = none\n"
+                     "isa_cap = scalar\nmemory_budget = 64 MiB\nweight_types = q8_0\n"
+                     "backends = cpu\nenergy_source = none\nevents = perf::TASK-CLOCK\n"
+                     "[workload.llm-prefill]\nmodel = synth:mcu-260k:q8_0\n"
+                     "prompt = 8, 9, 10, 11\nn_predict = 0\n");
+    static const char *const tags[3] = {"ref-inproc", "ref-watched", "ref-damaged"};
+    static const char *const metrics[4] = {"top1_agreement", "kl_mean", "kl_p99",
+                                           "max_abs_logit_error"};
+    json_t *recs[3] = {NULL};
+    json_t *pf[3][4] = {{NULL}};
+    for (int t = 0; t < 3; t++) {
+        snprintf(out[t], sizeof out[t], "%s/out-%s", g_dir, tags[t]);
+        struct tb_run_hooks h = {.backend_override = ref_damage_override, .user = out[t]};
+        struct tb_run_opts o;
+        opts_for(&o, out[t], t == 2 ? &h : NULL, t == 0 ? 0 : 60);
+        o.profiles_dir = pdir;
+        o.min_samples = 2;
+        o.accuracy_positions = 8;
+        int code = -1;
+        struct tb_err err = {0};
+        const double t0 = now_s();
+        CHECKF(tb_run(&o, &code, &err) == TB_OK && code == 0, "%s: %s (exit %d)", tags[t],
+               err.msg, code);
+        printf("%s: %.2f s\n", tags[t], now_s() - t0);
+        recs[t] = read_run(out[t], run_dir, sizeof run_dir);
+        CHECKF(prefill_records(recs[t], pf[t], 4) == 4, "%s: want 4 prefill records", tags[t]);
+    }
+    /* computed by the first configuration, loaded by the others; the
+     * damaged file is ignored (saying why) and recomputed, then trusted */
+    static const char *const want[3][4] = {{"computed", "cached", "cached", "cached"},
+                                           {"computed", "cached", "cached", "cached"},
+                                           {"computed", "computed", "computed", "cached"}};
+    for (int t = 0; t < 3; t++)
+        for (int c = 0; c < 4 && pf[t][c]; c++) {
+            json_t *a = json_object_get(pf[t][c], "accuracy");
+            CHECKF(!strcmp(sv(a, "reference_source"), want[t][c]),
+                   "%s configuration %d: reference_source '%s', want %s (accuracy: %s)", tags[t],
+                   c + 1, sv(a, "reference_source"), want[t][c], sv(a, "unavailable"));
+            CHECKF(!*sv(a, "reference_cache_error"), "%s: %s", tags[t],
+                   sv(a, "reference_cache_error"));
+            const char *ign = sv(a, "reference_cache_ignored");
+            const char *want_ign = t == 2 && c == 1 ? "truncated" : t == 2 && c == 2 ? "checksum"
+                                                                                     : NULL;
+            CHECKF(want_ign ? strstr(ign, want_ign) != NULL : !*ign,
+                   "%s configuration %d: ignored '%s'", tags[t], c + 1, ign);
+            for (int m = 0; m < 4; m++) {
+                const double ref = acc_num(pf[0][0], metrics[m]), got = acc_num(pf[t][c], metrics[m]);
+                CHECKF(!isnan(ref) && !memcmp(&ref, &got, sizeof ref),
+                       "%s configuration %d: %s %.17g, in-process %.17g", tags[t], c + 1,
+                       metrics[m], got, ref);
+            }
+        }
+    for (int t = 0; t < 3; t++)
+        json_decref(recs[t]);
+}
+
 int main(void)
 {
     char base[512];
@@ -524,5 +653,6 @@ int main(void)
     test_truncated();
     test_deleted();
     test_cli();
+    test_shared_reference();
     return tb_test_result("test_watchdog");
 }
