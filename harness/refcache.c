@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness/tb_env.h"
+#include "harness/tb_results.h"
 
 /* On disk (native byte order: the file lives and dies with one run on one
  * machine): header, key text, tokens[n_pos], logits[n_pos][vocab]. */
@@ -128,21 +129,6 @@ out:
     return found;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        const ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int tb_refcache_store(const char *dir, const struct tb_refcache_key *k, const float *logits,
                       int32_t vocab, struct tb_err *err)
 {
@@ -173,8 +159,10 @@ int tb_refcache_store(const char *dir, const struct tb_refcache_key *k, const fl
         return tb_err_set(err, TB_EIO, "reference cache: %s: %s", tmp, strerror(errno));
     const char *what = NULL;
     int e = 0;
-    if (fchmod(fd, 0644) || write_all(fd, &h, sizeof h) || write_all(fd, k->text, key_len) ||
-        write_all(fd, k->tokens, tok_bytes) || write_all(fd, logits, logit_bytes))
+    if (fchmod(fd, 0644) || tb_write_all(fd, &h, sizeof h, tmp, NULL) ||
+        tb_write_all(fd, k->text, key_len, tmp, NULL) ||
+        tb_write_all(fd, k->tokens, tok_bytes, tmp, NULL) ||
+        tb_write_all(fd, logits, logit_bytes, tmp, NULL))
         what = "write failed", e = errno;
     else if (fsync(fd) != 0) /* whole on disk before it gets its name */
         what = "fsync failed", e = errno;

@@ -42,20 +42,19 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-/* write() until done: regular files may still return short counts (signals,
- * RLIMIT_FSIZE, a full disk reached mid-buffer) */
-static int write_all(int fd, const char *buf, size_t len, const char *path, struct tb_err *err)
+int tb_write_all(int fd, const void *buf, size_t len, const char *what, struct tb_err *err)
 {
+    const char *p = buf;
     while (len > 0) {
-        ssize_t w = write(fd, buf, len);
+        ssize_t w = write(fd, p, len);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return tb_err_set(err, TB_EIO, "results: write to '%s' failed: %s", path, strerror(errno));
+            return tb_err_set(err, TB_EIO, "write to '%s' failed: %s", what, strerror(errno));
         }
         if (w == 0)
-            return tb_err_set(err, TB_EIO, "results: write to '%s' made no progress", path);
-        buf += w;
+            return tb_err_set(err, TB_EIO, "write to '%s' made no progress", what);
+        p += w;
         len -= (size_t)w;
     }
     return TB_OK;
@@ -87,7 +86,7 @@ static int append_durable(int fd, const char *buf, size_t len, const char *path,
     struct stat st;
     if (fstat(fd, &st) != 0)
         return tb_err_set(err, TB_EIO, "results: cannot stat '%s': %s", path, strerror(errno));
-    int rc = write_all(fd, buf, len, path, err);
+    int rc = tb_write_all(fd, buf, len, path, err);
     if (rc) {
         if (ftruncate(fd, st.st_size) == 0)
             (void)fsync(fd);
@@ -484,9 +483,9 @@ int tb_json_write_atomic(const char *path, json_t *doc, struct tb_err *err)
         goto unlink_out;
     }
     size_t tlen = strlen(text);
-    rc = write_all(fd, text, tlen, tmp, err);
+    rc = tb_write_all(fd, text, tlen, tmp, err);
     if (!rc)
-        rc = write_all(fd, "\n", 1, tmp, err);
+        rc = tb_write_all(fd, "\n", 1, tmp, err);
     if (!rc)
         rc = fsync_path_fd(fd, tmp, err);
     if (close(fd) != 0 && !rc)

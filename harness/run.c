@@ -1423,21 +1423,6 @@ static int append_outcome(struct run_ctx *rc, const struct profile_run *pr,
     return arc;
 }
 
-static int write_all_fd(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n) {
-        const ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* The child: opens the backends itself (the parent holds no thread pool and
  * no backend), measures one configuration, appends its record, and sends
  * the parent what lives in memory: summary rows, the record (for the SLOs),
@@ -1472,12 +1457,14 @@ static void __attribute__((noreturn)) watched_child(struct run_ctx *rc, struct p
     if (text) {
         const uint32_t len = (uint32_t)strlen(text);
         const int32_t n_cov = rc->n_cov - cov0;
-        bad |= write_all_fd(fd, &len, sizeof len) || write_all_fd(fd, text, len) ||
-               write_all_fd(fd, &n_cov, sizeof n_cov);
+        const char *pipe = "result pipe";
+        bad |= tb_write_all(fd, &len, sizeof len, pipe, NULL) ||
+               tb_write_all(fd, text, len, pipe, NULL) ||
+               tb_write_all(fd, &n_cov, sizeof n_cov, pipe, NULL);
         for (int i = cov0; i < rc->n_cov && !bad; i++)
-            bad |= write_all_fd(fd, &rc->cov[i], sizeof rc->cov[i]) ||
-                   write_all_fd(fd, rc->cov[i].off, sizeof *rc->cov[i].off *
-                                                        (size_t)rc->cov[i].n_off);
+            bad |= tb_write_all(fd, &rc->cov[i], sizeof rc->cov[i], pipe, NULL) ||
+                   tb_write_all(fd, rc->cov[i].off,
+                                sizeof *rc->cov[i].off * (size_t)rc->cov[i].n_off, pipe, NULL);
     }
     free(text);
     json_decref(msg);
@@ -1924,7 +1911,7 @@ static json_t *build_env_isolated(struct run_ctx *rc, struct tb_err *err)
         json_t *msg = json_pack("{s:o, s:s}", "environment", env ? env : json_null(), "error",
                                 e.msg);
         char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-        const int bad = !text || write_all_fd(fd, text, strlen(text));
+        const int bad = !text || tb_write_all(fd, text, strlen(text), "result pipe", NULL);
         fflush(stdout);
         fflush(stderr);
         _exit(bad ? 1 : 0);

@@ -94,6 +94,10 @@ int tb_results_close(struct tb_results *r, struct tb_err *err);
 /* Atomic JSON file replace (temp + fsync + rename + fsync dir); used for the
  * manifest, usable for any small JSON document. */
 int tb_json_write_atomic(const char *path, json_t *doc, struct tb_err *err);
+/* write() until all len bytes are written (short counts from signals,
+ * RLIMIT_FSIZE or a disk filling mid-buffer are retried): 0, or TB_EIO with
+ * "write to 'what' failed: ..." in err (err may be NULL). */
+int tb_write_all(int fd, const void *buf, size_t len, const char *what, struct tb_err *err);
 
 /* Reads a results.jsonl into a new JSON array (*records, caller decrefs).
  * A last line without its newline, or a last line that does not parse, is a
