@@ -104,7 +104,7 @@ static double triad(int threads)
 }
 
 struct test_result {
-    double med, lo, hi; /* tok/s */
+    double med, lo, hi;    /* tok/s */
     double gflops, gbytes; /* per second at the median */
 };
 
@@ -142,8 +142,8 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
         rc = tb_err_set(err, TB_EINVAL, "%s: -p/-n %d exceed the context length %d", path, n_ctx,
                         m->config.ctx_len);
     if (!rc)
-        rc = tb_llama_state_build_kv(m, a->pp > 0 ? a->pp : 1, n_ctx, (enum tb_type)a->kv_type,
-                                     &s, err);
+        rc = tb_llama_state_build_kv(m, a->pp > 0 ? a->pp : 1, n_ctx, (enum tb_type)a->kv_type, &s,
+                                     err);
     struct tb_backend_config cfg;
     tb_backend_config_default(&cfg);
     cfg.n_threads = threads;
@@ -208,13 +208,13 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
     if (a->pp > 0)
         printf("| %-28s | %-7s | %6s | %2d | %-6s | pp%-4d | %9.2f | %9.2f..%-9.2f | %8.1f GFLOP/s "
                "|           |\n",
-               spec, a->backend, isa, threads, tb_type_name(m->weights.weight_type), a->pp,
-               pp.med, pp.lo, pp.hi, pp.gflops);
+               spec, a->backend, isa, threads, tb_type_name(m->weights.weight_type), a->pp, pp.med,
+               pp.lo, pp.hi, pp.gflops);
     if (a->tg > 0)
         printf("| %-28s | %-7s | %6s | %2d | %-6s | tg%-4d | %9.2f | %9.2f..%-9.2f | %8.2f GB/s    "
                "| %5.1f%% of %.1f GB/s |\n",
-               spec, a->backend, isa, threads, tb_type_name(m->weights.weight_type), a->tg,
-               tg.med, tg.lo, tg.hi, tg.gbytes, 100.0 * tg.gbytes / bw, bw);
+               spec, a->backend, isa, threads, tb_type_name(m->weights.weight_type), a->tg, tg.med,
+               tg.lo, tg.hi, tg.gbytes, 100.0 * tg.gbytes / bw, bw);
     printf("|   memory: peak RSS %.1f MiB%s; model file %.1f MiB + KV cache %.1f MiB + 100 MiB = "
            "%.1f MiB limit: %s\n",
            hwm / 1024.0, hwm_reset ? "" : " (process peak: reset unavailable)", file_mib, kv_mib,

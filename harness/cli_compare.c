@@ -58,8 +58,8 @@ static int parse_double(const char *s, double *out)
     return end != s && !*end;
 }
 
-static int write_output(const struct tb_cmp_result *res, enum tb_cmp_format fmt,
-                        const char *path, struct tb_err *err)
+static int write_output(const struct tb_cmp_result *res, enum tb_cmp_format fmt, const char *path,
+                        struct tb_err *err)
 {
     FILE *f = path ? fopen(path, "w") : stdout;
     if (!f)
@@ -103,8 +103,8 @@ static int decide(struct tb_series_set set[2], const char *const names[2],
     int code = TB_EXIT_USAGE;
     if (!rc) {
         const size_t reg = tb_cmp_count(&res, TB_V_REGRESSION);
-        fprintf(stderr, "compare: %zu metrics, %zu regression(s), %zu inconclusive\n", res.n,
-                reg, tb_cmp_count(&res, TB_V_INCONCLUSIVE));
+        fprintf(stderr, "compare: %zu metrics, %zu regression(s), %zu inconclusive\n", res.n, reg,
+                tb_cmp_count(&res, TB_V_INCONCLUSIVE));
         code = reg ? TB_EXIT_FAIL : TB_EXIT_OK;
     } else {
         fprintf(stderr, "compare: %s\n", err.msg);
@@ -192,8 +192,8 @@ static int check_complete(const char *run_dir, struct tb_err *err)
     const char *st = json_string_value(json_object_get(m, "status"));
     const int ok = st && !strcmp(st, "complete");
     if (!ok)
-        tb_err_set(err, TB_EFORMAT, "%s: the run did not complete (manifest status '%s')",
-                   run_dir, st ? st : "missing");
+        tb_err_set(err, TB_EFORMAT, "%s: the run did not complete (manifest status '%s')", run_dir,
+                   st ? st : "missing");
     json_decref(m);
     return ok ? TB_OK : err->code;
 }
@@ -272,10 +272,9 @@ static int run_interleaved(const struct interleave *iv, const struct tb_cmp_opts
             tb_utc_timestamp(t1, sizeof t1);
             strcat(order, label[s]);
             json_object_set_new(prov, "order", json_string(order));
-            json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i}", "round", r + 1,
-                                    "side", s ? "candidate" : "base", "label", label[s], "bin",
-                                    iv->bin[s], "started", t0, "finished", t1, "exit_status",
-                                    status);
+            json_t *run = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i}", "round", r + 1, "side",
+                                    s ? "candidate" : "base", "label", label[s], "bin", iv->bin[s],
+                                    "started", t0, "finished", t1, "exit_status", status);
             json_array_append_new(runs, run);
             if (!rc && status != 0 && status != 1) {
                 rc = tb_err_set(&err, TB_EIO, "round %d (%s, %s): run exited with status %d%s",
@@ -370,8 +369,7 @@ int tb_cli_compare(int argc, char **argv)
             }
         } else if (!strcmp(a, "--min-samples")) {
             if (!parse_double(argv[++i], &d) || !(d >= 2 && d <= 1e9)) {
-                fprintf(stderr, "compare: --min-samples '%s': expected an integer >= 2\n",
-                        argv[i]);
+                fprintf(stderr, "compare: --min-samples '%s': expected an integer >= 2\n", argv[i]);
                 return TB_EXIT_USAGE;
             }
             o.min_samples = (size_t)d;

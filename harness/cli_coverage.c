@@ -69,14 +69,14 @@ static int cover_profile(const struct cov_opts *o, const struct tb_profile *p,
     *refused = 0;
     const struct tb_profile_workload *wl = pick_workload(p);
     if (!wl) {
-        tb_coverage_failed(p->name, "-", "-", TB_COV_UNSUPPORTED, "profile has no workload",
-                           row);
+        tb_coverage_failed(p->name, "-", "-", TB_COV_UNSUPPORTED, "profile has no workload", row);
         return TB_OK;
     }
     const char *wname = tb_workload_kind_name(wl->kind);
     const char *spec = o->model ? o->model : wl->model;
     if (!o->model && wl->synth) {
-        const uint64_t avail = (uint64_t)sysconf(_SC_AVPHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+        const uint64_t avail =
+            (uint64_t)sysconf(_SC_AVPHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
         if (wl->need_bytes > avail) {
             char need[32], have[32], why[160];
             tb_format_bytes(wl->need_bytes, need, sizeof need);
@@ -100,8 +100,8 @@ static int cover_profile(const struct cov_opts *o, const struct tb_profile *p,
      * bill its own contention to the fallback ops (run.c's binding plan
      * caps the same way) */
     const long online = sysconf(_SC_NPROCESSORS_ONLN);
-    cfg.n_threads = (online > 0 && (p->threads == 0 || p->threads > online)) ? (int)online
-                                                                             : p->threads;
+    cfg.n_threads =
+        (online > 0 && (p->threads == 0 || p->threads > online)) ? (int)online : p->threads;
     cfg.isa_cap = (enum tb_isa)p->isa_cap;
     struct tb_sched_backends bs;
     struct tb_sched_opts so;
@@ -150,8 +150,7 @@ static int cover_profile(const struct cov_opts *o, const struct tb_profile *p,
     return rc;
 }
 
-static int write_outputs(const char *dir, const struct tb_coverage *rows, int n,
-                         struct tb_err *err)
+static int write_outputs(const char *dir, const struct tb_coverage *rows, int n, struct tb_err *err)
 {
     if (mkdir(dir, 0777) && errno != EEXIST)
         return tb_err_set(err, TB_EIO, "%s: cannot create: %s", dir, strerror(errno));

@@ -13,14 +13,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: tierbench infer --model FILE --tokens ID,ID,... [--n-predict N]\n"
-            "                       [--backend cpu|cpu-ref] [--threads N] [--logits OUT.f32]\n"
-            "                       [--reps R]\n"
-            "  greedy decoding; prints the generated token ids, then prefill and decode\n"
-            "  tokens/s (median of R repetitions, each from position 0).\n"
-            "  --logits writes little-endian float32 logits [n_positions x vocab]: every\n"
-            "  prompt position, then every decoded token (n_prompt + N - 1 rows).\n");
+    fprintf(f, "usage: tierbench infer --model FILE --tokens ID,ID,... [--n-predict N]\n"
+               "                       [--backend cpu|cpu-ref] [--threads N] [--logits OUT.f32]\n"
+               "                       [--reps R]\n"
+               "  greedy decoding; prints the generated token ids, then prefill and decode\n"
+               "  tokens/s (median of R repetitions, each from position 0).\n"
+               "  --logits writes little-endian float32 logits [n_positions x vocab]: every\n"
+               "  prompt position, then every decoded token (n_prompt + N - 1 rows).\n");
 }
 
 struct infer_args {
@@ -84,7 +83,7 @@ static int parse_args(int argc, char **argv, struct infer_args *a)
             usage(stdout);
             return 1;
         }
-        static const char *const k_opts[] = {"--model", "--backend", "--logits", "--tokens",
+        static const char *const k_opts[] = {"--model",     "--backend", "--logits", "--tokens",
                                              "--n-predict", "--threads", "--reps"};
         int known = 0;
         for (size_t k = 0; k < sizeof k_opts / sizeof k_opts[0]; k++)
@@ -147,9 +146,9 @@ static double median(double *v, long n)
 
 /* One repetition: prefill from position 0, then n_predict - 1 decode steps.
  * gen receives the generated ids; lf (optional) the logits rows. */
-static int run_once(const struct tb_llama_model *m, struct tb_llama_state *s,
-                    struct tb_backend *b, const struct infer_args *a, int32_t *gen, FILE *lf,
-                    double *prefill_s, double *decode_s, struct tb_err *err)
+static int run_once(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
+                    const struct infer_args *a, int32_t *gen, FILE *lf, double *prefill_s,
+                    double *decode_s, struct tb_err *err)
 {
     const int32_t V = m->config.vocab_size, np = a->n_tokens;
     const int all = lf != NULL;
@@ -205,8 +204,10 @@ int tb_cli_infer(int argc, char **argv)
     /* the last generated token is not evaluated */
     const long n_ctx = a.n_tokens + a.n_predict - 1;
     if (n_ctx > c->ctx_len) {
-        fprintf(stderr, "tierbench infer: %d prompt + %ld predicted tokens exceed the context "
-                "length %d\n", a.n_tokens, a.n_predict, c->ctx_len);
+        fprintf(stderr,
+                "tierbench infer: %d prompt + %ld predicted tokens exceed the context "
+                "length %d\n",
+                a.n_tokens, a.n_predict, c->ctx_len);
         goto done;
     }
     struct tb_backend_config cfg;
@@ -236,8 +237,8 @@ int tb_cli_infer(int argc, char **argv)
     printf("model: %s (llama, dim %d, %d layers, vocab %d, %s, %.1f MB)\n", a.model, c->dim,
            c->n_layers, c->vocab_size, tb_type_name(m->weights.weight_type),
            (double)m->weights.weight_bytes / 1e6);
-    printf("backend: %s (%s, %d threads, isa %s)\n", tb_backend_name(b),
-           tb_backend_device_name(b), tb_backend_n_threads(b), tb_isa_name(tb_backend_isa(b)));
+    printf("backend: %s (%s, %d threads, isa %s)\n", tb_backend_name(b), tb_backend_device_name(b),
+           tb_backend_n_threads(b), tb_isa_name(tb_backend_isa(b)));
     code = TB_EXIT_FAIL;
     for (long r = 0; r < a.reps; r++) {
         /* logits only from the first repetition; the others are timing runs */
@@ -246,8 +247,10 @@ int tb_cli_infer(int argc, char **argv)
             goto done;
         }
         if (r && memcmp(gen, gen_rep, (size_t)a.n_predict * sizeof *gen) != 0) {
-            fprintf(stderr, "tierbench infer: repetition %ld generated different tokens "
-                    "(backend is not deterministic)\n", r + 1);
+            fprintf(stderr,
+                    "tierbench infer: repetition %ld generated different tokens "
+                    "(backend is not deterministic)\n",
+                    r + 1);
             goto done;
         }
     }

@@ -9,10 +9,11 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tierbench profiles list [--dir DIR]\n"
-               "       tierbench profiles show NAME [--dir DIR]\n"
-               "       tierbench profiles validate FILE...\n"
-               "DIR defaults to $TB_PROFILES_DIR, else %s/device_profiles\n",
+    fprintf(f,
+            "usage: tierbench profiles list [--dir DIR]\n"
+            "       tierbench profiles show NAME [--dir DIR]\n"
+            "       tierbench profiles validate FILE...\n"
+            "DIR defaults to $TB_PROFILES_DIR, else %s/device_profiles\n",
             TB_SOURCE_DIR);
 }
 

@@ -13,40 +13,41 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: tierbench run [options]\n"
-            "  with no options: every shipped device profile x its default workloads on\n"
-            "  synthetic models generated on first use (cached), then a summary table.\n"
-            "  --profile A[,B]        profiles to run (names from `tierbench profiles list`)\n"
-            "  --profiles-dir DIR     profile directory (default: the shipped device_profiles/)\n"
-            "  --workload W[,W]       llm-prefill, llm-decode, llm-generate\n"
-            "  --model SPEC           synth:SHAPE:TYPE or FILE.gguf (overrides the profile)\n"
-            "  --backend NAME         backend (overrides the profile's preference list)\n"
-            "  --threads N            threads (overrides the profile)\n"
-            "  --reps N               minimum measured samples (default 5)\n"
-            "  --min-time S           minimum measured seconds (default 1)\n"
-            "  --max-time S           per-run cap; a run stopped by it is INVALID (default 300)\n"
-            "  --timeout S            watchdog: every configuration (profile x workload x\n"
-            "                         prompt) runs in a child process, killed after S seconds\n"
-            "                         and recorded TIMEOUT; one killed by a signal is CRASHED,\n"
-            "                         one whose model file changed MODEL-CHANGED; the suite\n"
-            "                         goes on (default 900; 0 = off, all in one process)\n"
-            "  --warmup N             warm-up iterations (default 1)\n"
-            "  --events LIST          PAPI events (default: perf software events + common presets)\n"
-            "  --energy SOURCE        auto|powercap|papi|nvml|trace:FILE|none (overrides the profile)\n"
-            "  --accuracy-positions N teacher-forced positions for accuracy (0 = skip; default 32)\n"
-            "  --reference-model FILE accuracy reference for a user model file\n"
-            "  --seed S               synthetic weights and prompts (default 1)\n"
-            "  --cache DIR            synthetic model cache (default $TB_CACHE_DIR or .tb-cache)\n"
-            "  --out DIR              results root (default tb-results); a new run-* dir is made\n"
-            "  --no-cpu-fallback      fail fast, listing the ops, if any op would fall back to\n"
-            "                         a CPU (like ONNX Runtime's disable_cpu_ep_fallback)\n"
-            "  --fail-on GATE         silent-fallback | any-fallback: exit 1 when the tier\n"
-            "                         coverage has such an op (CI gates)\n"
-            "  --json                 also print every record as a JSON line on stdout\n"
-            "  --quiet                no progress or summary\n"
-            "exit status: 0 ok, 1 an SLO failed (or the --fail-on gate), 2 usage/input/IO\n"
-            "error, 3 a configuration ended TIMEOUT, CRASHED or MODEL-CHANGED\n");
+    fprintf(
+        f,
+        "usage: tierbench run [options]\n"
+        "  with no options: every shipped device profile x its default workloads on\n"
+        "  synthetic models generated on first use (cached), then a summary table.\n"
+        "  --profile A[,B]        profiles to run (names from `tierbench profiles list`)\n"
+        "  --profiles-dir DIR     profile directory (default: the shipped device_profiles/)\n"
+        "  --workload W[,W]       llm-prefill, llm-decode, llm-generate\n"
+        "  --model SPEC           synth:SHAPE:TYPE or FILE.gguf (overrides the profile)\n"
+        "  --backend NAME         backend (overrides the profile's preference list)\n"
+        "  --threads N            threads (overrides the profile)\n"
+        "  --reps N               minimum measured samples (default 5)\n"
+        "  --min-time S           minimum measured seconds (default 1)\n"
+        "  --max-time S           per-run cap; a run stopped by it is INVALID (default 300)\n"
+        "  --timeout S            watchdog: every configuration (profile x workload x\n"
+        "                         prompt) runs in a child process, killed after S seconds\n"
+        "                         and recorded TIMEOUT; one killed by a signal is CRASHED,\n"
+        "                         one whose model file changed MODEL-CHANGED; the suite\n"
+        "                         goes on (default 900; 0 = off, all in one process)\n"
+        "  --warmup N             warm-up iterations (default 1)\n"
+        "  --events LIST          PAPI events (default: perf software events + common presets)\n"
+        "  --energy SOURCE        auto|powercap|papi|nvml|trace:FILE|none (overrides the profile)\n"
+        "  --accuracy-positions N teacher-forced positions for accuracy (0 = skip; default 32)\n"
+        "  --reference-model FILE accuracy reference for a user model file\n"
+        "  --seed S               synthetic weights and prompts (default 1)\n"
+        "  --cache DIR            synthetic model cache (default $TB_CACHE_DIR or .tb-cache)\n"
+        "  --out DIR              results root (default tb-results); a new run-* dir is made\n"
+        "  --no-cpu-fallback      fail fast, listing the ops, if any op would fall back to\n"
+        "                         a CPU (like ONNX Runtime's disable_cpu_ep_fallback)\n"
+        "  --fail-on GATE         silent-fallback | any-fallback: exit 1 when the tier\n"
+        "                         coverage has such an op (CI gates)\n"
+        "  --json                 also print every record as a JSON line on stdout\n"
+        "  --quiet                no progress or summary\n"
+        "exit status: 0 ok, 1 an SLO failed (or the --fail-on gate), 2 usage/input/IO\n"
+        "error, 3 a configuration ended TIMEOUT, CRASHED or MODEL-CHANGED\n");
 }
 
 static int num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -135,8 +136,7 @@ int tb_cli_run(int argc, char **argv)
                         v);
                 return TB_EXIT_USAGE;
             }
-        }
-        else {
+        } else {
             fprintf(stderr, "tierbench run: unknown option '%s' (see --help)\n", a);
             return TB_EXIT_USAGE;
         }

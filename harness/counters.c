@@ -13,9 +13,9 @@ struct tb_counters {
     struct tb_counter ev[MAX_EVENTS];
     int slot[MAX_EVENTS]; /* index in PAPI's value array, -1 when unavailable */
     int n, n_added;
-    int eventset;         /* PAPI_NULL when none */
+    int eventset; /* PAPI_NULL when none */
     bool running, multiplexed;
-    char disabled[160];   /* "" when PAPI works */
+    char disabled[160]; /* "" when PAPI works */
     char scope[200];
     char multiplex_refused[160];
 };
@@ -134,8 +134,7 @@ int tb_counters_create(const char *events, unsigned flags, struct tb_counters **
             (rc = PAPI_set_multiplex(c->eventset)) == PAPI_OK)
             c->multiplexed = true;
         else
-            snprintf(c->multiplex_refused, sizeof c->multiplex_refused, "%s",
-                     PAPI_strerror(rc));
+            snprintf(c->multiplex_refused, sizeof c->multiplex_refused, "%s", PAPI_strerror(rc));
     }
     for (int i = 0; i < c->n; i++) {
         rc = PAPI_add_named_event(c->eventset, c->ev[i].name);

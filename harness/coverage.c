@@ -81,10 +81,9 @@ int tb_coverage_build(const char *profile, const char *workload, const char *mod
         out->n_mismatch += s->n_mismatch;
         /* on the target tier: on the first choice, or declared onto another
          * backend of the same kind (cuda unavailable -> opencl:gpu) */
-        const int on_tier = s->n_runs > 0 &&
-                            (s->cls == TB_CLASS_ON_TARGET ||
-                             (s->cls == TB_CLASS_DECLARED_FALLBACK &&
-                              (int)p->claimed_kind == plan->first_choice_kind));
+        const int on_tier = s->n_runs > 0 && (s->cls == TB_CLASS_ON_TARGET ||
+                                              (s->cls == TB_CLASS_DECLARED_FALLBACK &&
+                                               (int)p->claimed_kind == plan->first_choice_kind));
         if (on_tier) {
             out->n_on_target++;
             out->flops_on_target += op->flops;
@@ -122,21 +121,26 @@ int tb_coverage_build(const char *profile, const char *workload, const char *mod
     const double t_off = out->ns > 0 ? 100.0 * (out->ns - out->ns_on_target) / out->ns : 0.0;
     if (out->n_silent) {
         out->verdict = TB_COV_SILENT_FALLBACK;
-        snprintf(out->why, sizeof out->why, "%d op(s) claimed an accelerator but ran on the "
-                 "host (first: %s); %.1f%% of time off target", out->n_silent, first_silent,
-                 t_off);
+        snprintf(out->why, sizeof out->why,
+                 "%d op(s) claimed an accelerator but ran on the "
+                 "host (first: %s); %.1f%% of time off target",
+                 out->n_silent, first_silent, t_off);
     } else if (memory_missed) {
         out->verdict = TB_COV_DOES_NOT_FIT;
         snprintf(out->why, sizeof out->why, "%d op(s) off target for memory (first: %s)",
                  memory_missed, first_mem);
     } else if (accel_missed) {
         out->verdict = TB_COV_UNSUPPORTED;
-        snprintf(out->why, sizeof out->why, "%d op(s) of the accelerator op classes run on the "
-                 "CPU (first: %s); %.1f%% of time off target", accel_missed, first_accel, t_off);
+        snprintf(out->why, sizeof out->why,
+                 "%d op(s) of the accelerator op classes run on the "
+                 "CPU (first: %s); %.1f%% of time off target",
+                 accel_missed, first_accel, t_off);
     } else if (out->n_off) {
         out->verdict = TB_COV_DEGRADED;
-        snprintf(out->why, sizeof out->why, "%d declared fallback(s), %d unverified; %.1f%% of "
-                 "time off target", out->n_declared, out->n_unverified, t_off);
+        snprintf(out->why, sizeof out->why,
+                 "%d declared fallback(s), %d unverified; %.1f%% of "
+                 "time off target",
+                 out->n_declared, out->n_unverified, t_off);
     } else {
         out->verdict = TB_COV_ON_TARGET;
         snprintf(out->why, sizeof out->why, "all %d ops on the %s tier", out->n_ops,
@@ -172,16 +176,15 @@ json_t *tb_coverage_to_json(const struct tb_coverage *c)
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:{s:i, s:i, s:o}, s:{s:o, s:o, s:o}, "
         "s:{s:o, s:o, s:o}, s:i, s:i, s:i, s:i, s:i, s:i, s:o}",
         "profile", c->profile, "workload", c->workload, "model", c->model, "verdict",
-        tb_coverage_verdict_name(c->verdict), "why", c->why, "target_kind", c->target_kind,
-        "runs", c->n_runs, "ops", "total", c->n_ops, "on_target", c->n_on_target, "share",
-        tb_json_number(share(c->n_on_target, c->n_ops)), "flops", "total",
-        tb_json_number(c->flops), "on_target", tb_json_number(c->flops_on_target), "share",
+        tb_coverage_verdict_name(c->verdict), "why", c->why, "target_kind", c->target_kind, "runs",
+        c->n_runs, "ops", "total", c->n_ops, "on_target", c->n_on_target, "share",
+        tb_json_number(share(c->n_on_target, c->n_ops)), "flops", "total", tb_json_number(c->flops),
+        "on_target", tb_json_number(c->flops_on_target), "share",
         tb_json_number(share(c->flops_on_target, c->flops)), "time_ms", "total",
         tb_json_number(c->ns / 1e6), "on_target", tb_json_number(c->ns_on_target / 1e6), "share",
         tb_json_number(share(c->ns_on_target, c->ns)), "declared", c->n_declared, "silent",
-        c->n_silent, "unverified", c->n_unverified, "output_mismatches", c->n_mismatch,
-        "segments", c->n_segments, "copies", c->n_copies, "off_target",
-        offs ? offs : json_null());
+        c->n_silent, "unverified", c->n_unverified, "output_mismatches", c->n_mismatch, "segments",
+        c->n_segments, "copies", c->n_copies, "off_target", offs ? offs : json_null());
     return j;
 }
 
@@ -273,9 +276,9 @@ static void csv_cell(FILE *f, const char *s, int last)
 int tb_coverage_write_csv(FILE *f, const struct tb_coverage *rows, int n)
 {
     static const char *const cols[] = {
-        "profile", "workload", "model", "target_kind", "verdict", "why", "ops", "ops_on_target",
-        "ops_share", "flops_share", "time_share", "time_ms", "declared", "silent", "unverified",
-        "output_mismatches", "copies", "off_target"};
+        "profile",  "workload",      "model",      "target_kind",       "verdict",    "why",
+        "ops",      "ops_on_target", "ops_share",  "flops_share",       "time_share", "time_ms",
+        "declared", "silent",        "unverified", "output_mismatches", "copies",     "off_target"};
     const int nc = (int)(sizeof cols / sizeof cols[0]);
     for (int k = 0; k < nc; k++)
         csv_cell(f, cols[k], k == nc - 1);
@@ -294,10 +297,11 @@ int tb_coverage_write_csv(FILE *f, const struct tb_coverage *rows, int n)
         snprintf(num[9], sizeof num[9], "%d", c->n_mismatch);
         snprintf(num[10], sizeof num[10], "%d", c->n_copies);
         off_summary(c, off, sizeof off);
-        const char *cells[] = {c->profile, c->workload, c->model, c->target_kind,
-                               tb_coverage_verdict_name(c->verdict), c->why, num[0], num[1],
-                               num[2], num[3], num[4], num[5], num[6], num[7], num[8], num[9],
-                               num[10], off};
+        const char *cells[] = {
+            c->profile, c->workload, c->model, c->target_kind, tb_coverage_verdict_name(c->verdict),
+            c->why,     num[0],      num[1],   num[2],         num[3],
+            num[4],     num[5],      num[6],   num[7],         num[8],
+            num[9],     num[10],     off};
         for (int k = 0; k < nc; k++)
             csv_cell(f, cells[k], k == nc - 1);
     }
@@ -315,7 +319,7 @@ struct tb_tier_probe {
     struct tb_sched_evidence se;
     int check_period;
     const struct tb_sched_plan *plan;
-    uint64_t sig;        /* graph structure the evidence belongs to */
+    uint64_t sig;         /* graph structure the evidence belongs to */
     struct tb_graph last; /* shallow copy of the last graph's ops (for coverage) */
 };
 
@@ -372,14 +376,13 @@ static int probe_prepare(struct tb_tier_probe *tp, const struct tb_graph *g,
     int rc = tb_evidence_init(&tp->ev, g->n_ops, &tp->th, err);
     if (rc)
         return rc;
-    tp->se = (struct tb_sched_evidence){.ops = tp->runs, .cap = g->n_ops, .ref = tp->ref,
-                                        .check_period = tp->check_period};
+    tp->se = (struct tb_sched_evidence){
+        .ops = tp->runs, .cap = g->n_ops, .ref = tp->ref, .check_period = tp->check_period};
     tp->sig = pl->sig;
     return TB_OK;
 }
 
-int tb_tier_probe_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
-                         struct tb_err *err)
+int tb_tier_probe_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns, struct tb_err *err)
 {
     struct tb_tier_probe *tp = ctx;
     const struct tb_sched_plan *pl = NULL;

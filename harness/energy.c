@@ -207,7 +207,7 @@ static int powercap_stop(void *ctx, struct tb_energy_result *out, struct tb_err 
 }
 
 static const struct tb_energy_ops k_powercap_ops = {"powercap", powercap_start, powercap_stop,
-                                                   free};
+                                                    free};
 
 /* ------------------------------------------------------------ PAPI */
 

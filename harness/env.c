@@ -164,8 +164,10 @@ static int capture_git(json_t *tb)
     const char *src = TB_SOURCE_DIR_STR;
     struct stat st;
     if (!*src || stat(src, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        bad |= set_new(tb, "source_git_commit", unavailable("source directory '%s' not present", src));
-        bad |= set_new(tb, "source_git_dirty", unavailable("source directory '%s' not present", src));
+        bad |=
+            set_new(tb, "source_git_commit", unavailable("source directory '%s' not present", src));
+        bad |=
+            set_new(tb, "source_git_dirty", unavailable("source directory '%s' not present", src));
         return bad;
     }
     char out[4096];
@@ -220,7 +222,8 @@ static int capture_cpu(json_t *cpu)
             } else if (!have_flags && ((klen == 5 && !strncmp(line, "flags", 5)) ||
                                        (klen == 8 && !strncmp(line, "Features", 8)))) {
                 json_t *arr = json_array();
-                for (char *save, *tok = strtok_r(val, " ", &save); arr && tok; tok = strtok_r(NULL, " ", &save))
+                for (char *save, *tok = strtok_r(val, " ", &save); arr && tok;
+                     tok = strtok_r(NULL, " ", &save))
                     bad |= json_array_append_new(arr, json_string(tok)) != 0;
                 bad |= set_new(cpu, "isa_flags", arr);
                 have_flags = 1;
@@ -231,11 +234,13 @@ static int capture_cpu(json_t *cpu)
     }
     int e = errno;
     if (!have_model)
-        bad |= set_new(cpu, "model", f ? unavailable("no 'model name' in /proc/cpuinfo")
-                                       : unavailable("/proc/cpuinfo: %s", strerror(e)));
+        bad |= set_new(cpu, "model",
+                       f ? unavailable("no 'model name' in /proc/cpuinfo")
+                         : unavailable("/proc/cpuinfo: %s", strerror(e)));
     if (!have_flags)
-        bad |= set_new(cpu, "isa_flags", f ? unavailable("no 'flags' in /proc/cpuinfo")
-                                           : unavailable("/proc/cpuinfo: %s", strerror(e)));
+        bad |= set_new(cpu, "isa_flags",
+                       f ? unavailable("no 'flags' in /proc/cpuinfo")
+                         : unavailable("/proc/cpuinfo: %s", strerror(e)));
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     bad |= set_new(cpu, "logical_cpus_online",
                    online > 0 ? json_integer(online) : unavailable("sysconf: %s", strerror(errno)));
@@ -262,16 +267,20 @@ static int capture_cpu(json_t *cpu)
             }
         }
         globfree(&g);
-        bad |= set_new(cpu, "governor", govs[0] ? json_string(govs)
-                                                : unavailable("scaling_governor files not readable"));
+        bad |= set_new(cpu, "governor",
+                       govs[0] ? json_string(govs)
+                               : unavailable("scaling_governor files not readable"));
     } else {
         if (grc == GLOB_NOMATCH)
             globfree(&g);
-        bad |= set_new(cpu, "governor",
-                       unavailable("no /sys/devices/system/cpu/cpu*/cpufreq (no cpufreq driver, e.g. a VM)"));
+        bad |= set_new(
+            cpu, "governor",
+            unavailable("no /sys/devices/system/cpu/cpu*/cpufreq (no cpufreq driver, e.g. a VM)"));
     }
-    bad |= set_new(cpu, "cur_freq_khz", file_value("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", 1));
-    bad |= set_new(cpu, "max_freq_khz", file_value("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", 1));
+    bad |= set_new(cpu, "cur_freq_khz",
+                   file_value("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", 1));
+    bad |= set_new(cpu, "max_freq_khz",
+                   file_value("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", 1));
     /* turbo/boost changes every figure; intel_pstate reports it inverted */
     char buf[32];
     int e1 = 0, e2 = 0;
@@ -280,8 +289,9 @@ static int capture_cpu(json_t *cpu)
     else if (read_line("/sys/devices/system/cpu/intel_pstate/no_turbo", buf, sizeof buf, &e2) == 0)
         bad |= set_new(cpu, "boost", json_boolean(strcmp(buf, "0") == 0));
     else
-        bad |= set_new(cpu, "boost", unavailable("neither cpufreq/boost nor intel_pstate/no_turbo readable: %s",
-                                                 strerror(e1)));
+        bad |= set_new(cpu, "boost",
+                       unavailable("neither cpufreq/boost nor intel_pstate/no_turbo readable: %s",
+                                   strerror(e1)));
     return bad;
 }
 
@@ -370,7 +380,8 @@ int tb_env_set_component(json_t *env, const char *name, const char *version, con
 {
     json_t *comp = json_object_get(env, "components");
     if (!json_is_object(comp) || !name || !*name || (!version && (!reason || !*reason)))
-        return tb_err_set(err, TB_EINVAL, "env: component needs an env object, a name and a version or a reason");
+        return tb_err_set(err, TB_EINVAL,
+                          "env: component needs an env object, a name and a version or a reason");
     json_t *v = version ? json_string(version) : unavailable("%s", reason);
     if (set_new(comp, name, v))
         return tb_err_set(err, TB_ENOMEM, "env: out of memory");
@@ -381,7 +392,8 @@ int tb_env_add_device(json_t *env, const char *backend, const char *device, stru
 {
     json_t *devs = json_object_get(env, "devices");
     if (!json_is_array(devs) || !backend || !device)
-        return tb_err_set(err, TB_EINVAL, "env: device needs an env object, a backend and a device name");
+        return tb_err_set(err, TB_EINVAL,
+                          "env: device needs an env object, a backend and a device name");
     json_t *d = json_pack("{s:s, s:s}", "backend", backend, "device", device);
     if (!d || json_array_append_new(devs, d) != 0)
         return tb_err_set(err, TB_ENOMEM, "env: out of memory");

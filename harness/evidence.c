@@ -30,8 +30,7 @@ void tb_evidence_thresholds_default(struct tb_evidence_thresholds *t)
 
 enum tb_op_class tb_evidence_classify(const struct tb_placement *p,
                                       const struct tb_op_run_evidence *x,
-                                      const struct tb_evidence_thresholds *t, char *why,
-                                      size_t n)
+                                      const struct tb_evidence_thresholds *t, char *why, size_t n)
 {
     why[0] = '\0';
     if (p->claimed_kind != TB_DEVICE_CPU) {
@@ -50,16 +49,19 @@ enum tb_op_class tb_evidence_classify(const struct tb_placement *p,
         if (x->wall_ns >= t->min_wall_ns &&
             (double)x->device_ns < t->min_device_share * (double)x->wall_ns &&
             (double)x->host_cpu_ns >= t->host_busy_ratio * budget) {
-            snprintf(why, n, "claimed %s, but host CPU %.0f%% of wall (%llu launches), device "
-                     "time %.0f%%", claim, 100.0 * (double)x->host_cpu_ns / (double)x->wall_ns,
+            snprintf(why, n,
+                     "claimed %s, but host CPU %.0f%% of wall (%llu launches), device "
+                     "time %.0f%%",
+                     claim, 100.0 * (double)x->host_cpu_ns / (double)x->wall_ns,
                      (unsigned long long)x->launches,
                      100.0 * (double)x->device_ns / (double)x->wall_ns);
             return TB_CLASS_SILENT_FALLBACK;
         }
         if (!x->has_device_evidence) {
-            snprintf(why, n, "claimed %s; backend keeps no launch evidence and host CPU time "
-                     "(%.0f%% of wall) does not decide", claim,
-                     x->wall_ns ? 100.0 * (double)x->host_cpu_ns / (double)x->wall_ns : 0.0);
+            snprintf(why, n,
+                     "claimed %s; backend keeps no launch evidence and host CPU time "
+                     "(%.0f%% of wall) does not decide",
+                     claim, x->wall_ns ? 100.0 * (double)x->host_cpu_ns / (double)x->wall_ns : 0.0);
             return TB_CLASS_UNVERIFIED;
         }
     }

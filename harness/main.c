@@ -13,16 +13,23 @@ struct command {
 
 static const struct command k_commands[] = {
     {"run", tb_cli_run, "run [--profile P] [--workload W] [--model M] ...: the measurement suite"},
-    {"coverage", tb_cli_coverage, "coverage [--profile P,...] [--fail-on WHAT]: tier coverage matrix"},
+    {"coverage", tb_cli_coverage,
+     "coverage [--profile P,...] [--fail-on WHAT]: tier coverage matrix"},
     {"model", tb_cli_model, "model info FILE | model synth --shape S --type T --seed N -o FILE"},
-    {"bench", tb_cli_bench, "bench --model SPEC [-p 128] [-n 64] [-r 5] [-t 2]: engine pp/tg tok/s vs STREAM"},
+    {"bench", tb_cli_bench,
+     "bench --model SPEC [-p 128] [-n 64] [-r 5] [-t 2]: engine pp/tg tok/s vs STREAM"},
     {"infer", tb_cli_infer, "infer --model FILE --tokens 1,2,3 [--n-predict N] [--backend B] ..."},
     {"profiles", tb_cli_profiles, "profiles list | show NAME | validate FILE... [--dir DIR]"},
-    {"report", tb_cli_report, "report RESULTS... -o DIR: Markdown + HTML report, gnuplot charts, qualification"},
-    {"compare", tb_cli_compare, "compare BASE CANDIDATE [--format md|csv|json|junit]: regression gate (exit 1)"},
-    {"store", tb_cli_store, "store add RESULTS... [--release R] [--db FILE]: ingest into the SQLite store"},
-    {"history", tb_cli_history, "history [--metric M] [--profile P] [--db FILE]: medians across releases"},
-    {"dashboard", tb_cli_dashboard, "dashboard -o DIR [--db FILE]: release trends and latest-vs-previous"},
+    {"report", tb_cli_report,
+     "report RESULTS... -o DIR: Markdown + HTML report, gnuplot charts, qualification"},
+    {"compare", tb_cli_compare,
+     "compare BASE CANDIDATE [--format md|csv|json|junit]: regression gate (exit 1)"},
+    {"store", tb_cli_store,
+     "store add RESULTS... [--release R] [--db FILE]: ingest into the SQLite store"},
+    {"history", tb_cli_history,
+     "history [--metric M] [--profile P] [--db FILE]: medians across releases"},
+    {"dashboard", tb_cli_dashboard,
+     "dashboard -o DIR [--db FILE]: release trends and latest-vs-previous"},
 };
 
 static void usage(FILE *f)

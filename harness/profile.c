@@ -34,11 +34,11 @@ static int workload_from_name(const char *s)
     return -1;
 }
 
-static const char *const k_metrics[] = {"ttft_ms",          "tpot_ms",    "e2e_ms",
-                                        "prefill_tps",      "decode_tps", "joules_per_token",
-                                        "mean_watts",       "peak_rss_mib", "top1_agreement"};
-static const char *const k_backends[] = {"cpu", "cpu-ref", "cuda", "opencl:gpu",
-                                         "vulkan", "metal", "npu"};
+static const char *const k_metrics[] = {"ttft_ms",     "tpot_ms",      "e2e_ms",
+                                        "prefill_tps", "decode_tps",   "joules_per_token",
+                                        "mean_watts",  "peak_rss_mib", "top1_agreement"};
+static const char *const k_backends[] = {"cpu",    "cpu-ref", "cuda", "opencl:gpu",
+                                         "vulkan", "metal",   "npu"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,17 +53,28 @@ static int in_list(const char *s, const char *const *list, size_t n)
 /* ------------------------------------------------------------ parse state */
 
 enum profile_key {
-    K_NAME, K_TIER, K_DESCRIPTION, K_THREADS, K_BINDING, K_CPUSET, K_ISA_CAP, K_MEMORY_BUDGET,
-    K_WEIGHT_TYPES, K_BACKENDS, K_ACCEL, K_ENERGY, K_EVENTS, K_COUNT
+    K_NAME,
+    K_TIER,
+    K_DESCRIPTION,
+    K_THREADS,
+    K_BINDING,
+    K_CPUSET,
+    K_ISA_CAP,
+    K_MEMORY_BUDGET,
+    K_WEIGHT_TYPES,
+    K_BACKENDS,
+    K_ACCEL,
+    K_ENERGY,
+    K_EVENTS,
+    K_COUNT
 };
 static const char *const k_profile_keys[K_COUNT] = {
-    "name",          "tier",         "description",  "threads",    "binding",
-    "cpuset",        "isa_cap",      "memory_budget", "weight_types", "backends",
-    "accel_op_classes", "energy_source", "events"};
-static const bool k_required[K_COUNT] = {[K_NAME] = true,          [K_TIER] = true,
-                                         [K_THREADS] = true,       [K_ISA_CAP] = true,
-                                         [K_MEMORY_BUDGET] = true, [K_WEIGHT_TYPES] = true,
-                                         [K_BACKENDS] = true};
+    "name",    "tier",          "description",  "threads",  "binding",          "cpuset",
+    "isa_cap", "memory_budget", "weight_types", "backends", "accel_op_classes", "energy_source",
+    "events"};
+static const bool k_required[K_COUNT] = {
+    [K_NAME] = true,          [K_TIER] = true,         [K_THREADS] = true, [K_ISA_CAP] = true,
+    [K_MEMORY_BUDGET] = true, [K_WEIGHT_TYPES] = true, [K_BACKENDS] = true};
 
 enum workload_key { W_MODEL, W_PROMPT, W_N_PREDICT, W_COUNT };
 static const char *const k_workload_keys[W_COUNT] = {"model", "prompt", "n_predict"};
@@ -75,7 +86,7 @@ struct parse {
     char *buf;
     size_t cap;
     int line;
-    int profile_line;     /* line of [profile], 0 if absent */
+    int profile_line; /* line of [profile], 0 if absent */
     int key_line[K_COUNT];
     int wl_key_line[TB_PROFILE_MAX_WORKLOADS][W_COUNT];
     struct tb_profile *p;
@@ -122,7 +133,10 @@ static int parse_size(const char *s, uint64_t *out, const char **why)
     static const struct {
         const char *unit;
         double mult;
-    } k[] = {{"B", 1.0}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+    } k[] = {{"B", 1.0},
+             {"KiB", 1024.0},
+             {"MiB", 1048576.0},
+             {"GiB", 1073741824.0},
              {"TiB", 1099511627776.0}};
     char *end;
     errno = 0;
@@ -264,8 +278,8 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
         break;
     case K_BINDING:
         if ((v = tb_bind_policy_from_name(value)) < 0)
-            return fail(ps, TB_EFORMAT, ps->line,
-                        "binding '%s': expected compact, spread or none", value);
+            return fail(ps, TB_EFORMAT, ps->line, "binding '%s': expected compact, spread or none",
+                        value);
         p->binding = v;
         break;
     case K_CPUSET: {
@@ -318,8 +332,10 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
             for (int o = 0; o < TB_OP_COUNT; o++)
                 known = known || !strcmp(p->accel_op_classes[i], tb_op_kind_name(o));
             if (!known)
-                return fail(ps, TB_EFORMAT, ps->line, "op class '%s' unknown (e.g. matmul, "
-                            "attention, rms_norm)", p->accel_op_classes[i]);
+                return fail(ps, TB_EFORMAT, ps->line,
+                            "op class '%s' unknown (e.g. matmul, "
+                            "attention, rms_norm)",
+                            p->accel_op_classes[i]);
         }
         break;
     case K_ENERGY:
@@ -327,13 +343,14 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
             memcpy(p->energy_source, "trace:", 6);
             if (resolve_path(ps, value + 6, p->energy_source + 6, sizeof p->energy_source - 6))
                 return fail(ps, TB_EFORMAT, ps->line, "energy_source: path too long");
-        } else if (!strcmp(value, "auto") || !strcmp(value, "powercap") ||
-                   !strcmp(value, "papi") || !strcmp(value, "nvml") || !strcmp(value, "none")) {
+        } else if (!strcmp(value, "auto") || !strcmp(value, "powercap") || !strcmp(value, "papi") ||
+                   !strcmp(value, "nvml") || !strcmp(value, "none")) {
             copy_str(p->energy_source, sizeof p->energy_source, value);
         } else {
             return fail(ps, TB_EFORMAT, ps->line,
                         "energy_source '%s': expected auto, powercap, papi, nvml, trace:FILE "
-                        "or none", value);
+                        "or none",
+                        value);
         }
         break;
     case K_EVENTS:
@@ -502,8 +519,7 @@ static int slo_line(struct parse *ps, const char *name, const char *value)
     return 1;
 syntax:
     return fail(ps, TB_EFORMAT, ps->line,
-                "bad SLO '%s': expected METRIC <= NUMBER or METRIC >= NUMBER [@ KEY VALUE]",
-                text);
+                "bad SLO '%s': expected METRIC <= NUMBER or METRIC >= NUMBER [@ KEY VALUE]", text);
 }
 
 /* ------------------------------------------------------------ inih glue */
@@ -542,8 +558,7 @@ static void section_header(struct parse *ps, const char *s)
         int kind = workload_from_name(name + 9);
         if (kind < 0) {
             fail(ps, TB_EFORMAT, ps->line,
-                 "unknown workload '%s' (llm-prefill, llm-decode, llm-generate, embed)",
-                 name + 9);
+                 "unknown workload '%s' (llm-prefill, llm-decode, llm-generate, embed)", name + 9);
             return;
         }
         int idx;
@@ -590,8 +605,9 @@ static char *reader(char *str, int num, void *stream)
         t++;
     bool content = *t && *t != '\n' && *t != '\r' && *t != ';' && *t != '#';
     if (content && t != s)
-        fail(ps, TB_EFORMAT, ps->line, "indented line (inih would join it to the previous "
-                                       "value); remove the indentation");
+        fail(ps, TB_EFORMAT, ps->line,
+             "indented line (inih would join it to the previous "
+             "value); remove the indentation");
     else if (content && *t == '[')
         section_header(ps, t + 1);
     return str;
@@ -695,8 +711,8 @@ static void check_workload(struct parse *ps, int idx)
         tb_format_bytes(kv, kvs, sizeof kvs);
         tb_format_bytes(p->memory_budget, budget, sizeof budget);
         fail(ps, TB_EBUDGET, model_line,
-             "model %s needs %s (weights %s + KV cache %s) > memory_budget %s (line %d)",
-             w->model, need, wbs, kvs, budget, ps->key_line[K_MEMORY_BUDGET]);
+             "model %s needs %s (weights %s + KV cache %s) > memory_budget %s (line %d)", w->model,
+             need, wbs, kvs, budget, ps->key_line[K_MEMORY_BUDGET]);
     }
 }
 
@@ -835,9 +851,9 @@ bool tb_slo_holds(const struct tb_slo *s, double value)
 
 int tb_slo_format(const struct tb_slo *s, char *buf, size_t n)
 {
-    return snprintf(buf, n, "%s %s %g%s%s%s%s", s->metric, s->op == TB_SLO_LE ? "<=" : ">=",
-                    s->threshold, s->cond_key[0] ? " @ " : "", s->cond_key,
-                    s->cond_key[0] ? " " : "", s->cond_value);
+    return snprintf(buf, n, "%s %s %g%s%s%s%s", s->metric,
+                    s->op == TB_SLO_LE ? "<=" : ">=", s->threshold, s->cond_key[0] ? " @ " : "",
+                    s->cond_key, s->cond_key[0] ? " " : "", s->cond_value);
 }
 
 void tb_profile_print(const struct tb_profile *p, FILE *f)
@@ -946,8 +962,7 @@ int tb_profile_dir_list(const char *dir, char ***paths, int *n, struct tb_err *e
     return TB_OK;
 }
 
-int tb_profile_find(const char *dir, const char *name, struct tb_profile **out,
-                    struct tb_err *err)
+int tb_profile_find(const char *dir, const char *name, struct tb_profile **out, struct tb_err *err)
 {
     *out = NULL;
     char **paths;

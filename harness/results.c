@@ -24,10 +24,29 @@ struct tb_results {
 
 /* CSV column -> JSON path ("a.b" = field b of object a); see tb_results.h */
 static const char *const csv_columns[] = {
-    "schema_version", "timestamp", "workload", "profile", "config", "backend", "metric",
-    "unit", "valid", "invalid_reason", "stats.n", "stats.min", "stats.mean", "stats.median",
-    "stats.p90", "stats.p95", "stats.p99", "stats.max", "stats.stddev", "stats.cv",
-    "stats.median_ci_lo", "stats.median_ci_hi", "stats.noisy",
+    "schema_version",
+    "timestamp",
+    "workload",
+    "profile",
+    "config",
+    "backend",
+    "metric",
+    "unit",
+    "valid",
+    "invalid_reason",
+    "stats.n",
+    "stats.min",
+    "stats.mean",
+    "stats.median",
+    "stats.p90",
+    "stats.p95",
+    "stats.p99",
+    "stats.max",
+    "stats.stddev",
+    "stats.cv",
+    "stats.median_ci_lo",
+    "stats.median_ci_hi",
+    "stats.noisy",
 };
 #define N_CSV_COLUMNS (sizeof csv_columns / sizeof csv_columns[0])
 
@@ -105,9 +124,11 @@ static int ensure_dir(const char *dir, struct tb_err *err)
     if (e == EEXIST && stat(dir, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return TB_OK;
-        return tb_err_set(err, TB_EIO, "results: output path '%s' exists and is not a directory", dir);
+        return tb_err_set(err, TB_EIO, "results: output path '%s' exists and is not a directory",
+                          dir);
     }
-    return tb_err_set(err, TB_EIO, "results: cannot create output directory '%s': %s", dir, strerror(e));
+    return tb_err_set(err, TB_EIO, "results: cannot create output directory '%s': %s", dir,
+                      strerror(e));
 }
 
 void tb_utc_timestamp(char *buf, size_t n)
@@ -146,11 +167,11 @@ static int make_run_subdir(const char *out_dir, char **out, struct tb_err *err)
         int e = errno;
         free(p);
         if (e != EEXIST)
-            return tb_err_set(err, TB_EIO, "results: cannot create run directory '%s/%s': %s", out_dir,
-                              name, strerror(e));
+            return tb_err_set(err, TB_EIO, "results: cannot create run directory '%s/%s': %s",
+                              out_dir, name, strerror(e));
     }
-    return tb_err_set(err, TB_EIO, "results: 1000 run directories named '%s/%s*' already exist", out_dir,
-                      stamp);
+    return tb_err_set(err, TB_EIO, "results: 1000 run directories named '%s/%s*' already exist",
+                      out_dir, stamp);
 }
 
 /* APPEND mode: a file left by a killed run may end in a torn line; cut it
@@ -175,15 +196,16 @@ static int trim_torn_tail(int fd, const char *path, struct tb_err *err)
                 if (keep == st.st_size)
                     return TB_OK;
                 if (ftruncate(fd, keep) != 0)
-                    return tb_err_set(err, TB_EIO, "results: cannot trim torn tail of '%s': %s", path,
-                                      strerror(errno));
+                    return tb_err_set(err, TB_EIO, "results: cannot trim torn tail of '%s': %s",
+                                      path, strerror(errno));
                 return fsync_path_fd(fd, path, err);
             }
         }
         end = start;
     }
     if (st.st_size > 0 && ftruncate(fd, 0) != 0)
-        return tb_err_set(err, TB_EIO, "results: cannot trim torn tail of '%s': %s", path, strerror(errno));
+        return tb_err_set(err, TB_EIO, "results: cannot trim torn tail of '%s': %s", path,
+                          strerror(errno));
     return st.st_size > 0 ? fsync_path_fd(fd, path, err) : TB_OK;
 }
 
@@ -204,7 +226,8 @@ static int open_results_file(const char *path, int excl, int *fd_out, struct tb_
         if (errno == EEXIST)
             return tb_err_set(err, TB_EIO,
                               "results: '%s' already exists; refusing to overwrite earlier results "
-                              "(use a new output directory or append mode)", path);
+                              "(use a new output directory or append mode)",
+                              path);
         return tb_err_set(err, TB_EIO, "results: cannot create '%s': %s", path, strerror(errno));
     }
     *fd_out = fd;
@@ -225,12 +248,9 @@ static int csv_cell(FILE *f, const json_t *v)
     case JSON_REAL:
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
         return fputs(num, f) < 0 ? -1 : 0;
-    case JSON_TRUE:
-        return fputs("true", f) < 0 ? -1 : 0;
-    case JSON_FALSE:
-        return fputs("false", f) < 0 ? -1 : 0;
-    default: /* null, object, array: no flat value */
-        return 0;
+    case JSON_TRUE: return fputs("true", f) < 0 ? -1 : 0;
+    case JSON_FALSE: return fputs("false", f) < 0 ? -1 : 0;
+    default: /* null, object, array: no flat value */ return 0;
     }
 }
 
@@ -375,9 +395,11 @@ int tb_results_close(struct tb_results *r, struct tb_err *err)
         return TB_OK;
     int rc = TB_OK;
     if (r->jsonl_fd >= 0 && close(r->jsonl_fd) != 0)
-        rc = tb_err_set(err, TB_EIO, "results: close of '%s' failed: %s", r->jsonl_path, strerror(errno));
+        rc = tb_err_set(err, TB_EIO, "results: close of '%s' failed: %s", r->jsonl_path,
+                        strerror(errno));
     if (r->csv_fd >= 0 && close(r->csv_fd) != 0 && !rc)
-        rc = tb_err_set(err, TB_EIO, "results: close of '%s' failed: %s", r->csv_path, strerror(errno));
+        rc = tb_err_set(err, TB_EIO, "results: close of '%s' failed: %s", r->csv_path,
+                        strerror(errno));
     free(r->dir);
     free(r->jsonl_path);
     free(r->csv_path);
@@ -392,7 +414,8 @@ static int stamp_schema(json_t *doc, const char *what, struct tb_err *err)
 {
     json_t *sv = json_object_get(doc, "schema_version");
     if (!sv) {
-        if (json_object_set_new(doc, "schema_version", json_integer(TB_RESULTS_SCHEMA_VERSION)) != 0)
+        if (json_object_set_new(doc, "schema_version", json_integer(TB_RESULTS_SCHEMA_VERSION)) !=
+            0)
             return tb_err_set(err, TB_ENOMEM, "results: out of memory");
         return TB_OK;
     }
@@ -408,7 +431,8 @@ int tb_results_append(struct tb_results *r, json_t *record, struct tb_err *err)
         return tb_err_set(err, TB_EINVAL, "results: append needs an open handle and a JSON object");
     if (r->broken)
         return tb_err_set(err, TB_EIO,
-                          "results: an earlier write to '%s' failed; refusing further appends", r->dir);
+                          "results: an earlier write to '%s' failed; refusing further appends",
+                          r->dir);
     int rc = stamp_schema(record, "record", err);
     if (rc)
         return rc;
@@ -474,7 +498,8 @@ int tb_json_write_atomic(const char *path, json_t *doc, struct tb_err *err)
     int rc = TB_OK;
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        rc = tb_err_set(err, TB_EIO, "results: cannot create temp file '%s': %s", tmp, strerror(errno));
+        rc = tb_err_set(err, TB_EIO, "results: cannot create temp file '%s': %s", tmp,
+                        strerror(errno));
         goto out;
     }
     if (fchmod(fd, 0644) != 0) {
@@ -493,7 +518,8 @@ int tb_json_write_atomic(const char *path, json_t *doc, struct tb_err *err)
     if (rc)
         goto unlink_out;
     if (rename(tmp, path) != 0) {
-        rc = tb_err_set(err, TB_EIO, "results: rename '%s' -> '%s' failed: %s", tmp, path, strerror(errno));
+        rc = tb_err_set(err, TB_EIO, "results: rename '%s' -> '%s' failed: %s", tmp, path,
+                        strerror(errno));
         goto unlink_out;
     }
     rc = fsync_dir(dir, err);
@@ -510,7 +536,8 @@ out:
 int tb_results_write_manifest(struct tb_results *r, json_t *manifest, struct tb_err *err)
 {
     if (!r || !json_is_object(manifest))
-        return tb_err_set(err, TB_EINVAL, "results: manifest needs an open handle and a JSON object");
+        return tb_err_set(err, TB_EINVAL,
+                          "results: manifest needs an open handle and a JSON object");
     int rc = stamp_schema(manifest, "manifest", err);
     if (rc)
         return rc;
@@ -596,14 +623,15 @@ int tb_results_read(const char *jsonl_path, json_t **records, size_t *dropped, s
                 n_dropped++;
                 break;
             }
-            rc = tb_err_set(err, TB_EFORMAT, "results: %s line %zu is not valid JSON: %s", jsonl_path,
-                            line_no, jerr.text);
+            rc = tb_err_set(err, TB_EFORMAT, "results: %s line %zu is not valid JSON: %s",
+                            jsonl_path, line_no, jerr.text);
             goto fail;
         }
         json_t *sv = json_object_get(rec, "schema_version");
         if (!json_is_object(rec) || !json_is_integer(sv) || json_integer_value(sv) < 1) {
             json_decref(rec);
-            rc = tb_err_set(err, TB_EFORMAT, "results: %s line %zu is not a record with a schema_version",
+            rc = tb_err_set(err, TB_EFORMAT,
+                            "results: %s line %zu is not a record with a schema_version",
                             jsonl_path, line_no);
             goto fail;
         }
@@ -612,7 +640,8 @@ int tb_results_read(const char *jsonl_path, json_t **records, size_t *dropped, s
             json_decref(rec);
             rc = tb_err_set(err, TB_EUNSUPPORTED,
                             "results: %s line %zu has schema_version %" JSON_INTEGER_FORMAT
-                            ", this build reads up to %d", jsonl_path, line_no, v, TB_RESULTS_SCHEMA_VERSION);
+                            ", this build reads up to %d",
+                            jsonl_path, line_no, v, TB_RESULTS_SCHEMA_VERSION);
             goto fail;
         }
         if (json_array_append_new(arr, rec) != 0) {
@@ -693,7 +722,8 @@ int tb_results_set_measurement(json_t *record, const char *metric, const char *u
                                struct tb_err *err)
 {
     if (!json_is_object(record) || !metric || !set)
-        return tb_err_set(err, TB_EINVAL, "results: measurement needs a record, a metric and samples");
+        return tb_err_set(err, TB_EINVAL,
+                          "results: measurement needs a record, a metric and samples");
     json_t *stats = json_null();
     if (set->n > 0) {
         struct tb_stats st;
@@ -713,22 +743,25 @@ int tb_results_set_measurement(json_t *record, const char *metric, const char *u
     bad |= json_object_set_new(record, "valid", json_boolean(set->valid));
     if (!set->valid)
         bad |= json_object_set_new(record, "invalid_reason",
-                                   json_string(set->invalid_reason[0] ? set->invalid_reason
-                                                                      : "unknown (no reason recorded)"));
+                                   json_string(set->invalid_reason[0]
+                                                   ? set->invalid_reason
+                                                   : "unknown (no reason recorded)"));
     bad |= json_object_set_new(record, "warmup_n", json_integer((json_int_t)set->warmup_n));
     bad |= json_object_set_new(record, "measured_s", tb_json_number(set->measured_s));
     bad |= json_object_set(record, "stats", stats ? stats : json_null());
     bad |= json_object_set(record, "samples", samples ? samples : json_null());
     json_decref(stats);
     json_decref(samples);
-    return bad ? tb_err_set(err, TB_ENOMEM, "results: out of memory building metric %s", metric) : TB_OK;
+    return bad ? tb_err_set(err, TB_ENOMEM, "results: out of memory building metric %s", metric)
+               : TB_OK;
 }
 
 int tb_results_set_unavailable(json_t *record, const char *metric, const char *reason,
                                struct tb_err *err)
 {
     if (!json_is_object(record) || !metric || !reason || !*reason)
-        return tb_err_set(err, TB_EINVAL, "results: an unavailable metric needs a name and a reason");
+        return tb_err_set(err, TB_EINVAL,
+                          "results: an unavailable metric needs a name and a reason");
     int bad = json_object_set_new(record, "metric", json_string(metric));
     bad |= json_object_set_new(record, "valid", json_false());
     bad |= json_object_set_new(record, "stats", json_null());

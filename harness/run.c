@@ -161,8 +161,10 @@ static int find_model(const char *spec, const char *cache_dir, uint64_t seed, bo
     int type;
     const int k = parse_synth(spec, shape, sizeof shape, &type);
     if (k < 0)
-        return tb_err_set(err, TB_EINVAL, "model '%s': expected synth:SHAPE:TYPE with a known "
-                          "shape and type f32|f16|q8_0|q4_0", spec);
+        return tb_err_set(err, TB_EINVAL,
+                          "model '%s': expected synth:SHAPE:TYPE with a known "
+                          "shape and type f32|f16|q8_0|q4_0",
+                          spec);
     if (k == 0) {
         if (snprintf(out, n, "%s", spec) >= (int)n)
             return tb_err_set(err, TB_EINVAL, "%s: path too long", spec);
@@ -256,8 +258,7 @@ static int sample_fn(void *user, double *sample, struct tb_err *err)
 {
     struct wl_ctx *w = user;
     switch (w->kind) {
-    case TB_WL_LLM_PREFILL:
-        return tb_llm_prefill(&w->ss, sample, &w->first_token, err);
+    case TB_WL_LLM_PREFILL: return tb_llm_prefill(&w->ss, sample, &w->first_token, err);
     case TB_WL_LLM_DECODE: {
         int32_t next;
         return tb_llm_decode_step(&w->ss, w->ss.n_prompt, w->first_token, &next, sample, err);
@@ -271,8 +272,7 @@ static int sample_fn(void *user, double *sample, struct tb_err *err)
         rc = push_side(w, t.ttft_s, t.n_decoded ? t.decode_s / t.n_decoded : NAN);
         return rc ? tb_err_set(err, rc, "out of memory") : TB_OK;
     }
-    case TB_WL_EMBED:
-        return tb_embed_run(&w->ss, w->embedding, sample, err);
+    case TB_WL_EMBED: return tb_embed_run(&w->ss, w->embedding, sample, err);
     default:
         return tb_err_set(err, TB_EUNSUPPORTED, "workload %s is not supported by this build",
                           tb_workload_kind_name(w->kind));
@@ -315,13 +315,12 @@ static int teacher_forced_logits(const char *path, const char *backend,
 /* Reference for a synthetic model: cpu-ref on the f32 model of the same
  * shape and seed (quantization loss + kernel error). For a user file:
  * cpu-ref on --reference-model, else on the same file (kernel fidelity). */
-static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir,
-                         const char *model_spec, const char *model_path,
-                         tb_llama_graph_runner run, void *run_ctx, const struct tb_llama_model *m,
-                         json_t *rec, struct tb_err *err)
+static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir, const char *model_spec,
+                         const char *model_path, tb_llama_graph_runner run, void *run_ctx,
+                         const struct tb_llama_model *m, json_t *rec, struct tb_err *err)
 {
-    const int32_t n_pos = o->accuracy_positions < m->config.ctx_len ? o->accuracy_positions
-                                                                    : m->config.ctx_len;
+    const int32_t n_pos =
+        o->accuracy_positions < m->config.ctx_len ? o->accuracy_positions : m->config.ctx_len;
     char ref_path[PATH_MAX_TB], shape[64], what[PATH_MAX_TB + 64];
     int type;
     int rc;
@@ -349,12 +348,11 @@ static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir,
     int32_t ref_vocab = 0;
     char ignored[PATH_MAX_TB + 128] = "", store_err[sizeof err->msg] = "";
     rc = tb_refcache_key_init(&key, "cpu-ref", ref_path, tokens, n_pos, err);
-    const int cached = rc ? rc : tb_refcache_load(ref_dir, &key, &ref, &ref_vocab, ignored,
-                                                   sizeof ignored, err);
+    const int cached =
+        rc ? rc : tb_refcache_load(ref_dir, &key, &ref, &ref_vocab, ignored, sizeof ignored, err);
     rc = cached < 0 ? cached : TB_OK;
     if (!rc && !cached) {
-        rc = teacher_forced_logits(ref_path, "cpu-ref", NULL, tokens, n_pos, &ref, &ref_vocab,
-                                   err);
+        rc = teacher_forced_logits(ref_path, "cpu-ref", NULL, tokens, n_pos, &ref, &ref_vocab, err);
         /* stored only under the identity it was computed from (a model
          * rewritten meanwhile gets a new key); a failure costs later
          * configurations a recomputation, nothing else */
@@ -363,8 +361,10 @@ static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir,
             struct tb_err se = {0};
             int src = tb_refcache_key_init(&after, "cpu-ref", ref_path, tokens, n_pos, &se);
             if (!src && strcmp(after.text, key.text))
-                src = tb_err_set(&se, TB_EIO, "%s changed while its reference was computed: "
-                                 "not cached", ref_path);
+                src = tb_err_set(&se, TB_EIO,
+                                 "%s changed while its reference was computed: "
+                                 "not cached",
+                                 ref_path);
             if (!src)
                 src = tb_refcache_store(ref_dir, &key, ref, ref_vocab, &se);
             if (src)
@@ -384,24 +384,21 @@ static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir,
                                 err);
     struct tb_accuracy acc;
     if (!rc && ref_vocab != m->config.vocab_size)
-        rc = tb_err_set(err, TB_EINVAL, "accuracy: reference vocabulary %d != model %d",
-                        ref_vocab, m->config.vocab_size);
+        rc = tb_err_set(err, TB_EINVAL, "accuracy: reference vocabulary %d != model %d", ref_vocab,
+                        m->config.vocab_size);
     if (!rc)
-        rc = tb_accuracy_compare(ref, tb_llama_logits(s, 0), n_pos,
-                                 m->config.vocab_size, &acc, err);
+        rc =
+            tb_accuracy_compare(ref, tb_llama_logits(s, 0), n_pos, m->config.vocab_size, &acc, err);
     tb_llama_state_free(s);
     free(ref);
     free(tokens);
     if (rc)
         return rc;
-    json_t *acc_o =
-        json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:i}", "reference", what,
-                  "positions", n_pos, "top1_agreement",
-                  tb_json_number(acc.top1_agreement), "kl_mean",
-                  tb_json_number(acc.kl_mean), "kl_p99",
-                  tb_json_number(acc.kl_p99), "max_abs_logit_error",
-                  tb_json_number(acc.max_abs_err), "non_finite_positions",
-                  acc.non_finite);
+    json_t *acc_o = json_pack(
+        "{s:s, s:i, s:o, s:o, s:o, s:o, s:i}", "reference", what, "positions", n_pos,
+        "top1_agreement", tb_json_number(acc.top1_agreement), "kl_mean",
+        tb_json_number(acc.kl_mean), "kl_p99", tb_json_number(acc.kl_p99), "max_abs_logit_error",
+        tb_json_number(acc.max_abs_err), "non_finite_positions", acc.non_finite);
     /* whether this configuration computed the reference or loaded it */
     json_object_set_new(acc_o, "reference_source", json_string(cached ? "cached" : "computed"));
     if (ignored[0])
@@ -432,8 +429,8 @@ struct run_ctx {
     struct tb_topo_summary topo_sum;
     int n_done, n_total;
     int tty;
-    json_t *summary; /* rows for the final table */
-    json_t *env;     /* environment, attached to every record */
+    json_t *summary;         /* rows for the final table */
+    json_t *env;             /* environment, attached to every record */
     struct tb_coverage *cov; /* coverage matrix rows (owned) */
     int n_cov, cap_cov;
     size_t n_child_records;  /* appended by watchdog children (res does not count them) */
@@ -510,14 +507,16 @@ static void set_counters(json_t *rec, struct tb_counters *c, const char *reason_
     json_object_set_new(o, "multiplexed", json_boolean(tb_counters_multiplexed(c, &why)));
     double ipc, miss;
     const char *what = NULL;
-    json_object_set_new(o, "ipc", tb_counters_ipc(c, &ipc) ? json_string("unavailable: "
-                                                                         "PAPI_TOT_INS/PAPI_TOT_CYC not counted")
-                                                           : tb_json_number(ipc));
-    json_object_set_new(o, "cache_miss_rate",
-                        tb_counters_miss_rate(c, &miss, &what)
-                            ? json_string("unavailable: no miss/access event pair counted")
-                            : json_pack("{s:o, s:s}", "value", tb_json_number(miss), "events",
-                                        what ? what : ""));
+    json_object_set_new(o, "ipc",
+                        tb_counters_ipc(c, &ipc)
+                            ? json_string("unavailable: "
+                                          "PAPI_TOT_INS/PAPI_TOT_CYC not counted")
+                            : tb_json_number(ipc));
+    json_object_set_new(
+        o, "cache_miss_rate",
+        tb_counters_miss_rate(c, &miss, &what)
+            ? json_string("unavailable: no miss/access event pair counted")
+            : json_pack("{s:o, s:s}", "value", tb_json_number(miss), "events", what ? what : ""));
     /* independent of PAPI: whole-process CPU time over the measured window */
     json_object_set_new(o, "process_cpu_seconds", tb_json_number(cpu_s));
     json_object_set_new(o, "wall_seconds", tb_json_number(wall_s));
@@ -586,11 +585,11 @@ struct profile_run {
     struct tb_sched_run sr;      /* measured evals: the scheduler, no evidence */
     json_t *entries;             /* entries_json */
     char prefs[160];             /* the list as given, "npu>opencl:gpu>cpu" */
-    json_t *binding; /* applied binding + observation */
+    json_t *binding;             /* applied binding + observation */
     char profile_hash[TB_HASH_STR_MAX];
-    const char (*names)[32];     /* the profile's list, or one[] for --backend */
+    const char (*names)[32]; /* the profile's list, or one[] for --backend */
     char one[1][32];
-    int unsupported;             /* no named backend here and the CPU not allowed */
+    int unsupported; /* no named backend here and the CPU not allowed */
 };
 
 /* The record key of one configuration; isa is what the cpu backend runs. */
@@ -601,17 +600,16 @@ static void config_key(const struct profile_run *pr, const char *model_spec, int
              tb_isa_name(isa));
 }
 
-static void summary_row(struct run_ctx *rc, const char *profile, const char *wl,
-                        const char *metric, double median, double p99, double tps,
-                        const char *energy, const char *accuracy, const char *tier,
-                        const char *status)
+static void summary_row(struct run_ctx *rc, const char *profile, const char *wl, const char *metric,
+                        double median, double p99, double tps, const char *energy,
+                        const char *accuracy, const char *tier, const char *status)
 {
     json_array_append_new(rc->summary,
-                          json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s}",
-                                    "profile", profile, "workload", wl, "metric", metric,
-                                    "median", tb_json_number(median), "p99", tb_json_number(p99),
-                                    "tps", tb_json_number(tps), "energy", energy, "accuracy",
-                                    accuracy, "tier", tier, "status", status));
+                          json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "profile",
+                                    profile, "workload", wl, "metric", metric, "median",
+                                    tb_json_number(median), "p99", tb_json_number(p99), "tps",
+                                    tb_json_number(tps), "energy", energy, "accuracy", accuracy,
+                                    "tier", tier, "status", status));
 }
 
 static void print_record(struct run_ctx *rc, json_t *rec)
@@ -629,8 +627,7 @@ static void print_record(struct run_ctx *rc, json_t *rec)
 
 static int run_workload(struct run_ctx *rc, struct profile_run *pr,
                         const struct tb_profile_workload *wl, int prompt_len,
-                        json_t *profile_records,
-                        struct tb_err *err)
+                        json_t *profile_records, struct tb_err *err)
 {
     const struct tb_run_opts *o = rc->o;
     const struct tb_profile *p = pr->p;
@@ -653,19 +650,19 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     if (!pr->bs.e[0].b)
         warn(rec, "first-choice backend %s unavailable: %s", pr->bs.e[0].label,
              pr->bs.e[0].disabled_reason);
-    json_object_set_new(rec, "threads", json_pack("{s:i, s:i, s:b, s:s}", "requested",
-                                                  pr->plan.requested, "actual", pr->plan.actual,
-                                                  "clamped", pr->plan.clamped, "source",
-                                                  o->threads ? "override" : "profile"));
+    json_object_set_new(rec, "threads",
+                        json_pack("{s:i, s:i, s:b, s:s}", "requested", pr->plan.requested, "actual",
+                                  pr->plan.actual, "clamped", pr->plan.clamped, "source",
+                                  o->threads ? "override" : "profile"));
     if (pr->plan.clamped)
         warn(rec, "threads clamped: profile asked for %d, host has %d", pr->plan.requested,
              pr->plan.actual);
     json_object_set(rec, "binding", pr->binding);
-    json_object_set_new(rec, "isa", json_pack("{s:s, s:s}", "cap",
-                                              pr->cfg.isa_cap >= TB_ISA_COUNT
-                                                  ? "best"
-                                                  : tb_isa_name(pr->cfg.isa_cap),
-                                              "used", tb_isa_name(tb_backend_isa(cpu))));
+    json_object_set_new(
+        rec, "isa",
+        json_pack("{s:s, s:s}", "cap",
+                  pr->cfg.isa_cap >= TB_ISA_COUNT ? "best" : tb_isa_name(pr->cfg.isa_cap), "used",
+                  tb_isa_name(tb_backend_isa(cpu))));
     json_t *ov = json_object();
     if (o->model)
         json_object_set_new(ov, "model", json_string(o->model));
@@ -674,9 +671,9 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     if (o->threads)
         json_object_set_new(ov, "threads", json_integer(o->threads));
     json_object_set_new(rec, "overrides", ov);
-    json_object_set_new(rec, "params", json_pack("{s:s, s:i, s:i, s:I}", "model", model_spec,
-                                                 "prompt", prompt_len, "n_predict",
-                                                 wl->n_predict, "seed", (json_int_t)o->seed));
+    json_object_set_new(rec, "params",
+                        json_pack("{s:s, s:i, s:i, s:I}", "model", model_spec, "prompt", prompt_len,
+                                  "n_predict", wl->n_predict, "seed", (json_int_t)o->seed));
 
     char path[PATH_MAX_TB], b1[32], b2[32];
     struct tb_llama_model *m = NULL;
@@ -704,11 +701,10 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     struct tb_err he = {0};
     if (tb_file_hash(path, mhash, &he))
         snprintf(mhash, sizeof mhash, "unavailable");
-    json_object_set_new(rec, "model", json_pack("{s:s, s:s, s:s, s:I}", "path", path, "hash",
-                                                mhash, "weight_type",
-                                                tb_type_name(m->weights.weight_type),
-                                                "weight_bytes",
-                                                (json_int_t)m->weights.weight_bytes));
+    json_object_set_new(rec, "model",
+                        json_pack("{s:s, s:s, s:s, s:I}", "path", path, "hash", mhash,
+                                  "weight_type", tb_type_name(m->weights.weight_type),
+                                  "weight_bytes", (json_int_t)m->weights.weight_bytes));
 
     const int32_t ctx = m->config.ctx_len;
     int32_t n_prompt = prompt_len > 0 ? prompt_len : 1;
@@ -732,13 +728,12 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     if (rcode)
         goto fail;
     const uint64_t need = m->weights.weight_bytes + act_bytes + kv_bytes;
-    json_object_set_new(rec, "memory", json_pack("{s:I, s:I, s:I, s:I, s:I}", "weight_bytes_mapped",
-                                                 (json_int_t)m->weights.weight_bytes,
-                                                 "activation_arena_bytes", (json_int_t)act_bytes,
-                                                 "kv_cache_bytes", (json_int_t)kv_bytes,
-                                                 "engine_total_bytes", (json_int_t)need,
-                                                 "budget_bytes",
-                                                 (json_int_t)p->memory_budget));
+    json_object_set_new(rec, "memory",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "weight_bytes_mapped",
+                                  (json_int_t)m->weights.weight_bytes, "activation_arena_bytes",
+                                  (json_int_t)act_bytes, "kv_cache_bytes", (json_int_t)kv_bytes,
+                                  "engine_total_bytes", (json_int_t)need, "budget_bytes",
+                                  (json_int_t)p->memory_budget));
     if (need > p->memory_budget) {
         char why[256];
         snprintf(why, sizeof why, "needs %s (weights %s + activations %s + KV %s) > budget %s",
@@ -773,10 +768,15 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     }
     tb_workload_prompt(o->seed, m->config.vocab_size, prompt, n_prompt);
     w.kind = wl->kind;
-    w.ss = (struct tb_llm_session){.m = m, .s = s, .run = tb_sched_graph_runner,
-                                   .run_ctx = &pr->sr, .prompt = prompt,
-                                   .n_prompt = n_prompt, .n_predict = n_predict,
-                                   .op_ns = op_ns, .op_ns_sum = op_sum};
+    w.ss = (struct tb_llm_session){.m = m,
+                                   .s = s,
+                                   .run = tb_sched_graph_runner,
+                                   .run_ctx = &pr->sr,
+                                   .prompt = prompt,
+                                   .n_prompt = n_prompt,
+                                   .n_predict = n_predict,
+                                   .op_ns = op_ns,
+                                   .op_ns_sum = op_sum};
     if (wl->kind == TB_WL_LLM_DECODE) { /* context to decode against, outside the timing */
         double t;
         rcode = tb_llm_prefill(&w.ss, &t, &w.first_token, err);
@@ -907,8 +907,9 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
         const char *why = !energy_on ? tb_energy_disabled_reason(meter) : ee.msg;
         char reason[512];
         copy_str(reason, sizeof reason, why ? why : "unknown");
-        json_object_set_new(rec, "energy", json_pack("{s:s, s:s}", "source",
-                                                     tb_energy_name(meter), "unavailable", reason));
+        json_object_set_new(
+            rec, "energy",
+            json_pack("{s:s, s:s}", "source", tb_energy_name(meter), "unavailable", reason));
     }
 
     /* memory actually resident */
@@ -941,8 +942,7 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
             json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
             snprintf(tier_txt, sizeof tier_txt, "%s", tb_coverage_verdict_name(cov.verdict));
             if (cov.verdict != TB_COV_ON_TARGET)
-                warn(rec, "tier coverage: %s (%s)", tb_coverage_verdict_name(cov.verdict),
-                     cov.why);
+                warn(rec, "tier coverage: %s (%s)", tb_coverage_verdict_name(cov.verdict), cov.why);
             keep_coverage(rc, &cov);
         }
     }
@@ -979,8 +979,8 @@ static int run_workload(struct run_ctx *rc, struct profile_run *pr,
     }
     json_object_set_new(rec, "status", json_string(set.valid ? "ok" : "invalid"));
     status = set.valid ? "ok" : "INVALID";
-    summary_row(rc, p->name, wl_name, metric, st.median, st.p99, tps, energy_txt, acc_txt,
-                tier_txt, status);
+    summary_row(rc, p->name, wl_name, metric, st.median, st.p99, tps, energy_txt, acc_txt, tier_txt,
+                status);
     goto append;
 
 fail:
@@ -1137,9 +1137,10 @@ static int judge_slos(struct run_ctx *rc, const struct tb_profile *p, json_t *re
             fails += !ok;
         } else {
             json_object_set_new(o, "verdict", json_string("UNMEASURED"));
-            json_object_set_new(o, "reason", json_string(why_not ? why_not
-                                                                 : "no workload of this run "
-                                                                   "measured it"));
+            json_object_set_new(o, "reason",
+                                json_string(why_not ? why_not
+                                                    : "no workload of this run "
+                                                      "measured it"));
             unmeasured++;
         }
         json_array_append_new(arr, o);
@@ -1166,15 +1167,15 @@ static int apply_binding(struct run_ctx *rc, struct profile_run *pr, struct tb_e
         return tb_err_prefix(err, "%s: binding", p->path);
     char plan[256];
     tb_bind_plan_format(&pr->plan, plan, sizeof plan);
-    pr->binding = json_pack("{s:s, s:s}", "policy", tb_bind_policy_name(pr->plan.policy), "plan",
-                            plan);
+    pr->binding =
+        json_pack("{s:s, s:s}", "policy", tb_bind_policy_name(pr->plan.policy), "plan", plan);
     if (pr->plan.policy != TB_BIND_NONE && pr->plan.actual > 0) {
         /* the calling thread runs worker 0's share of every op */
         int observed = -1;
         struct tb_err be = {0};
         if (tb_topo_bind_current_thread(rc->topo, pr->plan.pu_os[0], &observed, &be))
-            json_object_set_new(pr->binding, "applied", json_pack("{s:b, s:s}", "ok", 0, "reason",
-                                                                   be.msg));
+            json_object_set_new(pr->binding, "applied",
+                                json_pack("{s:b, s:s}", "ok", 0, "reason", be.msg));
         else
             json_object_set_new(pr->binding, "applied",
                                 json_pack("{s:b, s:i, s:i}", "ok", 1, "main_thread_pu",
@@ -1200,24 +1201,25 @@ static int record_unsupported(struct run_ctx *rc, struct profile_run *pr, struct
         if (j >= p->workloads[i].n_prompts || !in_list(rc->o->workloads, wl))
             continue;
         progress(rc, p->name, wl);
-        json_t *rec = tb_results_record_new(wl, p->name, rc->o->model ? rc->o->model
-                                                                    : p->workloads[i].model);
+        json_t *rec =
+            tb_results_record_new(wl, p->name, rc->o->model ? rc->o->model : p->workloads[i].model);
         json_object_set(rec, "environment", rc->env);
         json_object_set_new(rec, "status", json_string("unsupported"));
         json_object_set_new(rec, "unsupported", json_string(why));
-        json_object_set_new(rec, "params", json_pack("{s:i}", "prompt", p->workloads[i].prompts[j]));
+        json_object_set_new(rec, "params",
+                            json_pack("{s:i}", "prompt", p->workloads[i].prompts[j]));
         json_object_set_new(rec, "placement", json_pack("{s:O}", "entries", pr->entries));
         struct tb_coverage cov;
         char cov_label[48]; /* matrix rows name the prompt length */
         snprintf(cov_label, sizeof cov_label, "%s p%d", wl, p->workloads[i].prompts[j]);
-        tb_coverage_failed(p->name, cov_label,
-                           rc->o->model ? rc->o->model : p->workloads[i].model,
+        tb_coverage_failed(p->name, cov_label, rc->o->model ? rc->o->model : p->workloads[i].model,
                            TB_COV_UNSUPPORTED, why, &cov);
         json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
         keep_coverage(rc, &cov);
         rcode = tb_results_append(rc->res, rec, err);
         json_decref(rec);
-        summary_row(rc, p->name, wl, "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported", "unsupported");
+        summary_row(rc, p->name, wl, "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported",
+                    "unsupported");
     }
     if (!rcode && p->n_slos) {
         json_t *rec = tb_results_record_new("qualification", p->name, "slo");
@@ -1260,8 +1262,10 @@ static int open_backends(struct run_ctx *rc, struct profile_run *pr, struct tb_e
         usable |= pr->bs.e[i].b != NULL;
     if (!usable && !lists_cpu(pr->names, n_names)) {
         pr->unsupported = 1;
-        return tb_err_set(err, TB_EUNSUPPORTED, "none of the backends %s is available on this "
-                          "host and the profile does not allow the CPU", pr->prefs);
+        return tb_err_set(err, TB_EUNSUPPORTED,
+                          "none of the backends %s is available on this "
+                          "host and the profile does not allow the CPU",
+                          pr->prefs);
     }
     struct tb_sched_opts so;
     tb_sched_opts_default(&so);
@@ -1336,24 +1340,30 @@ static int model_changed(struct run_ctx *rc, const char *path, char *why, size_t
     }
     int changed = 1;
     if (m->exists && !now.exists)
-        snprintf(why, n, "model file %s was deleted during the run (a process that had it "
-                 "mapped measured the deleted file; later loads fail)", path);
+        snprintf(why, n,
+                 "model file %s was deleted during the run (a process that had it "
+                 "mapped measured the deleted file; later loads fail)",
+                 path);
     else if (!m->exists && now.exists)
         snprintf(why, n, "model file %s appeared during the run", path);
     else if (m->exists && (m->dev != now.dev || m->ino != now.ino))
-        snprintf(why, n, "model file %s was replaced during the run (inode %llu -> %llu, size "
-                 "%lld -> %lld bytes)", path, (unsigned long long)m->ino,
-                 (unsigned long long)now.ino, (long long)m->size, (long long)now.size);
+        snprintf(why, n,
+                 "model file %s was replaced during the run (inode %llu -> %llu, size "
+                 "%lld -> %lld bytes)",
+                 path, (unsigned long long)m->ino, (unsigned long long)now.ino, (long long)m->size,
+                 (long long)now.size);
     else if (m->exists && m->size != now.size)
         snprintf(why, n, "model file %s changed during the run: size %lld -> %lld bytes%s", path,
                  (long long)m->size, (long long)now.size,
                  m->mtime.tv_sec != now.mtime.tv_sec || m->mtime.tv_nsec != now.mtime.tv_nsec
                      ? ", mtime changed"
                      : "");
-    else if (m->exists && (m->mtime.tv_sec != now.mtime.tv_sec ||
-                           m->mtime.tv_nsec != now.mtime.tv_nsec))
-        snprintf(why, n, "model file %s changed during the run: mtime changed (size %lld bytes "
-                 "unchanged)", path, (long long)now.size);
+    else if (m->exists &&
+             (m->mtime.tv_sec != now.mtime.tv_sec || m->mtime.tv_nsec != now.mtime.tv_nsec))
+        snprintf(why, n,
+                 "model file %s changed during the run: mtime changed (size %lld bytes "
+                 "unchanged)",
+                 path, (long long)now.size);
     else
         changed = 0;
     if (changed)
@@ -1387,9 +1397,9 @@ static const char *signal_name(int sig)
  * CRASHED or MODEL-CHANGED): one record with the message and the evidence
  * (stolen), a summary row; the suite goes on. */
 static int append_outcome(struct run_ctx *rc, const struct profile_run *pr,
-                          const struct tb_profile_workload *wl, int prompt_len,
-                          const char *status, const char *msg, const char *evidence_key,
-                          json_t *evidence, struct tb_err *err)
+                          const struct tb_profile_workload *wl, int prompt_len, const char *status,
+                          const char *msg, const char *evidence_key, json_t *evidence,
+                          struct tb_err *err)
 {
     const char *wl_name = tb_workload_kind_name(wl->kind);
     const char *model_spec = rc->o->model ? rc->o->model : wl->model;
@@ -1406,9 +1416,9 @@ static int append_outcome(struct run_ctx *rc, const struct profile_run *pr,
     json_object_set(rec, "environment", rc->env);
     json_object_set_new(rec, "backends", json_string(pr->prefs));
     json_object_set_new(rec, "profile_hash", json_string(pr->profile_hash));
-    json_object_set_new(rec, "params", json_pack("{s:s, s:i, s:i, s:I}", "model", model_spec,
-                                                 "prompt", prompt_len, "n_predict",
-                                                 wl->n_predict, "seed", (json_int_t)rc->o->seed));
+    json_object_set_new(rec, "params",
+                        json_pack("{s:s, s:i, s:i, s:I}", "model", model_spec, "prompt", prompt_len,
+                                  "n_predict", wl->n_predict, "seed", (json_int_t)rc->o->seed));
     json_object_set_new(rec, "status", json_string(status));
     json_object_set_new(rec, "valid", json_false());
     json_object_set_new(rec, "invalid_reason", json_string(msg));
@@ -1428,9 +1438,9 @@ static int append_outcome(struct run_ctx *rc, const struct profile_run *pr,
  * the parent what lives in memory: summary rows, the record (for the SLOs),
  * coverage rows, the outcome. Frame: u32 length, JSON, i32 n, n x (struct
  * tb_coverage + its off[]); same binary on both ends. */
-static void __attribute__((noreturn)) watched_child(struct run_ctx *rc, struct profile_run *pr,
-                                                    const struct tb_profile_workload *wl,
-                                                    int prompt_len, int fd)
+static void __attribute__((noreturn))
+watched_child(struct run_ctx *rc, struct profile_run *pr, const struct tb_profile_workload *wl,
+              int prompt_len, int fd)
 {
     const size_t sum0 = json_array_size(rc->summary), res0 = tb_results_count(rc->res);
     const int cov0 = rc->n_cov;
@@ -1448,10 +1458,10 @@ static void __attribute__((noreturn)) watched_child(struct run_ctx *rc, struct p
     json_t *sum = json_array();
     for (size_t i = sum0; i < json_array_size(rc->summary); i++)
         json_array_append(sum, json_array_get(rc->summary, i));
-    json_t *msg = json_pack("{s:i, s:s, s:b, s:I, s:i, s:o, s:o}", "rcode", r, "error", e.msg,
-                            "profile_done", done, "appended",
-                            (json_int_t)(tb_results_count(rc->res) - res0), "n_done", rc->n_done,
-                            "summary", sum, "records", recs);
+    json_t *msg =
+        json_pack("{s:i, s:s, s:b, s:I, s:i, s:o, s:o}", "rcode", r, "error", e.msg, "profile_done",
+                  done, "appended", (json_int_t)(tb_results_count(rc->res) - res0), "n_done",
+                  rc->n_done, "summary", sum, "records", recs);
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     int bad = !text;
     if (text) {
@@ -1602,10 +1612,8 @@ static int merge_child(struct run_ctx *rc, struct msg_buf *b, json_t *records, i
     rc->n_done = (int)json_integer_value(json_object_get(msg, "n_done"));
     size_t i;
     json_t *x;
-    json_array_foreach(json_object_get(msg, "summary"), i, x)
-        json_array_append(rc->summary, x);
-    json_array_foreach(json_object_get(msg, "records"), i, x)
-        json_array_append(records, x);
+    json_array_foreach(json_object_get(msg, "summary"), i, x) json_array_append(rc->summary, x);
+    json_array_foreach(json_object_get(msg, "records"), i, x) json_array_append(records, x);
     json_decref(msg);
     for (int32_t k = 0; k < n_cov; k++) {
         struct tb_coverage c;
@@ -1651,8 +1659,10 @@ static int run_watched(struct run_ctx *rc, struct profile_run *pr,
         int child_rc = TB_OK;
         struct tb_err cerr = {0};
         if (merge_child(rc, &b, records, &child_rc, profile_done, &cerr))
-            rcode = tb_err_set(err, TB_EIO, "watchdog: the child for %s %s sent a malformed "
-                               "result", pr->p->name, tb_workload_kind_name(wl->kind));
+            rcode = tb_err_set(err, TB_EIO,
+                               "watchdog: the child for %s %s sent a malformed "
+                               "result",
+                               pr->p->name, tb_workload_kind_name(wl->kind));
         else if (child_rc) {
             *err = cerr;
             rcode = child_rc;
@@ -1674,8 +1684,10 @@ static int run_watched(struct run_ctx *rc, struct profile_run *pr,
     const char *outcome;
     if (timed_out) {
         outcome = "TIMEOUT";
-        snprintf(how, sizeof how, "no result within the %g s timeout: the configuration's "
-                 "process group was killed with SIGKILL after %.1f s", timeout, elapsed);
+        snprintf(how, sizeof how,
+                 "no result within the %g s timeout: the configuration's "
+                 "process group was killed with SIGKILL after %.1f s",
+                 timeout, elapsed);
         json_object_set_new(ev, "signal", json_string("SIGKILL"));
         json_object_set_new(ev, "killed_by_watchdog", json_true());
     } else if (WIFSIGNALED(status)) {
@@ -1689,8 +1701,10 @@ static int run_watched(struct run_ctx *rc, struct profile_run *pr,
         /* e.g. a sanitizer that caught the fault and exited */
         outcome = "CRASHED";
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        snprintf(how, sizeof how, "the configuration's process exited with status %d without a "
-                 "result after %.1f s", code, elapsed);
+        snprintf(how, sizeof how,
+                 "the configuration's process exited with status %d without a "
+                 "result after %.1f s",
+                 code, elapsed);
         json_object_set_new(ev, "exit_status", json_integer(code));
     }
     json_object_set_new(ev, "outcome", json_string(outcome));
@@ -1737,9 +1751,8 @@ static int run_config(struct run_ctx *rc, struct profile_run *pr,
                     : run_workload(rc, pr, wl, prompt_len, records, err);
     /* a change the outcome record did not already report (a model the
      * child generated is seen here for the first time) */
-    const int have_after =
-        have_path || find_model(o->model ? o->model : wl->model, o->cache_dir, o->seed, false,
-                                path, sizeof path, &me) == TB_OK;
+    const int have_after = have_path || find_model(o->model ? o->model : wl->model, o->cache_dir,
+                                                   o->seed, false, path, sizeof path, &me) == TB_OK;
     if (!rcode && have_after && rc->n_incomplete == before &&
         model_changed(rc, path, why, sizeof why))
         rcode = append_outcome(rc, pr, wl, prompt_len, "MODEL-CHANGED", why, "model_change",
@@ -1802,8 +1815,8 @@ out:
 
 static void print_summary(const json_t *rows, FILE *f)
 {
-    fprintf(f, "\n%-20s %-14s %-8s %12s %12s %10s  %-14s %-22s %-16s %s\n", "profile",
-            "workload", "metric", "median", "p99", "tok/s", "energy", "accuracy", "tier", "status");
+    fprintf(f, "\n%-20s %-14s %-8s %12s %12s %10s  %-14s %-22s %-16s %s\n", "profile", "workload",
+            "metric", "median", "p99", "tok/s", "energy", "accuracy", "tier", "status");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
@@ -1908,8 +1921,8 @@ static json_t *build_env_isolated(struct run_ctx *rc, struct tb_err *err)
     if (pid == 0) {
         struct tb_err e = {0};
         json_t *env = build_env(rc, &e);
-        json_t *msg = json_pack("{s:o, s:s}", "environment", env ? env : json_null(), "error",
-                                e.msg);
+        json_t *msg =
+            json_pack("{s:o, s:s}", "environment", env ? env : json_null(), "error", e.msg);
         char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
         const int bad = !text || tb_write_all(fd, text, strlen(text), "result pipe", NULL);
         fflush(stdout);
@@ -2021,10 +2034,10 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     if (!rcode) {
         for (int i = 0; i < n_prof; i++)
             for (int j = 0; j < profiles[i]->n_workloads; j++)
-                rc.n_total += in_list(o.workloads,
-                                      tb_workload_kind_name(profiles[i]->workloads[j].kind))
-                                  ? profiles[i]->workloads[j].n_prompts
-                                  : 0;
+                rc.n_total +=
+                    in_list(o.workloads, tb_workload_kind_name(profiles[i]->workloads[j].kind))
+                        ? profiles[i]->workloads[j].n_prompts
+                        : 0;
         json_t *env = o.timeout_s > 0 ? build_env_isolated(&rc, err) : build_env(&rc, err);
         if (!env)
             rcode = err->code ? err->code : TB_ENOMEM;
@@ -2032,11 +2045,11 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         json_t *plist = json_array();
         for (int i = 0; i < n_prof; i++)
             json_array_append_new(plist, json_string(profiles[i]->name));
-        manifest = json_pack("{s:s, s:O, s:o, s:s, s:s, s:I, s:i, s:f, s:i}", "status", "running",
-                             "environment", env ? env : json_null(), "profiles", plist,
-                             "profiles_dir", o.profiles_dir, "cache_dir", o.cache_dir, "seed",
-                             (json_int_t)o.seed, "min_samples", o.min_samples, "min_time_s",
-                             o.min_time_s, "warmup", o.warmup);
+        manifest =
+            json_pack("{s:s, s:O, s:o, s:s, s:s, s:I, s:i, s:f, s:i}", "status", "running",
+                      "environment", env ? env : json_null(), "profiles", plist, "profiles_dir",
+                      o.profiles_dir, "cache_dir", o.cache_dir, "seed", (json_int_t)o.seed,
+                      "min_samples", o.min_samples, "min_time_s", o.min_time_s, "warmup", o.warmup);
         json_object_set_new(manifest, "timeout_s", tb_json_number(o.timeout_s));
         if (!rcode)
             rcode = tb_results_write_manifest(rc.res, manifest, err);
@@ -2052,9 +2065,9 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     if (rc.res) {
         if (manifest) {
             json_object_set_new(manifest, "status", json_string(rcode ? "failed" : "complete"));
-            json_object_set_new(manifest, "records",
-                                json_integer((json_int_t)(tb_results_count(rc.res) +
-                                                          rc.n_child_records)));
+            json_object_set_new(
+                manifest, "records",
+                json_integer((json_int_t)(tb_results_count(rc.res) + rc.n_child_records)));
             json_object_set_new(manifest, "incomplete_configurations",
                                 json_integer(rc.n_incomplete));
             if (rcode)
@@ -2103,11 +2116,11 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     if (!rcode && gate_fail && !o.quiet)
         fprintf(stderr, "tierbench run: tier coverage fails the --fail-on gate\n");
     if (!rcode && rc.n_incomplete && !o.quiet)
-        fprintf(stderr, "tierbench run: %d configuration(s) ended TIMEOUT, CRASHED or "
-                "MODEL-CHANGED (see the results)\n", rc.n_incomplete);
+        fprintf(stderr,
+                "tierbench run: %d configuration(s) ended TIMEOUT, CRASHED or "
+                "MODEL-CHANGED (see the results)\n",
+                rc.n_incomplete);
     if (!rcode)
-        *exit_code = rc.n_incomplete        ? TB_RUN_EXIT_INCOMPLETE
-                     : any_fail || gate_fail ? 1
-                                             : 0;
+        *exit_code = rc.n_incomplete ? TB_RUN_EXIT_INCOMPLETE : any_fail || gate_fail ? 1 : 0;
     return rcode;
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/tb_results.h" /* tb_json_number */
+#include "harness/tb_results.h"      /* tb_json_number */
 #include "kernels/tb_backend_impl.h" /* tb_now_ns */
 
 void tb_stability_cfg_default(struct tb_stability_cfg *c)
@@ -145,8 +145,8 @@ json_t *tb_stability_end(struct tb_stability *s, int *unstable)
     json_object_set_new(o, "canary_slowdown", tb_json_number(slow));
     char buf[200];
     if (slow > s->cfg.canary_slowdown_max) {
-        snprintf(buf, sizeof buf, "canary slowed %.1f%% during the run (limit %.0f%%)",
-                 100 * slow, 100 * s->cfg.canary_slowdown_max);
+        snprintf(buf, sizeof buf, "canary slowed %.1f%% during the run (limit %.0f%%)", 100 * slow,
+                 100 * s->cfg.canary_slowdown_max);
         json_array_append_new(reasons, json_string(buf));
     }
     if (t1_ok && t1.total > s->t0.total) {

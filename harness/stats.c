@@ -60,7 +60,7 @@ static double interp(double lo, double hi, double frac)
 {
     double d = hi - lo;
     return isfinite(d) || !isfinite(lo) || !isfinite(hi) ? lo + frac * d
-                                                        : (1.0 - frac) * lo + frac * hi;
+                                                         : (1.0 - frac) * lo + frac * hi;
 }
 
 double tb_percentile_sorted(const double *sorted, size_t n, double q)
@@ -168,7 +168,8 @@ int tb_stats_compute(const double *x, size_t n, const struct tb_stats_opts *opts
             free(meds);
             free(counts);
             free(s);
-            return tb_err_set(err, TB_ENOMEM, "stats: cannot allocate bootstrap buffers (n = %zu)", n);
+            return tb_err_set(err, TB_ENOMEM, "stats: cannot allocate bootstrap buffers (n = %zu)",
+                              n);
         }
         struct tb_rng rng;
         tb_rng_seed(&rng, opts->seed);
@@ -234,7 +235,8 @@ int tb_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
                     enum tb_mwu_method method, struct tb_mwu *out, struct tb_err *err)
 {
     if (!a || !b || !out || na == 0 || nb == 0)
-        return tb_err_set(err, TB_EINVAL, "mann-whitney: empty sample (na = %zu, nb = %zu)", na, nb);
+        return tb_err_set(err, TB_EINVAL, "mann-whitney: empty sample (na = %zu, nb = %zu)", na,
+                          nb);
     int rc = check_finite(a, na, "mann-whitney sample a", err);
     if (!rc)
         rc = check_finite(b, nb, "mann-whitney sample b", err);
@@ -282,7 +284,8 @@ int tb_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
         if (out->ties || !exact_fits)
             return tb_err_set(err, TB_EUNSUPPORTED,
                               "mann-whitney: exact p-value needs untied data and small samples "
-                              "(na = %zu, nb = %zu, ties = %d)", na, nb, out->ties);
+                              "(na = %zu, nb = %zu, ties = %d)",
+                              na, nb, out->ties);
         use_exact = 1;
     } else if (method == TB_MWU_AUTO) {
         use_exact = !out->ties && mn <= 8 && exact_fits;
@@ -429,13 +432,15 @@ int tb_measure_run(const struct tb_measure_cfg *cfg, tb_measure_fn fn, void *use
         double sample = NAN;
         if ((rc = fn(user, &sample, err)) != 0) {
             out->measured_s = now_s() - t1;
-            mark_invalid(out, "measured call %zu failed: %s", out->n, err ? err->msg : tb_strerror(rc));
+            mark_invalid(out, "measured call %zu failed: %s", out->n,
+                         err ? err->msg : tb_strerror(rc));
             return rc;
         }
         if (!isfinite(sample)) {
             out->measured_s = now_s() - t1;
             mark_invalid(out, "measured call %zu returned a non-finite sample", out->n);
-            return tb_err_set(err, TB_ERANGE, "measure: sample %zu is not finite (%g)", out->n, sample);
+            return tb_err_set(err, TB_ERANGE, "measure: sample %zu is not finite (%g)", out->n,
+                              sample);
         }
         out->v[out->n++] = sample;
     }

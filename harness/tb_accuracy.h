@@ -19,8 +19,8 @@ struct tb_accuracy {
     double kl_mean;        /* mean over positions */
     double kl_p99;         /* 99th percentile over positions (linear interpolation) */
     double kl_max;
-    double max_abs_err;    /* max |logit_run - logit_ref| */
-    int non_finite;        /* positions whose run logits hold NaN/Inf (KL = Inf there) */
+    double max_abs_err; /* max |logit_run - logit_ref| */
+    int non_finite;     /* positions whose run logits hold NaN/Inf (KL = Inf there) */
 };
 
 /* ref, run: [n_pos x vocab] row-major. */

@@ -5,16 +5,16 @@
 
 enum { TB_EXIT_OK = 0, TB_EXIT_FAIL = 1, TB_EXIT_USAGE = 2 };
 
-int tb_cli_model(int argc, char **argv); /* model info FILE | model synth ... */
-int tb_cli_infer(int argc, char **argv); /* infer --model FILE --tokens ... */
-int tb_cli_profiles(int argc, char **argv); /* profiles list | show NAME | validate FILE... */
-int tb_cli_run(int argc, char **argv); /* run [--profile ...]: the measurement suite */
-int tb_cli_report(int argc, char **argv); /* report RESULTS... -o DIR: md/html/csv + charts */
-int tb_cli_compare(int argc, char **argv); /* compare BASE CANDIDATE: CI perf gate */
-int tb_cli_store(int argc, char **argv); /* store add RESULTS... [--db FILE] */
-int tb_cli_history(int argc, char **argv); /* history [--metric M] [--profile P] */
+int tb_cli_model(int argc, char **argv);     /* model info FILE | model synth ... */
+int tb_cli_infer(int argc, char **argv);     /* infer --model FILE --tokens ... */
+int tb_cli_profiles(int argc, char **argv);  /* profiles list | show NAME | validate FILE... */
+int tb_cli_run(int argc, char **argv);       /* run [--profile ...]: the measurement suite */
+int tb_cli_report(int argc, char **argv);    /* report RESULTS... -o DIR: md/html/csv + charts */
+int tb_cli_compare(int argc, char **argv);   /* compare BASE CANDIDATE: CI perf gate */
+int tb_cli_store(int argc, char **argv);     /* store add RESULTS... [--db FILE] */
+int tb_cli_history(int argc, char **argv);   /* history [--metric M] [--profile P] */
 int tb_cli_dashboard(int argc, char **argv); /* dashboard -o DIR: release trends */
-int tb_cli_coverage(int argc, char **argv); /* coverage [--profile ...]: tier coverage matrix */
-int tb_cli_bench(int argc, char **argv); /* bench --model ...: llama-bench style pp/tg */
+int tb_cli_coverage(int argc, char **argv);  /* coverage [--profile ...]: tier coverage matrix */
+int tb_cli_bench(int argc, char **argv);     /* bench --model ...: llama-bench style pp/tg */
 
 #endif

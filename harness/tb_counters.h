@@ -27,8 +27,8 @@
 extern "C" {
 #endif
 
-#define TB_COUNTERS_DEFAULT_EVENTS                                                         \
-    "perf::TASK-CLOCK,perf::PAGE-FAULTS,perf::CONTEXT-SWITCHES,perf::CPU-MIGRATIONS,"      \
+#define TB_COUNTERS_DEFAULT_EVENTS                                                                 \
+    "perf::TASK-CLOCK,perf::PAGE-FAULTS,perf::CONTEXT-SWITCHES,perf::CPU-MIGRATIONS,"              \
     "PAPI_TOT_INS,PAPI_TOT_CYC,PAPI_L1_DCM,PAPI_L1_DCA"
 
 enum { TB_COUNTERS_INHERIT = 1 };

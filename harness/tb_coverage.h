@@ -44,21 +44,21 @@ struct tb_coverage_op {
     enum tb_op_class cls;
     char backend[32], device[96];
     char claimed_kind[8], device_kind[8];
-    char reason[TB_SCHED_REASON_MAX];  /* declared reason ("" when none) */
+    char reason[TB_SCHED_REASON_MAX];   /* declared reason ("" when none) */
     char evidence[TB_EVIDENCE_WHY_MAX]; /* why the detector classed it so */
     int accel_required;
     int on_target_tier;
-    double ms_per_run;                 /* mean measured wall time */
+    double ms_per_run; /* mean measured wall time */
     double launches_per_run, device_ms_per_run, host_cpu_ms_per_run;
-    int n_mismatch;                    /* output checks against cpu-ref that failed */
+    int n_mismatch; /* output checks against cpu-ref that failed */
 };
 
 struct tb_coverage {
     char profile[64], workload[32], model[256];
     char target_kind[8];
-    int n_ops, n_on_target;            /* ops on the target tier (see tb_coverage_op) */
+    int n_ops, n_on_target; /* ops on the target tier (see tb_coverage_op) */
     double flops, flops_on_target;
-    double ns, ns_on_target;           /* summed over runs */
+    double ns, ns_on_target; /* summed over runs */
     int n_runs;
     int n_declared, n_silent, n_unverified, n_mismatch;
     int n_segments, n_copies;
@@ -93,7 +93,6 @@ int tb_coverage_fails(const struct tb_coverage *c, enum tb_fail_on f);
 int tb_coverage_write_markdown(FILE *f, const struct tb_coverage *rows, int n);
 int tb_coverage_write_csv(FILE *f, const struct tb_coverage *rows, int n);
 
-
 /* ---- Tier probe: scheduler + evidence + accumulation behind one handle,
  * for `tierbench coverage` and `tierbench run`. Usage:
  *   tb_tier_probe_create(entries, n, &sched_opts, NULL, 7, &tp, err);
@@ -111,8 +110,7 @@ int tb_tier_probe_create(const struct tb_sched_entry *entries, int n_entries,
 void tb_tier_probe_free(struct tb_tier_probe *tp);
 /* tb_llama_graph_runner: runs g through the scheduler with evidence and
  * accumulates it (ctx = the probe). */
-int tb_tier_probe_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
-                         struct tb_err *err);
+int tb_tier_probe_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns, struct tb_err *err);
 /* The placement of the last graph run (NULL before the first run). */
 const struct tb_sched_plan *tb_tier_probe_plan(const struct tb_tier_probe *tp);
 struct tb_sched *tb_tier_probe_sched(struct tb_tier_probe *tp);

@@ -39,15 +39,15 @@ extern "C" {
 #endif
 
 struct tb_energy_config {
-    const char *source;         /* see above; NULL = "auto" */
-    const char *powercap_root;  /* NULL = /sys/class/powercap */
-    const char *nvml_library;   /* NULL = "libnvidia-ml.so.1" */
+    const char *source;        /* see above; NULL = "auto" */
+    const char *powercap_root; /* NULL = /sys/class/powercap */
+    const char *nvml_library;  /* NULL = "libnvidia-ml.so.1" */
 };
 
 struct tb_energy_result {
     double joules;
-    double seconds;     /* window length (same clock as the source) */
-    char source[128];   /* e.g. "powercap:package-0+package-1", "nvml:1 GPU", "trace:FILE" */
+    double seconds;   /* window length (same clock as the source) */
+    char source[128]; /* e.g. "powercap:package-0+package-1", "nvml:1 GPU", "trace:FILE" */
 };
 
 /* The vtable every source implements. */

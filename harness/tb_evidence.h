@@ -66,18 +66,17 @@ void tb_evidence_thresholds_default(struct tb_evidence_thresholds *t);
  * on-target). */
 enum tb_op_class tb_evidence_classify(const struct tb_placement *p,
                                       const struct tb_op_run_evidence *x,
-                                      const struct tb_evidence_thresholds *t, char *why,
-                                      size_t n);
+                                      const struct tb_evidence_thresholds *t, char *why, size_t n);
 
 /* Per-op summary over repeated runs. */
 struct tb_op_evidence_summary {
     int n_runs;
     int n_class[TB_CLASS_COUNT];
-    enum tb_op_class cls;            /* worst class seen */
-    char why[TB_EVIDENCE_WHY_MAX];   /* of the first run with that class */
+    enum tb_op_class cls;          /* worst class seen */
+    char why[TB_EVIDENCE_WHY_MAX]; /* of the first run with that class */
     uint64_t wall_ns, host_cpu_ns, thread_cpu_ns, runq_wait_ns, launches, device_ns; /* sums */
     int n_checked, n_mismatch;
-    double max_rel_err;              /* max |d| / max(|ref|, abs_tol) over checks */
+    double max_rel_err; /* max |d| / max(|ref|, abs_tol) over checks */
 };
 
 struct tb_evidence {

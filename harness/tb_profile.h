@@ -55,33 +55,38 @@ extern "C" {
 #define TB_PROFILE_MAX_PROMPTS 8
 #define TB_PROFILE_PATH_MAX 512
 
-enum tb_workload_kind { TB_WL_LLM_PREFILL, TB_WL_LLM_DECODE, TB_WL_LLM_GENERATE, TB_WL_EMBED,
-                        TB_WL_COUNT };
+enum tb_workload_kind {
+    TB_WL_LLM_PREFILL,
+    TB_WL_LLM_DECODE,
+    TB_WL_LLM_GENERATE,
+    TB_WL_EMBED,
+    TB_WL_COUNT
+};
 const char *tb_workload_kind_name(enum tb_workload_kind k); /* "llm-decode", ... */
 
 struct tb_profile_workload {
     enum tb_workload_kind kind;
     char model[TB_PROFILE_PATH_MAX]; /* as written: synth:SHAPE:TYPE or a path (resolved) */
     bool synth;
-    char shape[32];                  /* synth only */
-    int weight_type;                 /* synth: enum tb_type; -1 for a file */
-    int prompt, n_predict;           /* prompt: the largest of prompts[] (sizing checks) */
+    char shape[32];                      /* synth only */
+    int weight_type;                     /* synth: enum tb_type; -1 for a file */
+    int prompt, n_predict;               /* prompt: the largest of prompts[] (sizing checks) */
     int prompts[TB_PROFILE_MAX_PROMPTS]; /* prompt lengths (llm-decode: context positions),
                                             each measured on its own; llm-prefill
                                             default 16, 128, 512 */
     int n_prompts;
-    uint64_t need_bytes;             /* synth: weights + KV cache; 0 for a file */
-    int line;                        /* line of the [workload.*] header */
+    uint64_t need_bytes; /* synth: weights + KV cache; 0 for a file */
+    int line;            /* line of the [workload.*] header */
 };
 
 enum tb_slo_op { TB_SLO_LE, TB_SLO_GE };
 
 struct tb_slo {
-    char metric[32];     /* ttft_ms, tpot_ms, e2e_ms, prefill_tps, decode_tps,
-                            joules_per_token, mean_watts, peak_rss_mib, top1_agreement */
+    char metric[32]; /* ttft_ms, tpot_ms, e2e_ms, prefill_tps, decode_tps,
+                        joules_per_token, mean_watts, peak_rss_mib, top1_agreement */
     enum tb_slo_op op;
     double threshold;
-    char cond_key[16];   /* "" (always), "prompt", "n_predict" or "workload" */
+    char cond_key[16]; /* "" (always), "prompt", "n_predict" or "workload" */
     char cond_value[32];
     int line;
 };
@@ -93,18 +98,18 @@ int tb_slo_format(const struct tb_slo *s, char *buf, size_t n);
 struct tb_profile {
     char path[TB_PROFILE_PATH_MAX];
     char name[64], tier[32], description[256];
-    int threads;                 /* 0 = all cores */
-    int binding;                 /* enum tb_bind_policy (harness/tb_topo.h) */
-    char cpuset[128];            /* "" = no restriction */
-    int isa_cap;                 /* enum tb_isa; TB_ISA_COUNT = best available */
-    uint64_t memory_budget;      /* bytes */
+    int threads;            /* 0 = all cores */
+    int binding;            /* enum tb_bind_policy (harness/tb_topo.h) */
+    char cpuset[128];       /* "" = no restriction */
+    int isa_cap;            /* enum tb_isa; TB_ISA_COUNT = best available */
+    uint64_t memory_budget; /* bytes */
     int weight_types[TB_PROFILE_MAX_LIST], n_weight_types;
     char backends[TB_PROFILE_MAX_LIST][32];
     int n_backends;
     char accel_op_classes[TB_PROFILE_MAX_LIST][16];
     int n_accel_op_classes;
     char energy_source[TB_PROFILE_PATH_MAX]; /* for tb_energy_config.source */
-    char events[512];            /* PAPI event list; "" = the harness default */
+    char events[512];                        /* PAPI event list; "" = the harness default */
     struct tb_profile_workload workloads[TB_PROFILE_MAX_WORKLOADS];
     int n_workloads;
     struct tb_slo slos[TB_PROFILE_MAX_SLOS];
@@ -127,8 +132,7 @@ const struct tb_profile_workload *tb_profile_workload(const struct tb_profile *p
 int tb_profile_dir_list(const char *dir, char ***paths, int *n, struct tb_err *err);
 void tb_profile_dir_list_free(char **paths, int n);
 /* Loads the profile in dir whose name (or file stem) is `name`. */
-int tb_profile_find(const char *dir, const char *name, struct tb_profile **out,
-                    struct tb_err *err);
+int tb_profile_find(const char *dir, const char *name, struct tb_profile **out, struct tb_err *err);
 
 /* Bytes in binary units, the inverse of memory_budget parsing: exact when
  * whole ("888 KiB", "6 GiB"), else two decimals ("13.11 MiB"). */

@@ -22,7 +22,7 @@ struct tb_refcache_key {
     char text[TB_REFCACHE_KEY_MAX]; /* backend, path, dev, inode, size, mtime, positions */
     const int32_t *tokens;          /* borrowed: the teacher-forced prompt */
     int32_t n_pos;
-    uint64_t hash;                  /* of text and tokens: names the file */
+    uint64_t hash; /* of text and tokens: names the file */
 };
 
 /* Stats model_path (its identity is part of the key); tokens are borrowed

@@ -11,10 +11,9 @@
  *                  (quoted through libcsv's csv_fwrite), flushed + fsynced
  *                  per row, header written once when the file is created.
  *                  results.jsonl is authoritative: a run killed between the
- *                  two appends leaves the CSV one row short. *   manifest.json  run-level metadata (environment, command line, counts),
- *                  replaced atomically: temp file in the same directory,
- *                  fsync, rename, fsync of the directory -> readers see the
- *                  old or the new manifest, never a partial one.
+ *                  two appends leaves the CSV one row short. *   manifest.json  run-level metadata
+ * (environment, command line, counts), replaced atomically: temp file in the same directory, fsync,
+ * rename, fsync of the directory -> readers see the old or the new manifest, never a partial one.
  *
  * Existing results are never overwritten: by default a fresh subdirectory
  * run-YYYYMMDD-HHMMSS[-N] (UTC) is created under the --out directory (mkdir
@@ -123,8 +122,8 @@ json_t *tb_stats_to_json(const struct tb_stats *s);
 
 /* Sets record["metric"], ["unit"], ["valid"], ["invalid_reason"] (when
  * invalid), ["warmup_n"], ["measured_s"], ["stats"] (from the samples; null
- * when n == 0) and ["samples"] (raw values) from a measured sample set. Returns TB_OK, TB_ENOMEM or the
- * statistics error. */
+ * when n == 0) and ["samples"] (raw values) from a measured sample set. Returns TB_OK, TB_ENOMEM or
+ * the statistics error. */
 int tb_results_set_measurement(json_t *record, const char *metric, const char *unit,
                                const struct tb_sample_set *set, const struct tb_stats_opts *opts,
                                struct tb_err *err);

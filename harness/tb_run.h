@@ -32,27 +32,27 @@ struct tb_run_hooks {
 #define TB_RUN_EXIT_INCOMPLETE 3
 
 struct tb_run_opts {
-    const char *profiles_dir;   /* NULL: $TB_PROFILES_DIR, else the source tree's device_profiles/ */
-    const char *profiles;       /* comma list of profile names; NULL = all shipped */
-    const char *workloads;      /* comma list (llm-prefill,...); NULL = each profile's own */
-    const char *model;          /* override: synth:SHAPE:TYPE or FILE.gguf */
-    const char *backend;        /* override of the profile's preference list */
-    int threads;                /* override; 0 = profile's */
-    int min_samples;            /* measured samples at least (LoadGen min_query_count) */
-    double min_time_s;          /* measured time at least */
-    double max_time_s;          /* per-run cap (watchdog between samples) */
-    int warmup;                 /* warm-up iterations */
-    const char *events;         /* PAPI events; NULL = default list */
-    const char *energy;         /* energy source override; NULL = profile's */
-    const char *out_dir;        /* results root; a fresh run-* subdirectory is made inside */
-    const char *cache_dir;      /* synthetic models; NULL = $TB_CACHE_DIR or ./.tb-cache */
+    const char *profiles_dir; /* NULL: $TB_PROFILES_DIR, else the source tree's device_profiles/ */
+    const char *profiles;     /* comma list of profile names; NULL = all shipped */
+    const char *workloads;    /* comma list (llm-prefill,...); NULL = each profile's own */
+    const char *model;        /* override: synth:SHAPE:TYPE or FILE.gguf */
+    const char *backend;      /* override of the profile's preference list */
+    int threads;              /* override; 0 = profile's */
+    int min_samples;          /* measured samples at least (LoadGen min_query_count) */
+    double min_time_s;        /* measured time at least */
+    double max_time_s;        /* per-run cap (watchdog between samples) */
+    int warmup;               /* warm-up iterations */
+    const char *events;       /* PAPI events; NULL = default list */
+    const char *energy;       /* energy source override; NULL = profile's */
+    const char *out_dir;      /* results root; a fresh run-* subdirectory is made inside */
+    const char *cache_dir;    /* synthetic models; NULL = $TB_CACHE_DIR or ./.tb-cache */
     const char *reference_model; /* accuracy reference for a user file (else cpu-ref on the file) */
-    uint64_t seed;              /* synthetic weights + prompts */
-    int accuracy_positions;     /* teacher-forced positions for accuracy; 0 = skip */
-    int no_cpu_fallback;        /* fail fast when an op would fall back to the CPU */
-    int fail_on;                /* enum tb_fail_on: coverage gate for the exit code */
-    int json;                   /* also print each record as a JSON line on stdout */
-    int quiet;                  /* no progress lines */
+    uint64_t seed;               /* synthetic weights + prompts */
+    int accuracy_positions;      /* teacher-forced positions for accuracy; 0 = skip */
+    int no_cpu_fallback;         /* fail fast when an op would fall back to the CPU */
+    int fail_on;                 /* enum tb_fail_on: coverage gate for the exit code */
+    int json;                    /* also print each record as a JSON line on stdout */
+    int quiet;                   /* no progress lines */
     /* Per-configuration watchdog: > 0 runs every profile x workload x prompt
      * in a forked child (its own process group) and kills it after this many
      * seconds (record status TIMEOUT); a child killed by a signal is CRASHED,

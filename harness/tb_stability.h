@@ -43,7 +43,7 @@ struct tb_stability {
     double canary_before_s;
     struct tb_cpu_times t0;
     int t0_ok;
-    double temp_before_c; /* max over zones; NaN if none */
+    double temp_before_c;   /* max over zones; NaN if none */
     double freq_before_mhz; /* cpu0 scaling_cur_freq; NaN if none */
 };
 

@@ -112,10 +112,10 @@ typedef int (*tb_measure_fn)(void *user, double *sample, struct tb_err *err);
 struct tb_sample_set {
     double *v; /* n measured samples, warm-up excluded; owned, free with tb_sample_set_free */
     size_t n, cap;
-    size_t warmup_n;         /* warm-up calls made */
-    double warmup_s;         /* warm-up wall time */
-    double measured_s;       /* wall time of the measured phase */
-    int valid;               /* 1 = both minimums met */
+    size_t warmup_n;                            /* warm-up calls made */
+    double warmup_s;                            /* warm-up wall time */
+    double measured_s;                          /* wall time of the measured phase */
+    int valid;                                  /* 1 = both minimums met */
     char invalid_reason[TB_INVALID_REASON_MAX]; /* "" when valid */
 };
 

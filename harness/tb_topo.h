@@ -75,8 +75,7 @@ int tb_bind_plan_format(const struct tb_bind_plan *plan, char *buf, size_t n);
  * back where it actually runs (hwloc_get_last_cpu_location): *observed_os
  * receives that PU's OS index (optional). TB_EUNSUPPORTED on a topology that
  * is not this system or when the OS refuses binding. */
-int tb_topo_bind_current_thread(struct tb_topo *t, int pu_os, int *observed_os,
-                                struct tb_err *err);
+int tb_topo_bind_current_thread(struct tb_topo *t, int pu_os, int *observed_os, struct tb_err *err);
 /* Where the calling thread last ran (OS index), or a negative code. */
 int tb_topo_current_pu(struct tb_topo *t, int *pu_os, struct tb_err *err);
 

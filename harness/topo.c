@@ -123,8 +123,8 @@ int tb_topo_summary_format(const struct tb_topo_summary *s, char *buf, size_t n)
     return snprintf(buf, n,
                     "%d package(s), %d core(s), %d PU(s), %d NUMA node(s), L1d %s x%d, "
                     "L2 %s x%d, L3 %s x%d, memory %s%s",
-                    s->packages, s->cores, s->pus, s->numa_nodes, l1, s->l1d_count, l2,
-                    s->l2_count, l3, s->l3_count, mem, s->is_this_system ? "" : " (not this host)");
+                    s->packages, s->cores, s->pus, s->numa_nodes, l1, s->l1d_count, l2, s->l2_count,
+                    l3, s->l3_count, mem, s->is_this_system ? "" : " (not this host)");
 }
 
 static const char *const k_policy_names[] = {"none", "compact", "spread"};
@@ -308,8 +308,7 @@ int tb_topo_current_pu(struct tb_topo *tt, int *pu_os, struct tb_err *err)
     return rc;
 }
 
-int tb_topo_bind_current_thread(struct tb_topo *tt, int pu_os, int *observed_os,
-                                struct tb_err *err)
+int tb_topo_bind_current_thread(struct tb_topo *tt, int pu_os, int *observed_os, struct tb_err *err)
 {
     if (!hwloc_topology_is_thissystem(tt->topo))
         return tb_err_set(err, TB_EUNSUPPORTED,

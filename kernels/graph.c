@@ -44,9 +44,7 @@ void tb_op_account(struct tb_op *op)
     const double rows = (double)tb_tensor_nrows(op->dst);
     double flops = 0, bytes = (double)tb_tensor_nbytes(op->dst);
     switch (op->kind) {
-    case TB_OP_GET_ROWS:
-        bytes += rows * (double)a->nb[1] + (double)tb_tensor_nbytes(b);
-        break;
+    case TB_OP_GET_ROWS: bytes += rows * (double)a->nb[1] + (double)tb_tensor_nbytes(b); break;
     case TB_OP_RMS_NORM:
         flops = 4.0 * n_dst; /* square+add, scale, weight */
         bytes += (double)tb_tensor_nbytes(a) + (double)tb_tensor_nbytes(b);
@@ -66,8 +64,8 @@ void tb_op_account(struct tb_op *op)
         /* per query row i: (pos0+i+1) keys (causal) or pos0+n keys (non-causal),
          * QK and PV each 2*head_dim per head */
         const double n = (double)a->ne[1], hd = op->p.head_dim, nh = op->p.n_head;
-        const double kv_rows = op->p.non_causal ? n * (op->p.pos0 + n)
-                                                : n * op->p.pos0 + n * (n + 1) / 2.0;
+        const double kv_rows =
+            op->p.non_causal ? n * (op->p.pos0 + n) : n * op->p.pos0 + n * (n + 1) / 2.0;
         flops = kv_rows * nh * (4.0 * hd + 5.0);
         const double kv_row_bytes = (double)op->src[1]->nb[1];
         bytes += (double)tb_tensor_nbytes(a) + 2.0 * (double)(op->p.pos0 + n) * kv_row_bytes;
@@ -82,8 +80,7 @@ void tb_op_account(struct tb_op *op)
         flops = n_dst;
         bytes += (double)tb_tensor_nbytes(a) + (double)tb_tensor_nbytes(b);
         break;
-    case TB_OP_COUNT:
-        break;
+    case TB_OP_COUNT: break;
     }
     op->flops = flops;
     op->bytes = bytes;

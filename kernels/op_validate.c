@@ -33,8 +33,8 @@ static bool is_weight(enum tb_type t)
 
 /* A weight type tb_graph.h allows but this backend lacks is TB_EUNSUPPORTED
  * (the scheduler places the op elsewhere); anything else wrong is TB_EINVAL. */
-static int weight_type(const char *backend, const struct tb_op *op, enum tb_type t,
-                       unsigned mask, struct tb_err *err)
+static int weight_type(const char *backend, const struct tb_op *op, enum tb_type t, unsigned mask,
+                       struct tb_err *err)
 {
     if (!is_weight(t))
         return fail(err, TB_EINVAL, backend, op, "weight / table must be f32, f16, q8_0 or q4_0");
@@ -118,9 +118,8 @@ int tb_op_validate(const char *backend, const struct tb_op *op, unsigned wtype_m
             (op->kind != TB_OP_SILU && (b->ne[0] != a->ne[0] || tb_tensor_nrows(b) != n)))
             return fail(err, TB_EINVAL, backend, op, "inputs and dst must have the same shape");
         return TB_OK;
-    case TB_OP_COUNT:
-        break;
+    case TB_OP_COUNT: break;
     }
-    return tb_err_set(err, TB_EUNSUPPORTED, "%s: unknown op kind %d ('%s')", backend,
-                      (int)op->kind, op->name);
+    return tb_err_set(err, TB_EUNSUPPORTED, "%s: unknown op kind %d ('%s')", backend, (int)op->kind,
+                      op->name);
 }

@@ -81,8 +81,10 @@ static int open_entry(struct tb_sched_entry *e, const char *label,
         *colon = '\0';
         e->want_kind = kind_from_suffix(colon + 1);
         if (e->want_kind == -2)
-            return tb_err_set(err, TB_EINVAL, "sched: backend entry '%s': unknown device kind "
-                              "'%s' (gpu, npu, cpu)", label, colon + 1);
+            return tb_err_set(err, TB_EINVAL,
+                              "sched: backend entry '%s': unknown device kind "
+                              "'%s' (gpu, npu, cpu)",
+                              label, colon + 1);
     } else {
         e->want_kind = default_kind(name);
     }
@@ -143,11 +145,11 @@ struct tb_sched {
     struct tb_sched_opts opts;
     char accel[TB_SCHED_MAX_ENTRIES][16];
     struct tb_sched_plan plan;
-    int cap;            /* plan arrays' capacity */
+    int cap; /* plan arrays' capacity */
     int have_plan;
-    int plan_rc;        /* the no_cpu_fallback verdict of the cached plan */
+    int plan_rc; /* the no_cpu_fallback verdict of the cached plan */
     char plan_msg[TB_ERR_MSG_MAX];
-    const void **wptr;  /* [cap] weights counted per entry (memory reason) */
+    const void **wptr; /* [cap] weights counted per entry (memory reason) */
     int *wentry;
     unsigned char *pre, *got; /* output-check scratch */
     size_t scratch;
@@ -162,8 +164,10 @@ int tb_sched_create(const struct tb_sched_entry *entries, int n_entries,
                           TB_SCHED_MAX_ENTRIES);
     const struct tb_sched_entry *last = &entries[n_entries - 1];
     if (!last->b || tb_backend_device_kind(last->b) != TB_DEVICE_CPU)
-        return tb_err_set(err, TB_EINVAL, "sched: the last entry ('%s') must be a created CPU "
-                          "backend (the always-available fallback)", last->label);
+        return tb_err_set(err, TB_EINVAL,
+                          "sched: the last entry ('%s') must be a created CPU "
+                          "backend (the always-available fallback)",
+                          last->label);
     struct tb_sched *s = calloc(1, sizeof *s);
     if (!s)
         return tb_err_set(err, TB_ENOMEM, "sched: out of memory");
@@ -250,8 +254,8 @@ static int keeps_type(enum tb_type t)
 /* unsupported-type vs unsupported-op: the same op with every non-f32
  * operand (weights, f16 caches) replaced by an f32 tensor of the same
  * shape. supports_op only inspects, so the substitute's data is never read. */
-static int declined_for_type(const struct tb_backend *b, const struct tb_op *op,
-                             char *what, size_t n)
+static int declined_for_type(const struct tb_backend *b, const struct tb_op *op, char *what,
+                             size_t n)
 {
     struct tb_op sub = *op;
     struct tb_tensor t[TB_OP_MAX_SRC + 1];
@@ -351,8 +355,9 @@ static int check_no_cpu_fallback(struct tb_sched *s, const struct tb_graph *g)
             continue;
         n_bad++;
         if (len >= 0 && len < (int)sizeof list - 80) {
-            int w = snprintf(list + len, sizeof list - (size_t)len, "%s%s (%s)", n_bad > 1 ? ", " : "",
-                             g->ops[i].name, tb_sched_reason_name(p->reason));
+            int w =
+                snprintf(list + len, sizeof list - (size_t)len, "%s%s (%s)", n_bad > 1 ? ", " : "",
+                         g->ops[i].name, tb_sched_reason_name(p->reason));
             len = w < 0 ? -1 : len + w;
         }
     }
@@ -377,8 +382,8 @@ static int make_plan(struct tb_sched *s, const struct tb_graph *g, struct tb_err
     pl->n_copies = 0;
     const struct tb_sched_entry *e0 = &s->e[0];
     pl->first_choice_kind = e0->want_kind >= 0 ? e0->want_kind
-                            : e0->b          ? (int)tb_backend_device_kind(e0->b)
-                                             : TB_DEVICE_OTHER;
+                            : e0->b            ? (int)tb_backend_device_kind(e0->b)
+                                               : TB_DEVICE_OTHER;
     for (int i = 0; i < g->n_ops; i++) {
         const struct tb_op *op = &g->ops[i];
         struct tb_placement *p = &pl->ops[i];
@@ -398,9 +403,10 @@ static int make_plan(struct tb_sched *s, const struct tb_graph *g, struct tb_err
         }
         if (p->entry < 0) {
             s->have_plan = 0;
-            return tb_err_set(err, TB_EUNSUPPORTED, "sched: no backend (not even %s) supports "
-                              "op %s (%s)", s->e[s->n - 1].label, op->name,
-                              tb_op_kind_name(op->kind));
+            return tb_err_set(err, TB_EUNSUPPORTED,
+                              "sched: no backend (not even %s) supports "
+                              "op %s (%s)",
+                              s->e[s->n - 1].label, op->name, tb_op_kind_name(op->kind));
         }
         const struct tb_sched_entry *en = &s->e[p->entry];
         const struct tb_tensor *w = op_weight(op);
@@ -425,8 +431,8 @@ static int make_plan(struct tb_sched *s, const struct tb_graph *g, struct tb_err
         if (pl->n_segs == 0 || pl->segs[pl->n_segs - 1].entry != p->entry) {
             if (pl->n_segs > 0)
                 pl->n_copies++;
-            pl->segs[pl->n_segs++] = (struct tb_sched_segment){.first = i, .count = 0,
-                                                                .entry = p->entry};
+            pl->segs[pl->n_segs++] =
+                (struct tb_sched_segment){.first = i, .count = 0, .entry = p->entry};
         }
         pl->segs[pl->n_segs - 1].count++;
         p->segment = pl->n_segs - 1;
@@ -488,8 +494,7 @@ static int grow_scratch(struct tb_sched *s, size_t n, struct tb_err *err)
     if (b)
         s->got = b;
     if (!a || !b)
-        return tb_err_set(err, TB_ENOMEM, "sched: out of memory for output checks (%zu bytes)",
-                          n);
+        return tb_err_set(err, TB_ENOMEM, "sched: out of memory for output checks (%zu bytes)", n);
     s->scratch = n;
     return TB_OK;
 }
@@ -629,8 +634,7 @@ int tb_sched_compute(struct tb_sched *s, const struct tb_graph *g, uint64_t *op_
     return TB_OK;
 }
 
-int tb_sched_graph_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
-                          struct tb_err *err)
+int tb_sched_graph_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns, struct tb_err *err)
 {
     struct tb_sched_run *r = ctx;
     return tb_sched_compute(r->sched, g, op_ns, r->evidence, err);

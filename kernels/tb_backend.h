@@ -27,9 +27,9 @@ const char *tb_device_kind_name(enum tb_device_kind k);
 
 /* CPU ISA levels, ordered: a cap at level L allows every variant <= L. */
 enum tb_isa { TB_ISA_SCALAR = 0, TB_ISA_AVX2 = 1, TB_ISA_AVX512 = 2, TB_ISA_COUNT };
-const char *tb_isa_name(enum tb_isa isa);       /* "scalar", "avx2", "avx512" */
-int tb_isa_from_name(const char *name);          /* -1 if unknown */
-enum tb_isa tb_isa_detect(void);                 /* best level this CPU + OS support */
+const char *tb_isa_name(enum tb_isa isa); /* "scalar", "avx2", "avx512" */
+int tb_isa_from_name(const char *name);   /* -1 if unknown */
+enum tb_isa tb_isa_detect(void);          /* best level this CPU + OS support */
 
 struct tb_backend_config {
     int n_threads;        /* 0 = one per online CPU */

@@ -16,8 +16,8 @@ struct tb_backend_i {
     const char *(*device_name)(void *ctx);
     /* (optional) run a range of ops at once (lets a thread pool stay hot);
      * default: compute_op in a loop with host timing */
-    int (*compute_graph)(void *ctx, const struct tb_graph *g, int first, int count,
-                         uint64_t *op_ns, struct tb_err *err);
+    int (*compute_graph)(void *ctx, const struct tb_graph *g, int first, int count, uint64_t *op_ns,
+                         struct tb_err *err);
     /* (optional) thread count; default: 1 and not settable */
     int (*n_threads)(void *ctx);
     int (*set_n_threads)(void *ctx, int n, struct tb_err *err);
@@ -38,8 +38,7 @@ struct tb_backend_i {
     void (*buffer_free)(void *ctx, void *dev);
     int (*buffer_set)(void *ctx, void *dev, size_t offset, const void *src, size_t n,
                       struct tb_err *err);
-    int (*buffer_get)(void *ctx, void *dev, size_t offset, void *dst, size_t n,
-                      struct tb_err *err);
+    int (*buffer_get)(void *ctx, void *dev, size_t offset, void *dst, size_t n, struct tb_err *err);
     /* (optional) host bytes written elsewhere (tb_backend_host_written);
      * default: the backend keeps no device copies across calls */
     void (*host_written)(void *ctx, const void *host, size_t nbytes);
@@ -64,8 +63,8 @@ int tb_backend_cuda_create(const struct tb_backend_config *cfg, struct tb_backen
 
 /* Weight/table type bit for tb_op_validate masks. */
 #define TB_WTYPE_BIT(t) (1u << (unsigned)(t))
-#define TB_WTYPE_ALL                                                                       \
-    (TB_WTYPE_BIT(TB_TYPE_F32) | TB_WTYPE_BIT(TB_TYPE_F16) | TB_WTYPE_BIT(TB_TYPE_Q8_0) |   \
+#define TB_WTYPE_ALL                                                                               \
+    (TB_WTYPE_BIT(TB_TYPE_F32) | TB_WTYPE_BIT(TB_TYPE_F16) | TB_WTYPE_BIT(TB_TYPE_Q8_0) |          \
      TB_WTYPE_BIT(TB_TYPE_Q4_0))
 
 /* 0 when op is well formed (tb_graph.h semantics) and its weight / table

@@ -42,8 +42,7 @@ int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prefixes an existing message ("ctx: old message"), keeps the code. */
-int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int tb_err_prefix(struct tb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void tb_err_clear(struct tb_err *e);
 

@@ -67,10 +67,10 @@ struct tb_op {
     const struct tb_tensor *src[TB_OP_MAX_SRC]; /* unused slots NULL */
     struct tb_tensor *dst;
     struct tb_op_params p;
-    int32_t layer;   /* transformer block index, -1 outside blocks */
-    double flops;    /* floating-point (or int) operations, multiply-add = 2 */
-    double bytes;    /* bytes read + written (weights included) */
-    char name[48];   /* e.g. "blk.3.attn_q" */
+    int32_t layer; /* transformer block index, -1 outside blocks */
+    double flops;  /* floating-point (or int) operations, multiply-add = 2 */
+    double bytes;  /* bytes read + written (weights included) */
+    char name[48]; /* e.g. "blk.3.attn_q" */
 };
 
 struct tb_graph {

@@ -69,11 +69,11 @@ enum tb_sched_kind_policy { TB_SCHED_KIND_TRUST = 0, TB_SCHED_KIND_ENFORCE = 1 }
 /* One preference entry. b == NULL: the backend could not be created and
  * disabled_reason says why. */
 struct tb_sched_entry {
-    char label[32];          /* as written in the profile: "opencl:gpu" */
-    struct tb_backend *b;    /* owned by whoever filled the entry */
+    char label[32];       /* as written in the profile: "opencl:gpu" */
+    struct tb_backend *b; /* owned by whoever filled the entry */
     char disabled_reason[TB_SCHED_REASON_MAX];
-    int want_kind;           /* enum tb_device_kind the profile asked for; -1 any */
-    uint64_t memory_bytes;   /* weight bytes the backend may hold; 0 unlimited */
+    int want_kind;         /* enum tb_device_kind the profile asked for; -1 any */
+    uint64_t memory_bytes; /* weight bytes the backend may hold; 0 unlimited */
 };
 
 /* A backend list opened from profile-style names. Owns its backends. */
@@ -103,16 +103,16 @@ void tb_sched_opts_default(struct tb_sched_opts *o);
 
 /* Declared placement of one op. */
 struct tb_placement {
-    int entry;                       /* index into the entry list */
-    const char *label;               /* entry label (points into the scheduler) */
-    const char *backend;             /* tb_backend_name */
-    const char *device;              /* tb_backend_device_name */
-    enum tb_device_kind device_kind; /* what the backend reports */
-    enum tb_device_kind claimed_kind; /* what the placement claims (TRUST: the
-                                         entry's wanted kind when it has one) */
-    enum tb_sched_reason reason;     /* why not on entry 0 */
+    int entry;                             /* index into the entry list */
+    const char *label;                     /* entry label (points into the scheduler) */
+    const char *backend;                   /* tb_backend_name */
+    const char *device;                    /* tb_backend_device_name */
+    enum tb_device_kind device_kind;       /* what the backend reports */
+    enum tb_device_kind claimed_kind;      /* what the placement claims (TRUST: the
+                                              entry's wanted kind when it has one) */
+    enum tb_sched_reason reason;           /* why not on entry 0 */
     char reason_text[TB_SCHED_REASON_MAX]; /* "unsupported-type: opencl declines q4_0" */
-    int accel_required;              /* op kind is in accel_op_classes */
+    int accel_required;                    /* op kind is in accel_op_classes */
     int segment;
 };
 
@@ -125,29 +125,29 @@ struct tb_sched_plan {
     int n_ops;
     struct tb_sched_segment *segs; /* [n_segs] */
     int n_segs;
-    int n_copies;                  /* boundaries between different backends */
-    int first_choice_kind;         /* the profile's target tier: enum tb_device_kind */
-    uint64_t sig;                  /* graph signature the plan was made for */
+    int n_copies;          /* boundaries between different backends */
+    int first_choice_kind; /* the profile's target tier: enum tb_device_kind */
+    uint64_t sig;          /* graph signature the plan was made for */
 };
 
 /* Raw per-op evidence gathered while executing (classified by
  * harness/tb_evidence.h, never by the scheduler). */
 struct tb_op_run_evidence {
-    uint64_t wall_ns;        /* host wall time of the op (synchronized) */
-    uint64_t host_cpu_ns;    /* CLOCK_PROCESS_CPUTIME_ID delta: all threads */
-    uint64_t thread_cpu_ns;  /* CLOCK_THREAD_CPUTIME_ID delta: calling thread */
-    uint64_t runq_wait_ns;   /* calling thread runnable but not running (preempted by
-                                other load; /proc/thread-self/schedstat), 0 if unknown */
-    uint64_t launches;       /* device kernel launches (tb_backend_op_evidence) */
-    uint64_t device_ns;      /* device-side time of those launches */
-    int has_device_evidence; /* the backend keeps launch evidence */
+    uint64_t wall_ns;                /* host wall time of the op (synchronized) */
+    uint64_t host_cpu_ns;            /* CLOCK_PROCESS_CPUTIME_ID delta: all threads */
+    uint64_t thread_cpu_ns;          /* CLOCK_THREAD_CPUTIME_ID delta: calling thread */
+    uint64_t runq_wait_ns;           /* calling thread runnable but not running (preempted by
+                                        other load; /proc/thread-self/schedstat), 0 if unknown */
+    uint64_t launches;               /* device kernel launches (tb_backend_op_evidence) */
+    uint64_t device_ns;              /* device-side time of those launches */
+    int has_device_evidence;         /* the backend keeps launch evidence */
     enum tb_device_kind device_kind; /* the kind the runtime reports now */
-    int out_checked;         /* output compared against the reference backend */
-    double out_max_err;      /* max |dst - ref| */
-    double out_max_ref;      /* max |ref| (scale for a relative bound) */
-    uint64_t h2d_bytes;      /* host->device bytes the op moved (tb_op_evidence) */
-    uint64_t d2h_bytes;      /* device->host bytes */
-    uint64_t kv_h2d_bytes;   /* of h2d: KV rows into a resident cache copy */
+    int out_checked;                 /* output compared against the reference backend */
+    double out_max_err;              /* max |dst - ref| */
+    double out_max_ref;              /* max |ref| (scale for a relative bound) */
+    uint64_t h2d_bytes;              /* host->device bytes the op moved (tb_op_evidence) */
+    uint64_t d2h_bytes;              /* device->host bytes */
+    uint64_t kv_h2d_bytes;           /* of h2d: KV rows into a resident cache copy */
 };
 
 /* Evidence mode for tb_sched_compute: each op runs alone (synchronized) so
@@ -185,8 +185,7 @@ struct tb_sched_run {
     struct tb_sched *sched;
     struct tb_sched_evidence *evidence; /* optional */
 };
-int tb_sched_graph_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
-                          struct tb_err *err);
+int tb_sched_graph_runner(void *ctx, const struct tb_graph *g, uint64_t *op_ns, struct tb_err *err);
 
 #ifdef __cplusplus
 }

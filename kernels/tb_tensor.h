@@ -23,7 +23,7 @@ struct tb_tensor {
     size_t nb[TB_MAX_DIMS];  /* byte stride per dim; nb[1] = row size */
     void *data;              /* not owned */
     char name[TB_NAME_MAX];
-    unsigned flags;          /* TB_TENSOR_* */
+    unsigned flags; /* TB_TENSOR_* */
 };
 
 /* The data never changes while any backend may use the tensor (model

@@ -57,10 +57,10 @@ _Static_assert(sizeof(struct tb_block_q8_0) == 34, "q8_0 block must be 34 bytes"
 _Static_assert(sizeof(struct tb_block_q4_0) == 18, "q4_0 block must be 18 bytes");
 
 struct tb_type_traits {
-    const char *name;    /* ggml's name: "f32", "q4_0", ... */
-    int64_t block_size;  /* elements per block */
-    size_t type_size;    /* bytes per block */
-    bool compute;        /* the engine can compute with it (weights) */
+    const char *name;   /* ggml's name: "f32", "q4_0", ... */
+    int64_t block_size; /* elements per block */
+    size_t type_size;   /* bytes per block */
+    bool compute;       /* the engine can compute with it (weights) */
 };
 
 /* NULL if t is not a type id this build knows. */

@@ -5,26 +5,16 @@
 #include <string.h>
 
 static const struct tb_type_traits k_traits[TB_TYPE_ID_LIMIT] = {
-    [TB_TYPE_F32] = {"f32", 1, 4, true},
-    [TB_TYPE_F16] = {"f16", 1, 2, true},
-    [TB_TYPE_Q4_0] = {"q4_0", 32, 18, true},
-    [TB_TYPE_Q4_1] = {"q4_1", 32, 20, false},
-    [TB_TYPE_Q5_0] = {"q5_0", 32, 22, false},
-    [TB_TYPE_Q5_1] = {"q5_1", 32, 24, false},
-    [TB_TYPE_Q8_0] = {"q8_0", 32, 34, true},
-    [TB_TYPE_Q8_1] = {"q8_1", 32, 36, false},
-    [TB_TYPE_Q2_K] = {"q2_K", 256, 84, false},
-    [TB_TYPE_Q3_K] = {"q3_K", 256, 110, false},
-    [TB_TYPE_Q4_K] = {"q4_K", 256, 144, false},
-    [TB_TYPE_Q5_K] = {"q5_K", 256, 176, false},
-    [TB_TYPE_Q6_K] = {"q6_K", 256, 210, false},
-    [TB_TYPE_Q8_K] = {"q8_K", 256, 292, false},
-    [TB_TYPE_I8] = {"i8", 1, 1, false},
-    [TB_TYPE_I16] = {"i16", 1, 2, false},
-    [TB_TYPE_I32] = {"i32", 1, 4, false},
-    [TB_TYPE_I64] = {"i64", 1, 8, false},
-    [TB_TYPE_F64] = {"f64", 1, 8, false},
-    [TB_TYPE_BF16] = {"bf16", 1, 2, false},
+    [TB_TYPE_F32] = {"f32", 1, 4, true},        [TB_TYPE_F16] = {"f16", 1, 2, true},
+    [TB_TYPE_Q4_0] = {"q4_0", 32, 18, true},    [TB_TYPE_Q4_1] = {"q4_1", 32, 20, false},
+    [TB_TYPE_Q5_0] = {"q5_0", 32, 22, false},   [TB_TYPE_Q5_1] = {"q5_1", 32, 24, false},
+    [TB_TYPE_Q8_0] = {"q8_0", 32, 34, true},    [TB_TYPE_Q8_1] = {"q8_1", 32, 36, false},
+    [TB_TYPE_Q2_K] = {"q2_K", 256, 84, false},  [TB_TYPE_Q3_K] = {"q3_K", 256, 110, false},
+    [TB_TYPE_Q4_K] = {"q4_K", 256, 144, false}, [TB_TYPE_Q5_K] = {"q5_K", 256, 176, false},
+    [TB_TYPE_Q6_K] = {"q6_K", 256, 210, false}, [TB_TYPE_Q8_K] = {"q8_K", 256, 292, false},
+    [TB_TYPE_I8] = {"i8", 1, 1, false},         [TB_TYPE_I16] = {"i16", 1, 2, false},
+    [TB_TYPE_I32] = {"i32", 1, 4, false},       [TB_TYPE_I64] = {"i64", 1, 8, false},
+    [TB_TYPE_F64] = {"f64", 1, 8, false},       [TB_TYPE_BF16] = {"bf16", 1, 2, false},
 };
 
 const struct tb_type_traits *tb_type_traits(int t)
@@ -68,7 +58,7 @@ tb_fp16 tb_fp32_to_fp16(float f)
         return (tb_fp16)(sign | (mag > 0x7f800000u ? 0x7e00u : 0x7c00u));
     if (mag >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
         return (tb_fp16)(sign | 0x7c00u);
-    if (mag < 0x38800000u) { /* result is subnormal or zero */
+    if (mag < 0x38800000u) {   /* result is subnormal or zero */
         if (mag < 0x33000000u) /* below half of the smallest subnormal */
             return (tb_fp16)sign;
         uint32_t e = mag >> 23;

@@ -199,14 +199,14 @@ static void placement_note(const char *a, const char *b, char *note, size_t n)
         json_t *old = json_object_get(oa, k);
         if (!json_equal(old, v) && len < n)
             len += (size_t)snprintf(note + len, n - len, "%sop %s now off target on %s%s%s",
-                                    len ? "; " : "", k, json_string_value(v),
-                                    old ? ", was " : "", old ? json_string_value(old) : "");
+                                    len ? "; " : "", k, json_string_value(v), old ? ", was " : "",
+                                    old ? json_string_value(old) : "");
     }
     json_object_foreach(oa, k, v)
     {
         if (!json_object_get(ob, k) && len < n)
-            len += (size_t)snprintf(note + len, n - len, "%sop %s back on target", len ? "; " : "",
-                                    k);
+            len +=
+                (size_t)snprintf(note + len, n - len, "%sop %s back on target", len ? "; " : "", k);
     }
     if (!note[0])
         snprintf(note, n, "placement changed");
@@ -381,8 +381,9 @@ static void write_md(const struct tb_cmp_result *r, FILE *f)
         md_cell(f, w->note);
         fputs(" |\n", f);
     }
-    fprintf(f, "\n%zu compared: %zu regression, %zu improvement, %zu no-change, %zu inconclusive "
-               "(alpha %g)\n",
+    fprintf(f,
+            "\n%zu compared: %zu regression, %zu improvement, %zu no-change, %zu inconclusive "
+            "(alpha %g)\n",
             r->n, tb_cmp_count(r, TB_V_REGRESSION), tb_cmp_count(r, TB_V_IMPROVEMENT),
             tb_cmp_count(r, TB_V_NO_CHANGE), tb_cmp_count(r, TB_V_INCONCLUSIVE), r->alpha);
 }
@@ -420,26 +421,25 @@ static json_t *jnum(double v)
 static int write_json(const struct tb_cmp_result *r, FILE *f, struct tb_err *err)
 {
     json_t *rows = json_array();
-    json_t *doc = json_pack("{s:f, s:{s:I, s:I, s:I, s:I}, s:o}", "alpha", r->alpha, "summary",
-                            "regression", (json_int_t)tb_cmp_count(r, TB_V_REGRESSION),
-                            "improvement", (json_int_t)tb_cmp_count(r, TB_V_IMPROVEMENT),
-                            "no-change", (json_int_t)tb_cmp_count(r, TB_V_NO_CHANGE),
-                            "inconclusive", (json_int_t)tb_cmp_count(r, TB_V_INCONCLUSIVE),
-                            "rows", rows);
+    json_t *doc =
+        json_pack("{s:f, s:{s:I, s:I, s:I, s:I}, s:o}", "alpha", r->alpha, "summary", "regression",
+                  (json_int_t)tb_cmp_count(r, TB_V_REGRESSION), "improvement",
+                  (json_int_t)tb_cmp_count(r, TB_V_IMPROVEMENT), "no-change",
+                  (json_int_t)tb_cmp_count(r, TB_V_NO_CHANGE), "inconclusive",
+                  (json_int_t)tb_cmp_count(r, TB_V_INCONCLUSIVE), "rows", rows);
     if (!doc)
         return tb_err_set(err, TB_ENOMEM, "compare: out of memory");
     if (r->provenance)
         json_object_set(doc, "interleave", r->provenance);
     for (size_t i = 0; i < r->n; i++) {
         const struct tb_cmp_row *w = &r->rows[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:s, s:s}",
-                              "key", w->key, "metric", w->metric, "unit", w->unit,
-                              "higher_is_better", w->higher_better, "n_base", (json_int_t)w->n_base,
-                              "n_candidate", (json_int_t)w->n_cand, "median_base", jnum(w->med_base),
-                              "median_candidate", jnum(w->med_cand), "change_pct",
-                              jnum(w->change_pct), "p_value", jnum(w->p), "threshold_pct",
-                              w->threshold_pct, "verdict", tb_verdict_name(w->verdict), "note",
-                              w->note);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:s, s:s}", "key", w->key,
+            "metric", w->metric, "unit", w->unit, "higher_is_better", w->higher_better, "n_base",
+            (json_int_t)w->n_base, "n_candidate", (json_int_t)w->n_cand, "median_base",
+            jnum(w->med_base), "median_candidate", jnum(w->med_cand), "change_pct",
+            jnum(w->change_pct), "p_value", jnum(w->p), "threshold_pct", w->threshold_pct,
+            "verdict", tb_verdict_name(w->verdict), "note", w->note);
         if (!o || json_array_append_new(rows, o)) {
             json_decref(doc);
             return tb_err_set(err, TB_ENOMEM, "compare: out of memory");
@@ -457,11 +457,13 @@ static void write_junit(const struct tb_cmp_result *r, FILE *f)
 {
     size_t fail = tb_cmp_count(r, TB_V_REGRESSION), skip = tb_cmp_count(r, TB_V_INCONCLUSIVE);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"tierbench compare\" tests=\"%zu\" failures=\"%zu\" "
-               "skipped=\"%zu\">\n",
+    fprintf(f,
+            "<testsuites name=\"tierbench compare\" tests=\"%zu\" failures=\"%zu\" "
+            "skipped=\"%zu\">\n",
             r->n, fail, skip);
-    fprintf(f, "  <testsuite name=\"perf-gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
-               "skipped=\"%zu\">\n",
+    fprintf(f,
+            "  <testsuite name=\"perf-gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+            "skipped=\"%zu\">\n",
             r->n, fail, skip);
     if (r->provenance) {
         char line[1024];
@@ -479,8 +481,8 @@ static void write_junit(const struct tb_cmp_result *r, FILE *f)
         fputs("\">", f);
         char msg[512];
         snprintf(msg, sizeof msg, "%s: median %.6g -> %.6g %s (%+.2f%%), p=%.3g. %s",
-                 tb_verdict_name(w->verdict), w->med_base, w->med_cand, w->unit, w->change_pct, w->p,
-                 w->note);
+                 tb_verdict_name(w->verdict), w->med_base, w->med_cand, w->unit, w->change_pct,
+                 w->p, w->note);
         if (w->verdict == TB_V_REGRESSION) {
             fputs("<failure type=\"regression\" message=\"", f);
             xml_escape(f, msg);
@@ -499,8 +501,7 @@ static void write_junit(const struct tb_cmp_result *r, FILE *f)
     fputs("  </testsuite>\n</testsuites>\n", f);
 }
 
-int tb_cmp_write(const struct tb_cmp_result *r, enum tb_cmp_format fmt, FILE *f,
-                 struct tb_err *err)
+int tb_cmp_write(const struct tb_cmp_result *r, enum tb_cmp_format fmt, FILE *f, struct tb_err *err)
 {
     int rc = TB_OK;
     switch (fmt) {

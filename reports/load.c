@@ -47,8 +47,8 @@ static json_t *load_gbench(const char *path, json_error_t *je)
     char *buf = NULL;
     size_t cap = 0, n = 0;
     int c, in_str = 0, esc = 0;
-    static const char *const bad[] = {"-Infinity", "Infinity", "-NaN", "NaN", "-nan", "nan",
-                                      "-inf",      "inf"};
+    static const char *const bad[] = {"-Infinity", "Infinity", "-NaN", "NaN",
+                                      "-nan",      "nan",      "-inf", "inf"};
     char tok[16];
     FILE *out = open_memstream(&buf, &cap);
     if (!out) {
@@ -196,9 +196,9 @@ void tb_rsrc_date(const struct tb_rsrc *s, char *buf, size_t n)
 
 int tb_metric_higher_better(const char *m)
 {
-    static const char *const hi[] = {"_tps",     "throughput",     "bytes_per_second",
-                                     "top1",     "items_per_second", "flop_per_second",
-                                     "gflops",   "gbytes_per_s",    "op_per_second"};
+    static const char *const hi[] = {"_tps",   "throughput",       "bytes_per_second",
+                                     "top1",   "items_per_second", "flop_per_second",
+                                     "gflops", "gbytes_per_s",     "op_per_second"};
     for (size_t i = 0; i < sizeof hi / sizeof hi[0]; i++)
         if (strstr(m, hi[i]))
             return 1;
@@ -364,8 +364,7 @@ static int extract_record(json_t *rec, struct tb_series_set *set, struct tb_err 
         for (size_t i = 0; i < n; i++)
             if (json_is_number(json_array_get(samples, i)))
                 v[k++] = json_number_value(json_array_get(samples, i));
-        rc = tb_series_add(set, key, metric, str_or(rec, "unit", ""), TB_SERIES_SAMPLES, v, k,
-                           err);
+        rc = tb_series_add(set, key, metric, str_or(rec, "unit", ""), TB_SERIES_SAMPLES, v, k, err);
         free(v);
         struct tb_series *s = tb_series_find(set, key, metric);
         if (s) {
@@ -415,7 +414,8 @@ static int extract_record(json_t *rec, struct tb_series_set *set, struct tb_err 
  * samples, aggregates (mean/median/stddev rows) are skipped. */
 static int extract_gbench(json_t *b, struct tb_series_set *set, struct tb_err *err)
 {
-    if (strcmp(str_or(b, "run_type", "iteration"), "iteration") || json_object_get(b, "error_occurred"))
+    if (strcmp(str_or(b, "run_type", "iteration"), "iteration") ||
+        json_object_get(b, "error_occurred"))
         return TB_OK;
     const char *name = str_or(b, "run_name", str_or(b, "name", "?"));
     char unit[24];

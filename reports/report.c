@@ -88,7 +88,6 @@ int tb_html_inline_svg(FILE *f, const char *svg_path)
 
 /* ---- the report under construction */
 
-
 void tb_doc_text(struct tb_doc *r, const char *md_prefix, const char *html_tag, const char *text)
 {
     fprintf(r->md, "%s%s\n\n", md_prefix, text);
@@ -298,8 +297,9 @@ static void latency_charts(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
             json_array_foreach(srcs[s].records, i, rec)
             {
                 json_t *smp = json_object_get(rec, "samples");
-                if (!is_measure(rec) || !json_is_array(smp) || strcmp(sv(rec, "profile"), profiles[p]) ||
-                    strcmp(sv(rec, "unit"), "ms") || nl == 64)
+                if (!is_measure(rec) || !json_is_array(smp) ||
+                    strcmp(sv(rec, "profile"), profiles[p]) || strcmp(sv(rec, "unit"), "ms") ||
+                    nl == 64)
                     continue;
                 char lab[200];
                 snprintf(lab, sizeof lab, "%s %s [%s]", sv(rec, "workload"), sv(rec, "metric"),
@@ -398,8 +398,9 @@ static int bar_chart(struct tb_doc *r, struct tb_rsrc *srcs, size_t n, const cha
         b = open_memstream(&body, &blen);
         if (b) {
             /* explicit range: gnuplot cannot autoscale a single value on a log axis */
-            fprintf(b, "set style fill solid 0.6\nset boxwidth 0.6\nset logscale y\n"
-                       "set yrange [%.6g:%.6g]\nset ylabel ",
+            fprintf(b,
+                    "set style fill solid 0.6\nset boxwidth 0.6\nset logscale y\n"
+                    "set yrange [%.6g:%.6g]\nset ylabel ",
                     vmin / 2, vmax * 2);
             tb_gnuplot_quote(b, ylabel);
             fprintf(b, "\nset bmargin 7\n");
@@ -499,13 +500,14 @@ static void pareto_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
         tb_doc_note(r, "No record has both a tokens/s figure and an accuracy (KL) measurement.");
         return;
     }
-    tb_doc_chart(r, "pareto", "Accuracy vs speed: KL divergence (nats) vs tokens/s, by weight type",
-          "set logscale xy\nset xlabel 'tokens/s (log scale)'\nset ylabel 'mean KL divergence vs "
-          "f32 reference (nats, log; lower is better)'\nset key outside right\n"
-          "plot DATA skip 1 using 2:($5==1?$3:1/0) with points pt 6 ps 2 lc rgb '#c03030' "
-          "title 'Pareto front', DATA skip 1 using 2:3:1 with labels point pt 7 offset 1,0.5 "
-          "left notitle, DATA skip 1 using 2:3:6 with labels offset 0,-1 font ',7' tc rgb "
-          "'#777777' notitle\n");
+    tb_doc_chart(
+        r, "pareto", "Accuracy vs speed: KL divergence (nats) vs tokens/s, by weight type",
+        "set logscale xy\nset xlabel 'tokens/s (log scale)'\nset ylabel 'mean KL divergence vs "
+        "f32 reference (nats, log; lower is better)'\nset key outside right\n"
+        "plot DATA skip 1 using 2:($5==1?$3:1/0) with points pt 6 ps 2 lc rgb '#c03030' "
+        "title 'Pareto front', DATA skip 1 using 2:3:1 with labels point pt 7 offset 1,0.5 "
+        "left notitle, DATA skip 1 using 2:3:6 with labels offset 0,-1 font ',7' tc rgb "
+        "'#777777' notitle\n");
 }
 
 /* Measured ceilings from a tierbench-kernels JSON: peak FLOP/s and memory
@@ -564,11 +566,13 @@ static void roofline_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
     double peak, bw;
     ceilings(srcs, n, &peak, &bw);
     if (!isfinite(peak) || !isfinite(bw))
-        tb_doc_note(r, "Roofline ceilings were not measured: pass a tierbench-kernels JSON "
-                "(--benchmark_format=json, with roofline/* entries) to draw the bandwidth and "
-                "peak lines. Points show achieved GFLOP/s only.");
+        tb_doc_note(r,
+                    "Roofline ceilings were not measured: pass a tierbench-kernels JSON "
+                    "(--benchmark_format=json, with roofline/* entries) to draw the bandwidth and "
+                    "peak lines. Points show achieved GFLOP/s only.");
     if (!np) {
-        tb_doc_note(r, "No record carries derived eval_flops/eval_bytes: nothing to place on a roofline.");
+        tb_doc_note(
+            r, "No record carries derived eval_flops/eval_bytes: nothing to place on a roofline.");
         return;
     }
     char body[1200];
@@ -730,7 +734,7 @@ static void fmt_num(char *buf, size_t n, double v)
 static void summary_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
 {
     tb_doc_text(r, "## ", "h2", "Results");
-    static const char *const head[] = {"profile", "workload", "config",  "metric",
+    static const char *const head[] = {"profile", "workload", "config",   "metric",
                                        "median",  "p99",      "tokens/s", "status"};
     tb_doc_table_head(r, head, 8);
     for (size_t s = 0; s < n; s++) {
@@ -750,8 +754,14 @@ static void summary_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
             else
                 snprintf(metric, sizeof metric, "%s", sv(rec, "error"));
             const char *status = json_string_value(json_object_get(rec, "status"));
-            const char *cells[] = {sv(rec, "profile"), sv(rec, "workload"), sv(rec, "config"),
-                                   metric, med, p99, tps, status ? status : "ok"};
+            const char *cells[] = {sv(rec, "profile"),
+                                   sv(rec, "workload"),
+                                   sv(rec, "config"),
+                                   metric,
+                                   med,
+                                   p99,
+                                   tps,
+                                   status ? status : "ok"};
             tb_doc_table_row(r, cells, 8, NULL);
         }
     }
@@ -783,8 +793,8 @@ static void qualification_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t
                 char val[64], thr[64];
                 fmt_num(val, sizeof val, nv(slo, "value"));
                 snprintf(thr, sizeof thr, "%s %.6g", sv(slo, "op"), nv(slo, "threshold"));
-                const char *cells[] = {sv(slo, "slo"), sv(slo, "workload"), val,
-                                       thr,            sv(slo, "reason"),   sv(slo, "verdict")};
+                const char *cells[] = {sv(slo, "slo"),    sv(slo, "workload"), val, thr,
+                                       sv(slo, "reason"), sv(slo, "verdict")};
                 tb_doc_table_row(r, cells, 6, sv(slo, "verdict"));
             }
             tb_doc_table_end(r);
@@ -794,8 +804,8 @@ static void qualification_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t
         tb_doc_note(r, "No qualification records (run with --profile to evaluate SLOs).");
 
     tb_doc_text(r, "### ", "h3", "Environment");
-    static const char *const ehead[] = {"source", "machine", "kernel", "tierbench", "compiler",
-                                        "date"};
+    static const char *const ehead[] = {"source",    "machine",  "kernel",
+                                        "tierbench", "compiler", "date"};
     tb_doc_table_head(r, ehead, 6);
     for (size_t s = 0; s < n; s++) {
         json_t *env = srcs[s].manifest ? json_object_get(srcs[s].manifest, "environment") : NULL;
@@ -809,8 +819,8 @@ static void qualification_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t
                  sv(k, "machine"));
         snprintf(tb, sizeof tb, "%s (commit %s%s)", sv(t, "version"), sv(t, "source_git_commit"),
                  json_is_true(json_object_get(t, "source_git_dirty")) ? ", dirty" : "");
-        const char *cells[] = {srcs[s].path, machine, kern, tb,
-                               sv(json_object_get(env, "build"), "compiler"), date};
+        const char *cells[] = {
+            srcs[s].path, machine, kern, tb, sv(json_object_get(env, "build"), "compiler"), date};
         tb_doc_table_row(r, cells, 6, NULL);
     }
     tb_doc_table_end(r);

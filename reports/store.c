@@ -369,9 +369,8 @@ static int load_releases(struct tb_store *st, struct rel **out, size_t *n, struc
     sqlite3_stmt *s = NULL;
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT release FROM runs GROUP BY release ORDER BY min(id)", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT release FROM runs GROUP BY release ORDER BY min(id)", -1,
+                           &s, NULL) != SQLITE_OK)
         return db_err(st, err, "releases");
     size_t cap = 0;
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -435,7 +434,7 @@ static int release_set(struct tb_store *st, const char *release, struct tb_serie
 static void trend_chart(struct tb_doc *d, struct tb_series_set *sets, const struct rel *rels,
                         size_t nr, const char *profile, size_t pidx, int tps)
 {
-        const struct tb_series *pick[32];
+    const struct tb_series *pick[32];
     size_t nl = 0;
     for (size_t r = 0; r < nr; r++)
         for (size_t i = 0; i < sets[r].n && nl < 32; i++) {
@@ -445,8 +444,8 @@ static void trend_chart(struct tb_doc *d, struct tb_series_set *sets, const stru
             if (strcmp(x->profile, profile) || (tps ? !is_tps : !is_ms))
                 continue;
             size_t k = 0;
-            while (k < nl && !(strcmp(pick[k]->key, x->key) == 0 &&
-                               strcmp(pick[k]->metric, x->metric) == 0))
+            while (k < nl &&
+                   !(strcmp(pick[k]->key, x->key) == 0 && strcmp(pick[k]->metric, x->metric) == 0))
                 k++;
             if (k == nl) {
                 pick[nl++] = x;
@@ -491,9 +490,11 @@ static void trend_chart(struct tb_doc *d, struct tb_series_set *sets, const stru
     FILE *b = open_memstream(&body, &blen);
     if (!b)
         return;
-    fprintf(b, "set key outside right autotitle columnhead\nset logscale y\nset ylabel '%s'\n"
-               "set xlabel 'release (ingest order)'\nset bmargin 6\n",
-            tps ? "tokens/s (log scale; higher is better)" : "median latency (ms, log; lower is better)");
+    fprintf(b,
+            "set key outside right autotitle columnhead\nset logscale y\nset ylabel '%s'\n"
+            "set xlabel 'release (ingest order)'\nset bmargin 6\n",
+            tps ? "tokens/s (log scale; higher is better)"
+                : "median latency (ms, log; lower is better)");
     tb_gnuplot_xtics(b, rl, nrl);
     fprintf(b, "plot for [i=3:%zu] DATA using 1:i with linespoints pt 7\n", nl + 2);
     fclose(b);
@@ -575,14 +576,16 @@ int tb_store_dashboard(struct tb_store *st, const char *out_dir, const struct tb
             rc = tb_compare_sets(&sets[nr - 2], &sets[nr - 1], o, &cr, err);
             if (!rc) {
                 char h[600];
-                snprintf(h, sizeof h, "%s -> %s: %zu regression, %zu improvement, %zu no-change, "
-                                      "%zu inconclusive",
+                snprintf(h, sizeof h,
+                         "%s -> %s: %zu regression, %zu improvement, %zu no-change, "
+                         "%zu inconclusive",
                          rels[nr - 2].name, rels[nr - 1].name, tb_cmp_count(&cr, TB_V_REGRESSION),
                          tb_cmp_count(&cr, TB_V_IMPROVEMENT), tb_cmp_count(&cr, TB_V_NO_CHANGE),
                          tb_cmp_count(&cr, TB_V_INCONCLUSIVE));
                 tb_doc_text(&d, "", "p", h);
                 static const char *const head[] = {"configuration", "metric", "previous",
-                                                   "latest", "change", "p", "note", "verdict"};
+                                                   "latest",        "change", "p",
+                                                   "note",          "verdict"};
                 tb_doc_table_head(&d, head, 8);
                 for (size_t i = 0; i < cr.n; i++) {
                     const struct tb_cmp_row *w = &cr.rows[i];

@@ -27,13 +27,13 @@
 
 /* ---- sources */
 struct tb_rsrc {
-    char *path;     /* as given */
+    char *path;      /* as given */
     char *data_path; /* the file actually read (results.jsonl or the .json) */
     char hash[TB_HASH_STR_MAX];
-    int is_gbench;  /* Google Benchmark JSON */
-    json_t *records; /* array: tierbench records, or GB "benchmarks" */
+    int is_gbench;    /* Google Benchmark JSON */
+    json_t *records;  /* array: tierbench records, or GB "benchmarks" */
     json_t *manifest; /* manifest.json / GB "context"; may be NULL */
-    size_t dropped;  /* torn last line dropped by tb_results_read */
+    size_t dropped;   /* torn last line dropped by tb_results_read */
 };
 
 /* Loads a results dir, a .jsonl file or a GB JSON file. strict: a torn tail
@@ -48,10 +48,10 @@ void tb_rsrc_date(const struct tb_rsrc *s, char *buf, size_t n);
 
 /* ---- metric series */
 enum tb_series_kind {
-    TB_SERIES_SAMPLES = 0,  /* raw samples (statistical test applies) */
-    TB_SERIES_SCALAR,       /* one value per record (no samples) */
+    TB_SERIES_SAMPLES = 0,   /* raw samples (statistical test applies) */
+    TB_SERIES_SCALAR,        /* one value per record (no samples) */
     TB_SERIES_DETERMINISTIC, /* scalar that does not vary run to run (accuracy) */
-    TB_SERIES_PLACEMENT,    /* placement/coverage fingerprint in `text` */
+    TB_SERIES_PLACEMENT,     /* placement/coverage fingerprint in `text` */
 };
 
 struct tb_series {
@@ -96,9 +96,9 @@ const char *tb_verdict_name(enum tb_verdict v);
 
 #define TB_CMP_MAX_THRESHOLDS 32
 struct tb_cmp_opts {
-    double alpha;          /* p must be < alpha (default 0.01) */
-    double threshold_pct;  /* |change| must be >= this (default 5) */
-    size_t min_samples;    /* fewer in either set -> inconclusive (default 5) */
+    double alpha;         /* p must be < alpha (default 0.01) */
+    double threshold_pct; /* |change| must be >= this (default 5) */
+    size_t min_samples;   /* fewer in either set -> inconclusive (default 5) */
     size_t n_thr;
     struct {
         char metric[64];

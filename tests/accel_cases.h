@@ -150,8 +150,8 @@ static void acc_tolerance(const struct tb_op *op, const float *ref, double *tol)
     case TB_OP_ROPE: /* the caller passes the input in tol (see acc_check) */
         for (int64_t i = 0; i < n; i++)
             for (int64_t e = 0; e < N; e += 2) {
-                const double t = (fabs(tol[i * N + e]) + fabs(tol[i * N + e + 1])) * 8.0 *
-                                 ACC_EPS * ((double)p->pos0 + (double)i + 1.0);
+                const double t = (fabs(tol[i * N + e]) + fabs(tol[i * N + e + 1])) * 8.0 * ACC_EPS *
+                                 ((double)p->pos0 + (double)i + 1.0);
                 tol[i * N + e] = tol[i * N + e + 1] = t;
             }
         break;
@@ -228,8 +228,8 @@ static void acc_check(struct acc_run *R, struct tb_op *op, struct acc_buf *dst, 
            (unsigned long long)ev.last_launches, (unsigned long long)ev.last_device_ns);
     for (int s = 0; s < TB_OP_MAX_SRC; s++)
         if (src_copy[s]) {
-            CHECKF(memcmp(src_copy[s], op->src[s]->data, src_bytes[s]) == 0,
-                   "%s: src%d modified", label, s);
+            CHECKF(memcmp(src_copy[s], op->src[s]->data, src_bytes[s]) == 0, "%s: src%d modified",
+                   label, s);
             free(src_copy[s]);
         }
     if (dst->t.type != TB_TYPE_F32 || op->kind == TB_OP_GET_ROWS || op->kind == TB_OP_KV_STORE ||
@@ -241,10 +241,9 @@ static void acc_check(struct acc_run *R, struct tb_op *op, struct acc_buf *dst, 
         if (op->kind == TB_OP_ROPE) /* tolerance scales with the input */
             for (int64_t i = 0; i < n; i++)
                 for (int64_t e = 0; e < N; e++)
-                    tol[i * N + e] =
-                        op->src[0]->data == dst->mem
-                            ? ((const float *)(init + (size_t)i * dst->t.nb[1]))[e]
-                            : ((const float *)tb_tensor_row(op->src[0], i))[e];
+                    tol[i * N + e] = op->src[0]->data == dst->mem
+                                         ? ((const float *)(init + (size_t)i * dst->t.nb[1]))[e]
+                                         : ((const float *)tb_tensor_row(op->src[0], i))[e];
         float *ref = malloc((size_t)(n * N) * sizeof *ref);
         for (int64_t i = 0; i < n; i++)
             memcpy(ref + i * N, want + (size_t)i * dst->t.nb[1], (size_t)N * sizeof *ref);
@@ -267,8 +266,7 @@ static void acc_check(struct acc_run *R, struct tb_op *op, struct acc_buf *dst, 
         if (worst > R->worst[op->kind])
             R->worst[op->kind] = worst;
         CHECKF(worst <= 1.0, "%s: element %lld = %.9g, ref %.9g, tol %.3g", label, (long long)wi,
-               (double)((const float *)tb_tensor_row(&dst->t, wi / N))[wi % N], ref[wi],
-               tol[wi]);
+               (double)((const float *)tb_tensor_row(&dst->t, wi / N))[wi % N], ref[wi], tol[wi]);
         /* padding after each row is not output */
         if (dst->t.nb[1] > tb_row_size(TB_TYPE_F32, N))
             CHECKF(memcmp(init + (size_t)N * 4, dst->mem + (size_t)N * 4,
@@ -435,8 +433,10 @@ static void acc_cases_activations(struct acc_run *R)
             for (int q = 0; q < 2; q++)
                 for (int inplace = 0; inplace < 2; inplace++) {
                     const int n = 1 + 5 * q;
-                    const struct tb_op_params p = {
-                        .rope_theta = 10000.0f, .pos0 = pos0s[q], .n_head = heads[h], .head_dim = hds[a]};
+                    const struct tb_op_params p = {.rope_theta = 10000.0f,
+                                                   .pos0 = pos0s[q],
+                                                   .n_head = heads[h],
+                                                   .head_dim = hds[a]};
                     struct acc_buf X, Y;
                     acc_buf(&X, TB_TYPE_F32, (int64_t)hds[a] * heads[h], n, 0);
                     acc_fill(&X, -1, 1);
@@ -466,9 +466,8 @@ static void acc_cases_activations(struct acc_run *R)
                 acc_free(&X);
                 acc_free(&C);
             }
-    static const enum tb_type kvt[][2] = {{TB_TYPE_F32, TB_TYPE_F32},
-                                          {TB_TYPE_F16, TB_TYPE_F16},
-                                          {TB_TYPE_F16, TB_TYPE_F32}};
+    static const enum tb_type kvt[][2] = {
+        {TB_TYPE_F32, TB_TYPE_F32}, {TB_TYPE_F16, TB_TYPE_F16}, {TB_TYPE_F16, TB_TYPE_F32}};
     static const int ah[][2] = {{1, 1}, {8, 2}};
     for (int nc = 0; nc < 2; nc++)
         for (int t = 0; t < 3; t++)
@@ -577,12 +576,12 @@ static void layer_acts_free(struct layer_acts *a)
 static void layer_graph(struct tb_graph *g, struct layer_acts *a, struct layer_weights *w)
 {
     const struct tb_op_params pn = {.eps = 1e-5f};
-    const struct tb_op_params pr = {.rope_theta = 10000.0f, .pos0 = L_POS0, .n_head = L_HEADS,
-                                    .head_dim = L_HD};
-    const struct tb_op_params prk = {.rope_theta = 10000.0f, .pos0 = L_POS0, .n_head = L_KV,
-                                     .head_dim = L_HD};
-    const struct tb_op_params pa = {.scale = 0.25f, .pos0 = L_POS0, .n_head = L_HEADS,
-                                    .n_head_kv = L_KV, .head_dim = L_HD};
+    const struct tb_op_params pr = {
+        .rope_theta = 10000.0f, .pos0 = L_POS0, .n_head = L_HEADS, .head_dim = L_HD};
+    const struct tb_op_params prk = {
+        .rope_theta = 10000.0f, .pos0 = L_POS0, .n_head = L_KV, .head_dim = L_HD};
+    const struct tb_op_params pa = {
+        .scale = 0.25f, .pos0 = L_POS0, .n_head = L_HEADS, .n_head_kv = L_KV, .head_dim = L_HD};
     tb_graph_reset(g);
     tb_graph_add(g, TB_OP_GET_ROWS, "emb", -1, NULL, &a->x.t, &w->emb.t, &w->ids.t, NULL);
     tb_graph_add(g, TB_OP_RMS_NORM, "attn_norm", 0, &pn, &a->xb.t, &a->x.t, &w->wn1.t, NULL);
@@ -673,10 +672,9 @@ static void acc_layer(struct acc_run *R)
             layer_compare(&got, &ref, how[mode]);
             struct tb_op_evidence ev = {0};
             CHECK(tb_backend_op_evidence(R->b, &ev, &err) == TB_OK);
-            CHECKF(ev.last_launches >= (uint64_t)(mode == 2 ? 1 : gb.n_ops) &&
-                       ev.last_device_ns > 0,
-                   "layer graph (%s): %llu launches", how[mode],
-                   (unsigned long long)ev.last_launches);
+            CHECKF(
+                ev.last_launches >= (uint64_t)(mode == 2 ? 1 : gb.n_ops) && ev.last_device_ns > 0,
+                "layer graph (%s): %llu launches", how[mode], (unsigned long long)ev.last_launches);
         }
     }
     tb_graph_free(&gr);

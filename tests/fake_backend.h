@@ -101,7 +101,7 @@ static inline void fake_free(void *ctx)
 
 /* NULL on failure (test asserts). */
 static inline struct tb_backend *fake_backend_create(enum fake_mode mode, enum tb_device_kind kind,
-                                              int corrupt)
+                                                     int corrupt)
 {
     struct fake_ctx *c = calloc(1, sizeof *c);
     struct tb_backend *b = calloc(1, sizeof *b);
@@ -155,8 +155,8 @@ static inline int test_graph_build(struct test_graph *t, int64_t K, int64_t N, i
         t->buf[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 0.25f;
     }
     for (int64_t r = 0; r < N; r++)
-        tb_quantize_row(TB_TYPE_Q4_0, w + r * K, (char *)t->wqbuf + r * tb_row_size(TB_TYPE_Q4_0, K),
-                        K);
+        tb_quantize_row(TB_TYPE_Q4_0, w + r * K,
+                        (char *)t->wqbuf + r * tb_row_size(TB_TYPE_Q4_0, K), K);
     const int64_t xe[2] = {K, n}, we[2] = {K, N}, he[2] = {N, n};
     tb_tensor_init(&t->x, TB_TYPE_F32, 2, xe, x, "x");
     tb_tensor_init(&t->w, TB_TYPE_F32, 2, we, w, "w");
@@ -170,10 +170,8 @@ static inline int test_graph_build(struct test_graph *t, int64_t K, int64_t N, i
         ok = ok && tb_graph_add(&t->g, TB_OP_MATMUL, "mm2", 0, NULL, &t->h2, &t->w, &t->x, NULL);
         ok = ok && tb_graph_add(&t->g, TB_OP_MATMUL, "mm3", 0, NULL, &t->h3, &t->w, &t->x, NULL);
     } else {
-        ok = ok && tb_graph_add(&t->g, TB_OP_MATMUL, "mm_f32", 0, NULL, &t->h1, &t->w, &t->x,
-                                NULL);
-        ok = ok && tb_graph_add(&t->g, TB_OP_MATMUL, "mm_q4", 0, NULL, &t->h2, &t->wq, &t->x,
-                                NULL);
+        ok = ok && tb_graph_add(&t->g, TB_OP_MATMUL, "mm_f32", 0, NULL, &t->h1, &t->w, &t->x, NULL);
+        ok = ok && tb_graph_add(&t->g, TB_OP_MATMUL, "mm_q4", 0, NULL, &t->h2, &t->wq, &t->x, NULL);
         ok = ok && tb_graph_add(&t->g, TB_OP_ADD, "add", 0, NULL, &t->h1, &t->h1, &t->h2, NULL);
         ok = ok && tb_graph_add(&t->g, TB_OP_SILU, "silu", 0, NULL, &t->h1, &t->h1, NULL, NULL);
     }
@@ -188,8 +186,8 @@ static inline void test_graph_free(struct test_graph *t)
 }
 
 /* An entry around a backend (b NULL: unavailable with reason). */
-static inline struct tb_sched_entry test_entry(const char *label, struct tb_backend *b, int want_kind,
-                                        const char *reason)
+static inline struct tb_sched_entry test_entry(const char *label, struct tb_backend *b,
+                                               int want_kind, const char *reason)
 {
     struct tb_sched_entry e;
     memset(&e, 0, sizeof e);

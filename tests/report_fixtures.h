@@ -13,13 +13,13 @@
 #include "harness/tb_stats.h"
 
 struct fx_run {
-    const char *commit;     /* environment.tierbench.source_git_commit */
-    double scale;           /* latency multiplier (1.1 = 10% slower) */
-    size_t n;               /* samples per record */
+    const char *commit; /* environment.tierbench.source_git_commit */
+    double scale;       /* latency multiplier (1.1 = 10% slower) */
+    size_t n;           /* samples per record */
     uint64_t seed;
-    const char *backend;    /* placement.backend */
-    int fallback;           /* placement.fallback */
-    const char *off_op;     /* coverage: an op that ran off target, or NULL */
+    const char *backend; /* placement.backend */
+    int fallback;        /* placement.fallback */
+    const char *off_op;  /* coverage: an op that ran off target, or NULL */
     int with_coverage;
     int with_energy;
 };
@@ -60,8 +60,7 @@ static int fx_write_run(const char *dir, const struct fx_run *f)
     for (int p = 0; p < 2 && !rc; p++) {
         for (int w = 0; w < 2 && !rc; w++) {
             char config[64];
-            snprintf(config, sizeof config, "synth:stories15m:%s/%s/t2", wtypes[p],
-                     f->backend);
+            snprintf(config, sizeof config, "synth:stories15m:%s/%s/t2", wtypes[p], f->backend);
             json_t *rec = tb_results_record_new(workloads[w], profiles[p], config);
             double base = (w ? 20.0 : 900.0) / (p + 1) * f->scale;
             struct tb_sample_set set = {0};
@@ -88,12 +87,14 @@ static int fx_write_run(const char *dir, const struct fx_run *f)
                                           (w ? 1000.0 : 64000.0) / base, "gflops_per_s",
                                           2.0 / f->scale, "eval_flops", 8e8, "eval_bytes",
                                           w ? 3e7 : 3e6));
-            json_object_set_new(rec, "accuracy", json_pack("{s:f, s:f}", "top1_agreement", 1.0,
-                                                           "kl_mean", p ? 0.001 : 0.016));
+            json_object_set_new(
+                rec, "accuracy",
+                json_pack("{s:f, s:f}", "top1_agreement", 1.0, "kl_mean", p ? 0.001 : 0.016));
             json_object_set_new(rec, "memory", json_pack("{s:i}", "peak_rss_kib", 100000));
             if (f->with_energy && p == 0)
-                json_object_set_new(rec, "energy", json_pack("{s:s, s:f}", "source", "fake",
-                                                             "joules_per_token", 0.02 * f->scale));
+                json_object_set_new(
+                    rec, "energy",
+                    json_pack("{s:s, s:f}", "source", "fake", "joules_per_token", 0.02 * f->scale));
             else
                 json_object_set_new(rec, "energy",
                                     json_pack("{s:s, s:s}", "source", "auto", "unavailable",
@@ -106,8 +107,8 @@ static int fx_write_run(const char *dir, const struct fx_run *f)
                 json_object_set_new(rec, "coverage",
                                     json_pack("{s:s, s:{s:i, s:i, s:f}, s:o}", "verdict",
                                               f->off_op ? "silent-fallback" : "on-target", "ops",
-                                              "total", 10, "on_target", f->off_op ? 9 : 10,
-                                              "share", f->off_op ? 0.9 : 1.0, "off_target", off));
+                                              "total", 10, "on_target", f->off_op ? 9 : 10, "share",
+                                              f->off_op ? 0.9 : 1.0, "off_target", off));
             }
             if (!rc)
                 rc = tb_results_append(res, rec, &err);

@@ -11,24 +11,24 @@ extern int tb_test_checks;
 
 #define TB_SKIP_CODE 77
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        tb_test_checks++;                                                                  \
-        if (!(cond)) {                                                                     \
-            tb_test_failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        tb_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            tb_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECKF(cond, ...)                                                                  \
-    do {                                                                                   \
-        tb_test_checks++;                                                                  \
-        if (!(cond)) {                                                                     \
-            tb_test_failures++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);        \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        tb_test_checks++;                                                                          \
+        if (!(cond)) {                                                                             \
+            tb_test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Prints "N checks, M failed" and returns the process exit code. */

@@ -48,7 +48,8 @@ static void test_aa(void)
     CHECKF(regress <= (int)(o.alpha * TRIALS), "A/A regression rate %.4f > alpha",
            regress / (double)TRIALS);
     /* expected alpha * trials; 3 alpha leaves room for sampling noise */
-    CHECKF(sig <= (int)(3 * o.alpha * TRIALS), "A/A false-positive rate %.3f > 3 alpha", sig / (double)TRIALS);
+    CHECKF(sig <= (int)(3 * o.alpha * TRIALS), "A/A false-positive rate %.3f > 3 alpha",
+           sig / (double)TRIALS);
     CHECK(nonsig_fp == sig);
 }
 
@@ -127,10 +128,11 @@ static void write_gbench(const char *path, double t)
         return;
     fprintf(f, "{\"context\": {\"date\": \"2026-01-01\", \"host_name\": \"h\"}, \"benchmarks\": [");
     for (int i = 0; i < 8; i++)
-        fprintf(f, "%s{\"name\": \"matmul/q4_0/x\", \"run_name\": \"matmul/q4_0/x\", "
-                   "\"run_type\": \"iteration\", \"repetitions\": 8, \"real_time\": %.3f, "
-                   "\"time_unit\": \"us\", \"bytes_per_second\": %.1f, "
-                   "\"label\": \"NaN and inf stay in strings\", \"papi:perf::X\": NaN}",
+        fprintf(f,
+                "%s{\"name\": \"matmul/q4_0/x\", \"run_name\": \"matmul/q4_0/x\", "
+                "\"run_type\": \"iteration\", \"repetitions\": 8, \"real_time\": %.3f, "
+                "\"time_unit\": \"us\", \"bytes_per_second\": %.1f, "
+                "\"label\": \"NaN and inf stay in strings\", \"papi:perf::X\": NaN}",
                 i ? "," : "", t * (1 + 0.003 * i), 1e9 / (t * (1 + 0.003 * i)));
     fprintf(f, ", {\"name\": \"matmul/q4_0/x_mean\", \"run_name\": \"matmul/q4_0/x\", "
                "\"run_type\": \"aggregate\", \"real_time\": 1.0, \"time_unit\": \"us\", "
@@ -151,7 +153,11 @@ static void test_cli(void)
     tb_test_path(slow, sizeof slow, "cmp-slow", "");
     tb_test_path(moved, sizeof moved, "cmp-moved", "");
     tb_test_path(out, sizeof out, "cmp-out", ".txt");
-    struct fx_run f = {.commit = "aaaa", .scale = 1.0, .n = 30, .seed = 1, .backend = "opencl",
+    struct fx_run f = {.commit = "aaaa",
+                       .scale = 1.0,
+                       .n = 30,
+                       .seed = 1,
+                       .backend = "opencl",
                        .with_coverage = 1};
     CHECK(fx_write_run(base, &f) == 0);
     f.seed = 2;
@@ -251,8 +257,8 @@ static void test_cli(void)
         free(txt);
     }
     snprintf(cmd, sizeof cmd,
-             "TIERBENCH='%s' PERF_GATE_OUT='%s' '%s/ci/perf-gate' '%s' '%s' > '%s' 2>&1", bin,
-             gate, TB_SOURCE_DIR, base, same, out);
+             "TIERBENCH='%s' PERF_GATE_OUT='%s' '%s/ci/perf-gate' '%s' '%s' > '%s' 2>&1", bin, gate,
+             TB_SOURCE_DIR, base, same, out);
     CHECK(fx_system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "TIERBENCH='%s' '%s/ci/perf-gate' '%s' > '%s' 2>&1", bin,
              TB_SOURCE_DIR, base, out);

@@ -144,9 +144,21 @@ static void test_cli(void)
     char out[512], cache[512], csv[600];
     tb_test_path(out, sizeof out, "covout", "");
     tb_test_path(cache, sizeof cache, "covcache", "");
-    char *argv[] = {"coverage", "--profile", "laptop-x86,phone-flagship-npu", "--model",
-                    "synth:mcu-260k:q4_0", "--cache-dir", cache, "--out", out, "--evals", "2",
-                    "--fail-on", "silent-fallback", "--quiet", NULL};
+    char *argv[] = {"coverage",
+                    "--profile",
+                    "laptop-x86,phone-flagship-npu",
+                    "--model",
+                    "synth:mcu-260k:q4_0",
+                    "--cache-dir",
+                    cache,
+                    "--out",
+                    out,
+                    "--evals",
+                    "2",
+                    "--fail-on",
+                    "silent-fallback",
+                    "--quiet",
+                    NULL};
     const int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
     const int code = tb_cli_coverage(argc, argv);
     /* with an OpenCL device of type CPU (PoCL) the phone's "opencl:gpu"
@@ -164,11 +176,13 @@ static void test_cli(void)
         buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
         fclose(f);
     }
-    CHECK(strstr(buf, "\"laptop-x86\",\"llm-decode\",\"synth:mcu-260k:q4_0\",\"cpu\",\"on-target\""));
-    CHECK(strstr(buf, pocl ? "\"phone-flagship-npu\",\"llm-decode\",\"synth:mcu-260k:q4_0\",\"npu\","
-                             "\"silent-fallback\""
-                           : "\"phone-flagship-npu\",\"llm-decode\",\"synth:mcu-260k:q4_0\",\"npu\","
-                             "\"unsupported\""));
+    CHECK(
+        strstr(buf, "\"laptop-x86\",\"llm-decode\",\"synth:mcu-260k:q4_0\",\"cpu\",\"on-target\""));
+    CHECK(strstr(buf, pocl
+                          ? "\"phone-flagship-npu\",\"llm-decode\",\"synth:mcu-260k:q4_0\",\"npu\","
+                            "\"silent-fallback\""
+                          : "\"phone-flagship-npu\",\"llm-decode\",\"synth:mcu-260k:q4_0\",\"npu\","
+                            "\"unsupported\""));
     char *bad[] = {"coverage", "--fail-on", "sometimes", NULL};
     CHECK(tb_cli_coverage(3, bad) == TB_EXIT_USAGE);
     /* clean up: out/coverage.{md,csv,json}, cache model */

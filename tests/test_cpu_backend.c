@@ -107,8 +107,8 @@ static void check_op(struct tb_backend *be, struct tb_op *op, struct buf *dst, c
     memset(dst->mem, CANARY, dst->bytes + PAD);
     CHECKF(run1(be, op) == 0, "%s", what);
     const double e = rel_err((const float *)dst->mem, want, (int64_t)(dst->bytes / 4), floor);
-    CHECKF(e <= tol, "%s (%s, %d threads): rel err %g > %g", what,
-           tb_isa_name(tb_backend_isa(be)), tb_backend_n_threads(be), e, tol);
+    CHECKF(e <= tol, "%s (%s, %d threads): rel err %g > %g", what, tb_isa_name(tb_backend_isa(be)),
+           tb_backend_n_threads(be), e, tol);
     CHECKF(canary_ok(dst), "%s: write past the end of dst", what);
 }
 
@@ -173,8 +173,8 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
             if (cs % 2 || N % 16 == 0)
                 W.t.flags = TB_TENSOR_CONST;
             tb_graph_reset(&g);
-            struct tb_op *op = tb_graph_add(&g, TB_OP_MATMUL, "mm", -1, NULL, &D.t, &W.t,
-                                            &X.t, NULL);
+            struct tb_op *op =
+                tb_graph_add(&g, TB_OP_MATMUL, "mm", -1, NULL, &D.t, &W.t, &X.t, NULL);
             float *want = malloc(D.bytes), *first = malloc(D.bytes);
             ref_result(ref, op, &D, want);
             char what[96];
@@ -187,8 +187,7 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
                 if (i == 0)
                     memcpy(first, D.mem, D.bytes);
                 else /* same quantized activations on every ISA */
-                    CHECKF(rel_err((float *)D.mem, first, (int64_t)(D.bytes / 4), 1e-3) <=
-                               2e-5,
+                    CHECKF(rel_err((float *)D.mem, first, (int64_t)(D.bytes / 4), 1e-3) <= 2e-5,
                            "%s: %s disagrees with scalar", what,
                            tb_isa_name(tb_backend_isa(cpu[i])));
             }
@@ -214,8 +213,13 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
 {
     const int n = 5, pos0 = 20, n_ctx = 27, V = 9;
     const int64_t dim = hd * nh, kvd = hd * nkv;
-    struct tb_op_params p = {.eps = 1e-5f, .rope_theta = 10000.0f, .scale = 1.0f / sqrtf(hd),
-                             .pos0 = pos0, .n_head = nh, .n_head_kv = nkv, .head_dim = hd};
+    struct tb_op_params p = {.eps = 1e-5f,
+                             .rope_theta = 10000.0f,
+                             .scale = 1.0f / sqrtf(hd),
+                             .pos0 = pos0,
+                             .n_head = nh,
+                             .n_head_kv = nkv,
+                             .head_dim = hd};
     struct tb_graph g;
     tb_graph_init(&g, 1);
     struct buf x, y, w, d, ids;
@@ -233,11 +237,11 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
     const enum tb_op_kind kinds[] = {TB_OP_RMS_NORM, TB_OP_ROPE, TB_OP_SILU, TB_OP_MUL, TB_OP_ADD};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         tb_graph_reset(&g);
-        const struct tb_tensor *s1 = kinds[k] == TB_OP_RMS_NORM ? &w.t
+        const struct tb_tensor *s1 = kinds[k] == TB_OP_RMS_NORM                         ? &w.t
                                      : (kinds[k] == TB_OP_MUL || kinds[k] == TB_OP_ADD) ? &y.t
-                                                                                         : NULL;
-        struct tb_op *op = tb_graph_add(&g, kinds[k], tb_op_kind_name(kinds[k]), 0, &p, &d.t,
-                                        &x.t, s1, NULL);
+                                                                                        : NULL;
+        struct tb_op *op =
+            tb_graph_add(&g, kinds[k], tb_op_kind_name(kinds[k]), 0, &p, &d.t, &x.t, s1, NULL);
         ref_result(ref, op, &d, want);
         for (int i = 0; i < n_isa; i++)
             check_op(cpu[i], op, &d, want, 2e-6, 1e-3, tb_op_kind_name(kinds[k]));
@@ -247,8 +251,8 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
         struct buf xr;
         buf_init(&xr, TB_TYPE_F32, dim, n, "xr");
         tb_graph_reset(&g);
-        struct tb_op *op = tb_graph_add(&g, TB_OP_ROPE, "rope_inplace", 0, &p, &xr.t, &xr.t, NULL,
-                                        NULL);
+        struct tb_op *op =
+            tb_graph_add(&g, TB_OP_ROPE, "rope_inplace", 0, &p, &xr.t, &xr.t, NULL, NULL);
         for (int i = 0; i < n_isa; i++) {
             memcpy(xr.mem, x.mem, x.bytes);
             CHECK(run1(cpu[i], op) == 0);
@@ -266,8 +270,8 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
         buf_init(&tab, k_wtypes[t], dim, V, "table");
         buf_fill(&tab, 1.0f);
         tb_graph_reset(&g);
-        struct tb_op *op = tb_graph_add(&g, TB_OP_GET_ROWS, "get_rows", -1, NULL, &d.t, &tab.t,
-                                        &ids.t, NULL);
+        struct tb_op *op =
+            tb_graph_add(&g, TB_OP_GET_ROWS, "get_rows", -1, NULL, &d.t, &tab.t, &ids.t, NULL);
         ref_result(ref, op, &d, want);
         for (int i = 0; i < n_isa; i++)
             check_op(cpu[i], op, &d, want, 0.0, 1e-3, tb_type_name(k_wtypes[t]));
@@ -286,8 +290,8 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
         buf_fill(&kx, 1.0f);
         memcpy(ref_kc.mem, kc.mem, kc.bytes);
         tb_graph_reset(&g);
-        struct tb_op *op = tb_graph_add(&g, TB_OP_KV_STORE, "kv_store", 0, &p, &ref_kc.t, &kx.t,
-                                        NULL, NULL);
+        struct tb_op *op =
+            tb_graph_add(&g, TB_OP_KV_STORE, "kv_store", 0, &p, &ref_kc.t, &kx.t, NULL, NULL);
         CHECK(run1(ref, op) == 0);
         for (int i = 0; i < n_isa; i++) {
             unsigned char *save = malloc(kc.bytes);

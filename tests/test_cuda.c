@@ -16,8 +16,8 @@ int main(void)
     int rc = tb_backend_create("cuda", NULL, &b, &err);
     if (rc != TB_OK) {
         /* the disabled reason must say why */
-        CHECKF(!b && (rc == TB_EUNSUPPORTED || rc == TB_EBACKEND) && strncmp(err.msg, "cuda: ", 6) == 0 &&
-                   strlen(err.msg) > 10,
+        CHECKF(!b && (rc == TB_EUNSUPPORTED || rc == TB_EBACKEND) &&
+                   strncmp(err.msg, "cuda: ", 6) == 0 && strlen(err.msg) > 10,
                "cuda creation failed badly: rc %d '%s'", rc, err.msg);
         if (tb_test_failures)
             return tb_test_result("test_cuda");

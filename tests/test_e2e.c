@@ -63,8 +63,9 @@ static void report(const char *shape, int type, const char *what, int n, struct 
                    double ms)
 {
     printf("%-10s %-5s %-29s n=%3d top1 %6.2f%%  KL mean %.3e max %.3e  max|dlogit| %.3e  "
-           "%.0f ms\n", shape, tb_type_name(type), what, n, 100.0 * a.top1_agreement, a.kl_mean,
-           a.kl_max, a.max_abs_err, ms);
+           "%.0f ms\n",
+           shape, tb_type_name(type), what, n, 100.0 * a.top1_agreement, a.kl_mean, a.kl_max,
+           a.max_abs_err, ms);
 }
 
 /* n_ref_decode: positions of the (slow, scalar) cpu-ref decode check. */
@@ -122,8 +123,10 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
         struct tb_accuracy q = compare(f32_logits, lr, N_POS, V);
         report(shape, type, "cpu-ref vs its f32 weights", N_POS, q, 0.0);
         if (type == TB_TYPE_Q4_0)
-            CHECKF(q.kl_mean > 10.0 * kl_bound, "%s: q4_0 weights barely change the logits "
-                   "(KL %.3e): the comparison is not sensitive", shape, q.kl_mean);
+            CHECKF(q.kl_mean > 10.0 * kl_bound,
+                   "%s: q4_0 weights barely change the logits "
+                   "(KL %.3e): the comparison is not sensitive",
+                   shape, q.kl_mean);
     }
 
     /* cpu-ref decode must reproduce its own prefill (same scalar math) */
@@ -138,13 +141,13 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
     for (int c = 0; c < n_cpu; c++) {
         for (int decode = 0; decode <= (c == 0); decode++) {
             char what[64];
-            snprintf(what, sizeof what, "cpu/%s %s vs cpu-ref",
-                     tb_isa_name(tb_backend_isa(cpu[c])), decode ? "decode" : "prefill");
+            snprintf(what, sizeof what, "cpu/%s %s vs cpu-ref", tb_isa_name(tb_backend_isa(cpu[c])),
+                     decode ? "decode" : "prefill");
             CHECKF(run(m, s, cpu[c], tok, N_POS, decode, lx, &ms, &err) == 0, "%s", err.msg);
             a = compare(lr, lx, N_POS, V);
             report(shape, type, what, N_POS, a, ms);
-            CHECKF(a.top1_agreement >= MIN_TOP1, "%s %s %s: top-1 agreement %.2f%% < %.0f%%",
-                   shape, tb_type_name(type), what, 100.0 * a.top1_agreement, 100.0 * MIN_TOP1);
+            CHECKF(a.top1_agreement >= MIN_TOP1, "%s %s %s: top-1 agreement %.2f%% < %.0f%%", shape,
+                   tb_type_name(type), what, 100.0 * a.top1_agreement, 100.0 * MIN_TOP1);
             CHECKF(a.kl_mean < kl_bound, "%s %s %s: mean KL %.3e >= bound %.1e", shape,
                    tb_type_name(type), what, a.kl_mean, kl_bound);
         }
@@ -167,8 +170,9 @@ static void check_cli(struct tb_backend *ref)
     struct tb_err err = {0};
     CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q8_0, 5, model, &err) == 0, "%s", err.msg);
     enum { NP = 5, NPRED = 6, ROWS = NP + NPRED - 1 };
-    char *argv[] = {"infer", "--model", model, "--tokens", "1,17,300,42,7", "--n-predict", "6",
-                    "--backend", "cpu-ref", "--logits", lpath, "--reps", "2", NULL};
+    char *argv[] = {"infer",       "--model", model,       "--tokens", "1,17,300,42,7",
+                    "--n-predict", "6",       "--backend", "cpu-ref",  "--logits",
+                    lpath,         "--reps",  "2",         NULL};
     CHECK(tb_cli_infer(13, argv) == TB_EXIT_OK);
     char *bad_argv[] = {"infer", "--model", model, "--tokens", "1,99999", NULL};
     CHECK(tb_cli_infer(5, bad_argv) == TB_EXIT_USAGE);
@@ -268,8 +272,7 @@ int main(void)
     /* every ISA variant this host runs, best first */
     for (int isa = (int)tb_isa_detect(); isa >= 0; isa--) {
         cfg.isa_cap = (enum tb_isa)isa;
-        CHECKF(tb_backend_create("cpu", &cfg, &cpu[n_cpu], &err) == 0, "cpu backend: %s",
-               err.msg);
+        CHECKF(tb_backend_create("cpu", &cfg, &cpu[n_cpu], &err) == 0, "cpu backend: %s", err.msg);
         if (!cpu[n_cpu])
             break;
         printf("cpu backend: %s, isa %s, %d threads\n", tb_backend_device_name(cpu[n_cpu]),

@@ -87,8 +87,7 @@ static void check_graph(const struct tb_llama_model *m, struct tb_llama_state *s
                 n_nc += g->ops[i].p.non_causal;
             }
         CHECK(n_attn == m->config.n_layers);
-        CHECKF(n_nc == (mode == TB_LLAMA_EMBED ? n_attn : 0), "mode %d: %d non-causal", mode,
-               n_nc);
+        CHECKF(n_nc == (mode == TB_LLAMA_EMBED ? n_attn : 0), "mode %d: %d non-causal", mode, n_nc);
         const char *last = g->ops[g->n_ops - 1].name;
         CHECKF(strcmp(last, mode == TB_LLAMA_EMBED ? "output_norm" : "output") == 0,
                "mode %d ends with %s", mode, last);
@@ -161,8 +160,13 @@ static void check_model(int type, struct tb_backend *ref, struct tb_backend *cpu
     /* the workload entry: same numbers as tb_llama_embed, timed, op times kept */
     uint64_t *op_ns = calloc((size_t)s->graph.cap, sizeof *op_ns);
     uint64_t *op_sum = calloc((size_t)s->graph.cap, sizeof *op_sum);
-    struct tb_llm_session ss = {.m = m, .s = s, .b = cpu, .prompt = tok, .n_prompt = N,
-                                .op_ns = op_ns, .op_ns_sum = op_sum};
+    struct tb_llm_session ss = {.m = m,
+                                .s = s,
+                                .b = cpu,
+                                .prompt = tok,
+                                .n_prompt = N,
+                                .op_ns = op_ns,
+                                .op_ns_sum = op_sum};
     double sec = -1.0;
     CHECKF(tb_embed_run(&ss, e2, &sec, &err) == 0, "%s", err.msg);
     CHECK(memcmp(e2, e_cpu, (size_t)dim * sizeof *e2) == 0);

@@ -190,8 +190,8 @@ static void test_selection(void)
     char empty[256];
     tb_test_path(empty, sizeof empty, "powercap-empty", "");
     CHECK(mkdir(empty, 0755) == 0);
-    cfg = (struct tb_energy_config){.source = "auto", .powercap_root = empty,
-                                    .nvml_library = "libtb-no-such-nvml.so"};
+    cfg = (struct tb_energy_config){
+        .source = "auto", .powercap_root = empty, .nvml_library = "libtb-no-such-nvml.so"};
     CHECK(tb_energy_open(&cfg, &m, &err) == 0);
     const char *why = tb_energy_disabled_reason(m);
     if (why) {

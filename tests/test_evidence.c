@@ -34,12 +34,12 @@ static int rig_run(struct rig *r, const struct tb_sched_entry *e, int n_entries,
         fprintf(stderr, "rig: %s\n", err.msg);
         return -1;
     }
-    r->se = (struct tb_sched_evidence){.ops = r->runs, .cap = g->n_ops, .ref = r->ref,
-                                       .check_period = check_period};
+    r->se = (struct tb_sched_evidence){
+        .ops = r->runs, .cap = g->n_ops, .ref = r->ref, .check_period = check_period};
     const struct tb_sched_plan *pl = NULL;
     for (int i = 0; i < n_runs; i++) {
-        if (tb_sched_compute(r->s, g, NULL, &r->se, &err) ||
-            tb_sched_plan(r->s, g, &pl, &err) || tb_evidence_add_run(&r->ev, pl, r->runs, &err)) {
+        if (tb_sched_compute(r->s, g, NULL, &r->se, &err) || tb_sched_plan(r->s, g, &pl, &err) ||
+            tb_evidence_add_run(&r->ev, pl, r->runs, &err)) {
             fprintf(stderr, "rig: %s\n", err.msg);
             return -1;
         }
@@ -211,10 +211,13 @@ static void test_rules(void)
 {
     struct tb_evidence_thresholds th;
     tb_evidence_thresholds_default(&th);
-    struct tb_placement p = {.entry = 0, .device = "dev", .device_kind = TB_DEVICE_GPU,
-                             .claimed_kind = TB_DEVICE_GPU};
-    struct tb_op_run_evidence x = {.wall_ns = 1000000, .host_cpu_ns = 950000, .launches = 2,
-                                   .device_ns = 0, .has_device_evidence = 1,
+    struct tb_placement p = {
+        .entry = 0, .device = "dev", .device_kind = TB_DEVICE_GPU, .claimed_kind = TB_DEVICE_GPU};
+    struct tb_op_run_evidence x = {.wall_ns = 1000000,
+                                   .host_cpu_ns = 950000,
+                                   .launches = 2,
+                                   .device_ns = 0,
+                                   .has_device_evidence = 1,
                                    .device_kind = TB_DEVICE_GPU};
     char why[TB_EVIDENCE_WHY_MAX];
     CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_SILENT_FALLBACK);

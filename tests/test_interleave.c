@@ -197,8 +197,8 @@ static void check_merged(const char *dir, json_t *ttft)
         cand += round_samples(b);
     }
     CHECKF(json_integer_value(json_object_get(ttft, "n_base")) == base,
-           "n_base %lld, rounds hold %ld", (long long)json_integer_value(json_object_get(ttft, "n_base")),
-           base);
+           "n_base %lld, rounds hold %ld",
+           (long long)json_integer_value(json_object_get(ttft, "n_base")), base);
     CHECKF(json_integer_value(json_object_get(ttft, "n_candidate")) == cand,
            "n_candidate %lld, rounds hold %ld",
            (long long)json_integer_value(json_object_get(ttft, "n_candidate")), cand);
@@ -224,10 +224,33 @@ static void test_aa(const char *tb)
           "prompt = 8\nn_predict = 0\n",
           f);
     fclose(f);
-    char *argv[] = {(char *)tb, "compare", "--interleave", "2", "--base-bin", (char *)tb,
-                    "--cand-bin", (char *)tb, "--rounds-dir", root, "--format", "json", "--out",
-                    out, "--", "--profiles-dir", prof, "--reps", "5", "--min-time", "0.01",
-                    "--accuracy-positions", "0", "--cache", cache, "--quiet", NULL};
+    char *argv[] = {(char *)tb,
+                    "compare",
+                    "--interleave",
+                    "2",
+                    "--base-bin",
+                    (char *)tb,
+                    "--cand-bin",
+                    (char *)tb,
+                    "--rounds-dir",
+                    root,
+                    "--format",
+                    "json",
+                    "--out",
+                    out,
+                    "--",
+                    "--profiles-dir",
+                    prof,
+                    "--reps",
+                    "5",
+                    "--min-time",
+                    "0.01",
+                    "--accuracy-positions",
+                    "0",
+                    "--cache",
+                    cache,
+                    "--quiet",
+                    NULL};
     const int code = run_compare(argv);
     /* 1 would be a timing "regression" of an A/A on tiny noisy samples:
      * possible, so not asserted either way; 2+ is a failure */
@@ -267,16 +290,16 @@ static void test_planted(const char *tb, const char *self)
     CHECK(symlink(self, slow) == 0);
     snprintf(root, sizeof root, "%s/rounds-planted", g_dir);
     snprintf(out, sizeof out, "%s/planted.json", g_dir);
-    char *argv[] = {(char *)tb, "compare", "--interleave", "2", "--base-bin", base, "--cand-bin",
-                    slow, "--rounds-dir", root, "--format", "json", "--out", out, NULL};
+    char *argv[] = {
+        (char *)tb,     "compare", "--interleave", "2",    "--base-bin", base, "--cand-bin", slow,
+        "--rounds-dir", root,      "--format",     "json", "--out",      out,  NULL};
     const int code = run_compare(argv);
     CHECKF(code == 1, "a 30%% slowdown must be a regression (exit 1), got %d", code);
     CHECK(only_subdir(root, dir, sizeof dir) == 1);
     check_log(dir, base, slow);
     json_t *doc = json_load_file(out, 0, NULL);
     json_t *ttft = row(doc, "ttft_ms");
-    CHECKF(ttft && !strcmp(sv(ttft, "verdict"), "regression"), "verdict '%s'",
-           sv(ttft, "verdict"));
+    CHECKF(ttft && !strcmp(sv(ttft, "verdict"), "regression"), "verdict '%s'", sv(ttft, "verdict"));
     CHECK(json_integer_value(json_object_get(ttft, "n_base")) == 16); /* 2 rounds x 8 */
     CHECK(json_integer_value(json_object_get(ttft, "n_candidate")) == 16);
     check_merged(dir, ttft);
@@ -291,8 +314,8 @@ static void test_failures(const char *tb, const char *self)
     CHECK(symlink(self, fail) == 0);
     /* the candidate's run exits 3: compare stops after that round with 3 */
     snprintf(root, sizeof root, "%s/rounds-fail", g_dir);
-    char *a1[] = {(char *)tb, "compare", "--interleave", "2", "--base-bin", base, "--cand-bin",
-                  fail, "--rounds-dir", root, NULL};
+    char *a1[] = {(char *)tb,   "compare", "--interleave", "2",  "--base-bin", base,
+                  "--cand-bin", fail,      "--rounds-dir", root, NULL};
     CHECK(run_compare(a1) == 3);
     CHECK(only_subdir(root, dir, sizeof dir) == 1);
     char p[1400];
@@ -309,8 +332,8 @@ static void test_failures(const char *tb, const char *self)
     snprintf(partial, sizeof partial, "%s/fake-partial", g_dir);
     CHECK(symlink(self, partial) == 0);
     snprintf(root, sizeof root, "%s/rounds-partial", g_dir);
-    char *a0[] = {(char *)tb, "compare", "--interleave", "1", "--base-bin", partial,
-                  "--cand-bin", base, "--rounds-dir", root, NULL};
+    char *a0[] = {(char *)tb,   "compare", "--interleave", "1",  "--base-bin", partial,
+                  "--cand-bin", base,      "--rounds-dir", root, NULL};
     CHECK(run_compare(a0) == 2);
     CHECK(only_subdir(root, dir, sizeof dir) == 1);
     CHECK(!exists(dir, "compare.json"));
@@ -318,18 +341,18 @@ static void test_failures(const char *tb, const char *self)
     snprintf(root, sizeof root, "%s/rounds-missing", g_dir);
     char missing[700];
     snprintf(missing, sizeof missing, "%s/no-such-tierbench", g_dir);
-    char *a2[] = {(char *)tb, "compare", "--interleave", "1", "--base-bin", base, "--cand-bin",
-                  missing, "--rounds-dir", root, NULL};
+    char *a2[] = {(char *)tb,   "compare", "--interleave", "1",  "--base-bin", base,
+                  "--cand-bin", missing,   "--rounds-dir", root, NULL};
     CHECK(run_compare(a2) == 2);
     CHECK(only_subdir(root, dir, sizeof dir) == 0);
     /* usage: --interleave without binaries, and inputs with --interleave */
     char *a3[] = {(char *)tb, "compare", "--interleave", "2", "--base-bin", base, NULL};
     CHECK(run_compare(a3) == 2);
-    char *a4[] = {(char *)tb, "compare", "x", "y", "--interleave", "2", "--base-bin", base,
-                  "--cand-bin", base, NULL};
+    char *a4[] = {(char *)tb, "compare",    "x",  "y", "--interleave", "2", "--base-bin",
+                  base,       "--cand-bin", base, NULL};
     CHECK(run_compare(a4) == 2);
-    char *a5[] = {(char *)tb, "compare", "--interleave", "1", "--base-bin", base, "--cand-bin",
-                  base, "--", "--out", "x", NULL};
+    char *a5[] = {(char *)tb,   "compare", "--interleave", "1",     "--base-bin", base,
+                  "--cand-bin", base,      "--",           "--out", "x",          NULL};
     CHECK(run_compare(a5) == 2);
 }
 

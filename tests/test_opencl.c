@@ -28,7 +28,7 @@ static enum tb_device_kind runtime_kind(char *name, size_t n)
         return TB_DEVICE_OTHER;
     clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     clGetDeviceInfo(dev, CL_DEVICE_NAME, n, name, NULL);
-    return (type & CL_DEVICE_TYPE_GPU) ? TB_DEVICE_GPU
+    return (type & CL_DEVICE_TYPE_GPU)   ? TB_DEVICE_GPU
            : (type & CL_DEVICE_TYPE_CPU) ? TB_DEVICE_CPU
                                          : TB_DEVICE_OTHER;
 }
@@ -96,7 +96,8 @@ int main(void)
     struct acc_run R = {.ref = ref, .b = b, .unsup = unsup, .n_unsup = 2};
     acc_run_all(&R);
     CHECK(R.refused > 0);
-    CHECK(tb_backend_op_evidence(b, &ev, &err) == TB_OK && ev.total_launches >= (uint64_t)(R.cases - R.refused));
+    CHECK(tb_backend_op_evidence(b, &ev, &err) == TB_OK &&
+          ev.total_launches >= (uint64_t)(R.cases - R.refused));
 
     tb_backend_free(b);
     test_errors();

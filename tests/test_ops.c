@@ -701,8 +701,7 @@ static void attention_case(enum tb_type ctype, int hd, int nh, int nkv, int64_t 
     case_dst(&c, TB_TYPE_F32, (int64_t)hd * nh, n);
     snprintf(c.label, sizeof c.label,
              "attention%s %s head_dim=%d n_head=%d n_head_kv=%d n=%lld pos0=%d",
-             non_causal ? " non-causal" : "", tb_type_name(ctype), hd, nh, nkv, (long long)n,
-             pos0);
+             non_causal ? " non-causal" : "", tb_type_name(ctype), hd, nh, nkv, (long long)n, pos0);
     check_case(&c);
     case_free(&c);
 }

@@ -66,8 +66,7 @@ static void test_shipped(void)
         CHECK(p->threads == 0 && p->isa_cap == TB_ISA_COUNT && p->binding == TB_BIND_SPREAD);
         tb_profile_free(p);
     }
-    CHECK(tb_profile_find(TB_SOURCE_DIR "/device_profiles", "no-such-tier", &p, &err) ==
-          TB_EINVAL);
+    CHECK(tb_profile_find(TB_SOURCE_DIR "/device_profiles", "no-such-tier", &p, &err) == TB_EINVAL);
 }
 
 static void test_good_minimal(void)
@@ -160,8 +159,8 @@ static int load_text(const char *text, struct tb_profile **p, struct tb_err *err
     return tb_profile_load(path, p, err);
 }
 
-#define HEAD                                                                               \
-    "[profile]\nname = t\ntier = t\nthreads = 1\nisa_cap = scalar\nmemory_budget = 1 GiB\n" \
+#define HEAD                                                                                       \
+    "[profile]\nname = t\ntier = t\nthreads = 1\nisa_cap = scalar\nmemory_budget = 1 GiB\n"        \
     "weight_types = q8_0\nbackends = cpu\n"
 
 static void expect_error(const char *text, int line, const char *fragment)

@@ -47,8 +47,13 @@ static void test_full(void)
     tb_test_path(run, sizeof run, "rep-run", "");
     tb_test_path(kj, sizeof kj, "rep-kernels", ".json");
     tb_test_path(out, sizeof out, "rep-out", "");
-    struct fx_run f = {.commit = "feedbeef", .scale = 1.2, .n = 25, .seed = 3,
-                       .backend = "opencl", .with_coverage = 1, .with_energy = 1,
+    struct fx_run f = {.commit = "feedbeef",
+                       .scale = 1.2,
+                       .n = 25,
+                       .seed = 3,
+                       .backend = "opencl",
+                       .with_coverage = 1,
+                       .with_energy = 1,
                        .off_op = "rope"};
     CHECK(fx_write_run(run, &f) == 0);
     write_kernels_json(kj);
@@ -77,7 +82,8 @@ static void test_full(void)
         char *svg = read_in(out, name);
         CHECKF(svg && strstr(svg, "<svg"), "%s", name);
         /* every chart names the machine and the date */
-        CHECKF(svg && strstr(svg, "Test CPU 9000 (testhost)") && strstr(svg, "2026-01-02T03:04:05Z"),
+        CHECKF(svg && strstr(svg, "Test CPU 9000 (testhost)") &&
+                   strstr(svg, "2026-01-02T03:04:05Z"),
                "%s caption", name);
         free(svg);
     }
@@ -89,8 +95,7 @@ static void test_full(void)
             CHECK(fx_count(html, "<svg") == 7);
             /* units on the axes */
             CHECK(strstr(html, "latency (ms") && strstr(html, "tokens/s (log scale)") &&
-                  strstr(html, "J/token") && strstr(html, "GFLOP/s") &&
-                  strstr(html, "FLOP/byte"));
+                  strstr(html, "J/token") && strstr(html, "GFLOP/s") && strstr(html, "FLOP/byte"));
             /* roofline ceilings from the kernels JSON: 20 GB/s, 100 GFLOP/s */
             CHECK(strstr(html, "measured ceilings: 20.0 GB/s, 100.0 GFLOP/s") != NULL);
             CHECK(fx_count(md, "](") >= 7 && strstr(md, "![Roofline"));

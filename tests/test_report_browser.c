@@ -136,8 +136,14 @@ int main(void)
     tb_test_path(run, sizeof run, "browser-run", "");
     tb_test_path(kj, sizeof kj, "browser-kernels", ".json");
     tb_test_path(out, sizeof out, "browser-report", "");
-    struct fx_run f = {.commit = "b1", .scale = 1.0, .n = 20, .seed = 8, .backend = "opencl",
-                       .with_coverage = 1, .with_energy = 1, .off_op = "matmul"};
+    struct fx_run f = {.commit = "b1",
+                       .scale = 1.0,
+                       .n = 20,
+                       .seed = 8,
+                       .backend = "opencl",
+                       .with_coverage = 1,
+                       .with_energy = 1,
+                       .off_op = "matmul"};
     CHECK(fx_write_run(run, &f) == 0);
     FILE *k = fopen(kj, "w");
     if (k) {
@@ -275,8 +281,7 @@ int main(void)
         printf("screenshot %s: %ld bytes; blank page of the same size: %ld bytes; the report "
                "with its charts hidden: %ld bytes\n",
                shot, s1, s0, sh);
-        CHECKF(s0 > 0 && s1 > 5 * s0 && s1 > 100000, "screenshot %ld vs blank %ld bytes", s1,
-               s0);
+        CHECKF(s0 > 0 && s1 > 5 * s0 && s1 > 100000, "screenshot %ld vs blank %ld bytes", s1, s0);
         /* 7 charts of ~735x393 px: each adds well over 8 KB of detail */
         CHECKF(sh > 0 && s1 - sh >= (long)n_svg * 8000,
                "charts add too little: %ld bytes with, %ld without", s1, sh);

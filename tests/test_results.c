@@ -138,7 +138,8 @@ static void test_append_and_read(void)
 
     /* record 0: a measurement with stats */
     double v[5] = {10, 12, 11, 13, 9};
-    struct tb_sample_set set = {.v = v, .n = 5, .cap = 5, .warmup_n = 2, .measured_s = 0.5, .valid = 1};
+    struct tb_sample_set set = {
+        .v = v, .n = 5, .cap = 5, .warmup_n = 2, .measured_s = 0.5, .valid = 1};
     json_t *r0 = tb_results_record_new("decode", "phone-mid", "q4_0-t4");
     CHECK(r0 && tb_results_set_measurement(r0, "decode_tok_s", "tok/s", &set, NULL, &e) == TB_OK);
     CHECK(tb_results_append(r, r0, &e) == TB_OK);
@@ -150,7 +151,8 @@ static void test_append_and_read(void)
     CHECK(tb_results_append(r, r1, &e) == TB_OK);
     /* record 2: a figure that could not be measured */
     json_t *r2 = tb_results_record_new("energy", "phone-mid", "q4_0-t4");
-    CHECK(tb_results_set_unavailable(r2, "joules_per_token", "RAPL not readable: permission denied", &e) == TB_OK);
+    CHECK(tb_results_set_unavailable(r2, "joules_per_token", "RAPL not readable: permission denied",
+                                     &e) == TB_OK);
     CHECK(tb_results_set_unavailable(r2, "x", "", &e) == TB_EINVAL);
     CHECK(tb_results_append(r, r2, &e) == TB_OK);
     /* a foreign schema version is refused, a non-object too */
@@ -174,14 +176,17 @@ static void test_append_and_read(void)
     join(p, sizeof p, dir_copy, TB_RESULTS_JSONL);
     CHECKF(tb_results_read(p, &recs, &dropped, &e) == TB_OK, "%s", e.msg);
     CHECK(json_array_size(recs) == 3 && dropped == 0);
-    json_t *a0 = json_array_get(recs, 0), *a1 = json_array_get(recs, 1), *a2 = json_array_get(recs, 2);
+    json_t *a0 = json_array_get(recs, 0), *a1 = json_array_get(recs, 1),
+           *a2 = json_array_get(recs, 2);
     CHECK(json_integer_value(json_object_get(a0, "schema_version")) == TB_RESULTS_SCHEMA_VERSION);
     CHECK(json_real_value(json_object_get(json_object_get(a0, "stats"), "median")) == 11.0);
     CHECK(json_array_size(json_object_get(a0, "samples")) == 5);
     CHECK(json_is_true(json_object_get(a0, "valid")));
-    CHECK(strcmp(json_string_value(json_object_get(a1, "workload")), "pre,fill \"long\"\nline2") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(a1, "workload")), "pre,fill \"long\"\nline2") ==
+          0);
     CHECK(json_is_false(json_object_get(a1, "valid")));
-    CHECK(strcmp(json_string_value(json_object_get(a1, "invalid_reason")), "max_time_s expired") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(a1, "invalid_reason")), "max_time_s expired") ==
+          0);
     CHECK(json_is_null(json_object_get(a2, "stats")));
     CHECK(strstr(json_string_value(json_object_get(a2, "unavailable")), "RAPL") != NULL);
     json_decref(recs);
@@ -204,7 +209,8 @@ static void test_append_and_read(void)
     join(p, sizeof p, dir_copy, TB_RESULTS_MANIFEST);
     json_error_t je;
     json_t *mj = json_load_file(p, 0, &je);
-    CHECK(mj && json_integer_value(json_object_get(mj, "schema_version")) == TB_RESULTS_SCHEMA_VERSION);
+    CHECK(mj &&
+          json_integer_value(json_object_get(mj, "schema_version")) == TB_RESULTS_SCHEMA_VERSION);
     json_decref(mj);
 
     /* a second run under the same --out gets its own directory */
@@ -241,7 +247,8 @@ static void test_never_overwrite_and_append(void)
     CHECK(tb_results_close(r, &e) == TB_OK);
     json_t *recs = NULL;
     size_t dropped = 9;
-    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 2 && dropped == 0);
+    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 2 &&
+          dropped == 0);
     json_decref(recs);
     join(p, sizeof p, base, TB_RESULTS_CSV);
     CHECK(count_lines(p) == 3); /* header once + 2 rows */
@@ -266,7 +273,8 @@ static void test_torn_tail(void)
     append_text(p, "{\"schema_version\":1,\"wor");
     json_t *recs = NULL;
     size_t dropped = 0;
-    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 3 && dropped == 1);
+    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 3 &&
+          dropped == 1);
     json_decref(recs);
 
     /* APPEND after a crash trims the torn bytes, then continues cleanly */
@@ -275,13 +283,15 @@ static void test_torn_tail(void)
     CHECK(r && tb_results_append(r, rec, &e) == TB_OK);
     json_decref(rec);
     tb_results_close(r, NULL);
-    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 4 && dropped == 0);
+    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 4 &&
+          dropped == 0);
     CHECK(json_integer_value(json_object_get(json_array_get(recs, 3), "seq")) == 3);
     json_decref(recs);
 
     /* newline-terminated but unparsable last line: dropped too */
     append_text(p, "{\"schema_version\":1,\"wo\n");
-    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 4 && dropped == 1);
+    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 4 &&
+          dropped == 1);
     json_decref(recs);
 
     /* the same damage in the middle is corruption, not a torn tail */
@@ -299,7 +309,8 @@ static void test_torn_tail(void)
     CHECK(tb_results_read(q, &recs, &dropped, &e) == TB_EFORMAT);
     tb_test_path(q, sizeof q, "empty", ".jsonl");
     append_text(q, "");
-    CHECK(tb_results_read(q, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 0 && dropped == 0);
+    CHECK(tb_results_read(q, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 0 &&
+          dropped == 0);
     json_decref(recs);
     tb_test_path(q, sizeof q, "missing", ".jsonl");
     CHECK(tb_results_read(q, &recs, &dropped, &e) == TB_EIO && strstr(e.msg, q));
@@ -381,7 +392,8 @@ static void test_manifest_atomic(void)
     char nodir[1100];
     snprintf(nodir, sizeof nodir, "%s/missing/manifest.json", base);
     CHECK(tb_json_write_atomic(nodir, b, &e) == TB_EIO);
-    CHECKF(strstr(e.msg, "/missing/manifest.json.tmp-") && strstr(e.msg, "No such file"), "'%s'", e.msg);
+    CHECKF(strstr(e.msg, "/missing/manifest.json.tmp-") && strstr(e.msg, "No such file"), "'%s'",
+           e.msg);
     json_decref(a);
     json_decref(b);
 }
@@ -424,7 +436,8 @@ static void test_write_failure(void)
     CHECK(file_size(p) == before);
     json_t *recs = NULL;
     size_t dropped = 9;
-    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 2 && dropped == 0);
+    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 2 &&
+          dropped == 0);
     json_decref(recs);
 }
 
@@ -446,7 +459,8 @@ static void test_output_dir_errors(void)
     snprintf(p, sizeof p, "%s/plain-file/sub", base);
     CHECK(tb_results_open(p, TB_RESULTS_NEW_SUBDIR, &r, &e) == TB_EIO);
     CHECKF(strstr(e.msg, "Not a directory") != NULL, "'%s'", e.msg);
-    CHECK(tb_results_open(file, TB_RESULTS_EXACT_DIR, &r, &e) == TB_EIO && strstr(e.msg, "not a directory"));
+    CHECK(tb_results_open(file, TB_RESULTS_EXACT_DIR, &r, &e) == TB_EIO &&
+          strstr(e.msg, "not a directory"));
     CHECK(tb_results_open("", TB_RESULTS_NEW_SUBDIR, &r, &e) == TB_EINVAL);
     CHECK(tb_results_open(base, (enum tb_results_mode)7, &r, &e) == TB_EINVAL);
 
@@ -455,7 +469,8 @@ static void test_output_dir_errors(void)
     join(ro, sizeof ro, base, "readonly");
     CHECK(mkdir(ro, 0500) == 0 && chmod(ro, 0500) == 0);
     if (geteuid() == 0) {
-        printf("test_results: read-only directory check skipped: running as root (permissions do not apply)\n");
+        printf("test_results: read-only directory check skipped: running as root (permissions do "
+               "not apply)\n");
     } else {
         CHECK(tb_results_open(ro, TB_RESULTS_NEW_SUBDIR, &r, &e) == TB_EIO);
         CHECKF(strstr(e.msg, "Permission denied") != NULL, "'%s'", e.msg);
@@ -519,7 +534,8 @@ static void test_sigkill(void)
         for (size_t i = 0; i < n; i++) {
             json_t *rec = json_array_get(recs, i);
             CHECKF(json_integer_value(json_object_get(rec, "seq")) == (json_int_t)i &&
-                   json_integer_value(json_object_get(rec, "schema_version")) == TB_RESULTS_SCHEMA_VERSION,
+                       json_integer_value(json_object_get(rec, "schema_version")) ==
+                           TB_RESULTS_SCHEMA_VERSION,
                    "iteration %d record %zu", it, i);
         }
         json_decref(recs);
@@ -531,8 +547,8 @@ static void test_sigkill(void)
         join(p, sizeof p, dir, TB_RESULTS_CSV);
         int lines = count_lines(p);
         if (n > 0)
-            CHECKF(lines - 1 == (int)n || lines - 1 == (int)n - 1, "iteration %d: %d csv rows for %zu records",
-                   it, lines - 1, n);
+            CHECKF(lines - 1 == (int)n || lines - 1 == (int)n - 1,
+                   "iteration %d: %d csv rows for %zu records", it, lines - 1, n);
 
         /* the manifest is the old or the new one, complete either way */
         join(p, sizeof p, dir, TB_RESULTS_MANIFEST);
@@ -541,13 +557,14 @@ static void test_sigkill(void)
             json_t *m = json_load_file(p, 0, &je);
             CHECKF(m != NULL, "iteration %d: manifest does not parse: %s", it, je.text);
             json_int_t count = json_integer_value(json_object_get(m, "count"));
-            CHECKF(count >= 3 && count % 3 == 0 && count <= (json_int_t)n, "iteration %d: manifest count %lld, %zu records",
-                   it, (long long)count, n);
+            CHECKF(count >= 3 && count % 3 == 0 && count <= (json_int_t)n,
+                   "iteration %d: manifest count %lld, %zu records", it, (long long)count, n);
             json_decref(m);
             manifests++;
         }
     }
-    printf("test_sigkill: 20 kills, %d complete records, %d torn lines dropped, %d manifests checked\n",
+    printf("test_sigkill: 20 kills, %d complete records, %d torn lines dropped, %d manifests "
+           "checked\n",
            total_records, total_dropped, manifests);
     CHECK(total_records > 0 && manifests > 0); /* the kills landed mid-run, not before it */
 }
@@ -558,15 +575,18 @@ static void test_env_and_hash(void)
     json_t *env = tb_env_capture(&e);
     CHECK(env != NULL);
     json_t *tb = json_object_get(env, "tierbench");
-    CHECK(json_is_string(json_object_get(tb, "version")) && json_is_string(json_object_get(tb, "git_commit_configured")));
+    CHECK(json_is_string(json_object_get(tb, "version")) &&
+          json_is_string(json_object_get(tb, "git_commit_configured")));
     json_t *dirty = json_object_get(tb, "source_git_dirty");
-    CHECK(json_is_boolean(dirty) || (json_is_string(dirty) && !strncmp(json_string_value(dirty), "unavailable: ", 13)));
+    CHECK(json_is_boolean(dirty) ||
+          (json_is_string(dirty) && !strncmp(json_string_value(dirty), "unavailable: ", 13)));
     json_t *cpu = json_object_get(env, "cpu");
     CHECK(json_is_string(json_object_get(cpu, "model")));
     json_t *gov = json_object_get(cpu, "governor");
     CHECK(json_is_string(gov)); /* a name, or "unavailable: <reason>" */
     json_t *freq = json_object_get(cpu, "cur_freq_khz");
-    CHECK(json_is_integer(freq) || (json_is_string(freq) && strstr(json_string_value(freq), "unavailable: ")));
+    CHECK(json_is_integer(freq) ||
+          (json_is_string(freq) && strstr(json_string_value(freq), "unavailable: ")));
     CHECK(json_is_string(json_object_get(json_object_get(env, "kernel"), "release")));
     const char *ts = json_string_value(json_object_get(env, "timestamp_utc"));
     CHECK(ts && strlen(ts) == 20 && ts[10] == 'T' && ts[19] == 'Z');
@@ -577,7 +597,8 @@ static void test_env_and_hash(void)
     CHECK(tb_env_add_device(env, "cpu", "Intel Xeon", &e) == TB_OK);
     json_t *comp = json_object_get(env, "components");
     CHECK(!strcmp(json_string_value(json_object_get(comp, "papi")), "7.1.0"));
-    CHECK(!strcmp(json_string_value(json_object_get(comp, "hwloc")), "unavailable: library not found"));
+    CHECK(!strcmp(json_string_value(json_object_get(comp, "hwloc")),
+                  "unavailable: library not found"));
     CHECK(json_array_size(json_object_get(env, "devices")) == 1);
     char *dump = json_dumps(env, 0); /* every value is encodable */
     CHECK(dump != NULL);

@@ -41,35 +41,34 @@ static void make_profile(const char *name, const char *body, char *dir, size_t n
     write_file(path, body);
 }
 
-static const char *k_tiny =
-    "[profile]\n"
-    "name = tiny\n"
-    "tier = mcu\n"
-    "description = test profile\n"
-    "threads = 2\n"
-    "binding = compact\n"
-    "isa_cap = scalar\n"
-    "memory_budget = 64 MiB\n"
-    "weight_types = q8_0, q4_0\n"
-    "backends = cpu\n"
-    "energy_source = none\n"
-    "events = perf::TASK-CLOCK,perf::PAGE-FAULTS,NO_SUCH_EVENT_X\n"
-    "[workload.llm-prefill]\n"
-    "model = synth:mcu-260k:q8_0\n"
-    "prompt = 16\n"
-    "n_predict = 0\n"
-    "[workload.llm-decode]\n"
-    "model = synth:mcu-260k:q8_0\n"
-    "prompt = 16\n"
-    "n_predict = 8\n"
-    "[workload.llm-generate]\n"
-    "model = synth:mcu-260k:q4_0\n"
-    "prompt = 8\n"
-    "n_predict = 8\n"
-    "[slo]\n"
-    "ttft_ms <= 100000 @ prompt 16\n"
-    "decode_tps >= 1000000000\n"
-    "joules_per_token <= 1\n";
+static const char *k_tiny = "[profile]\n"
+                            "name = tiny\n"
+                            "tier = mcu\n"
+                            "description = test profile\n"
+                            "threads = 2\n"
+                            "binding = compact\n"
+                            "isa_cap = scalar\n"
+                            "memory_budget = 64 MiB\n"
+                            "weight_types = q8_0, q4_0\n"
+                            "backends = cpu\n"
+                            "energy_source = none\n"
+                            "events = perf::TASK-CLOCK,perf::PAGE-FAULTS,NO_SUCH_EVENT_X\n"
+                            "[workload.llm-prefill]\n"
+                            "model = synth:mcu-260k:q8_0\n"
+                            "prompt = 16\n"
+                            "n_predict = 0\n"
+                            "[workload.llm-decode]\n"
+                            "model = synth:mcu-260k:q8_0\n"
+                            "prompt = 16\n"
+                            "n_predict = 8\n"
+                            "[workload.llm-generate]\n"
+                            "model = synth:mcu-260k:q4_0\n"
+                            "prompt = 8\n"
+                            "n_predict = 8\n"
+                            "[slo]\n"
+                            "ttft_ms <= 100000 @ prompt 16\n"
+                            "decode_tps >= 1000000000\n"
+                            "joules_per_token <= 1\n";
 
 static void opts_for(struct tb_run_opts *o, const char *profiles_dir, const char *out)
 {
@@ -159,8 +158,8 @@ static void test_full_run(void)
          * unavailable with PAPI's reason, never a zero */
         CHECK(json_object_size(ev) == 3);
         CHECK(json_object_get(ev, "PAPI_TOT_INS") == NULL);
-        CHECK(json_is_string(json_object_get(json_object_get(ev, "NO_SUCH_EVENT_X"),
-                                             "unavailable")));
+        CHECK(
+            json_is_string(json_object_get(json_object_get(ev, "NO_SUCH_EVENT_X"), "unavailable")));
         /* energy: source none -> unavailable with a reason, never a number */
         json_t *en = json_object_get(pre, "energy");
         CHECK(json_is_string(json_object_get(en, "unavailable")));
@@ -180,8 +179,8 @@ static void test_full_run(void)
         CHECK(json_integer_value(json_object_get(mem, "kv_cache_bytes")) > 0);
     }
     json_t *gen = find(recs, "llm-generate");
-    CHECK(gen && json_number_value(json_object_get(json_object_get(gen, "derived"),
-                                                   "ttft_ms_median")) > 0);
+    CHECK(gen && json_number_value(
+                     json_object_get(json_object_get(gen, "derived"), "ttft_ms_median")) > 0);
     json_t *q = find(recs, "qualification");
     CHECK(q != NULL);
     if (q) {
@@ -334,8 +333,8 @@ static void test_sigkill(void)
             CHECKF(recs != NULL, "iteration %d: results unreadable after SIGKILL", it);
         size_t i;
         json_t *r;
-        json_array_foreach(recs, i, r) CHECK(json_integer_value(json_object_get(
-                                                 r, "schema_version")) == TB_RESULTS_SCHEMA_VERSION);
+        json_array_foreach(recs, i, r) CHECK(
+            json_integer_value(json_object_get(r, "schema_version")) == TB_RESULTS_SCHEMA_VERSION);
         snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_MANIFEST);
         if (access(path, F_OK) == 0) {
             json_error_t je;
@@ -380,8 +379,8 @@ static void test_prompt_lists(void)
     json_array_foreach(recs, i, r)
     {
         const char *wl = str_at(r, "workload", NULL);
-        const json_int_t pl = json_integer_value(json_object_get(json_object_get(r, "params"),
-                                                                 "prompt"));
+        const json_int_t pl =
+            json_integer_value(json_object_get(json_object_get(r, "params"), "prompt"));
         if (!strcmp(wl, "llm-prefill"))
             prefill[0] += pl == 16, prefill[1] += pl == 128, prefill[2] += pl == 511;
         if (!strcmp(wl, "llm-decode"))

@@ -49,9 +49,15 @@ int main(void)
     /* fake /sys: two thermal zones, cpu0 frequency */
     char sys[600], d[1100];
     snprintf(sys, sizeof sys, "%s/sys", root);
-    const char *dirs[] = {"", "/class", "/class/thermal", "/class/thermal/thermal_zone0",
-                          "/class/thermal/thermal_zone1", "/devices", "/devices/system",
-                          "/devices/system/cpu", "/devices/system/cpu/cpu0",
+    const char *dirs[] = {"",
+                          "/class",
+                          "/class/thermal",
+                          "/class/thermal/thermal_zone0",
+                          "/class/thermal/thermal_zone1",
+                          "/devices",
+                          "/devices/system",
+                          "/devices/system/cpu",
+                          "/devices/system/cpu/cpu0",
                           "/devices/system/cpu/cpu0/cpufreq"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         snprintf(d, sizeof d, "%s%s", sys, dirs[i]);

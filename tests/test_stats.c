@@ -108,7 +108,8 @@ static void test_bootstrap(void)
     struct tb_err e = {0};
     CHECK(tb_stats_compute(x, N, &o, &a, &e) == TB_OK);
     /* true median 10; the median's standard error is ~1.2533/sqrt(N) = 0.0125 */
-    CHECKF(a.median_ci_lo < 10.0 && 10.0 < a.median_ci_hi, "CI [%g, %g]", a.median_ci_lo, a.median_ci_hi);
+    CHECKF(a.median_ci_lo < 10.0 && 10.0 < a.median_ci_hi, "CI [%g, %g]", a.median_ci_lo,
+           a.median_ci_hi);
     CHECK(a.median_ci_lo <= a.median && a.median <= a.median_ci_hi);
     CHECKF(a.median_ci_hi - a.median_ci_lo > 0.02 && a.median_ci_hi - a.median_ci_lo < 0.09,
            "CI width %g", a.median_ci_hi - a.median_ci_lo);
@@ -131,7 +132,8 @@ static void test_bootstrap(void)
         for (int i = 0; i < 101; i++)
             y[i] = normal(&r);
         o.seed++;
-        if (tb_stats_compute(y, 101, &o, &a, &e) == TB_OK && a.median_ci_lo < 0 && 0 < a.median_ci_hi)
+        if (tb_stats_compute(y, 101, &o, &a, &e) == TB_OK && a.median_ci_lo < 0 &&
+            0 < a.median_ci_hi)
             covered++;
     }
     CHECKF(covered >= 176 && covered <= 200, "coverage %d/200", covered);
@@ -246,8 +248,8 @@ static void test_measure(void)
 
     /* min_time keeps sampling after min_samples is reached */
     c = (struct counter){0, 1000 * 1000, -1, -1};
-    cfg = (struct tb_measure_cfg){.warmup_time_s = 0.02, .min_samples = 1, .min_time_s = 0.05,
-                                  .max_time_s = 5};
+    cfg = (struct tb_measure_cfg){
+        .warmup_time_s = 0.02, .min_samples = 1, .min_time_s = 0.05, .max_time_s = 5};
     CHECK(tb_measure_run(&cfg, count_fn, &c, &s, &e) == TB_OK);
     CHECK(s.valid && s.measured_s >= 0.05 && s.n >= 5 && s.warmup_s >= 0.02 && s.warmup_n >= 1);
     CHECK(s.n > 0 && s.v[0] == (double)s.warmup_n);
@@ -257,7 +259,8 @@ static void test_measure(void)
     c = (struct counter){0, 0, -1, -1};
     cfg = (struct tb_measure_cfg){.min_samples = 2, .min_time_s = 10, .max_samples = 5};
     CHECK(tb_measure_run(&cfg, count_fn, &c, &s, &e) == TB_OK);
-    CHECKF(!s.valid && s.n == 5 && strstr(s.invalid_reason, "max_samples"), "'%s'", s.invalid_reason);
+    CHECKF(!s.valid && s.n == 5 && strstr(s.invalid_reason, "max_samples"), "'%s'",
+           s.invalid_reason);
     tb_sample_set_free(&s);
 
     /* min_time not met within max_time: INVALID naming min_time_s */

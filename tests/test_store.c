@@ -111,7 +111,11 @@ static void test_ingest(void)
     tb_test_path(r2, sizeof r2, "store-r2", "");
     tb_test_path(torn, sizeof torn, "store-torn", "");
     tb_test_path(bad, sizeof bad, "store-bad", "");
-    struct fx_run f = {.commit = "c0ffee1", .scale = 1.0, .n = 20, .seed = 11, .backend = "cpu",
+    struct fx_run f = {.commit = "c0ffee1",
+                       .scale = 1.0,
+                       .n = 20,
+                       .seed = 11,
+                       .backend = "cpu",
                        .with_coverage = 1};
     CHECK(fx_write_run(r1, &f) == 0);
     f.commit = "c0ffee2";
@@ -201,8 +205,8 @@ static void test_cli(void)
     tb_test_path(out, sizeof out, "store-cli-out", ".txt");
     struct fx_run f = {.commit = "abc", .scale = 1.0, .n = 10, .seed = 5, .backend = "cpu"};
     CHECK(fx_write_run(run, &f) == 0);
-    snprintf(cmd, sizeof cmd, "TB_DB='%s' '%s' store add '%s' --release v1.0 > '%s' 2>&1", db,
-             bin, run, out);
+    snprintf(cmd, sizeof cmd, "TB_DB='%s' '%s' store add '%s' --release v1.0 > '%s' 2>&1", db, bin,
+             run, out);
     CHECK(fx_system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "'%s' store add '%s' --db '%s' > '%s' 2>&1", bin, run, db, out);
     CHECK(fx_system(cmd) == 0);

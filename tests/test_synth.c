@@ -163,7 +163,7 @@ static void check_shape(const char *shape, int type)
 /* ---- rewriting a model with one edit, to feed the loader bad metadata */
 
 struct edit {
-    const char *key;         /* KV to replace (u32 or string) */
+    const char *key; /* KV to replace (u32 or string) */
     uint32_t u32;
     const char *str;
     const char *drop_tensor; /* tensor to leave out */
@@ -246,9 +246,9 @@ static int rewrite(const char *src, const char *dst, const struct edit *e)
                 conv = NULL;
             }
             free(f);
-            rc = conv ? tb_gguf_writer_add_tensor(w, name, TB_TYPE_F16, t->n_dims, t->ne, conv,
-                                                  &err)
-                      : TB_ENOMEM;
+            rc = conv
+                     ? tb_gguf_writer_add_tensor(w, name, TB_TYPE_F16, t->n_dims, t->ne, conv, &err)
+                     : TB_ENOMEM;
             continue;
         }
         rc = tb_gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, &err);
@@ -275,8 +275,8 @@ static void expect_reject(const char *good, const struct edit *e, const char *wh
     CHECKF(rc < 0 && m == NULL, "%s: loaded", what);
     CHECKF(strstr(err.msg, bad) != NULL, "%s: message lacks the file name: %s", what, err.msg);
     CHECKF(strstr(err.msg, "offset") != NULL, "%s: message lacks the offset: %s", what, err.msg);
-    CHECKF(!needle || strstr(err.msg, needle) != NULL, "%s: message lacks '%s': %s", what,
-           needle, err.msg);
+    CHECKF(!needle || strstr(err.msg, needle) != NULL, "%s: message lacks '%s': %s", what, needle,
+           err.msg);
     CHECKF(strchr(err.msg, '\n') == NULL, "%s: not one line", what);
     tb_llama_free(m);
     remove(bad);
@@ -310,8 +310,8 @@ static void test_rejects(void)
                   "blk.2.ffn_up.weight");
     expect_reject(good, &(struct edit){.f16_tensor = "blk.1.ffn_norm.weight"}, "f16 norm",
                   "blk.1.ffn_norm.weight has type f16");
-    expect_reject(good, &(struct edit){.drop_tensor = "output_norm.weight"},
-                  "missing output_norm", "output_norm.weight");
+    expect_reject(good, &(struct edit){.drop_tensor = "output_norm.weight"}, "missing output_norm",
+                  "output_norm.weight");
     expect_reject(good, &(struct edit){.key = "llama.feed_forward_length", .u32 = 128},
                   "ffn shape mismatch", "blk.0.ffn_gate.weight");
     expect_reject(good, &(struct edit){.key = "general.architecture", .str = "gpt2"},

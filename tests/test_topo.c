@@ -26,8 +26,8 @@ static void test_synthetic(void)
     struct tb_topo *t = NULL;
     struct tb_err err = {0};
     int rc = tb_topo_open_synthetic(
-        "pack:2 [numa(memory=8GB)] l3:1(size=32MB) core:4 l2:1(size=1MB) l1d:1(size=48KB) pu:2",
-        &t, &err);
+        "pack:2 [numa(memory=8GB)] l3:1(size=32MB) core:4 l2:1(size=1MB) l1d:1(size=48KB) pu:2", &t,
+        &err);
     CHECKF(rc == 0, "%s", err.msg);
     if (rc)
         return;
@@ -47,8 +47,7 @@ static void test_synthetic(void)
     check_plan(t, 4, TB_BIND_COMPACT, NULL, (const int[]){0, 1, 2, 3}, 4, "compact 4");
     check_plan(t, 4, TB_BIND_SPREAD, NULL, (const int[]){0, 4, 8, 12}, 4, "spread 4");
     check_plan(t, 2, TB_BIND_SPREAD, NULL, (const int[]){0, 8}, 2, "spread 2");
-    check_plan(t, 8, TB_BIND_SPREAD, NULL, (const int[]){0, 2, 4, 6, 8, 10, 12, 14}, 8,
-               "spread 8");
+    check_plan(t, 8, TB_BIND_SPREAD, NULL, (const int[]){0, 2, 4, 6, 8, 10, 12, 14}, 8, "spread 8");
     check_plan(t, 2, TB_BIND_COMPACT, "8-15", (const int[]){8, 9}, 2, "compact 2 in 8-15");
     check_plan(t, 2, TB_BIND_SPREAD, "8-15", (const int[]){8, 12}, 2, "spread 2 in 8-15");
     check_plan(t, 3, TB_BIND_NONE, NULL, (const int[]){-1, -1, -1}, 3, "none 3");

@@ -94,11 +94,8 @@ static int fault_compute(void *ctx, const struct tb_op *op, struct tb_err *err)
         case FAULT_HANG:
             for (;;) /* a kernel that never finishes */
                 nanosleep(&(struct timespec){1, 0}, NULL);
-        case FAULT_ABORT:
-            abort();
-        case FAULT_TORN:
-            write_torn(c->f.out_dir);
-            abort();
+        case FAULT_ABORT: abort();
+        case FAULT_TORN: write_torn(c->f.out_dir); abort();
         case FAULT_TRUNCATE:
             /* the weights are mapped: pages past the new end raise SIGBUS */
             if (truncate(c->f.model_path, 4096) != 0)
@@ -185,22 +182,22 @@ static void make_profiles(void)
 {
     snprintf(g_profiles, sizeof g_profiles, "%s/profiles", g_dir);
     mkdir(g_profiles, 0755);
-    static const char *const common =
-        "tier = test\n"
-        "threads = 1\n"
-        "binding = none\n"
-        "isa_cap = scalar\n"
-        "memory_budget = 64 MiB\n"
-        "weight_types = q8_0\n"
-        "energy_source = none\n"
-        "events = perf::TASK-CLOCK\n"
-        "[workload.llm-prefill]\n"
-        "model = synth:mcu-260k:q8_0\n"
-        "prompt = 8\n"
-        "n_predict = 0\n";
+    static const char *const common = "tier = test\n"
+                                      "threads = 1\n"
+                                      "binding = none\n"
+                                      "isa_cap = scalar\n"
+                                      "memory_budget = 64 MiB\n"
+                                      "weight_types = q8_0\n"
+                                      "energy_source = none\n"
+                                      "events = perf::TASK-CLOCK\n"
+                                      "[workload.llm-prefill]\n"
+                                      "model = synth:mcu-260k:q8_0\n"
+                                      "prompt = 8\n"
+                                      "n_predict = 0\n";
     char path[1024], body[1024];
     snprintf(path, sizeof path, "%s/a-fault.ini", g_profiles);
-    snprintf(body, sizeof body, "[profile]\nname = a-fault\nbackends = opencl:gpu, cpu\n%s", common);
+    snprintf(body, sizeof body, "[profile]\nname = a-fault\nbackends = opencl:gpu, cpu\n%s",
+             common);
     write_file(path, body);
     snprintf(path, sizeof path, "%s/b-honest.ini", g_profiles);
     snprintf(body, sizeof body,
@@ -276,8 +273,7 @@ static json_t *run_with(const char *tag, struct faults *f, const char *model, do
         CHECKF(json_integer_value(json_object_get(m, "records")) ==
                    (json_int_t)json_array_size(recs),
                "%s: manifest counts %lld records, the file has %zu", tag,
-               (long long)json_integer_value(json_object_get(m, "records")),
-               json_array_size(recs));
+               (long long)json_integer_value(json_object_get(m, "records")), json_array_size(recs));
         CHECK(!strcmp(sv(m, "status"), "complete"));
         json_decref(m);
     }
@@ -400,8 +396,8 @@ static void test_crash(int torn)
 {
     char out[1024];
     snprintf(out, sizeof out, "%s/out-%s", g_dir, torn ? "torn" : "crash");
-    struct faults f = {.mode = torn ? FAULT_TORN : FAULT_ABORT, .profile = "a-fault",
-                       .out_dir = out};
+    struct faults f = {
+        .mode = torn ? FAULT_TORN : FAULT_ABORT, .profile = "a-fault", .out_dir = out};
     int code;
     double secs;
     /* a torn line the child left is cut before the parent appends: the
@@ -423,8 +419,7 @@ static void model_copy(const char *tag, char *path, size_t n)
 {
     char src[1024], cmd[2400];
     struct tb_err err = {0};
-    CHECKF(tb_run_resolve_model("synth:mcu-260k:q8_0", g_cache, 1, src, sizeof src, &err) ==
-               TB_OK,
+    CHECKF(tb_run_resolve_model("synth:mcu-260k:q8_0", g_cache, 1, src, sizeof src, &err) == TB_OK,
            "%s", err.msg);
     snprintf(path, n, "%s/model-%s.gguf", g_dir, tag);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, path);
@@ -474,8 +469,7 @@ static void test_deleted(void)
     json_t *m = find(recs, "a-fault", "llm-prefill", "MODEL-CHANGED");
     CHECKF(m && strstr(sv(m, "error"), "deleted"), "MODEL-CHANGED record: '%s'", sv(m, "error"));
     json_t *h = find(recs, "b-honest", "llm-prefill", NULL);
-    CHECKF(h && !strcmp(sv(h, "status"), "error"), "after deletion: status '%s'",
-           sv(h, "status"));
+    CHECKF(h && !strcmp(sv(h, "status"), "error"), "after deletion: status '%s'", sv(h, "status"));
     json_decref(recs);
 }
 
@@ -506,8 +500,7 @@ static void test_cli(void)
     json_t *recs = read_run(out, run_dir, sizeof run_dir);
     json_t *t = find(recs, "b-honest", "llm-prefill", NULL);
     CHECKF(t && !strcmp(sv(t, "status"), "TIMEOUT"), "status '%s'", sv(t, "status"));
-    CHECK(json_number_value(json_object_get(json_object_get(t, "watchdog"), "timeout_s")) ==
-          0.001);
+    CHECK(json_number_value(json_object_get(json_object_get(t, "watchdog"), "timeout_s")) == 0.001);
     CHECK(!strcmp(sv(json_object_get(t, "environment"), "devices_unavailable"),
                   "probing the backends timed out"));
     json_decref(recs);
@@ -603,8 +596,8 @@ static void test_shared_reference(void)
         int code = -1;
         struct tb_err err = {0};
         const double t0 = now_s();
-        CHECKF(tb_run(&o, &code, &err) == TB_OK && code == 0, "%s: %s (exit %d)", tags[t],
-               err.msg, code);
+        CHECKF(tb_run(&o, &code, &err) == TB_OK && code == 0, "%s: %s (exit %d)", tags[t], err.msg,
+               code);
         printf("%s: %.2f s\n", tags[t], now_s() - t0);
         recs[t] = read_run(out[t], run_dir, sizeof run_dir);
         CHECKF(prefill_records(recs[t], pf[t], 4) == 4, "%s: want 4 prefill records", tags[t]);
@@ -623,12 +616,14 @@ static void test_shared_reference(void)
             CHECKF(!*sv(a, "reference_cache_error"), "%s: %s", tags[t],
                    sv(a, "reference_cache_error"));
             const char *ign = sv(a, "reference_cache_ignored");
-            const char *want_ign = t == 2 && c == 1 ? "truncated" : t == 2 && c == 2 ? "checksum"
-                                                                                     : NULL;
+            const char *want_ign = t == 2 && c == 1   ? "truncated"
+                                   : t == 2 && c == 2 ? "checksum"
+                                                      : NULL;
             CHECKF(want_ign ? strstr(ign, want_ign) != NULL : !*ign,
                    "%s configuration %d: ignored '%s'", tags[t], c + 1, ign);
             for (int m = 0; m < 4; m++) {
-                const double ref = acc_num(pf[0][0], metrics[m]), got = acc_num(pf[t][c], metrics[m]);
+                const double ref = acc_num(pf[0][0], metrics[m]),
+                             got = acc_num(pf[t][c], metrics[m]);
                 CHECKF(!isnan(ref) && !memcmp(&ref, &got, sizeof ref),
                        "%s configuration %d: %s %.17g, in-process %.17g", tags[t], c + 1,
                        metrics[m], got, ref);

@@ -59,10 +59,11 @@ static int read_config(const struct tb_gguf *g, struct tb_llama_config *c, struc
     if (rc)
         return rc;
     if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
-        return tb_err_set(err, TB_EUNSUPPORTED,
-                          "%s: offset %llu: general.architecture is '%.*s', only 'llama' is supported",
-                          path, (unsigned long long)kv_off(g, "general.architecture"),
-                          (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+        return tb_err_set(
+            err, TB_EUNSUPPORTED,
+            "%s: offset %llu: general.architecture is '%.*s', only 'llama' is supported", path,
+            (unsigned long long)kv_off(g, "general.architecture"),
+            (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
     memset(c, 0, sizeof *c);
     if ((rc = get_pos(g, "llama.context_length", &c->ctx_len, err)) ||
         (rc = get_pos(g, "llama.embedding_length", &c->dim, err)) ||
@@ -118,25 +119,30 @@ static int bind(const struct tb_gguf *g, const char *name, int layer, int norm, 
     int64_t i = tb_gguf_find_tensor(g, name);
     if (i < 0) {
         if (layer >= 0)
-            return tb_err_set(err, TB_EFORMAT,
-                              "%s: offset %llu: llama.block_count says %s exists, but it is missing",
-                              path, (unsigned long long)implied_by(g, layer), name);
-        return tb_err_set(err, TB_EFORMAT, "%s: offset %llu: llama model requires tensor %s, "
-                          "but it is missing", path, (unsigned long long)implied_by(g, layer), name);
+            return tb_err_set(
+                err, TB_EFORMAT,
+                "%s: offset %llu: llama.block_count says %s exists, but it is missing", path,
+                (unsigned long long)implied_by(g, layer), name);
+        return tb_err_set(err, TB_EFORMAT,
+                          "%s: offset %llu: llama model requires tensor %s, "
+                          "but it is missing",
+                          path, (unsigned long long)implied_by(g, layer), name);
     }
     const struct tb_gguf_tensor_info *ti = tb_gguf_tensor(g, i);
     const unsigned long long off = (unsigned long long)(tb_gguf_data_offset(g) + ti->offset);
     const struct tb_type_traits *tr = tb_type_traits(ti->type);
     if (norm ? ti->type != TB_TYPE_F32 : !(tr && tr->compute))
-        return tb_err_set(err, TB_EUNSUPPORTED, "%s: offset %llu: tensor %s has type %s, "
-                          "supported: %s", path, off, name, tb_type_name(ti->type),
+        return tb_err_set(err, TB_EUNSUPPORTED,
+                          "%s: offset %llu: tensor %s has type %s, "
+                          "supported: %s",
+                          path, off, name, tb_type_name(ti->type),
                           norm ? "f32" : "f32, f16, q8_0, q4_0");
     const uint32_t want_dims = norm ? 1 : 2;
     if (ti->n_dims != want_dims || ti->ne[0] != ne0 || (!norm && ti->ne[1] != ne1))
         return tb_err_set(err, TB_EFORMAT,
                           "%s: offset %llu: tensor %s has shape [%lld x %lld] (%u dims), the "
-                          "metadata implies [%lld x %lld]", path, off, name,
-                          (long long)ti->ne[0], (long long)ti->ne[1], ti->n_dims,
+                          "metadata implies [%lld x %lld]",
+                          path, off, name, (long long)ti->ne[0], (long long)ti->ne[1], ti->n_dims,
                           (long long)ne0, (long long)(norm ? 1 : ne1));
     return tb_gguf_tensor_view(g, i, out, err);
 }
@@ -151,10 +157,14 @@ static int bind_layer(const struct tb_gguf *g, const struct tb_llama_config *c, 
         int64_t ne0, ne1;
         struct tb_tensor *dst;
     } specs[] = {
-        {"attn_norm", 1, c->dim, 1, &L->attn_norm},   {"attn_q", 0, c->dim, c->dim, &L->wq},
-        {"attn_k", 0, c->dim, kv_dim, &L->wk},        {"attn_v", 0, c->dim, kv_dim, &L->wv},
-        {"attn_output", 0, c->dim, c->dim, &L->wo},   {"ffn_norm", 1, c->dim, 1, &L->ffn_norm},
-        {"ffn_gate", 0, c->dim, c->ffn_dim, &L->w_gate}, {"ffn_up", 0, c->dim, c->ffn_dim, &L->w_up},
+        {"attn_norm", 1, c->dim, 1, &L->attn_norm},
+        {"attn_q", 0, c->dim, c->dim, &L->wq},
+        {"attn_k", 0, c->dim, kv_dim, &L->wk},
+        {"attn_v", 0, c->dim, kv_dim, &L->wv},
+        {"attn_output", 0, c->dim, c->dim, &L->wo},
+        {"ffn_norm", 1, c->dim, 1, &L->ffn_norm},
+        {"ffn_gate", 0, c->dim, c->ffn_dim, &L->w_gate},
+        {"ffn_up", 0, c->dim, c->ffn_dim, &L->w_up},
         {"ffn_down", 0, c->ffn_dim, c->dim, &L->w_down},
     };
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
@@ -174,28 +184,31 @@ static int read_vocab(const struct tb_gguf *g, struct tb_llama_config *c, struct
     const char *path = tb_gguf_path(g);
     int64_t te = tb_gguf_find_tensor(g, "token_embd.weight");
     if (te < 0)
-        return tb_err_set(err, TB_EFORMAT, "%s: offset %llu: llama model requires tensor "
-                          "token_embd.weight, but it is missing", path,
-                          (unsigned long long)implied_by(g, -1));
+        return tb_err_set(err, TB_EFORMAT,
+                          "%s: offset %llu: llama model requires tensor "
+                          "token_embd.weight, but it is missing",
+                          path, (unsigned long long)implied_by(g, -1));
     const int64_t rows = tb_gguf_tensor(g, te)->ne[1];
     int64_t k = tb_gguf_find_key(g, "tokenizer.ggml.tokens");
     if (k >= 0) {
-        if (tb_gguf_kv_type(g, k) != TB_GGUF_ARRAY ||
-            tb_gguf_kv_arr_type(g, k) != TB_GGUF_STRING)
-            return tb_err_set(err, TB_EFORMAT, "%s: offset %llu: tokenizer.ggml.tokens is not "
-                              "a string array", path, (unsigned long long)tb_gguf_kv_offset(g, k));
+        if (tb_gguf_kv_type(g, k) != TB_GGUF_ARRAY || tb_gguf_kv_arr_type(g, k) != TB_GGUF_STRING)
+            return tb_err_set(err, TB_EFORMAT,
+                              "%s: offset %llu: tokenizer.ggml.tokens is not "
+                              "a string array",
+                              path, (unsigned long long)tb_gguf_kv_offset(g, k));
         const uint64_t n = tb_gguf_kv_arr_n(g, k);
         if (n != (uint64_t)rows)
-            return tb_err_set(err, TB_EFORMAT, "%s: offset %llu: tokenizer.ggml.tokens has %llu "
-                              "tokens but token_embd.weight has %lld rows", path,
-                              (unsigned long long)tb_gguf_kv_offset(g, k),
+            return tb_err_set(err, TB_EFORMAT,
+                              "%s: offset %llu: tokenizer.ggml.tokens has %llu "
+                              "tokens but token_embd.weight has %lld rows",
+                              path, (unsigned long long)tb_gguf_kv_offset(g, k),
                               (unsigned long long)n, (long long)rows);
     }
     if (rows < 1 || rows > INT32_MAX)
-        return tb_err_set(err, TB_EFORMAT, "%s: offset %llu: token_embd.weight has %lld rows",
-                          path, (unsigned long long)(tb_gguf_data_offset(g) +
-                                                     tb_gguf_tensor(g, te)->offset),
-                          (long long)rows);
+        return tb_err_set(
+            err, TB_EFORMAT, "%s: offset %llu: token_embd.weight has %lld rows", path,
+            (unsigned long long)(tb_gguf_data_offset(g) + tb_gguf_tensor(g, te)->offset),
+            (long long)rows);
     c->vocab_size = (int32_t)rows;
     return TB_OK;
 }
@@ -219,7 +232,7 @@ static int dominant_type(const struct tb_llama_model *m)
         bytes[w->output.type] += tb_tensor_nbytes(&w->output);
     for (int l = 0; l < m->config.n_layers; l++) {
         const struct tb_llama_layer *L = &w->layers[l];
-        const struct tb_tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo,
+        const struct tb_tensor *ts[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
                                         &L->w_gate, &L->w_up, &L->w_down};
         for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++)
             bytes[ts[k]->type] += tb_tensor_nbytes(ts[k]);
@@ -247,9 +260,10 @@ int tb_llama_load(const char *path, struct tb_llama_model **out, struct tb_err *
         goto fail;
     /* bounds the layer allocation by what the file can hold */
     if (c->n_layers > tb_gguf_n_tensors(g)) {
-        rc = tb_err_set(err, TB_EFORMAT, "%s: offset %llu: llama.block_count %d exceeds the "
-                        "file's %lld tensors", path,
-                        (unsigned long long)kv_off(g, "llama.block_count"), c->n_layers,
+        rc = tb_err_set(err, TB_EFORMAT,
+                        "%s: offset %llu: llama.block_count %d exceeds the "
+                        "file's %lld tensors",
+                        path, (unsigned long long)kv_off(g, "llama.block_count"), c->n_layers,
                         (long long)tb_gguf_n_tensors(g));
         goto fail;
     }
@@ -336,8 +350,10 @@ static int state_layout(const struct tb_llama_config *c, struct tb_llama_state *
         return tb_err_set(err, TB_EINVAL, "llama state: need 1 <= max_batch (%d) <= n_ctx (%d)",
                           max_batch, n_ctx);
     if (n_ctx > c->ctx_len)
-        return tb_err_set(err, TB_EINVAL, "llama state: n_ctx %d exceeds the model's context "
-                          "length %d", n_ctx, c->ctx_len);
+        return tb_err_set(err, TB_EINVAL,
+                          "llama state: n_ctx %d exceeds the model's context "
+                          "length %d",
+                          n_ctx, c->ctx_len);
     const int64_t B = max_batch, kv_dim = (int64_t)c->head_dim * c->n_kv_heads;
     int na = 0;
 #define ACT(T, TY, N0, N1, NM) act[na++] = (struct act_spec){T, TY, N0, N1, NM}
@@ -357,13 +373,13 @@ static int state_layout(const struct tb_llama_config *c, struct tb_llama_state *
     uint64_t total = 0;
     for (int i = 0; i < na; i++) {
         offs[i] = (size_t)total;
-        total += ((uint64_t)act[i].ne0 * (uint64_t)act[i].ne1 * 4 + ARENA_ALIGN - 1) /
-                 ARENA_ALIGN * ARENA_ALIGN;
+        total += ((uint64_t)act[i].ne0 * (uint64_t)act[i].ne1 * 4 + ARENA_ALIGN - 1) / ARENA_ALIGN *
+                 ARENA_ALIGN;
     }
     *act_total = total;
     const uint64_t es = kv_type == TB_TYPE_F16 ? 2 : 4;
-    *cache_bytes = ((uint64_t)kv_dim * (uint64_t)n_ctx * es + ARENA_ALIGN - 1) / ARENA_ALIGN *
-                   ARENA_ALIGN;
+    *cache_bytes =
+        ((uint64_t)kv_dim * (uint64_t)n_ctx * es + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     return TB_OK;
 }
 
@@ -430,7 +446,8 @@ int tb_llama_state_build_kv(const struct tb_llama_model *m, int32_t max_batch, i
     s->v_cache = calloc((size_t)c->n_layers, sizeof *s->v_cache);
     if (!s->arena || !s->k_cache || !s->v_cache ||
         tb_graph_init(&s->graph, graph_capacity(c->n_layers))) {
-        rc = tb_err_set(err, TB_ENOMEM, "llama state: cannot allocate %llu bytes "
+        rc = tb_err_set(err, TB_ENOMEM,
+                        "llama state: cannot allocate %llu bytes "
                         "(activations %zu, KV cache %zu)",
                         (unsigned long long)(total + kv_total), s->arena_bytes, s->kv_bytes);
         goto fail;
@@ -445,8 +462,7 @@ int tb_llama_state_build_kv(const struct tb_llama_model *m, int32_t max_batch, i
     for (int l = 0; l < c->n_layers; l++) {
         char name[TB_NAME_MAX];
         snprintf(name, sizeof name, "cache_k_l%d", l);
-        tb_tensor_init(&s->k_cache[l], kv_type, 2, cne, kv + (size_t)(2 * l) * cache_bytes,
-                       name);
+        tb_tensor_init(&s->k_cache[l], kv_type, 2, cne, kv + (size_t)(2 * l) * cache_bytes, name);
         snprintf(name, sizeof name, "cache_v_l%d", l);
         tb_tensor_init(&s->v_cache[l], kv_type, 2, cne, kv + (size_t)(2 * l + 1) * cache_bytes,
                        name);
@@ -464,8 +480,7 @@ fail:
 /* ---------------------------------------------------------------- graph */
 
 /* A view of `full` with rows [row0, row0 + n). */
-static void view_rows(struct tb_tensor *dst, const struct tb_tensor *full, int64_t row0,
-                      int64_t n)
+static void view_rows(struct tb_tensor *dst, const struct tb_tensor *full, int64_t row0, int64_t n)
 {
     *dst = *full;
     dst->ne[1] = n;
@@ -487,8 +502,10 @@ int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *
         return tb_err_set(err, TB_EINVAL, "llama eval: %d tokens, batch capacity is %d", n,
                           s->max_batch);
     if (pos0 < 0 || (int64_t)pos0 + n > s->n_ctx)
-        return tb_err_set(err, TB_EINVAL, "llama eval: positions %d..%lld exceed the context "
-                          "of %d", pos0, (long long)pos0 + n - 1, s->n_ctx);
+        return tb_err_set(err, TB_EINVAL,
+                          "llama eval: positions %d..%lld exceed the context "
+                          "of %d",
+                          pos0, (long long)pos0 + n - 1, s->n_ctx);
     p->tok = s->tokens;
     p->tok.ne[0] = n;
     p->tok.nb[1] = p->tok.nb[2] = p->tok.nb[3] = (size_t)n * sizeof(int32_t);
@@ -507,23 +524,26 @@ int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *
     struct tb_graph *g = &s->graph;
     tb_graph_reset(g);
     const struct tb_op_params norm = {.eps = c->rms_eps};
-    const struct tb_op_params rq = {.rope_theta = c->rope_theta, .pos0 = pos0,
-                                    .n_head = c->n_heads, .head_dim = c->head_dim};
+    const struct tb_op_params rq = {
+        .rope_theta = c->rope_theta, .pos0 = pos0, .n_head = c->n_heads, .head_dim = c->head_dim};
     struct tb_op_params rk = rq;
     rk.n_head = c->n_kv_heads;
-    const struct tb_op_params at = {.scale = 1.0f / sqrtf((float)c->head_dim), .pos0 = pos0,
-                                    .n_head = c->n_heads, .n_head_kv = c->n_kv_heads,
-                                    .head_dim = c->head_dim, .non_causal = embed};
+    const struct tb_op_params at = {.scale = 1.0f / sqrtf((float)c->head_dim),
+                                    .pos0 = pos0,
+                                    .n_head = c->n_heads,
+                                    .n_head_kv = c->n_kv_heads,
+                                    .head_dim = c->head_dim,
+                                    .non_causal = embed};
     const struct tb_op_params st = {.pos0 = pos0};
     int ok = 1;
     char nm[48];
-#define OP(KIND, L, NAME, P, D, A, B, C)                                                       \
-    do {                                                                                      \
-        if ((L) >= 0)                                                                         \
-            snprintf(nm, sizeof nm, "blk.%d.%s", (int)(L), NAME);                              \
-        else                                                                                  \
-            snprintf(nm, sizeof nm, "%s", NAME);                                              \
-        ok = ok && tb_graph_add(g, KIND, nm, L, P, D, A, B, C) != NULL;                        \
+#define OP(KIND, L, NAME, P, D, A, B, C)                                                           \
+    do {                                                                                           \
+        if ((L) >= 0)                                                                              \
+            snprintf(nm, sizeof nm, "blk.%d.%s", (int)(L), NAME);                                  \
+        else                                                                                       \
+            snprintf(nm, sizeof nm, "%s", NAME);                                                   \
+        ok = ok && tb_graph_add(g, KIND, nm, L, P, D, A, B, C) != NULL;                            \
     } while (0)
     OP(TB_OP_GET_ROWS, -1, "token_embd", NULL, &p->x, &w->token_embd, &p->tok, NULL);
     for (int l = 0; l < c->n_layers; l++) {
@@ -557,8 +577,7 @@ int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *
     return TB_OK;
 }
 
-static int run_on_backend(void *ctx, const struct tb_graph *g, uint64_t *op_ns,
-                          struct tb_err *err)
+static int run_on_backend(void *ctx, const struct tb_graph *g, uint64_t *op_ns, struct tb_err *err)
 {
     return tb_backend_compute_graph(ctx, g, 0, g->n_ops, op_ns, err);
 }
@@ -575,16 +594,18 @@ int tb_llama_eval_with(const struct tb_llama_model *m, struct tb_llama_state *s,
     int32_t *dst = s->tokens.data;
     for (int32_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= m->config.vocab_size)
-            return tb_err_set(err, TB_EINVAL, "llama eval: token %d at index %d is outside the "
-                              "vocabulary [0, %d)", tokens[i], i, m->config.vocab_size);
+            return tb_err_set(err, TB_EINVAL,
+                              "llama eval: token %d at index %d is outside the "
+                              "vocabulary [0, %d)",
+                              tokens[i], i, m->config.vocab_size);
         dst[i] = tokens[i];
     }
     return run(ctx, &s->graph, op_ns, err);
 }
 
 int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
-                  const int32_t *tokens, int32_t n, int32_t pos0, int mode,
-                  uint64_t *op_ns, struct tb_err *err)
+                  const int32_t *tokens, int32_t n, int32_t pos0, int mode, uint64_t *op_ns,
+                  struct tb_err *err)
 {
     return tb_llama_eval_with(m, s, run_on_backend, b, tokens, n, pos0, mode, op_ns, err);
 }

@@ -12,9 +12,11 @@
 
 #include "workloads/tb_llama.h"
 
-#define CFG(DIM, L, H, KVH, FFN, V, CTX, THETA)                                               \
-    {.dim = DIM, .n_layers = L, .n_heads = H, .n_kv_heads = KVH, .head_dim = (DIM) / (H),    \
-     .ffn_dim = FFN, .vocab_size = V, .ctx_len = CTX, .rope_theta = THETA, .rms_eps = 1e-5f}
+#define CFG(DIM, L, H, KVH, FFN, V, CTX, THETA)                                                    \
+    {                                                                                              \
+        .dim = DIM, .n_layers = L, .n_heads = H, .n_kv_heads = KVH, .head_dim = (DIM) / (H),       \
+        .ffn_dim = FFN, .vocab_size = V, .ctx_len = CTX, .rope_theta = THETA, .rms_eps = 1e-5f     \
+    }
 
 static const struct tb_synth_shape k_shapes[] = {
     {"mcu-260k", CFG(64, 5, 8, 4, 192, 512, 512, 10000.0f)},
@@ -97,8 +99,8 @@ struct gen_tensor {
 #define RES_SCALE 0.5f
 #define COPY_MUL 7919u /* prime, coprime to every shape's vocabulary size */
 
-static void gen_row(const struct gen_tensor *t, uint64_t seed, uint64_t tensor_id,
-                    uint64_t embd_id, int64_t row, float *x, float *tmp)
+static void gen_row(const struct gen_tensor *t, uint64_t seed, uint64_t tensor_id, uint64_t embd_id,
+                    int64_t row, float *x, float *tmp)
 {
     const uint64_t st = row_stream(seed, tensor_id, (uint64_t)row);
     switch (t->kind) {
@@ -134,16 +136,16 @@ static int list_tensors(const struct tb_llama_config *c, int type, struct gen_te
 {
     const int64_t kv_dim = (int64_t)c->head_dim * c->n_kv_heads;
     int n = 0;
-#define ADD(KIND, TYPE, NE0, NE1, ...)                                                        \
-    do {                                                                                      \
-        if (t) {                                                                              \
-            snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__);                               \
-            t[n].kind = KIND;                                                                 \
-            t[n].type = TYPE;                                                                 \
-            t[n].ne0 = NE0;                                                                   \
-            t[n].ne1 = NE1;                                                                   \
-        }                                                                                     \
-        n++;                                                                                  \
+#define ADD(KIND, TYPE, NE0, NE1, ...)                                                             \
+    do {                                                                                           \
+        if (t) {                                                                                   \
+            snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__);                                    \
+            t[n].kind = KIND;                                                                      \
+            t[n].type = TYPE;                                                                      \
+            t[n].ne0 = NE0;                                                                        \
+            t[n].ne1 = NE1;                                                                        \
+        }                                                                                          \
+        n++;                                                                                       \
     } while (0)
     ADD(GEN_EMBD, type, c->dim, c->vocab_size, "token_embd.weight");
     for (int l = 0; l < c->n_layers; l++) {
@@ -173,13 +175,15 @@ static int add_metadata(struct tb_gguf_writer *w, const struct tb_synth_shape *s
     if ((rc = tb_gguf_writer_add_str(w, "general.architecture", "llama", err)) ||
         (rc = tb_gguf_writer_add_str(w, "general.name", name, err)) ||
         (rc = tb_gguf_writer_set_alignment(w, 32, err)) ||
-        (rc = tb_gguf_writer_add_u32(w, "general.file_type", (uint32_t)ggml_file_type(type), err)) ||
+        (rc =
+             tb_gguf_writer_add_u32(w, "general.file_type", (uint32_t)ggml_file_type(type), err)) ||
         (rc = tb_gguf_writer_add_u64(w, "tierbench.synth.seed", seed, err)) ||
         (rc = tb_gguf_writer_add_u32(w, "llama.context_length", (uint32_t)c->ctx_len, err)) ||
         (rc = tb_gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)c->dim, err)) ||
         (rc = tb_gguf_writer_add_u32(w, "llama.block_count", (uint32_t)c->n_layers, err)) ||
         (rc = tb_gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)c->ffn_dim, err)) ||
-        (rc = tb_gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim, err)) ||
+        (rc =
+             tb_gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim, err)) ||
         (rc = tb_gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads, err)) ||
         (rc = tb_gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads,
                                      err)) ||
@@ -215,10 +219,10 @@ static int add_metadata(struct tb_gguf_writer *w, const struct tb_synth_shape *s
         /* llama.cpp token types: 1 normal, 2 unknown, 3 control, 6 byte */
         types[i] = id == 0 ? 2 : id < 3 ? 3 : byte ? 6 : 1;
     }
-    if ((rc = tb_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tokens,
-                                         V, err)) ||
-        (rc = tb_gguf_writer_add_arr(w, "tokenizer.ggml.scores", TB_GGUF_FLOAT32, scores, V,
-                                     err)) ||
+    if ((rc = tb_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tokens, V,
+                                         err)) ||
+        (rc =
+             tb_gguf_writer_add_arr(w, "tokenizer.ggml.scores", TB_GGUF_FLOAT32, scores, V, err)) ||
         (rc = tb_gguf_writer_add_arr(w, "tokenizer.ggml.token_type", TB_GGUF_INT32, types, V,
                                      err)) ||
         (rc = tb_gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1, err)) ||
@@ -269,7 +273,8 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     if (!sh)
         return tb_err_set(err, TB_EINVAL, "synth: unknown shape '%s'", shape);
     if (ggml_file_type(weight_type) < 0)
-        return tb_err_set(err, TB_EINVAL, "synth: weight type %s is not one of f32, f16, q8_0, q4_0",
+        return tb_err_set(err, TB_EINVAL,
+                          "synth: weight type %s is not one of f32, f16, q8_0, q4_0",
                           tb_type_name(weight_type));
     const struct tb_llama_config *c = &sh->config;
     const int n = list_tensors(c, weight_type, NULL);
@@ -289,9 +294,10 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     const double phys = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
     if (phys > 0.0 && (double)total > 0.8 * phys) {
         free(ts);
-        return tb_err_set(err, TB_EBUDGET, "synth: %s %s needs %.1f GB of weights in memory, "
-                          "this machine has %.1f GB", shape, tb_type_name(weight_type),
-                          (double)total / 1e9, phys / 1e9);
+        return tb_err_set(err, TB_EBUDGET,
+                          "synth: %s %s needs %.1f GB of weights in memory, "
+                          "this machine has %.1f GB",
+                          shape, tb_type_name(weight_type), (double)total / 1e9, phys / 1e9);
     }
     char *data = malloc((size_t)total);
     const int64_t max_ne0 = c->ffn_dim > c->dim ? c->ffn_dim : c->dim;
@@ -307,12 +313,11 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
                         (double)total / 1e6, shape, tb_type_name(weight_type));
         goto done;
     }
-    if ((rc = tb_gguf_writer_create(&w, err)) ||
-        (rc = add_metadata(w, sh, weight_type, seed, err)))
+    if ((rc = tb_gguf_writer_create(&w, err)) || (rc = add_metadata(w, sh, weight_type, seed, err)))
         goto done;
     for (int k = 0; k < n_jobs; k++)
-        jobs[k] = (struct gen_job){ts, n, seed, data, max_ne0, k, n_jobs,
-                                   scratch + (size_t)k * 2 * (size_t)max_ne0};
+        jobs[k] = (struct gen_job){ts,      n, seed,   data,
+                                   max_ne0, k, n_jobs, scratch + (size_t)k * 2 * (size_t)max_ne0};
     /* job 0 runs here, and so does the share of a thread that cannot start */
     int started[GEN_MAX_THREADS] = {0};
     for (int k = 1; k < n_jobs; k++)

@@ -109,9 +109,12 @@ struct tb_gguf_writer;
 int tb_gguf_writer_create(struct tb_gguf_writer **out, struct tb_err *err);
 void tb_gguf_writer_free(struct tb_gguf_writer *w);
 int tb_gguf_writer_set_alignment(struct tb_gguf_writer *w, uint32_t alignment, struct tb_err *err);
-int tb_gguf_writer_add_u32(struct tb_gguf_writer *w, const char *key, uint32_t v, struct tb_err *err);
-int tb_gguf_writer_add_i32(struct tb_gguf_writer *w, const char *key, int32_t v, struct tb_err *err);
-int tb_gguf_writer_add_u64(struct tb_gguf_writer *w, const char *key, uint64_t v, struct tb_err *err);
+int tb_gguf_writer_add_u32(struct tb_gguf_writer *w, const char *key, uint32_t v,
+                           struct tb_err *err);
+int tb_gguf_writer_add_i32(struct tb_gguf_writer *w, const char *key, int32_t v,
+                           struct tb_err *err);
+int tb_gguf_writer_add_u64(struct tb_gguf_writer *w, const char *key, uint64_t v,
+                           struct tb_err *err);
 int tb_gguf_writer_add_f32(struct tb_gguf_writer *w, const char *key, float v, struct tb_err *err);
 int tb_gguf_writer_add_bool(struct tb_gguf_writer *w, const char *key, bool v, struct tb_err *err);
 int tb_gguf_writer_add_str(struct tb_gguf_writer *w, const char *key, const char *v,
@@ -125,9 +128,8 @@ int tb_gguf_writer_add_arr_str(struct tb_gguf_writer *w, const char *key, const 
  * ones); v points to one value of that type. */
 int tb_gguf_writer_add_scalar(struct tb_gguf_writer *w, const char *key, enum tb_gguf_type type,
                               const void *v, struct tb_err *err);
-int tb_gguf_writer_add_tensor(struct tb_gguf_writer *w, const char *name, int type,
-                              uint32_t n_dims, const int64_t *ne, const void *data,
-                              struct tb_err *err);
+int tb_gguf_writer_add_tensor(struct tb_gguf_writer *w, const char *name, int type, uint32_t n_dims,
+                              const int64_t *ne, const void *data, struct tb_err *err);
 int tb_gguf_writer_write(struct tb_gguf_writer *w, const char *path, struct tb_err *err);
 /* Serialises to a malloc'ed buffer (tests, fuzz seeds); caller frees *buf. */
 int tb_gguf_writer_write_memory(struct tb_gguf_writer *w, void **buf, size_t *size,

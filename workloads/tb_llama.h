@@ -15,14 +15,14 @@ extern "C" {
 #endif
 
 struct tb_llama_config {
-    int32_t dim;        /* embedding size */
+    int32_t dim; /* embedding size */
     int32_t n_layers;
     int32_t n_heads;    /* query heads */
     int32_t n_kv_heads; /* key/value heads (GQA when < n_heads) */
     int32_t head_dim;   /* dim / n_heads */
     int32_t ffn_dim;    /* feed-forward hidden size */
     int32_t vocab_size;
-    int32_t ctx_len;    /* training context length */
+    int32_t ctx_len; /* training context length */
     float rope_theta;
     float rms_eps;
 };
@@ -40,13 +40,13 @@ struct tb_llama_layer {
 };
 
 struct tb_llama_weights {
-    struct tb_tensor token_embd;  /* [dim x vocab] */
+    struct tb_tensor token_embd;   /* [dim x vocab] */
     struct tb_llama_layer *layers; /* [n_layers], owned */
-    struct tb_tensor output_norm; /* f32 [dim] */
-    struct tb_tensor output;      /* [dim x vocab]; token_embd when tied */
+    struct tb_tensor output_norm;  /* f32 [dim] */
+    struct tb_tensor output;       /* [dim x vocab]; token_embd when tied */
     int tied_output;
-    int weight_type;              /* dominant 2-D weight type (enum tb_type) */
-    uint64_t weight_bytes;        /* bytes of all tensors (mapped, not copied) */
+    int weight_type;       /* dominant 2-D weight type (enum tb_type) */
+    uint64_t weight_bytes; /* bytes of all tensors (mapped, not copied) */
 };
 
 struct tb_llama_model {
@@ -113,8 +113,8 @@ int tb_llama_build_graph(const struct tb_llama_model *m, struct tb_llama_state *
  * last row, at row 0, for TB_LLAMA_LAST_LOGITS; none for TB_LLAMA_EMBED).
  * op_ns (optional, >= s->graph.n_ops entries) receives per-op times. */
 int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
-                  const int32_t *tokens, int32_t n, int32_t pos0, int mode,
-                  uint64_t *op_ns, struct tb_err *err);
+                  const int32_t *tokens, int32_t n, int32_t pos0, int mode, uint64_t *op_ns,
+                  struct tb_err *err);
 static inline float *tb_llama_logits(const struct tb_llama_state *s, int32_t row)
 {
     return (float *)tb_tensor_row(&s->logits, row);

@@ -26,15 +26,15 @@ extern "C" {
 
 struct tb_llm_session {
     const struct tb_llama_model *m;
-    struct tb_llama_state *s; /* max_batch >= n_prompt, n_ctx >= n_prompt + n_predict */
-    struct tb_backend *b;     /* runs the graph, unless run is set */
+    struct tb_llama_state *s;  /* max_batch >= n_prompt, n_ctx >= n_prompt + n_predict */
+    struct tb_backend *b;      /* runs the graph, unless run is set */
     tb_llama_graph_runner run; /* optional: e.g. the placement scheduler */
     void *run_ctx;
-    const int32_t *prompt;    /* [n_prompt] */
+    const int32_t *prompt; /* [n_prompt] */
     int32_t n_prompt, n_predict;
-    uint64_t *op_ns;          /* optional scratch [s->graph.cap] for per-op times */
-    uint64_t *op_ns_sum;      /* optional per-op-index accumulation over samples */
-    uint64_t n_evals;         /* evals accumulated into op_ns_sum */
+    uint64_t *op_ns;     /* optional scratch [s->graph.cap] for per-op times */
+    uint64_t *op_ns_sum; /* optional per-op-index accumulation over samples */
+    uint64_t n_evals;    /* evals accumulated into op_ns_sum */
 };
 
 /* Fills out[n] with ids in [3, vocab) from seed (splitmix64). */
@@ -49,7 +49,7 @@ int tb_llm_decode_step(struct tb_llm_session *ss, int32_t pos, int32_t token, in
                        double *seconds, struct tb_err *err);
 
 struct tb_gen_timing {
-    double ttft_s;  /* prefill + first token */
+    double ttft_s;   /* prefill + first token */
     double decode_s; /* n_predict - 1 decode steps */
     double total_s;
     int32_t n_decoded; /* decode steps timed */

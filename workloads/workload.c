@@ -99,8 +99,8 @@ int tb_embed_run(struct tb_llm_session *ss, float *out, double *seconds, struct 
     const uint64_t t0 = tb_now_ns();
     int rc = ss->run ? tb_llama_embed_with(ss->m, ss->s, ss->run, ss->run_ctx, ss->prompt,
                                            ss->n_prompt, out, ss->op_ns, err)
-                     : tb_llama_embed(ss->m, ss->s, ss->b, ss->prompt, ss->n_prompt, out,
-                                      ss->op_ns, err);
+                     : tb_llama_embed(ss->m, ss->s, ss->b, ss->prompt, ss->n_prompt, out, ss->op_ns,
+                                      err);
     if (rc)
         return rc;
     *seconds = (double)(tb_now_ns() - t0) * 1e-9;

@@ -323,18 +323,10 @@ static const struct kb_ceiling *ceiling(struct tb_kbench *kb, enum kb_ceil_kind 
     struct tb_err err = {0};
     const struct tb_roofline_opts o = {.n_threads = threads};
     switch (kind) {
-    case CEIL_TRIAD:
-        e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err);
-        break;
-    case CEIL_READ:
-        e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err);
-        break;
-    case CEIL_FMA:
-        e->rc = tb_roofline_fma(isa, &o, &e->r, &err);
-        break;
-    default:
-        e->rc = tb_roofline_int8(&o, &e->r, &err);
-        break;
+    case CEIL_TRIAD: e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err); break;
+    case CEIL_READ: e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err); break;
+    case CEIL_FMA: e->rc = tb_roofline_fma(isa, &o, &e->r, &err); break;
+    default: e->rc = tb_roofline_int8(&o, &e->r, &err); break;
     }
     snprintf(e->msg, sizeof e->msg, "%s", err.msg);
     return e;
@@ -491,15 +483,9 @@ static struct kb_item *add_item(struct tb_kbench *kb, struct tb_err *err)
 static void case_shape(const struct kb_case *c, char *buf, size_t n)
 {
     switch (c->op) {
-    case TB_OP_MATMUL:
-        snprintf(buf, n, "%lldx%lld", (long long)c->k, (long long)c->n_out);
-        break;
-    case TB_OP_RMS_NORM:
-        snprintf(buf, n, "%lld", (long long)c->k);
-        break;
-    case TB_OP_ROPE:
-        snprintf(buf, n, "h%dxd%d", c->n_head, c->head_dim);
-        break;
+    case TB_OP_MATMUL: snprintf(buf, n, "%lldx%lld", (long long)c->k, (long long)c->n_out); break;
+    case TB_OP_RMS_NORM: snprintf(buf, n, "%lld", (long long)c->k); break;
+    case TB_OP_ROPE: snprintf(buf, n, "h%dxd%d", c->n_head, c->head_dim); break;
     default:
         snprintf(buf, n, "h%d.kv%d.d%d.ctx%d", c->n_head, c->n_head_kv, c->head_dim, c->ctx);
         break;

@@ -16,8 +16,8 @@
 #include "kernels/tb_error.h"
 
 struct tb_kbench_opts {
-    int n_threads; /* "cpu" backend threads; 0 = one per online CPU */
-    bool roofline; /* register roofline benchmarks and the pct_* counters */
+    int n_threads;      /* "cpu" backend threads; 0 = one per online CPU */
+    bool roofline;      /* register roofline benchmarks and the pct_* counters */
     const char *events; /* PAPI events counted per iteration ("papi:NAME"); NULL/"" = none */
     /* GEMV weights rotate through copies until they span this many bytes, so
      * a decode-shaped matmul streams from DRAM as in a model too big for the

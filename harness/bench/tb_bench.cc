@@ -17,9 +17,18 @@ static const benchmark::State &S(const struct tb_bench_state *st)
     return *reinterpret_cast<const benchmark::State *>(st);
 }
 
-bool tb_bench_keep_running(struct tb_bench_state *st) { return S(st).KeepRunningBatch(1); }
-void tb_bench_pause_timing(struct tb_bench_state *st) { S(st).PauseTiming(); }
-void tb_bench_resume_timing(struct tb_bench_state *st) { S(st).ResumeTiming(); }
+bool tb_bench_keep_running(struct tb_bench_state *st)
+{
+    return S(st).KeepRunningBatch(1);
+}
+void tb_bench_pause_timing(struct tb_bench_state *st)
+{
+    S(st).PauseTiming();
+}
+void tb_bench_resume_timing(struct tb_bench_state *st)
+{
+    S(st).ResumeTiming();
+}
 void tb_bench_skip_with_error(struct tb_bench_state *st, const char *msg)
 {
     S(st).SkipWithError(msg);
@@ -32,24 +41,41 @@ void tb_bench_set_items_processed(struct tb_bench_state *st, int64_t items)
 {
     S(st).SetItemsProcessed(items);
 }
-void tb_bench_set_label(struct tb_bench_state *st, const char *label) { S(st).SetLabel(label); }
+void tb_bench_set_label(struct tb_bench_state *st, const char *label)
+{
+    S(st).SetLabel(label);
+}
 int64_t tb_bench_range(const struct tb_bench_state *st, int i)
 {
     return S(st).range(static_cast<size_t>(i));
 }
-int64_t tb_bench_iterations(const struct tb_bench_state *st) { return S(st).iterations(); }
-int tb_bench_thread_index(const struct tb_bench_state *st) { return S(st).thread_index(); }
-int tb_bench_threads(const struct tb_bench_state *st) { return S(st).threads(); }
+int64_t tb_bench_iterations(const struct tb_bench_state *st)
+{
+    return S(st).iterations();
+}
+int tb_bench_thread_index(const struct tb_bench_state *st)
+{
+    return S(st).thread_index();
+}
+int tb_bench_threads(const struct tb_bench_state *st)
+{
+    return S(st).threads();
+}
 
 void tb_bench_set_counter(struct tb_bench_state *st, const char *name, double value, unsigned flags)
 {
     using C = benchmark::Counter;
     int f = 0;
-    if (flags & TB_BENCH_COUNTER_RATE) f |= C::kIsRate;
-    if (flags & TB_BENCH_COUNTER_AVG_THREADS) f |= C::kAvgThreads;
-    if (flags & TB_BENCH_COUNTER_PER_ITERATION) f |= C::kIsIterationInvariant;
-    if (flags & TB_BENCH_COUNTER_AVG_ITERATIONS) f |= C::kAvgIterations;
-    if (flags & TB_BENCH_COUNTER_INVERT) f |= C::kInvert;
+    if (flags & TB_BENCH_COUNTER_RATE)
+        f |= C::kIsRate;
+    if (flags & TB_BENCH_COUNTER_AVG_THREADS)
+        f |= C::kAvgThreads;
+    if (flags & TB_BENCH_COUNTER_PER_ITERATION)
+        f |= C::kIsIterationInvariant;
+    if (flags & TB_BENCH_COUNTER_AVG_ITERATIONS)
+        f |= C::kAvgIterations;
+    if (flags & TB_BENCH_COUNTER_INVERT)
+        f |= C::kInvert;
     S(st).counters[name] = C(value, static_cast<C::Flags>(f),
                              (flags & TB_BENCH_COUNTER_BASE_1024) ? C::kIs1024 : C::kIs1000);
 }
@@ -97,18 +123,24 @@ int tb_bench_register(const struct tb_bench_def *d, struct tb_err *err)
             names.emplace_back(d->arg_names[i] ? d->arg_names[i] : "");
         b->ArgNames(names);
     }
-    if (d->min_time > 0) b->MinTime(d->min_time);
-    if (d->iterations > 0) b->Iterations(d->iterations);
-    if (d->repetitions > 0) b->Repetitions(d->repetitions);
-    if (d->threads > 0) b->Threads(d->threads);
-    if (d->use_real_time) b->UseRealTime();
+    if (d->min_time > 0)
+        b->MinTime(d->min_time);
+    if (d->iterations > 0)
+        b->Iterations(d->iterations);
+    if (d->repetitions > 0)
+        b->Repetitions(d->repetitions);
+    if (d->threads > 0)
+        b->Threads(d->threads);
+    if (d->use_real_time)
+        b->UseRealTime();
     return TB_OK;
 }
 
 int tb_bench_initialize(int *argc, char **argv, struct tb_err *err)
 {
     benchmark::Initialize(argc, argv);
-    if (*argc > 1) return tb_err_set(err, TB_EINVAL, "unknown argument '%s' (see --help)", argv[1]);
+    if (*argc > 1)
+        return tb_err_set(err, TB_EINVAL, "unknown argument '%s' (see --help)", argv[1]);
     return TB_OK;
 }
 
@@ -116,7 +148,10 @@ void tb_bench_add_context(const char *key, const char *value)
 {
     benchmark::AddCustomContext(key, value);
 }
-size_t tb_bench_run_all(void) { return benchmark::RunSpecifiedBenchmarks(); }
+size_t tb_bench_run_all(void)
+{
+    return benchmark::RunSpecifiedBenchmarks();
+}
 
 void tb_bench_shutdown(void)
 {

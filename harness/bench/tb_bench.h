@@ -54,12 +54,12 @@ void tb_bench_set_items_processed(struct tb_bench_state *st, int64_t items);
 /* Counter flags: Google Benchmark's Counter::Flags under C names. */
 enum tb_bench_counter_flags {
     TB_BENCH_COUNTER_DEFAULT = 0,
-    TB_BENCH_COUNTER_RATE = 1 << 0,          /* divided by the run's seconds */
-    TB_BENCH_COUNTER_AVG_THREADS = 1 << 1,   /* divided by the thread count */
-    TB_BENCH_COUNTER_PER_ITERATION = 1 << 2, /* value is per iteration: times iterations */
+    TB_BENCH_COUNTER_RATE = 1 << 0,           /* divided by the run's seconds */
+    TB_BENCH_COUNTER_AVG_THREADS = 1 << 1,    /* divided by the thread count */
+    TB_BENCH_COUNTER_PER_ITERATION = 1 << 2,  /* value is per iteration: times iterations */
     TB_BENCH_COUNTER_AVG_ITERATIONS = 1 << 3, /* divided by the iteration count */
-    TB_BENCH_COUNTER_INVERT = 1 << 4,        /* 1/x, applied last (e.g. s/op from op/s) */
-    TB_BENCH_COUNTER_BASE_1024 = 1 << 5,     /* console shows Ki/Mi instead of k/M */
+    TB_BENCH_COUNTER_INVERT = 1 << 4,         /* 1/x, applied last (e.g. s/op from op/s) */
+    TB_BENCH_COUNTER_BASE_1024 = 1 << 5,      /* console shows Ki/Mi instead of k/M */
 };
 
 /* Sets (or replaces) the named user counter; flags: enum tb_bench_counter_flags. */
@@ -91,10 +91,10 @@ struct tb_bench_def {
     int64_t ranges[TB_BENCH_MAX_ARGS][2];
     bool use_ranges;
     const char *arg_names[TB_BENCH_MAX_ARGS]; /* optional: "n=16" instead of "16" */
-    double min_time;    /* seconds */
-    int64_t iterations; /* fixed count (instead of min_time) */
+    double min_time;                          /* seconds */
+    int64_t iterations;                       /* fixed count (instead of min_time) */
     int repetitions;
-    int threads; /* run fn on this many threads at once */
+    int threads;        /* run fn on this many threads at once */
     bool use_real_time; /* wall time instead of the main thread's CPU time */
 };
 

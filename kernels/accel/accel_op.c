@@ -200,8 +200,7 @@ int tb_accel_res_wait(struct tb_accel_res *r, struct tb_err *err)
     return r->ops.wait(r->user, err);
 }
 
-int tb_accel_res_readable(struct tb_accel_res *r, const void *host, size_t span,
-                          struct tb_err *err)
+int tb_accel_res_readable(struct tb_accel_res *r, const void *host, size_t span, struct tb_err *err)
 {
     for (int i = 0; i < r->n_pend; i++)
         if (overlap(host, span, r->pend[i].p, r->pend[i].n))

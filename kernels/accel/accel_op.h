@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 /* GET_ROWS: every id inside the table (ids live in host memory). */
 int tb_accel_check_ids(const char *backend, const struct tb_op *op, struct tb_err *err);
 
@@ -80,19 +79,19 @@ struct tb_accel_res {
         void *dev;
         size_t cap;
         bool busy;
-    } *pool; /* dst buffers, recycled across ops and ranges */
+    } * pool; /* dst buffers, recycled across ops and ranges */
     int n_pool, cap_pool;
     struct tb_accel_res_mirror {
         const char *host;
         size_t nb1, row; /* host row stride, bytes per (packed) row */
         int64_t rows;
         void *dev;
-    } *mir;
+    } * mir;
     int n_mir, cap_mir;
     struct tb_accel_res_span {
         const char *p;
         size_t n;
-    } *pend;
+    } * pend;
     int n_pend, cap_pend;
 };
 
@@ -159,7 +158,7 @@ struct tb_accel_kv {
         int64_t rows, valid;
         void *dev;
         uint64_t last_use;
-    } *e;
+    } * e;
     int n, cap;
     size_t bytes, budget;
     uint64_t tick;

@@ -9,7 +9,8 @@
 
 static inline __attribute__((always_inline)) __m512 load_row(const void *row, int v, int f16)
 {
-    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const tb_fp16 *)row + 16 * v)))
+    return f16 ? _mm512_cvtph_ps(
+                     _mm256_loadu_si256((const __m256i *)((const tb_fp16 *)row + 16 * v)))
                : _mm512_loadu_ps((const float *)row + 16 * v);
 }
 
@@ -19,17 +20,17 @@ static inline __attribute__((always_inline)) void pv(const struct tb_cpu_attn *a
 {
     __m512 acc[4][8];
     _Pragma("GCC unroll 8") for (int h = 0; h < HB; h++)
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
-            acc[h][v] = _mm512_setzero_ps();
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[h][v] = _mm512_setzero_ps();
     for (int64_t t = 0; t < a->n_kv; t++) {
         const void *vr = (const char *)a->v + (size_t)t * a->v_row;
         __m512 p[4];
-        _Pragma("GCC unroll 8") for (int h = 0; h < HB; h++)
-            p[h] = _mm512_set1_ps(a->scores[(size_t)(h0 + h) * a->n_kv + t]);
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {
+        _Pragma("GCC unroll 8") for (int h = 0; h < HB; h++) p[h] =
+            _mm512_set1_ps(a->scores[(size_t)(h0 + h) * a->n_kv + t]);
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
+        {
             const __m512 vv = load_row(vr, v, a->v16);
-            _Pragma("GCC unroll 8") for (int h = 0; h < HB; h++)
-                acc[h][v] = _mm512_fmadd_ps(p[h], vv, acc[h][v]);
+            _Pragma("GCC unroll 8") for (int h = 0; h < HB; h++) acc[h][v] =
+                _mm512_fmadd_ps(p[h], vv, acc[h][v]);
         }
     }
     _Pragma("GCC unroll 8") for (int h = 0; h < HB; h++)
@@ -44,13 +45,12 @@ static inline __attribute__((always_inline)) void group(const struct tb_cpu_attn
     for (int64_t t = 0; t < a->n_kv; t++) {
         const void *kr = (const char *)a->k + (size_t)t * a->k_row;
         __m512 kv[8];
-        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++)
-            kv[v] = load_row(kr, v, a->k16);
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) kv[v] = load_row(kr, v, a->k16);
         for (int h = 0; h < a->G; h++) {
             const float *q = a->q + (size_t)h * a->hd;
             __m512 s = _mm512_mul_ps(_mm512_loadu_ps(q), kv[0]);
-            _Pragma("GCC unroll 8") for (int v = 1; v < NV; v++)
-                s = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), kv[v], s);
+            _Pragma("GCC unroll 8") for (int v = 1; v < NV; v++) s =
+                _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), kv[v], s);
             a->scores[(size_t)h * a->n_kv + t] = a->scale * _mm512_reduce_add_ps(s);
         }
     }

@@ -185,8 +185,8 @@ static int prepare(struct cpu_ctx *c, const struct tb_op *op, int o, size_t *act
         c->op_w[o] = packed_weight(c, op->src[0]);
         const struct tb_cpu_mm_kernel *mk = mm_kernel(c, op, c->op_w[o]);
         if (mk->pack_x && n > 1) {
-            const size_t need = (size_t)((n + 15) / 16) * 16 * (size_t)op->src[0]->ne[0] *
-                                sizeof(float);
+            const size_t need =
+                (size_t)((n + 15) / 16) * 16 * (size_t)op->src[0]->ne[0] * sizeof(float);
             if (need > *act_bytes)
                 *act_bytes = need;
         } else if (mk->act_row_bytes) {
@@ -208,8 +208,7 @@ static int prepare(struct cpu_ctx *c, const struct tb_op *op, int o, size_t *act
             *tmp_floats = need;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return TB_OK;
 }
@@ -437,15 +436,9 @@ static void run_elementwise(struct cpu_ctx *c, const struct tb_op *op, int ith, 
         const float *x = (const float *)tb_tensor_row(a, r) + col;
         float *z = (float *)tb_tensor_row(d, r) + col;
         switch (op->kind) {
-        case TB_OP_SILU:
-            c->k->silu(z, x, len);
-            break;
-        case TB_OP_MUL:
-            c->k->mul(z, x, (const float *)tb_tensor_row(b, r) + col, len);
-            break;
-        default:
-            c->k->add(z, x, (const float *)tb_tensor_row(b, r) + col, len);
-            break;
+        case TB_OP_SILU: c->k->silu(z, x, len); break;
+        case TB_OP_MUL: c->k->mul(z, x, (const float *)tb_tensor_row(b, r) + col, len); break;
+        default: c->k->add(z, x, (const float *)tb_tensor_row(b, r) + col, len); break;
         }
         e0 += len;
     }
@@ -455,31 +448,16 @@ static void run_op(struct cpu_ctx *c, int o, int ith, int nth)
 {
     const struct tb_op *op = &c->ops[o];
     switch (op->kind) {
-    case TB_OP_GET_ROWS:
-        run_get_rows(c, op, ith, nth);
-        break;
-    case TB_OP_RMS_NORM:
-        run_rms_norm(c, op, ith, nth);
-        break;
-    case TB_OP_MATMUL:
-        run_matmul(c, op, c->op_w[o], &c->chunk[o], ith, nth);
-        break;
-    case TB_OP_ROPE:
-        run_rope(c, op, ith, nth);
-        break;
-    case TB_OP_KV_STORE:
-        run_kv_store(c, op, ith, nth);
-        break;
-    case TB_OP_ATTENTION:
-        run_attention(c, op, ith, nth);
-        break;
+    case TB_OP_GET_ROWS: run_get_rows(c, op, ith, nth); break;
+    case TB_OP_RMS_NORM: run_rms_norm(c, op, ith, nth); break;
+    case TB_OP_MATMUL: run_matmul(c, op, c->op_w[o], &c->chunk[o], ith, nth); break;
+    case TB_OP_ROPE: run_rope(c, op, ith, nth); break;
+    case TB_OP_KV_STORE: run_kv_store(c, op, ith, nth); break;
+    case TB_OP_ATTENTION: run_attention(c, op, ith, nth); break;
     case TB_OP_SILU:
     case TB_OP_MUL:
-    case TB_OP_ADD:
-        run_elementwise(c, op, ith, nth);
-        break;
-    case TB_OP_COUNT:
-        break;
+    case TB_OP_ADD: run_elementwise(c, op, ith, nth); break;
+    case TB_OP_COUNT: break;
     }
 }
 

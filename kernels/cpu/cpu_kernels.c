@@ -15,14 +15,15 @@ int tb_cpu_wtype(enum tb_type t)
 
 static const struct tb_cpu_kernels k_scalar = {
     .isa = TB_ISA_SCALAR,
-    .mm = {
-        [TB_CPU_W_F32] = {NULL, NULL, tb_cpu_gemm_f32_scalar},
-        [TB_CPU_W_F16] = {NULL, NULL, tb_cpu_gemm_f16_scalar},
-        [TB_CPU_W_Q8_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_scalar,
-                           tb_cpu_gemm_q8_0_scalar},
-        [TB_CPU_W_Q4_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_scalar,
-                           tb_cpu_gemm_q4_0_scalar},
-    },
+    .mm =
+        {
+            [TB_CPU_W_F32] = {NULL, NULL, tb_cpu_gemm_f32_scalar},
+            [TB_CPU_W_F16] = {NULL, NULL, tb_cpu_gemm_f16_scalar},
+            [TB_CPU_W_Q8_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_scalar,
+                               tb_cpu_gemm_q8_0_scalar},
+            [TB_CPU_W_Q4_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_scalar,
+                               tb_cpu_gemm_q4_0_scalar},
+        },
     .dot_f32 = tb_cpu_dot_f32_scalar,
     .dot_f16 = tb_cpu_dot_f16_scalar,
     .axpy_f32 = tb_cpu_axpy_f32_scalar,
@@ -40,14 +41,15 @@ static const struct tb_cpu_kernels k_scalar = {
 #if defined(__x86_64__)
 static const struct tb_cpu_kernels k_avx2 = {
     .isa = TB_ISA_AVX2,
-    .mm = {
-        [TB_CPU_W_F32] = {NULL, NULL, tb_cpu_gemm_f32_avx2},
-        [TB_CPU_W_F16] = {NULL, NULL, tb_cpu_gemm_f16_avx2},
-        [TB_CPU_W_Q8_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_avx2,
-                           tb_cpu_gemm_q8_0_avx2},
-        [TB_CPU_W_Q4_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_avx2,
-                           tb_cpu_gemm_q4_0_avx2},
-    },
+    .mm =
+        {
+            [TB_CPU_W_F32] = {NULL, NULL, tb_cpu_gemm_f32_avx2},
+            [TB_CPU_W_F16] = {NULL, NULL, tb_cpu_gemm_f16_avx2},
+            [TB_CPU_W_Q8_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_avx2,
+                               tb_cpu_gemm_q8_0_avx2},
+            [TB_CPU_W_Q4_0] = {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_avx2,
+                               tb_cpu_gemm_q4_0_avx2},
+        },
     .dot_f32 = tb_cpu_dot_f32_avx2,
     .dot_f16 = tb_cpu_dot_f16_avx2,
     .axpy_f32 = tb_cpu_axpy_f32_avx2,
@@ -64,28 +66,38 @@ static const struct tb_cpu_kernels k_avx2 = {
 
 static const struct tb_cpu_kernels k_avx512 = {
     .isa = TB_ISA_AVX512,
-    .mm = {
-        [TB_CPU_W_F32] = {NULL, NULL, tb_cpu_gemm_f32_avx512},
-        [TB_CPU_W_F16] = {NULL, NULL, tb_cpu_gemm_f16_avx512},
-        [TB_CPU_W_Q8_0] = {tb_cpu_act_bytes_avx512, tb_cpu_quantize_act_q8_0_avx512,
-                           tb_cpu_gemm_q8_0_avx512},
-        [TB_CPU_W_Q4_0] = {tb_cpu_act_bytes_avx512, tb_cpu_quantize_act_q4_0_avx512,
-                           tb_cpu_gemm_q4_0_avx512},
-    },
-    .packed = {
-        [TB_CPU_W_F32] = {tb_cpu_pack_bytes_f32x16, tb_cpu_pack_f32x16, 16,
-                          {NULL, NULL, tb_cpu_gemm_f32x16_avx512, tb_cpu_pack_x16,
-                           tb_cpu_gemm_tiles_f32x16_avx512}},
-        [TB_CPU_W_F16] = {tb_cpu_pack_bytes_f16x16, tb_cpu_pack_f16x16, 16,
-                          {NULL, NULL, tb_cpu_gemm_f16x16_avx512, tb_cpu_pack_x16,
-                           tb_cpu_gemm_tiles_f16x16_avx512}},
-        [TB_CPU_W_Q8_0] = {tb_cpu_pack_bytes_q8_0x16, tb_cpu_pack_q8_0x16, 16,
-                           {tb_cpu_qx16_act_bytes_avx512, tb_cpu_quantize_act_q8_0x16_avx512,
-                            tb_cpu_gemm_q8_0x16_avx512}},
-        [TB_CPU_W_Q4_0] = {tb_cpu_pack_bytes_q4_0x16, tb_cpu_pack_q4_0x16, 16,
-                           {tb_cpu_qx16_act_bytes_avx512, tb_cpu_quantize_act_q4_0x16_avx512,
-                            tb_cpu_gemm_q4_0x16_avx512}},
-    },
+    .mm =
+        {
+            [TB_CPU_W_F32] = {NULL, NULL, tb_cpu_gemm_f32_avx512},
+            [TB_CPU_W_F16] = {NULL, NULL, tb_cpu_gemm_f16_avx512},
+            [TB_CPU_W_Q8_0] = {tb_cpu_act_bytes_avx512, tb_cpu_quantize_act_q8_0_avx512,
+                               tb_cpu_gemm_q8_0_avx512},
+            [TB_CPU_W_Q4_0] = {tb_cpu_act_bytes_avx512, tb_cpu_quantize_act_q4_0_avx512,
+                               tb_cpu_gemm_q4_0_avx512},
+        },
+    .packed =
+        {
+            [TB_CPU_W_F32] = {tb_cpu_pack_bytes_f32x16,
+                              tb_cpu_pack_f32x16,
+                              16,
+                              {NULL, NULL, tb_cpu_gemm_f32x16_avx512, tb_cpu_pack_x16,
+                               tb_cpu_gemm_tiles_f32x16_avx512}},
+            [TB_CPU_W_F16] = {tb_cpu_pack_bytes_f16x16,
+                              tb_cpu_pack_f16x16,
+                              16,
+                              {NULL, NULL, tb_cpu_gemm_f16x16_avx512, tb_cpu_pack_x16,
+                               tb_cpu_gemm_tiles_f16x16_avx512}},
+            [TB_CPU_W_Q8_0] = {tb_cpu_pack_bytes_q8_0x16,
+                               tb_cpu_pack_q8_0x16,
+                               16,
+                               {tb_cpu_qx16_act_bytes_avx512, tb_cpu_quantize_act_q8_0x16_avx512,
+                                tb_cpu_gemm_q8_0x16_avx512}},
+            [TB_CPU_W_Q4_0] = {tb_cpu_pack_bytes_q4_0x16,
+                               tb_cpu_pack_q4_0x16,
+                               16,
+                               {tb_cpu_qx16_act_bytes_avx512, tb_cpu_quantize_act_q4_0x16_avx512,
+                                tb_cpu_gemm_q4_0x16_avx512}},
+        },
     .dot_f32 = tb_cpu_dot_f32_avx512,
     .dot_f16 = tb_cpu_dot_f16_avx512,
     .axpy_f32 = tb_cpu_axpy_f32_avx512,

@@ -27,11 +27,11 @@ int tb_cpu_wtype(enum tb_type t); /* -1 when not a matmul weight type */
  * x is the f32 activation (f32/f16 weights) or the activation rows already
  * converted by the kernel's quantize_act (quantized weights). */
 struct tb_cpu_gemm {
-    const void *w;  /* N rows of w_row bytes */
+    const void *w; /* N rows of w_row bytes */
     size_t w_row;
-    const void *x;  /* n rows of x_row bytes */
+    const void *x; /* n rows of x_row bytes */
     size_t x_row;
-    float *dst;     /* n rows of d_row floats */
+    float *dst; /* n rows of d_row floats */
     size_t d_row;
     int64_t K, N, n;
 };
@@ -75,9 +75,9 @@ struct tb_cpu_attn {
     size_t k_row, v_row; /* bytes between cache rows */
     int k16, v16;        /* caches hold f16 (else f32) */
     int hd, G;
-    int64_t n_kv;        /* cache rows 0..n_kv-1 are attended */
+    int64_t n_kv; /* cache rows 0..n_kv-1 are attended */
     float scale;
-    float *scores;       /* scratch of G * n_kv floats */
+    float *scores; /* scratch of G * n_kv floats */
 };
 
 struct tb_cpu_kernels {
@@ -87,9 +87,9 @@ struct tb_cpu_kernels {
     struct tb_cpu_mm_packed packed[TB_CPU_W_COUNT];
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     float (*dot_f16)(const float *a, const tb_fp16 *b, int64_t n);
-    void (*axpy_f32)(float *y, float a, const float *x, int64_t n);   /* y += a*x */
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a*x */
     void (*axpy_f16)(float *y, float a, const tb_fp16 *x, int64_t n);
-    void (*scale)(float *y, float a, int64_t n);                      /* y *= a */
+    void (*scale)(float *y, float a, int64_t n); /* y *= a */
     /* y = exp(y - max) in place; returns the sum (softmax numerator). */
     float (*exp_sum)(float *y, float max, int64_t n);
     void (*rms_norm)(float *y, const float *x, const float *w, int64_t n, float eps);
@@ -180,10 +180,8 @@ void tb_cpu_quantize_act_q8_0x16_avx512(const float *x, void *dst, int64_t K);
 void tb_cpu_quantize_act_q4_0x16_avx512(const float *x, void *dst, int64_t K);
 size_t tb_cpu_pack_bytes_q8_0x16(int64_t N, int64_t K);
 size_t tb_cpu_pack_bytes_q4_0x16(int64_t N, int64_t K);
-void tb_cpu_pack_q8_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1,
-                         void *dst);
-void tb_cpu_pack_q4_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1,
-                         void *dst);
+void tb_cpu_pack_q8_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
+void tb_cpu_pack_q4_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
 void tb_cpu_gemm_q8_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 void tb_cpu_gemm_q4_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 size_t tb_cpu_pack_bytes_f32x16(int64_t N, int64_t K);

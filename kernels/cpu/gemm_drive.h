@@ -12,16 +12,16 @@
 /* activation bytes per chunk: about a quarter of a 1 MiB L2 */
 #define TB_CPU_ACT_CHUNK_BYTES (256u * 1024u)
 
-typedef void (*tb_cpu_tile_fn)(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw,
-                               int rx);
+typedef void (*tb_cpu_tile_fn)(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw, int rx);
 
 /* tile is called with rw in {RW, 1} and rx in {RX, 1}: remainders go one
  * row at a time, so a kernel needs just four specialisations; with rx_any
  * the activation remainder comes as one tile of rx < RX instead (a kernel
  * that specialises every rx, so 16 rows run as 6 + 6 + 4, not 6 + 6 + 4 x 1). */
-static inline __attribute__((always_inline)) void
-tb_cpu_gemm_drive(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1, int RW, int RX,
-                  int rx_any, tb_cpu_tile_fn tile)
+static inline __attribute__((always_inline)) void tb_cpu_gemm_drive(const struct tb_cpu_gemm *g,
+                                                                    int64_t j0, int64_t j1, int RW,
+                                                                    int RX, int rx_any,
+                                                                    tb_cpu_tile_fn tile)
 {
     int64_t ic = (int64_t)(TB_CPU_ACT_CHUNK_BYTES / (g->x_row ? g->x_row : 1)) / RX * RX;
     if (ic < RX)

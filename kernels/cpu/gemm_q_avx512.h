@@ -44,65 +44,59 @@ void tb_cpu_quantize_act_avx512_layout(const float *x, void *dst, int64_t K, enu
  * row as unsigned bytes and its lane-expanded scales. */
 typedef void (*tb_q_load_fn)(const char *row, int64_t c, int two, __m512i *u, __m512 *d);
 
-static inline __attribute__((always_inline)) void
-tb_q_tile_avx512(const struct tb_cpu_gemm *g, int64_t j, int64_t i, const int RW, const int RX,
-                 tb_q_load_fn load)
+static inline __attribute__((always_inline)) void tb_q_tile_avx512(const struct tb_cpu_gemm *g,
+                                                                   int64_t j, int64_t i,
+                                                                   const int RW, const int RX,
+                                                                   tb_q_load_fn load)
 {
     const int64_t nb = g->K / 32, nc = nb / 2;
     const char *wr[4];
     const char *xr[4];
     __m512 acc[4][4];
-    _Pragma("GCC unroll 8")
-    for (int r = 0; r < RW; r++)
-        wr[r] = (const char *)g->w + (size_t)(j + r) * g->w_row;
-    _Pragma("GCC unroll 8")
-    for (int x = 0; x < RX; x++) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < RW; r++) wr[r] =
+        (const char *)g->w + (size_t)(j + r) * g->w_row;
+    _Pragma("GCC unroll 8") for (int x = 0; x < RX; x++)
+    {
         xr[x] = (const char *)g->x + (size_t)(i + x) * g->x_row;
-        _Pragma("GCC unroll 8")
-        for (int r = 0; r < RW; r++)
-            acc[r][x] = _mm512_setzero_ps();
+        _Pragma("GCC unroll 8") for (int r = 0; r < RW; r++) acc[r][x] = _mm512_setzero_ps();
     }
     /* main chunks, then the odd last block */
     for (int64_t c = 0; c < nc + (nb & 1); c++) {
         const int two = c < nc;
         __m512i u[4];
         __m512 dw[4];
-        _Pragma("GCC unroll 8")
-        for (int r = 0; r < RW; r++)
-            load(wr[r], c, two, &u[r], &dw[r]);
-        _Pragma("GCC unroll 8")
-        for (int x = 0; x < RX; x++) {
+        _Pragma("GCC unroll 8") for (int r = 0; r < RW; r++) load(wr[r], c, two, &u[r], &dw[r]);
+        _Pragma("GCC unroll 8") for (int x = 0; x < RX; x++)
+        {
             const char *rec = xr[x] + (size_t)c * TB_Q_AVX512_REC;
             const __m512i q = _mm512_load_si512((const void *)rec);
             const __m512 dx = _mm512_load_ps((const float *)(rec + 64));
             const __m512i init = _mm512_load_si512((const void *)(rec + 128));
-            _Pragma("GCC unroll 8")
-            for (int r = 0; r < RW; r++) {
+            _Pragma("GCC unroll 8") for (int r = 0; r < RW; r++)
+            {
                 const __m512i dot = _mm512_dpbusd_epi32(init, u[r], q);
-                acc[r][x] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx),
-                                            acc[r][x]);
+                acc[r][x] =
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][x]);
             }
         }
     }
-    _Pragma("GCC unroll 8")
-    for (int x = 0; x < RX; x++)
-        _Pragma("GCC unroll 8")
-        for (int r = 0; r < RW; r++)
+    _Pragma("GCC unroll 8") for (int x = 0; x < RX; x++)
+        _Pragma("GCC unroll 8") for (int r = 0; r < RW; r++)
             g->dst[(size_t)(i + x) * g->d_row + (size_t)(j + r)] = _mm512_reduce_add_ps(acc[r][x]);
 }
 
 /* The four (rw, rx) specialisations tb_cpu_gemm_drive asks for. */
-#define TB_Q_TILE_DISPATCH_AVX512(fn, load)                                                  \
-    static void fn(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw, int rx)         \
-    {                                                                                        \
-        if (rw == 4 && rx == 4)                                                              \
-            tb_q_tile_avx512(g, j, i, 4, 4, load);                                           \
-        else if (rw == 4)                                                                    \
-            tb_q_tile_avx512(g, j, i, 4, 1, load);                                           \
-        else if (rx == 4)                                                                    \
-            tb_q_tile_avx512(g, j, i, 1, 4, load);                                           \
-        else                                                                                 \
-            tb_q_tile_avx512(g, j, i, 1, 1, load);                                           \
+#define TB_Q_TILE_DISPATCH_AVX512(fn, load)                                                        \
+    static void fn(const struct tb_cpu_gemm *g, int64_t j, int64_t i, int rw, int rx)              \
+    {                                                                                              \
+        if (rw == 4 && rx == 4)                                                                    \
+            tb_q_tile_avx512(g, j, i, 4, 4, load);                                                 \
+        else if (rw == 4)                                                                          \
+            tb_q_tile_avx512(g, j, i, 4, 1, load);                                                 \
+        else if (rx == 4)                                                                          \
+            tb_q_tile_avx512(g, j, i, 1, 4, load);                                                 \
+        else                                                                                       \
+            tb_q_tile_avx512(g, j, i, 1, 1, load);                                                 \
     }
 
 #endif

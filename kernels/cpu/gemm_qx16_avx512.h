@@ -106,8 +106,8 @@ static inline __attribute__((always_inline)) __m512i tb_qx16_bcast(const char *p
 static inline __attribute__((always_inline)) __m512i tb_qx16_dot(const __m512i *w, const char *x)
 {
     __m512i a = _mm512_set1_epi32(*(const int32_t *)(x + 36)), b = _mm512_setzero_si512();
-    _Pragma("GCC unroll 8")
-    for (int v = 0; v < 8; v += 2) {
+    _Pragma("GCC unroll 8") for (int v = 0; v < 8; v += 2)
+    {
         a = _mm512_dpbusd_epi32(a, w[v], tb_qx16_bcast(x + 4 * v));
         b = _mm512_dpbusd_epi32(b, w[v + 1], tb_qx16_bcast(x + 4 * v + 4));
     }
@@ -125,28 +125,27 @@ static inline __attribute__((always_inline)) void tb_qx16_tile(const struct tb_c
     const char *grp = (const char *)g->w + (size_t)(j / TB_QX16_ROWS) * (size_t)np * rec_bytes;
     const char *xr[8];
     __m512 acc[8];
-    _Pragma("GCC unroll 8")
-    for (int x = 0; x < RX; x++) {
+    _Pragma("GCC unroll 8") for (int x = 0; x < RX; x++)
+    {
         xr[x] = (const char *)g->x + (size_t)(i + x) * g->x_row;
         acc[x] = _mm512_setzero_ps();
     }
     for (int64_t p = 0; p < np; p++) {
         const char *rec = grp + (size_t)p * rec_bytes;
-        _Pragma("GCC unroll 2")
-        for (int h = 0; h < 2; h++) {
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++)
+        {
             __m512i w[8];
             load(rec, h, w);
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(rec + 32 * h)));
-            _Pragma("GCC unroll 8")
-            for (int x = 0; x < RX; x++) {
+            _Pragma("GCC unroll 8") for (int x = 0; x < RX; x++)
+            {
                 const char *xb = xr[x] + (size_t)(2 * p + h) * TB_QX16_ACT_REC;
                 const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(*(const float *)(xb + 32)));
                 acc[x] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tb_qx16_dot(w, xb)), d, acc[x]);
             }
         }
     }
-    _Pragma("GCC unroll 8")
-    for (int x = 0; x < RX; x++)
+    _Pragma("GCC unroll 8") for (int x = 0; x < RX; x++)
         _mm512_storeu_ps(g->dst + (size_t)(i + x) * g->d_row + (size_t)j, acc[x]);
 }
 
@@ -158,30 +157,14 @@ static inline __attribute__((always_inline)) void tb_qx16_tile(const struct tb_c
     {                                                                                              \
         (void)rw;                                                                                  \
         switch (rx) {                                                                              \
-        case 8:                                                                                    \
-            tb_qx16_tile(g, j, i, 8, rec_bytes, load);                                             \
-            break;                                                                                 \
-        case 7:                                                                                    \
-            tb_qx16_tile(g, j, i, 7, rec_bytes, load);                                             \
-            break;                                                                                 \
-        case 6:                                                                                    \
-            tb_qx16_tile(g, j, i, 6, rec_bytes, load);                                             \
-            break;                                                                                 \
-        case 5:                                                                                    \
-            tb_qx16_tile(g, j, i, 5, rec_bytes, load);                                             \
-            break;                                                                                 \
-        case 4:                                                                                    \
-            tb_qx16_tile(g, j, i, 4, rec_bytes, load);                                             \
-            break;                                                                                 \
-        case 3:                                                                                    \
-            tb_qx16_tile(g, j, i, 3, rec_bytes, load);                                             \
-            break;                                                                                 \
-        case 2:                                                                                    \
-            tb_qx16_tile(g, j, i, 2, rec_bytes, load);                                             \
-            break;                                                                                 \
-        default:                                                                                   \
-            tb_qx16_tile(g, j, i, 1, rec_bytes, load);                                             \
-            break;                                                                                 \
+        case 8: tb_qx16_tile(g, j, i, 8, rec_bytes, load); break;                                  \
+        case 7: tb_qx16_tile(g, j, i, 7, rec_bytes, load); break;                                  \
+        case 6: tb_qx16_tile(g, j, i, 6, rec_bytes, load); break;                                  \
+        case 5: tb_qx16_tile(g, j, i, 5, rec_bytes, load); break;                                  \
+        case 4: tb_qx16_tile(g, j, i, 4, rec_bytes, load); break;                                  \
+        case 3: tb_qx16_tile(g, j, i, 3, rec_bytes, load); break;                                  \
+        case 2: tb_qx16_tile(g, j, i, 2, rec_bytes, load); break;                                  \
+        default: tb_qx16_tile(g, j, i, 1, rec_bytes, load); break;                                 \
         }                                                                                          \
     }
 

@@ -37,7 +37,8 @@ void tb_cpu_pack_x16(const float *x, size_t x_row, int64_t n, int64_t K, float *
         float *o = dst + (size_t)t * (size_t)K * 16;
         for (int r = 0; r < 16; r++) {
             const int64_t row = t * 16 + r;
-            const float *src = row < n ? (const float *)((const char *)x + (size_t)row * x_row) : NULL;
+            const float *src =
+                row < n ? (const float *)((const char *)x + (size_t)row * x_row) : NULL;
             for (int64_t k = 0; k < K; k++)
                 o[(size_t)k * 16 + (size_t)r] = src ? src[k] : 0.0f;
         }

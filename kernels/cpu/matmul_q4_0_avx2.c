@@ -7,7 +7,8 @@ static inline __attribute__((always_inline)) void load_q4(const char *row, int64
 {
     const struct tb_block_q4_0 *blk = (const struct tb_block_q4_0 *)row + b;
     const __m128i t = _mm_loadu_si128((const __m128i *)blk->qs);
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
+    const __m256i both =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(t), _mm_srli_epi16(t, 4), 1);
     *w = _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
     *d = _cvtsh_ss(blk->d);
 }

@@ -19,8 +19,8 @@ static inline __attribute__((always_inline)) void load_q4(const char *row, int64
     __m512i z = _mm512_permutexvar_epi16(qidx, raw);
     z = _mm512_mask_srli_epi16(z, 0xffff0000u, z, 4); /* high nibbles in the upper half */
     *u = _mm512_and_si512(z, _mm512_set1_epi8(0x0f));
-    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                          9, 9, 9, 9, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0);
+    const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9,
+                                          9, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0);
     *d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(didx, raw)));
 }
 

@@ -32,8 +32,8 @@ void tb_cpu_pack_q4_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int
 static inline __attribute__((always_inline)) void load_q4(const char *rec, int h, __m512i *w)
 {
     const __m512i m = _mm512_set1_epi8(0x0f);
-    _Pragma("GCC unroll 4")
-    for (int v = 0; v < 4; v++) {
+    _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)
+    {
         const __m512i q = _mm512_load_si512((const void *)(rec + 64 + 256 * h + 64 * v));
         w[v] = _mm512_and_si512(q, m);
         w[4 + v] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m);

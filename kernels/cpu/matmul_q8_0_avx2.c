@@ -26,8 +26,9 @@ void tb_cpu_quantize_act_avx2(const float *x, void *dst, int64_t K)
         const __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
         const __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);
         const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
-        _mm256_storeu_si256((__m256i *)(q + b * 32),
-                            _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+        _mm256_storeu_si256(
+            (__m256i *)(q + b * 32),
+            _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     }
 }
 

@@ -56,9 +56,9 @@ static inline __attribute__((always_inline)) void load_q8(const char *row, int64
     const char *p = row + (size_t)c * 68;
     const __m512i lo = _mm512_maskz_loadu_epi16(two ? 0xffffffffu : 0x1ffffu, p);
     const __m512i hi = _mm512_maskz_loadu_epi16(two ? 0x3u : 0x0u, p + 64);
-    const __m512i qidx = _mm512_set_epi16(33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
-                                          19, 18, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3,
-                                          2, 1);
+    const __m512i qidx =
+        _mm512_set_epi16(33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 16, 15, 14,
+                         13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
     *u = _mm512_xor_si512(_mm512_permutex2var_epi16(lo, qidx, hi), _mm512_set1_epi8((char)0x80));
     const __m512i didx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 17,
                                           17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);

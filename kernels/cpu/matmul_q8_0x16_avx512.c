@@ -34,9 +34,8 @@ void tb_cpu_pack_q8_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int
 
 static inline __attribute__((always_inline)) void load_q8(const char *rec, int h, __m512i *w)
 {
-    _Pragma("GCC unroll 8")
-    for (int v = 0; v < 8; v++)
-        w[v] = _mm512_load_si512((const void *)(rec + 64 + 512 * h + 64 * v));
+    _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) w[v] =
+        _mm512_load_si512((const void *)(rec + 64 + 512 * h + 64 * v));
 }
 
 TB_QX16_TILE_DISPATCH(tile, REC, load_q8)

@@ -118,8 +118,7 @@ int tb_cpu_pool_create(int n_threads, const int *bind_cpus, struct tb_cpu_pool *
 {
     *out = NULL;
     if (n_threads < 1 || n_threads > 1024)
-        return tb_err_set(err, TB_EINVAL, "cpu pool: thread count %d outside [1, 1024]",
-                          n_threads);
+        return tb_err_set(err, TB_EINVAL, "cpu pool: thread count %d outside [1, 1024]", n_threads);
     struct tb_cpu_pool *p = aligned_alloc(64, (sizeof *p + 63) & ~(size_t)63);
     if (!p)
         return tb_err_set(err, TB_ENOMEM, "cpu pool: out of memory");

@@ -63,7 +63,8 @@ float tb_cpu_dot_f16_avx512(const float *a, const tb_fp16 *b, int64_t n)
     }
     for (; i < n; i += 16) {
         const int64_t r = n - i >= 16 ? 16 : n - i;
-        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(r), a + i), load_f16_tail(b + i, r), s0);
+        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(r), a + i), load_f16_tail(b + i, r),
+                             s0);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
@@ -73,8 +74,9 @@ void tb_cpu_axpy_f32_avx512(float *y, float a, const float *x, int64_t n)
     const __m512 va = _mm512_set1_ps(a);
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i),
-                                                        _mm512_maskz_loadu_ps(m, y + i)));
+        _mm512_mask_storeu_ps(
+            y + i, m,
+            _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
 
@@ -84,8 +86,9 @@ void tb_cpu_axpy_f16_avx512(float *y, float a, const tb_fp16 *x, int64_t n)
     for (int64_t i = 0; i < n; i += 16) {
         const int64_t r = n - i >= 16 ? 16 : n - i;
         const __mmask16 m = tail_mask(r);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, load_f16_tail(x + i, r),
-                                                        _mm512_maskz_loadu_ps(m, y + i)));
+        _mm512_mask_storeu_ps(
+            y + i, m,
+            _mm512_fmadd_ps(va, load_f16_tail(x + i, r), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
 
@@ -117,8 +120,9 @@ void tb_cpu_rms_norm_avx512(float *y, const float *x, const float *w, int64_t n,
     const __m512 vs = _mm512_set1_ps((float)(1.0 / sqrt((double)ss / (double)n + eps)));
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs),
-                                                      _mm512_maskz_loadu_ps(m, w + i)));
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs),
+                                            _mm512_maskz_loadu_ps(m, w + i)));
     }
 }
 
@@ -137,8 +141,9 @@ void tb_cpu_mul_avx512(float *z, const float *x, const float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-        _mm512_mask_storeu_ps(z + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i),
-                                                      _mm512_maskz_loadu_ps(m, y + i)));
+        _mm512_mask_storeu_ps(
+            z + i, m,
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
 
@@ -146,8 +151,9 @@ void tb_cpu_add_avx512(float *z, const float *x, const float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-        _mm512_mask_storeu_ps(z + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i),
-                                                      _mm512_maskz_loadu_ps(m, y + i)));
+        _mm512_mask_storeu_ps(
+            z + i, m,
+            _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
 

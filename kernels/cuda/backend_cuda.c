@@ -176,8 +176,8 @@ static int store_dst(struct cu_ctx *c, void *p, const struct tb_tensor *t, int64
 {
     const size_t row = tb_accel_row_bytes(t);
     char *host = tb_tensor_row(t, row0);
-    cudaError_t e = cudaMemcpy2DAsync(host, t->nb[1], p, row, row, (size_t)nrows,
-                                      cudaMemcpyDeviceToHost, c->s);
+    cudaError_t e =
+        cudaMemcpy2DAsync(host, t->nb[1], p, row, row, (size_t)nrows, cudaMemcpyDeviceToHost, c->s);
     if (e != cudaSuccess) {
         tb_accel_res_put(&c->res, p);
         return cu_fail(err, e, "download");
@@ -275,21 +275,21 @@ static int end_launch(struct cu_ctx *c, cudaError_t launch, const char *what, st
     return TB_OK;
 }
 
-#define LAUNCH(what, call)                                                                     \
-    do {                                                                                       \
-        int rc_ = begin_launch(c, err);                                                        \
-        if (!rc_)                                                                              \
-            rc_ = end_launch(c, (call), what, err);                                            \
-        if (rc_) {                                                                             \
-            tb_accel_res_put(&c->res, md);                                                     \
-            return rc_;                                                                        \
-        }                                                                                      \
+#define LAUNCH(what, call)                                                                         \
+    do {                                                                                           \
+        int rc_ = begin_launch(c, err);                                                            \
+        if (!rc_)                                                                                  \
+            rc_ = end_launch(c, (call), what, err);                                                \
+        if (rc_) {                                                                                 \
+            tb_accel_res_put(&c->res, md);                                                         \
+            return rc_;                                                                            \
+        }                                                                                          \
     } while (0)
 
-#define NEED(p)                                                                                \
-    do {                                                                                       \
-        if (!(p))                                                                              \
-            return err ? err->code : TB_ENOMEM;                                                \
+#define NEED(p)                                                                                    \
+    do {                                                                                           \
+        if (!(p))                                                                                  \
+            return err ? err->code : TB_ENOMEM;                                                    \
     } while (0)
 
 /* Ends a range: waits, books the kernels' device time, drops the mirrors. */
@@ -330,8 +330,8 @@ static int op_get_rows(struct cu_ctx *c, const struct tb_op *op, struct tb_err *
     NEED(mi);
     void *md = tb_accel_res_get(&c->res, tb_accel_row_bytes(d) * (size_t)n, err);
     NEED(md);
-    LAUNCH("get_rows", tb_cuda_get_rows(c->s, mt, tb_accel_row_bytes(tab), mi, md,
-                                        (int)tab->ne[0], (int)n, (int)tab->type));
+    LAUNCH("get_rows", tb_cuda_get_rows(c->s, mt, tb_accel_row_bytes(tab), mi, md, (int)tab->ne[0],
+                                        (int)n, (int)tab->type));
     return store_dst(c, md, d, 0, n, err);
 }
 
@@ -359,8 +359,8 @@ static int op_matmul(struct cu_ctx *c, const struct tb_op *op, struct tb_err *er
     NEED(mx);
     void *md = tb_accel_res_get(&c->res, tb_accel_row_bytes(d) * (size_t)n, err);
     NEED(md);
-    LAUNCH("matmul", tb_cuda_matmul(c->s, mw, tb_accel_row_bytes(W), mx, md, (int)W->ne[0],
-                                    (int)N, (int)n, (int)W->type));
+    LAUNCH("matmul", tb_cuda_matmul(c->s, mw, tb_accel_row_bytes(W), mx, md, (int)W->ne[0], (int)N,
+                                    (int)n, (int)W->type));
     return store_dst(c, md, d, 0, n, err);
 }
 
@@ -387,8 +387,8 @@ static int op_kv_store(struct cu_ctx *c, const struct tb_op *op, struct tb_err *
     NEED(mx);
     void *md = tb_accel_res_get(&c->res, tb_accel_row_bytes(cache) * (size_t)n, err);
     NEED(md);
-    LAUNCH("kv_store", tb_cuda_kv_store(c->s, mx, md, (int)x->ne[0], (int)n,
-                                        cache->type == TB_TYPE_F16));
+    LAUNCH("kv_store",
+           tb_cuda_kv_store(c->s, mx, md, (int)x->ne[0], (int)n, cache->type == TB_TYPE_F16));
     /* the resident copy gets the rows on the device */
     int rc = tb_accel_kv_stored(&c->kv, cache, op->p.pos0, n, md, err);
     if (rc) {
@@ -416,8 +416,8 @@ static int op_attention(struct cu_ctx *c, const struct tb_op *op, struct tb_err 
     if (!mv)
         mv = src_rows(c, S_SRC2, vc, 0, n_kv, err);
     NEED(mv);
-    void *ms = scratch(c, S_AUX, (size_t)n * (size_t)op->p.n_head * (size_t)n_kv * sizeof(float),
-                       err);
+    void *ms =
+        scratch(c, S_AUX, (size_t)n * (size_t)op->p.n_head * (size_t)n_kv * sizeof(float), err);
     NEED(ms);
     void *md = tb_accel_res_get(&c->res, tb_accel_row_bytes(d) * (size_t)n, err);
     NEED(md);

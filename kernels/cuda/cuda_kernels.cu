@@ -14,7 +14,8 @@
 #define BLOCK 256  // row-reduction kernels
 #define QK 32
 
-namespace {
+namespace
+{
 
 __device__ __forceinline__ float warp_sum(float v)
 {
@@ -222,9 +223,9 @@ __device__ __forceinline__ float load_kv(const void *c, size_t i, int f16)
 // one block per (head, query row); scores in a global scratch row; the V
 // sum is compensated (Kahan) so long contexts keep f32 accuracy; non-causal
 // rows all see 0..n_kv_max-1
-__global__ void k_attention(const float *q, const void *kc, const void *vc, float *y,
-                            float *scores, int hd, int n_head, int n_head_kv, int pos0,
-                            int n_kv_max, int non_causal, float scale, int kf16, int vf16)
+__global__ void k_attention(const float *q, const void *kc, const void *vc, float *y, float *scores,
+                            int hd, int n_head, int n_head_kv, int pos0, int n_kv_max,
+                            int non_causal, float scale, int kf16, int vf16)
 {
     const int h = blockIdx.x, i = blockIdx.y;
     const int kvh = h / (n_head / n_head_kv), n_kv = non_causal ? n_kv_max : pos0 + i + 1;
@@ -316,8 +317,8 @@ cudaError_t tb_cuda_matmul(cudaStream_t s, const void *W, size_t nb1, const floa
     return cudaGetLastError();
 }
 
-cudaError_t tb_cuda_rms_norm(cudaStream_t s, const float *x, const float *w, float *y, int K,
-                             int n, float eps)
+cudaError_t tb_cuda_rms_norm(cudaStream_t s, const float *x, const float *w, float *y, int K, int n,
+                             float eps)
 {
     k_rms_norm<<<(unsigned)n, BLOCK, 0, s>>>(x, w, y, K, eps);
     return cudaGetLastError();
@@ -343,19 +344,18 @@ cudaError_t tb_cuda_kv_store(cudaStream_t s, const float *x, void *dst, int dim,
 
 cudaError_t tb_cuda_attention(cudaStream_t s, const float *q, const void *kc, const void *vc,
                               float *y, float *scores, int hd, int n_head, int n_head_kv, int n,
-                              int pos0, int n_kv_max, int non_causal, float scale,
-                              int kf16, int vf16)
+                              int pos0, int n_kv_max, int non_causal, float scale, int kf16,
+                              int vf16)
 {
     if (!rows_fit(n))
         return cudaErrorInvalidConfiguration;
     k_attention<<<dim3((unsigned)n_head, (unsigned)n), BLOCK, 0, s>>>(
-        q, kc, vc, y, scores, hd, n_head, n_head_kv, pos0, n_kv_max, non_causal, scale, kf16,
-        vf16);
+        q, kc, vc, y, scores, hd, n_head, n_head_kv, pos0, n_kv_max, non_causal, scale, kf16, vf16);
     return cudaGetLastError();
 }
 
-cudaError_t tb_cuda_eltwise(cudaStream_t s, const float *a, const float *b, float *y,
-                            size_t count, int op)
+cudaError_t tb_cuda_eltwise(cudaStream_t s, const float *a, const float *b, float *y, size_t count,
+                            int op)
 {
     k_eltwise<<<blocks(count, BLOCK), BLOCK, 0, s>>>(a, b, y, count, op);
     return cudaGetLastError();

@@ -17,18 +17,18 @@ cudaError_t tb_cuda_get_rows(cudaStream_t s, const void *table, size_t nb1, cons
                              float *y, int K, int n, int type);
 cudaError_t tb_cuda_matmul(cudaStream_t s, const void *W, size_t nb1, const float *X, float *Y,
                            int K, int N, int n, int type);
-cudaError_t tb_cuda_rms_norm(cudaStream_t s, const float *x, const float *w, float *y, int K,
-                             int n, float eps);
+cudaError_t tb_cuda_rms_norm(cudaStream_t s, const float *x, const float *w, float *y, int K, int n,
+                             float eps);
 cudaError_t tb_cuda_rope(cudaStream_t s, const float *x, float *y, const float *freq, int hd,
                          int n_head, int n, int pos0);
 cudaError_t tb_cuda_kv_store(cudaStream_t s, const float *x, void *dst, int dim, int n, int f16);
 cudaError_t tb_cuda_attention(cudaStream_t s, const float *q, const void *kc, const void *vc,
                               float *y, float *scores, int hd, int n_head, int n_head_kv, int n,
-                              int pos0, int n_kv_max, int non_causal, float scale,
-                              int kf16, int vf16);
+                              int pos0, int n_kv_max, int non_causal, float scale, int kf16,
+                              int vf16);
 /* op 0 silu, 1 mul, 2 add */
-cudaError_t tb_cuda_eltwise(cudaStream_t s, const float *a, const float *b, float *y,
-                            size_t count, int op);
+cudaError_t tb_cuda_eltwise(cudaStream_t s, const float *a, const float *b, float *y, size_t count,
+                            int op);
 
 #ifdef __cplusplus
 }

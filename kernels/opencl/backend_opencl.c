@@ -41,8 +41,8 @@
 #define NAME "opencl"
 
 enum { K_GET_ROWS, K_MATMUL, K_RMS_NORM, K_ROPE, K_KV_STORE, K_ATTENTION, K_ELTWISE, K_COUNT };
-static const char *const k_kernel_names[K_COUNT] = {
-    "get_rows", "matmul", "rms_norm", "rope", "kv_store", "attention", "eltwise"};
+static const char *const k_kernel_names[K_COUNT] = {"get_rows", "matmul",    "rms_norm", "rope",
+                                                    "kv_store", "attention", "eltwise"};
 
 /* uploaded sources and attention scores; reused op after op (the in-order
  * queue runs a later upload only after the earlier kernel read the buffer) */
@@ -127,7 +127,7 @@ static cl_mem scratch(struct ocl_ctx *c, int slot, size_t bytes, struct tb_err *
         return c->scr[slot].m;
     if (c->scr[slot].m)
         clReleaseMemObject(c->scr[slot].m); /* queued commands keep it alive */
-    c->scr[slot].cap = bytes + bytes / 2; /* amortise growth */
+    c->scr[slot].cap = bytes + bytes / 2;   /* amortise growth */
     c->scr[slot].m = new_buffer(c, CL_MEM_READ_WRITE, c->scr[slot].cap, "scratch", err);
     if (!c->scr[slot].m)
         c->scr[slot].cap = 0;
@@ -291,10 +291,13 @@ static int launch(struct ocl_ctx *c, int kid, const struct karg *args, int n_arg
     return TB_OK;
 }
 
-#define ARG(v) {sizeof(v), &(v)}
-#define LAUNCH(kid, dims, gws, lws, ...)                                                      \
-    launch(c, kid, (const struct karg[]){__VA_ARGS__},                                       \
-           (int)(sizeof((const struct karg[]){__VA_ARGS__}) / sizeof(struct karg)), dims, gws, \
+#define ARG(v)                                                                                     \
+    {                                                                                              \
+        sizeof(v), &(v)                                                                            \
+    }
+#define LAUNCH(kid, dims, gws, lws, ...)                                                           \
+    launch(c, kid, (const struct karg[]){__VA_ARGS__},                                             \
+           (int)(sizeof((const struct karg[]){__VA_ARGS__}) / sizeof(struct karg)), dims, gws,     \
            lws, err)
 
 /* Ends a range: waits, books the kernels' device time as evidence, drops
@@ -324,10 +327,10 @@ static int end_range(struct ocl_ctx *c, struct tb_err *err)
 /* ---- the ops: sources via src_rows / weight, dst into a pooled buffer
  * handed to store_dst (on failure the caller's end_range cleans up) */
 
-#define NEED(p)                                                                                \
-    do {                                                                                       \
-        if (!(p))                                                                              \
-            return err ? err->code : TB_ENOMEM;                                                \
+#define NEED(p)                                                                                    \
+    do {                                                                                           \
+        if (!(p))                                                                                  \
+            return err ? err->code : TB_ENOMEM;                                                    \
     } while (0)
 
 static int op_get_rows(struct ocl_ctx *c, const struct tb_op *op, struct tb_err *err)
@@ -484,13 +487,13 @@ static int op_attention(struct ocl_ctx *c, const struct tb_op *op, struct tb_err
     NEED(mk);
     cl_mem mv = rv ? (cl_mem)rv : src_rows(c, S_SRC2, vc, 0, n_kv, err);
     NEED(mv);
-    cl_mem ms = scratch(c, S_AUX, (size_t)n * (size_t)op->p.n_head * (size_t)n_kv * sizeof(float),
-                        err);
+    cl_mem ms =
+        scratch(c, S_AUX, (size_t)n * (size_t)op->p.n_head * (size_t)n_kv * sizeof(float), err);
     NEED(ms);
     cl_mem md = tb_accel_res_get(&c->res, tb_accel_row_bytes(d) * (size_t)n, err);
     NEED(md);
-    const cl_int hd = op->p.head_dim, nh = op->p.n_head, nkv = op->p.n_head_kv,
-                 pos0 = op->p.pos0, n_kv_max = (cl_int)n_kv, nc = op->p.non_causal != 0,
+    const cl_int hd = op->p.head_dim, nh = op->p.n_head, nkv = op->p.n_head_kv, pos0 = op->p.pos0,
+                 n_kv_max = (cl_int)n_kv, nc = op->p.non_causal != 0,
                  kf16 = kc->type == TB_TYPE_F16, vf16 = vc->type == TB_TYPE_F16;
     const cl_float scale = op->p.scale;
     const size_t gws[2] = {(size_t)nh * TB_CL_WG, (size_t)n}, lws[2] = {TB_CL_WG, 1};
@@ -746,7 +749,7 @@ static int build_program(struct ocl_ctx *c, struct tb_err *err)
     const char *extra = getenv("TB_OPENCL_EXTRA_BUILD_OPTIONS");
     snprintf(opts, sizeof opts, "-DWG=%d -DMM_ROWS=%d%s %s", TB_CL_WG, TB_CL_MM_ROWS,
              (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt"
-                                                         : "",
+                                                        : "",
              extra ? extra : "");
     e = clBuildProgram(c->prog, 1, &c->dev, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
@@ -755,8 +758,8 @@ static int build_program(struct ocl_ctx *c, struct tb_err *err)
         size_t len = 0;
         clGetProgramBuildInfo(c->prog, c->dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
         char *full = len ? malloc(len + 1) : NULL;
-        if (full &&
-            clGetProgramBuildInfo(c->prog, c->dev, CL_PROGRAM_BUILD_LOG, len, full, NULL) == CL_SUCCESS) {
+        if (full && clGetProgramBuildInfo(c->prog, c->dev, CL_PROGRAM_BUILD_LOG, len, full, NULL) ==
+                        CL_SUCCESS) {
             full[len] = '\0';
             snprintf(log, sizeof log, "%s", full);
         }

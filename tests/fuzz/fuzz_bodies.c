@@ -81,10 +81,17 @@ static int inside(const void *start, uint64_t len, const void *lo, size_t n)
 static size_t gguf_elem_size(enum tb_gguf_type t)
 {
     switch (t) {
-    case TB_GGUF_UINT8: case TB_GGUF_INT8: case TB_GGUF_BOOL: return 1;
-    case TB_GGUF_UINT16: case TB_GGUF_INT16: return 2;
-    case TB_GGUF_UINT32: case TB_GGUF_INT32: case TB_GGUF_FLOAT32: return 4;
-    case TB_GGUF_UINT64: case TB_GGUF_INT64: case TB_GGUF_FLOAT64: return 8;
+    case TB_GGUF_UINT8:
+    case TB_GGUF_INT8:
+    case TB_GGUF_BOOL: return 1;
+    case TB_GGUF_UINT16:
+    case TB_GGUF_INT16: return 2;
+    case TB_GGUF_UINT32:
+    case TB_GGUF_INT32:
+    case TB_GGUF_FLOAT32: return 4;
+    case TB_GGUF_UINT64:
+    case TB_GGUF_INT64:
+    case TB_GGUF_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -98,8 +105,7 @@ static unsigned touch(const void *p, uint64_t len)
 
 static void check_str(struct tb_gguf_str s, const uint8_t *data, size_t size, const char *what)
 {
-    FUZZ_CHECK(s.len == 0 || inside(s.ptr, s.len, data, size), "%s string outside the input",
-               what);
+    FUZZ_CHECK(s.len == 0 || inside(s.ptr, s.len, data, size), "%s string outside the input", what);
     touch(s.ptr, s.len);
 }
 
@@ -128,8 +134,8 @@ int tb_fuzz_gguf(const uint8_t *data, size_t size)
     FUZZ_CHECK((tb_gguf_n_tensors(g) == 0 || tb_gguf_data_offset(g) <= size) &&
                    tb_gguf_file_size(g) == size,
                "data offset %llu / file size %llu vs input %zu",
-               (unsigned long long)tb_gguf_data_offset(g),
-               (unsigned long long)tb_gguf_file_size(g), size);
+               (unsigned long long)tb_gguf_data_offset(g), (unsigned long long)tb_gguf_file_size(g),
+               size);
     char key[256];
     for (int64_t i = 0; i < tb_gguf_n_kv(g); i++) {
         struct tb_gguf_str k = tb_gguf_kv_key(g, i);
@@ -194,8 +200,7 @@ int tb_fuzz_gguf(const uint8_t *data, size_t size)
         if ((rc = tb_gguf_tensor_view(g, i, &view, &te)))
             check_error(rc, &te, "tb_gguf_tensor_view");
         else
-            FUZZ_CHECK(view.data == t->data, "view of tensor %lld points elsewhere",
-                       (long long)i);
+            FUZZ_CHECK(view.data == t->data, "view of tensor %lld points elsewhere", (long long)i);
         cstr(t->name, key, sizeof key);
         FUZZ_CHECK(tb_gguf_find_tensor(g, key) < tb_gguf_n_tensors(g), "find_tensor out of range");
     }
@@ -222,10 +227,10 @@ int tb_fuzz_profile(const uint8_t *data, size_t size)
                    TERMINATED(p->cpuset) && TERMINATED(p->energy_source),
                "unterminated profile string");
     FUZZ_CHECK(p->n_workloads >= 1 && p->n_workloads <= TB_PROFILE_MAX_WORKLOADS &&
-                   p->n_slos >= 0 && p->n_slos <= TB_PROFILE_MAX_SLOS &&
-                   p->n_backends >= 0 && p->n_backends <= TB_PROFILE_MAX_LIST &&
-                   p->n_weight_types >= 0 && p->n_weight_types <= TB_PROFILE_MAX_LIST &&
-                   p->n_accel_op_classes >= 0 && p->n_accel_op_classes <= TB_PROFILE_MAX_LIST,
+                   p->n_slos >= 0 && p->n_slos <= TB_PROFILE_MAX_SLOS && p->n_backends >= 0 &&
+                   p->n_backends <= TB_PROFILE_MAX_LIST && p->n_weight_types >= 0 &&
+                   p->n_weight_types <= TB_PROFILE_MAX_LIST && p->n_accel_op_classes >= 0 &&
+                   p->n_accel_op_classes <= TB_PROFILE_MAX_LIST,
                "profile counts out of range");
     for (int i = 0; i < p->n_workloads; i++) {
         const struct tb_profile_workload *w = &p->workloads[i];
@@ -360,8 +365,8 @@ int tb_fuzz_trace(const uint8_t *data, size_t size)
     static const char tag[] = "# window ";
     if (size > sizeof tag && !memcmp(data, tag, sizeof tag - 1)) {
         char line[128];
-        size_t k = size - (sizeof tag - 1) < sizeof line - 1 ? size - (sizeof tag - 1)
-                                                             : sizeof line - 1;
+        size_t k =
+            size - (sizeof tag - 1) < sizeof line - 1 ? size - (sizeof tag - 1) : sizeof line - 1;
         memcpy(line, data + sizeof tag - 1, k);
         line[k] = '\0';
         char *end;
@@ -386,7 +391,7 @@ int tb_fuzz_trace(const uint8_t *data, size_t size)
 /* ------------------------------------------------------------------ table */
 
 const struct tb_fuzz_target tb_fuzz_targets[] = {
-    {"gguf", tb_fuzz_gguf},       {"profile", tb_fuzz_profile}, {"results", tb_fuzz_results},
-    {"trace", tb_fuzz_trace},     {"gbench", tb_fuzz_gbench},
+    {"gguf", tb_fuzz_gguf},   {"profile", tb_fuzz_profile}, {"results", tb_fuzz_results},
+    {"trace", tb_fuzz_trace}, {"gbench", tb_fuzz_gbench},
 };
 const int tb_fuzz_n_targets = (int)(sizeof tb_fuzz_targets / sizeof tb_fuzz_targets[0]);
