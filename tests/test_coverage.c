@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fake_backend.h"
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "harness/tb_coverage.h"
 #include "tb_test.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "harness/tb_energy.h"
 #include "harness/tb_profile.h"
 #include "harness/tb_topo.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "harness/tb_results.h"
 #include "reports/tb_report.h"
 

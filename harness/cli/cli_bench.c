@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "harness/tb_results.h" /* tb_json_number */
 #include "harness/tb_roofline.h"
 #include "harness/tb_run.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "reports/tb_report.h"
 
 static void usage(FILE *f)

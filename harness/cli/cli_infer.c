@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "kernels/tb_backend_impl.h"
 #include "workloads/tb_llama.h"
 

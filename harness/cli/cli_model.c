@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "workloads/tb_gguf.h"
 #include "workloads/tb_llama.h"
 

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 #include "harness/tb_coverage.h"
 #include "harness/tb_profile.h"
 #include "harness/tb_results.h"

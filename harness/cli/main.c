@@ -1,9 +1,9 @@
 /* tierbench: benchmark and device-tier measurement harness for on-device AI
- * inference. This file only dispatches to subcommands (harness/cli_*.c). */
+ * inference. This file only dispatches to subcommands (cli_*.c beside it). */
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/tb_cli.h"
+#include "harness/cli/tb_cli.h"
 
 struct command {
     const char *name;
