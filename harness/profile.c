@@ -623,18 +623,6 @@ static bool has_accelerator(const struct tb_profile *p)
     return false;
 }
 
-int tb_format_bytes(uint64_t b, char *buf, size_t n)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (u < 4 && b >= (1ull << (10 * (u + 1))))
-        u++;
-    uint64_t scale = 1ull << (10 * u);
-    if (b % scale == 0)
-        return snprintf(buf, n, "%llu %s", (unsigned long long)(b / scale), units[u]);
-    return snprintf(buf, n, "%.2f %s", (double)b / (double)scale, units[u]);
-}
-
 /* A default prompt length that fits the synth shape's context (1 token
  * left for the first generated one). */
 static int tb_clamp_prompt(const char *shape, int v)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kernels/tb_backend_impl.h" /* tb_now_ns */
+#include "kernels/platform/tb_platform.h"
 
 #define DEFAULT_ARRAY_BYTES (80u << 20)
 #define DEFAULT_PASSES 5

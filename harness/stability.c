@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "harness/tb_results.h"      /* tb_json_number */
-#include "kernels/tb_backend_impl.h" /* tb_now_ns */
+#include "kernels/platform/tb_platform.h"
 
 void tb_stability_cfg_default(struct tb_stability_cfg *c)
 {

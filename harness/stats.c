@@ -48,7 +48,7 @@ void tb_stats_opts_default(struct tb_stats_opts *o)
     o->noisy_cv = 0.05;
 }
 
-static int cmp_double(const void *pa, const void *pb)
+int tb_cmp_double(const void *pa, const void *pb)
 {
     double a = *(const double *)pa, b = *(const double *)pb;
     return (a > b) - (a < b);
@@ -77,6 +77,20 @@ double tb_percentile_sorted(const double *sorted, size_t n, double q)
         return sorted[n - 1];
     double frac = h - (double)lo;
     return interp(sorted[lo], sorted[lo + 1], frac);
+}
+
+double tb_median(const double *v, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    double *c = malloc(n * sizeof *c);
+    if (!c)
+        return NAN;
+    memcpy(c, v, n * sizeof *c);
+    qsort(c, n, sizeof *c, tb_cmp_double);
+    const double m = tb_percentile_sorted(c, n, 50);
+    free(c);
+    return m;
 }
 
 static int check_finite(const double *x, size_t n, const char *what, struct tb_err *err)
@@ -136,7 +150,7 @@ int tb_stats_compute(const double *x, size_t n, const struct tb_stats_opts *opts
     if (!s)
         return tb_err_set(err, TB_ENOMEM, "stats: cannot allocate %zu samples", n);
     memcpy(s, x, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_double);
+    qsort(s, n, sizeof *s, tb_cmp_double);
 
     memset(out, 0, sizeof *out);
     out->n = n;
@@ -175,7 +189,7 @@ int tb_stats_compute(const double *x, size_t n, const struct tb_stats_opts *opts
         tb_rng_seed(&rng, opts->seed);
         for (unsigned i = 0; i < b; i++)
             meds[i] = resample_median(s, counts, n, &rng);
-        qsort(meds, b, sizeof *meds, cmp_double);
+        qsort(meds, b, sizeof *meds, tb_cmp_double);
         out->median_ci_lo = tb_percentile_sorted(meds, b, 2.5);
         out->median_ci_hi = tb_percentile_sorted(meds, b, 97.5);
         free(counts);

@@ -44,6 +44,7 @@
 #include <stdio.h>
 
 #include "kernels/tb_error.h"
+#include "kernels/tb_util.h" /* tb_format_bytes */
 
 #ifdef __cplusplus
 extern "C" {
@@ -134,9 +135,6 @@ void tb_profile_dir_list_free(char **paths, int n);
 /* Loads the profile in dir whose name (or file stem) is `name`. */
 int tb_profile_find(const char *dir, const char *name, struct tb_profile **out, struct tb_err *err);
 
-/* Bytes in binary units, the inverse of memory_budget parsing: exact when
- * whole ("888 KiB", "6 GiB"), else two decimals ("13.11 MiB"). */
-int tb_format_bytes(uint64_t bytes, char *buf, size_t n);
 
 /* Bytes a synth model needs resident: weights (the exact tensors
  * tb_synth_write emits) plus the f32 KV cache for n_ctx positions. */

@@ -33,6 +33,12 @@ uint64_t tb_rng_below(struct tb_rng *r, uint64_t bound);
 double tb_rng_uniform(struct tb_rng *r);
 
 /* ---- descriptive statistics */
+
+/* qsort comparator for doubles, ascending (NaNs compare equal to all). */
+int tb_cmp_double(const void *a, const void *b);
+/* Median of v[0..n-1] (copied, v is not modified) under the percentile
+ * definition above; NaN when n == 0 or out of memory. */
+double tb_median(const double *v, size_t n);
 struct tb_stats_opts {
     unsigned bootstrap_resamples; /* 0 disables the CI (ci fields = NaN) */
     uint64_t seed;                /* bootstrap PRNG seed: same seed, same CI */

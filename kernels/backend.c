@@ -16,13 +16,6 @@ static int cpu_has_f16c(void)
 }
 #endif
 
-uint64_t tb_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 const char *tb_device_kind_name(enum tb_device_kind k)
 {
     switch (k) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tb_backend_impl.h" /* tb_now_ns */
+#include "tb_backend_impl.h"
 
 const char *tb_sched_reason_name(enum tb_sched_reason r)
 {

@@ -74,7 +74,6 @@ int tb_backend_cuda_create(const struct tb_backend_config *cfg, struct tb_backen
 int tb_op_validate(const char *backend, const struct tb_op *op, unsigned wtype_mask,
                    struct tb_err *err);
 
-/* Monotonic clock in ns, shared by backends and the harness. */
-uint64_t tb_now_ns(void);
+#include "kernels/platform/tb_platform.h" /* tb_now_ns */
 
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "harness/cli/tb_cli.h"
-#include "kernels/tb_backend_impl.h" /* tb_now_ns */
+#include "kernels/platform/tb_platform.h"
 #include "tb_test.h"
 #include "harness/tb_accuracy.h"
 #include "workloads/tb_llama.h"

@@ -16,7 +16,8 @@
 #include "harness/tb_stats.h" /* tb_rng */
 #include "harness/tb_topo.h"
 #include "kernels/cpu/cpu_kernels.h" /* tb_cpu_weight_packed */
-#include "kernels/tb_backend_impl.h" /* tb_backend.h, tb_now_ns */
+#include "kernels/platform/tb_platform.h"
+#include "kernels/tb_backend.h"
 
 /* ---- the table ---- */
 

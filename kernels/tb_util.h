@@ -1,0 +1,27 @@
+/* Small pure helpers used across the layers: one copy each. */
+#ifndef TB_UTIL_H
+#define TB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Copies src into dst[n] (n > 0), truncating; always NUL-terminated. */
+void tb_copy_str(char *dst, size_t n, const char *src);
+
+/* Bytes in binary units, the inverse of memory_budget parsing: exact when
+ * whole ("888 KiB", "6 GiB"), else two decimals ("13.11 MiB"). Returns what
+ * snprintf returns. */
+int tb_format_bytes(uint64_t bytes, char *buf, size_t n);
+
+/* Parses all of s as a base-10 integer in [lo, hi] into *out. 0, or -1 when
+ * s is empty, has trailing characters or is out of range (*out unchanged). */
+int tb_parse_int(const char *s, long lo, long hi, int *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

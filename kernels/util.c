@@ -1,0 +1,42 @@
+#include "kernels/tb_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tb_copy_str(char *dst, size_t n, const char *src)
+{
+    if (n == 0)
+        return;
+    size_t len = strlen(src);
+    if (len >= n)
+        len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+int tb_format_bytes(uint64_t b, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (u < 4 && b >= (1ull << (10 * (u + 1))))
+        u++;
+    uint64_t scale = 1ull << (10 * u);
+    if (b % scale == 0)
+        return snprintf(buf, n, "%llu %s", (unsigned long long)(b / scale), units[u]);
+    return snprintf(buf, n, "%.2f %s", (double)b / (double)scale, units[u]);
+}
+
+int tb_parse_int(const char *s, long lo, long hi, int *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
