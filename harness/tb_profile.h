@@ -135,7 +135,6 @@ void tb_profile_dir_list_free(char **paths, int n);
 /* Loads the profile in dir whose name (or file stem) is `name`. */
 int tb_profile_find(const char *dir, const char *name, struct tb_profile **out, struct tb_err *err);
 
-
 /* Bytes a synth model needs resident: weights (the exact tensors
  * tb_synth_write emits) plus the f32 KV cache for n_ctx positions. */
 int tb_profile_synth_bytes(const char *shape, int weight_type, int n_ctx, uint64_t *weights,
