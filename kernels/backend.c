@@ -1,9 +1,8 @@
 #include "tb_backend_impl.h"
+#include "kernels/platform/tb_platform.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -211,8 +210,7 @@ struct tb_backend_buffer {
  * instead of relying on the allocator (ASan aborts on huge mallocs). */
 static void *host_buffer_alloc(const char *backend, size_t nbytes, struct tb_err *err)
 {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    const uint64_t phys = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : UINT64_MAX;
+    const uint64_t known = tb_phys_mem_bytes(), phys = known ? known : UINT64_MAX;
     void *p = NULL;
     if ((uint64_t)nbytes <= phys)
         p = aligned_alloc(64, (nbytes + 63) / 64 * 64 + (nbytes == 0 ? 64 : 0));

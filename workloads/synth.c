@@ -4,12 +4,11 @@
  * traffic, and the scales keep activations finite and the next-token
  * argmax position-dependent so accuracy comparisons mean something. */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "kernels/platform/tb_platform.h"
 #include "workloads/tb_llama.h"
 
 #define CFG(DIM, L, H, KVH, FFN, V, CTX, THETA)                                                    \
@@ -290,8 +289,7 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     }
     /* The GGUF writer references tensor data until it writes, so the whole
      * model is held in memory: refuse up front what cannot fit. */
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    const double phys = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+    const double phys = (double)tb_phys_mem_bytes();
     if (phys > 0.0 && (double)total > 0.8 * phys) {
         free(ts);
         return tb_err_set(err, TB_EBUDGET,
@@ -301,10 +299,10 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     }
     char *data = malloc((size_t)total);
     const int64_t max_ne0 = c->ffn_dim > c->dim ? c->ffn_dim : c->dim;
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    const int n_jobs = cpus < 1 ? 1 : cpus > GEN_MAX_THREADS ? GEN_MAX_THREADS : (int)cpus;
+    const int cpus = tb_cpu_count();
+    const int n_jobs = cpus > GEN_MAX_THREADS ? GEN_MAX_THREADS : cpus;
     struct gen_job jobs[GEN_MAX_THREADS];
-    pthread_t tids[GEN_MAX_THREADS];
+    struct tb_thread *tids[GEN_MAX_THREADS] = {0};
     float *scratch = malloc((size_t)n_jobs * 2 * (size_t)max_ne0 * sizeof *scratch);
     struct tb_gguf_writer *w = NULL;
     int rc;
@@ -319,13 +317,12 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
         jobs[k] = (struct gen_job){ts,      n, seed,   data,
                                    max_ne0, k, n_jobs, scratch + (size_t)k * 2 * (size_t)max_ne0};
     /* job 0 runs here, and so does the share of a thread that cannot start */
-    int started[GEN_MAX_THREADS] = {0};
     for (int k = 1; k < n_jobs; k++)
-        started[k] = pthread_create(&tids[k], NULL, gen_worker, &jobs[k]) == 0;
+        (void)tb_thread_start(gen_worker, &jobs[k], &tids[k], NULL);
     gen_worker(&jobs[0]);
     for (int k = 1; k < n_jobs; k++) {
-        if (started[k])
-            pthread_join(tids[k], NULL);
+        if (tids[k])
+            tb_thread_join(tids[k]);
         else
             gen_worker(&jobs[k]);
     }

@@ -7,15 +7,14 @@
  * state allocates nothing. */
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/platform/tb_platform.h"
 #include "kernels/tb_backend_impl.h"
 
 #include <math.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A repacked copy of one constant weight (see cpu_kernels.h). */
 struct packed_w {
@@ -127,14 +126,9 @@ static const void *packed_weight(struct cpu_ctx *c, const struct tb_tensor *w)
         return NULL;
     struct pack_job job = {pk, w, N / pk->rows, data};
     tb_cpu_pool_run(c->pool, pack_range, &job);
-    if (w->flags & TB_TENSOR_MAPPED) {
-        /* the copy replaces the file's pages in the resident set */
-        const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-        const uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
-        const uintptr_t hi = ((uintptr_t)w->data + src_bytes) & ~(page - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    }
+    if (w->flags & TB_TENSOR_MAPPED)
+        tb_pages_drop(w->data,
+                      src_bytes); /* the copy replaces the file's pages in the resident set */
     /* copies of memory that has been freed and reused since go now */
     for (int i = 0; i < c->n_pw; i++) {
         const char *a = c->pw[i].src, *b = w->data;
@@ -697,23 +691,11 @@ static void cpu_free(void *ctx)
     free(c);
 }
 
-/* "model name" from /proc/cpuinfo when there is one. */
+/* The CPU's model name when the OS says it. */
 static void describe_cpu(char *buf, size_t n, enum tb_isa isa, int threads)
 {
     char model[96] = "CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            const char *colon = strchr(line, ':');
-            if (strncmp(line, "model name", 10) == 0 && colon) {
-                snprintf(model, sizeof model, "%s", colon + 2);
-                model[strcspn(model, "\n")] = '\0';
-                break;
-            }
-        }
-        fclose(f);
-    }
+    (void)tb_cpu_model(model, sizeof model);
     snprintf(buf, n, "%s (%s, %d threads at create)", model, tb_isa_name(isa), threads);
 }
 
@@ -730,8 +712,8 @@ int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend
                           tb_isa_name(isa));
     int threads = cfg->n_threads;
     if (threads <= 0) {
-        const long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (int)(online < 1024 ? online : 1024) : 1;
+        const int online = tb_cpu_count();
+        threads = online < 1024 ? online : 1024;
     }
     struct cpu_ctx *c = calloc(1, sizeof *c);
     struct tb_backend *b = calloc(1, sizeof *b);

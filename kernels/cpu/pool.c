@@ -1,8 +1,6 @@
 #include "kernels/cpu/pool.h"
-#include "kernels/tb_backend_impl.h"
+#include "kernels/platform/tb_platform.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -19,7 +17,7 @@
 
 struct tb_cpu_pool {
     int n;
-    pthread_t *threads;
+    struct tb_thread **threads; /* [n], 0 is the caller's (NULL) */
     /* written by the caller before gen is bumped */
     tb_cpu_pool_fn fn;
     void *arg;
@@ -28,10 +26,10 @@ struct tb_cpu_pool {
     atomic_int n_sleeping;
     alignas(64) atomic_int arrived;
     alignas(64) atomic_uint phase;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    struct tb_mutex *mu;
+    struct tb_cond *cv;
     int *bind;             /* [n] OS CPU per thread, or NULL */
-    int *observed;         /* [n] sched_getcpu() after pinning */
+    int *observed;         /* [n] tb_thread_current_cpu() after pinning */
     atomic_int n_pinned;   /* workers done pinning (create waits for all) */
     atomic_int pin_failed; /* first failing errno, 0 if none */
 };
@@ -62,7 +60,7 @@ void tb_cpu_pool_barrier(struct tb_cpu_pool *p)
         if (spins < BARRIER_SPINS)
             cpu_relax();
         else
-            sched_yield();
+            tb_thread_yield();
     }
 }
 
@@ -72,15 +70,12 @@ static void *worker_main(void *vp)
     free(vp);
     struct tb_cpu_pool *p = wa.p;
     if (p->bind) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(p->bind[wa.ith], &set);
-        const int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        const int e = tb_thread_pin_self(p->bind[wa.ith]);
         if (e) {
             int zero = 0;
             atomic_compare_exchange_strong(&p->pin_failed, &zero, e);
         }
-        p->observed[wa.ith] = sched_getcpu();
+        p->observed[wa.ith] = tb_thread_current_cpu();
         atomic_fetch_add(&p->n_pinned, 1);
     }
     unsigned seen = 0; /* gen at creation: a run may start before this thread does */
@@ -94,14 +89,14 @@ static void *worker_main(void *vp)
             cpu_relax();
             if ((it & 1023) == 1023) {
                 if (tb_now_ns() - t0 > POOL_SPIN_NS) {
-                    pthread_mutex_lock(&p->mu);
+                    tb_mutex_lock(p->mu);
                     atomic_fetch_add(&p->n_sleeping, 1);
                     while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop))
-                        pthread_cond_wait(&p->cv, &p->mu);
+                        tb_cond_wait(p->cv, p->mu);
                     atomic_fetch_sub(&p->n_sleeping, 1);
-                    pthread_mutex_unlock(&p->mu);
+                    tb_mutex_unlock(p->mu);
                 } else {
-                    sched_yield();
+                    tb_thread_yield();
                 }
             }
         }
@@ -129,20 +124,19 @@ int tb_cpu_pool_create(int n_threads, const int *bind_cpus, struct tb_cpu_pool *
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->arrived, 0);
     atomic_init(&p->phase, 0);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    const int sync_rc = tb_mutex_create(&p->mu, NULL) || tb_cond_create(&p->cv, NULL);
     if (bind_cpus) {
         p->bind = malloc(sizeof *p->bind * (size_t)n_threads);
         p->observed = malloc(sizeof *p->observed * (size_t)n_threads);
         if (p->bind && p->observed) {
             memcpy(p->bind, bind_cpus, sizeof *p->bind * (size_t)n_threads);
-            p->observed[0] = sched_getcpu();
+            p->observed[0] = tb_thread_current_cpu();
         }
     }
     atomic_init(&p->n_pinned, 0);
     atomic_init(&p->pin_failed, 0);
-    if (!p->threads || (bind_cpus && (!p->bind || !p->observed))) {
+    if (!p->threads || sync_rc || (bind_cpus && (!p->bind || !p->observed))) {
         tb_cpu_pool_free(p);
         return tb_err_set(err, TB_ENOMEM, "cpu pool: out of memory");
     }
@@ -152,7 +146,7 @@ int tb_cpu_pool_create(int n_threads, const int *bind_cpus, struct tb_cpu_pool *
         if (wa) {
             wa->p = p;
             wa->ith = i;
-            rc = pthread_create(&p->threads[i], NULL, worker_main, wa);
+            rc = tb_thread_start(worker_main, wa, &p->threads[i], NULL);
             if (rc)
                 free(wa);
         }
@@ -164,7 +158,7 @@ int tb_cpu_pool_create(int n_threads, const int *bind_cpus, struct tb_cpu_pool *
         }
     }
     while (p->bind && atomic_load(&p->n_pinned) < n_threads - 1)
-        sched_yield();
+        tb_thread_yield();
     const int pe = atomic_load(&p->pin_failed);
     if (pe) {
         tb_cpu_pool_free(p);
@@ -178,17 +172,17 @@ void tb_cpu_pool_free(struct tb_cpu_pool *p)
 {
     if (!p)
         return;
-    if (p->threads) {
-        pthread_mutex_lock(&p->mu);
+    if (p->threads && p->mu && p->cv) {
+        tb_mutex_lock(p->mu);
         atomic_store(&p->stop, 1);
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+        tb_cond_broadcast(p->cv);
+        tb_mutex_unlock(p->mu);
         for (int i = 1; i < p->n; i++)
-            pthread_join(p->threads[i], NULL);
-        free(p->threads);
+            tb_thread_join(p->threads[i]);
     }
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    free(p->threads);
+    tb_mutex_free(p->mu);
+    tb_cond_free(p->cv);
     free(p->bind);
     free(p->observed);
     free(p);
@@ -215,9 +209,9 @@ void tb_cpu_pool_run(struct tb_cpu_pool *p, tb_cpu_pool_fn fn, void *arg)
         p->arg = arg;
         atomic_fetch_add(&p->gen, 1); /* seq_cst: pairs with n_sleeping below */
         if (atomic_load(&p->n_sleeping) > 0) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_broadcast(&p->cv);
-            pthread_mutex_unlock(&p->mu);
+            tb_mutex_lock(p->mu);
+            tb_cond_broadcast(p->cv);
+            tb_mutex_unlock(p->mu);
         }
     }
     fn(arg, 0, p->n);

@@ -1,15 +1,88 @@
-/* The engine's window on the operating system: clocks (and, as they move
- * here, threads and file mapping). Code in tb_engine that needs an OS goes
- * through this header, so a target without one supplies its own
- * platform_<os>.c and the rest of the engine builds unchanged. */
+/* The engine's window on the operating system: clocks, threads, file
+ * mapping and writing, memory and CPU facts. Code in tb_engine that needs an
+ * OS goes through this header, so a target without one supplies its own
+ * platform_<os>*.c and the rest of the engine builds unchanged. */
 #ifndef TB_PLATFORM_H
 #define TB_PLATFORM_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "kernels/tb_error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- threads, locks (platform_posix_threads.c). Opaque, so a port picks
+ * its own representation; create/free happen at setup, never per op. */
+struct tb_thread;
+struct tb_mutex;
+struct tb_cond;
+typedef void *(*tb_thread_fn)(void *arg);
+
+/* Starts fn(arg) on a new thread; TB_EBACKEND when it cannot start. */
+int tb_thread_start(tb_thread_fn fn, void *arg, struct tb_thread **out, struct tb_err *err);
+/* Waits for the thread to return and frees it. */
+void tb_thread_join(struct tb_thread *t);
+/* Lets another runnable thread have the CPU. */
+void tb_thread_yield(void);
+/* Pins the calling thread to OS CPU `cpu`: 0, or the OS error number
+ * (strerror names it); a platform without affinity returns ENOSYS. */
+int tb_thread_pin_self(int cpu);
+/* OS CPU the calling thread runs on now, -1 if unknown. */
+int tb_thread_current_cpu(void);
+
+int tb_mutex_create(struct tb_mutex **out, struct tb_err *err);
+void tb_mutex_free(struct tb_mutex *m);
+void tb_mutex_lock(struct tb_mutex *m);
+void tb_mutex_unlock(struct tb_mutex *m);
+int tb_cond_create(struct tb_cond **out, struct tb_err *err);
+void tb_cond_free(struct tb_cond *c);
+/* m held by the caller; may return spuriously (callers loop on a predicate). */
+void tb_cond_wait(struct tb_cond *c, struct tb_mutex *m);
+void tb_cond_broadcast(struct tb_cond *c);
+
+/* ---- files (platform_posix_files.c) */
+
+/* A whole regular file mapped read-only; ptr is NULL for an empty file. */
+struct tb_file_map {
+    const void *ptr;
+    size_t size;
+};
+/* Errors name the path: TB_EIO "PATH: cannot open|stat|map ...: reason",
+ * "PATH: not a regular file". */
+int tb_file_map(const char *path, struct tb_file_map *m, struct tb_err *err);
+void tb_file_unmap(struct tb_file_map *m);
+
+/* Replacing a file atomically: write to f, then tb_file_replace_commit()
+ * flushes, syncs and renames the temporary (same directory) over path; on
+ * any failure the temporary is removed and path is untouched. */
+struct tb_file_replace {
+    FILE *f;
+    char *path; /* copies, owned */
+    char *tmp;
+};
+int tb_file_replace_open(const char *path, struct tb_file_replace *r, struct tb_err *err);
+/* write_errno: first error the caller saw writing to f (0 if none), so the
+ * message says why. Always releases r. TB_EIO "PATH: what (temporary T): reason". */
+int tb_file_replace_commit(struct tb_file_replace *r, int write_errno, struct tb_err *err);
+
+/* ---- memory and CPU facts (platform_posix_system.c); 0 when unknown */
+
+size_t tb_page_size(void);
+uint64_t tb_phys_mem_bytes(void);
+/* Gives the whole pages inside [p, p + n) back to the OS (file-backed
+ * mappings re-read them on the next touch); a hint, no-op if unsupported. */
+void tb_pages_drop(const void *p, size_t n);
+/* CPUs online, at least 1. */
+int tb_cpu_count(void);
+/* The CPU's model name into buf (e.g. /proc/cpuinfo "model name"): 1, or
+ * 0 with buf untouched when the OS does not say. */
+int tb_cpu_model(char *buf, size_t n);
+
+/* ---- clocks (platform_posix.c) */
 
 /* Monotonic wall clock in ns, shared by backends and the harness. */
 uint64_t tb_now_ns(void);
