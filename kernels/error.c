@@ -44,20 +44,40 @@ int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
     return code;
 }
 
-int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
+static void prefix_v(struct tb_err *e, const char *fmt, va_list ap)
 {
-    if (!e)
-        return TB_EINVAL;
     char pre[TB_ERR_MSG_MAX], old[TB_ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
-    va_end(ap);
     memcpy(old, e->msg, sizeof old);
     /* a message longer than the buffer is cut, never overrun */
     if (snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old) >= (int)sizeof e->msg)
         e->msg[sizeof e->msg - 1] = '\0';
     one_line(e->msg);
+}
+
+int tb_err_wrap(struct tb_err *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        prefix_v(e, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
+{
+    /* callers are on a failure path: never report success */
+    if (!e)
+        return TB_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    prefix_v(e, fmt, ap);
+    va_end(ap);
+    if (e->code >= 0)
+        e->code = TB_EINVAL;
     return e->code;
 }
 

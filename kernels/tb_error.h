@@ -41,7 +41,15 @@ const char *tb_strerror(int code);
 int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefixes an existing message ("ctx: old message"), keeps the code. */
+/* Prefixes an existing message ("ctx: old message"), records code in e and
+ * returns it: `return tb_err_wrap(err, rc, "loading %s", path)` keeps the
+ * failing call's code even when err is NULL. */
+int tb_err_wrap(struct tb_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like tb_err_wrap with the code taken from e. Without e there is no code
+ * to keep, so it returns TB_EINVAL (as it does when e holds none): prefer
+ * tb_err_wrap where the code is at hand. */
 int tb_err_prefix(struct tb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void tb_err_clear(struct tb_err *e);

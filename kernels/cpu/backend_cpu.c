@@ -728,8 +728,7 @@ int tb_backend_cpu_create(const struct tb_backend_config *cfg, struct tb_backend
     if (rc) {
         free(c);
         free(b);
-        tb_err_prefix(err, "cpu");
-        return rc;
+        return tb_err_wrap(err, rc, "cpu");
     }
     describe_cpu(c->device, sizeof c->device, isa, threads);
     b->iface = (struct tb_backend_i){
