@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness/cli/tb_cli.h"
+#include "harness/tb_stats.h"
 #include "kernels/tb_backend_impl.h"
 #include "workloads/tb_llama.h"
 
@@ -132,18 +133,6 @@ static int32_t argmax(const float *x, int32_t n)
     return best;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* One repetition: prefill from position 0, then n_predict - 1 decode steps.
  * gen receives the generated ids; lf (optional) the logits rows. */
 static int run_once(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,
@@ -266,12 +255,12 @@ int tb_cli_infer(int argc, char **argv)
     for (long i = 0; i < a.n_predict; i++)
         printf("%s%d", i ? "," : " ", gen[i]);
     printf("\n");
-    const double pf_med = median(pf, a.reps);
+    const double pf_med = tb_median(pf, (size_t)a.reps);
     printf("prefill: %d tokens, %.2f tok/s (median of %ld rep%s%s)\n", a.n_tokens,
            pf_med > 0 ? a.n_tokens / pf_med : 0.0, a.reps, a.reps > 1 ? "s" : "",
            a.logits ? ", all-position logits" : "");
     if (a.n_predict > 1) {
-        const double dc_med = median(dc, a.reps);
+        const double dc_med = tb_median(dc, (size_t)a.reps);
         printf("decode: %ld tokens, %.2f tok/s (median of %ld rep%s)\n", a.n_predict - 1,
                dc_med > 0 ? (double)(a.n_predict - 1) / dc_med : 0.0, a.reps,
                a.reps > 1 ? "s" : "");
