@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/tb_results.h" /* tb_csv_str */
 #include "reports/tb_report.h"
 
 int tb_mkdir_p(const char *dir, struct tb_err *err)
@@ -230,17 +231,6 @@ static double main_tps(json_t *rec, const char **name)
         }
     }
     return NAN;
-}
-
-void tb_csv_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* x tics for categorical charts: ('a' 1, 'b' 2, ...) */

@@ -197,7 +197,6 @@ void tb_doc_table_head(struct tb_doc *d, const char *const *cells, size_t n);
 /* cls_last: CSS class of the last cell (e.g. the verdict) or NULL. */
 void tb_doc_table_row(struct tb_doc *d, const char *const *cells, size_t n, const char *cls_last);
 void tb_doc_table_end(struct tb_doc *d);
-void tb_csv_str(FILE *f, const char *s);
 /* Categorical x axis: xrange + xtics labels at 1..n. */
 void tb_gnuplot_xtics(FILE *s, char **labels, size_t n);
 void tb_html_escape(FILE *f, const char *s);
