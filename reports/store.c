@@ -433,13 +433,11 @@ static void trend_chart(struct tb_doc *d, struct tb_series_set *sets, const stru
         }
     if (!nl)
         return;
-    char name[64], csvn[80], path[4096];
+    char name[64];
     snprintf(name, sizeof name, "trend_%zu_%s", pidx, tps ? "tps" : "latency");
-    snprintf(csvn, sizeof csvn, "%s.csv", name);
-    FILE *c = tb_doc_file(d, csvn, path, sizeof path);
+    FILE *c = tb_doc_csv(d, name, "release_index,release"); /* + a column per series */
     if (!c)
         return;
-    fputs("release_index,release", c);
     for (size_t k = 0; k < nl; k++) {
         char lab[200];
         snprintf(lab, sizeof lab, "%s %s", pick[k]->workload, pick[k]->metric);
