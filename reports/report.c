@@ -243,16 +243,21 @@ static double main_tps(json_t *rec, const char **name)
     return NAN;
 }
 
-/* x tics for categorical charts: ('a' 1, 'b' 2, ...) */
-void tb_gnuplot_xtics(FILE *s, char **labels, size_t n)
+/* A categorical axis' tic list: 'a' 1, 'b' 2, ... */
+static void tic_labels(FILE *s, char **labels, size_t n)
 {
-    fprintf(s, "set xrange [0.5:%zu.5]\nset xtics rotate by -25 (", n);
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputs(", ", s);
         tb_gnuplot_quote(s, labels[i]);
         fprintf(s, " %zu", i + 1);
     }
+}
+
+void tb_gnuplot_xtics(FILE *s, char **labels, size_t n)
+{
+    fprintf(s, "set xrange [0.5:%zu.5]\nset xtics rotate by -25 (", n);
+    tic_labels(s, labels, n);
     fputs(")\n", s);
 }
 
@@ -625,12 +630,7 @@ static void coverage_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
                        "set xlabel 'workload'\nset ylabel 'profile (tier)'\n");
             tb_gnuplot_xtics(b, cols, nc);
             fprintf(b, "set yrange [0.5:%zu.5]\nset ytics (", nr);
-            for (size_t i = 0; i < nr; i++) {
-                if (i)
-                    fputs(", ", b);
-                tb_gnuplot_quote(b, rows[i]);
-                fprintf(b, " %zu", i + 1);
-            }
+            tic_labels(b, rows, nr);
             fprintf(b, ")\nplot DATA skip 1 using 6:7:4 with points pt 5 ps 6 lc palette "
                        "notitle, DATA skip 1 using 6:7:(sprintf('%%.0f%%%%', 100*$5)) with "
                        "labels notitle\n");
