@@ -10,6 +10,7 @@
 #include "harness/cli/tb_cli.h"
 #include "harness/tb_stats.h"
 #include "kernels/tb_backend_impl.h"
+#include "kernels/tb_util.h"
 #include "workloads/tb_llama.h"
 
 static void usage(FILE *f)
@@ -30,18 +31,16 @@ struct infer_args {
     long n_predict, threads, reps;
 };
 
+/* tb_parse_int (every range here fits an int) with this command's message. */
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "tierbench infer: %s '%s' must be an integer in [%ld, %ld]\n", opt, v, lo,
-                hi);
-        return -1;
+    int x;
+    if (tb_parse_int(v, lo, hi, &x) == 0) {
+        *out = x;
+        return 0;
     }
-    *out = x;
-    return 0;
+    fprintf(stderr, "tierbench infer: %s '%s' must be an integer in [%ld, %ld]\n", opt, v, lo, hi);
+    return -1;
 }
 
 /* "1,2,3" -> malloc'ed ids; -1 with a message on malformed input. */
