@@ -25,12 +25,6 @@ static int log_softmax(const float *x, int32_t n, double *out)
     return 1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int tb_accuracy_compare(const float *ref, const float *run, int32_t n_pos, int32_t vocab,
                         struct tb_accuracy *out, struct tb_err *err)
 {
@@ -75,7 +69,7 @@ int tb_accuracy_compare(const float *ref, const float *run, int32_t n_pos, int32
     if (out->non_finite) {
         out->kl_p99 = INFINITY;
     } else {
-        qsort(kl, (size_t)n_pos, sizeof *kl, cmp_double);
+        qsort(kl, (size_t)n_pos, sizeof *kl, tb_cmp_double);
         out->kl_p99 = tb_percentile_sorted(kl, (size_t)n_pos, 99.0);
     }
     free(lp);

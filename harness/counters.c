@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/tb_util.h"
+
 #define MAX_EVENTS 32
 
 struct tb_counters {
@@ -23,7 +25,7 @@ struct tb_counters {
 static void set_unavailable(struct tb_counter *e, const char *reason)
 {
     e->available = false;
-    snprintf(e->reason, sizeof e->reason, "%.*s", (int)sizeof e->reason - 1, reason);
+    tb_copy_str(e->reason, sizeof e->reason, reason);
 }
 
 /* Splits "a, b,c" into trimmed names. */
@@ -87,7 +89,7 @@ static void set_scope_inherit(struct tb_counters *c)
 
 static void disable_all(struct tb_counters *c, const char *why)
 {
-    snprintf(c->disabled, sizeof c->disabled, "%.*s", (int)sizeof c->disabled - 1, why);
+    tb_copy_str(c->disabled, sizeof c->disabled, why);
     for (int i = 0; i < c->n; i++) {
         set_unavailable(&c->ev[i], why);
         c->slot[i] = -1;

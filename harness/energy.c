@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "harness/tb_counters.h"
+#include "kernels/tb_util.h"
 
 #define REASON_MAX 480
 
@@ -35,11 +36,6 @@ static double clock_seconds(clockid_t id)
 double tb_energy_realtime_now(void)
 {
     return clock_seconds(CLOCK_REALTIME);
-}
-
-static void copy_str(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%.*s", (int)n - 1, src);
 }
 
 /* Each source's opener: 0 with *ctx, or negative with the reason in err. */
@@ -92,7 +88,7 @@ static void read_name(const char *dir, char *name, size_t n)
         fclose(f);
     }
     if (!name[0])
-        copy_str(name, n, "zone");
+        tb_copy_str(name, n, "zone");
 }
 
 /* Top-level RAPL zones only: "intel-rapl:N" (sub-zones have a second ':';
@@ -202,7 +198,7 @@ static int powercap_stop(void *ctx, struct tb_energy_result *out, struct tb_err 
     }
     out->joules = (double)total_uj * 1e-6;
     out->seconds = clock_seconds(CLOCK_MONOTONIC) - m->t0;
-    copy_str(out->source, sizeof out->source, m->label);
+    tb_copy_str(out->source, sizeof out->source, m->label);
     return TB_OK;
 }
 
@@ -343,7 +339,7 @@ static int papi_stop(void *ctx, struct tb_energy_result *out, struct tb_err *err
     for (int i = 0; i < m->n; i++)
         out->joules += (double)v[i] * m->scale[i];
     out->seconds = clock_seconds(CLOCK_MONOTONIC) - m->t0;
-    copy_str(out->source, sizeof out->source, m->label);
+    tb_copy_str(out->source, sizeof out->source, m->label);
     return TB_OK;
 }
 
@@ -582,7 +578,7 @@ static int trace_open(const struct tb_energy_config *cfg, const char *arg, void 
     struct trace_meter *m = calloc(1, sizeof *m);
     if (!m)
         return tb_err_set(err, TB_ENOMEM, "trace: out of memory");
-    copy_str(m->path, sizeof m->path, arg);
+    tb_copy_str(m->path, sizeof m->path, arg);
     *out = m;
     return TB_OK;
 }
@@ -634,7 +630,7 @@ static int try_source(struct tb_energy_meter *m, const struct source *s,
     if (rc == TB_OK) {
         m->ops = s->ops;
         m->disabled[0] = '\0';
-        copy_str(m->name, sizeof m->name, s->name);
+        tb_copy_str(m->name, sizeof m->name, s->name);
         return TB_OK;
     }
     size_t len = strlen(m->disabled);
@@ -654,19 +650,19 @@ int tb_energy_open(const struct tb_energy_config *cfg, struct tb_energy_meter **
     struct tb_energy_meter *m = calloc(1, sizeof *m);
     if (!m)
         return tb_err_set(err, TB_ENOMEM, "energy: out of memory");
-    copy_str(m->name, sizeof m->name, src);
+    tb_copy_str(m->name, sizeof m->name, src);
     int rc = TB_EUNSUPPORTED;
     if (!strcmp(src, "auto")) {
         for (int i = 0; i < N_AUTO_SOURCES && rc != TB_OK; i++)
             rc = try_source(m, &k_sources[i], cfg, NULL);
         if (rc != TB_OK) {
             char reasons[REASON_MAX];
-            copy_str(reasons, sizeof reasons, m->disabled);
+            tb_copy_str(reasons, sizeof reasons, m->disabled);
             snprintf(m->disabled, sizeof m->disabled, "unavailable: %.*s",
                      (int)sizeof m->disabled - 14, reasons);
         }
     } else if (!strcmp(src, "none")) {
-        copy_str(m->disabled, sizeof m->disabled, "none: energy measurement switched off");
+        tb_copy_str(m->disabled, sizeof m->disabled, "none: energy measurement switched off");
     } else if (!strncmp(src, "trace:", 6)) {
         try_source(m, &k_trace_source, cfg, src + 6);
     } else {

@@ -236,12 +236,21 @@ static int open_results_file(const char *path, int excl, int *fd_out, struct tb_
 
 /* -------------------------------------------------------------- CSV */
 
+int tb_csv_field(FILE *f, const char *s, size_t len)
+{
+    return csv_fwrite(f, s, len) == 0 ? 0 : -1;
+}
+
+int tb_csv_str(FILE *f, const char *s)
+{
+    return tb_csv_field(f, s, strlen(s));
+}
+
 static int csv_cell(FILE *f, const json_t *v)
 {
     char num[64];
     switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_STRING:
-        return csv_fwrite(f, json_string_value(v), json_string_length(v)) == 0 ? 0 : -1;
+    case JSON_STRING: return tb_csv_field(f, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return fputs(num, f) < 0 ? -1 : 0;
@@ -285,7 +294,7 @@ static char *csv_line(const json_t *record, size_t *len)
         if (record) {
             if (csv_cell(f, lookup_path(record, csv_columns[i])) != 0)
                 bad = 1;
-        } else if (csv_fwrite(f, csv_columns[i], strlen(csv_columns[i])) != 0) {
+        } else if (tb_csv_str(f, csv_columns[i]) != 0) {
             bad = 1;
         }
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness/tb_stats.h"
 #include "kernels/platform/tb_platform.h"
 
 #define DEFAULT_ARRAY_BYTES (80u << 20)
@@ -136,12 +137,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 /* Runs j on its team and turns the pass times into rates: bytes per pass are
  * given for memory jobs; compute jobs count their operations in the slots. */
 static int run_team(struct job *j, double mem_bytes_per_pass, struct tb_roofline_result *out,
@@ -195,10 +190,9 @@ static int run_team(struct job *j, double mem_bytes_per_pass, struct tb_roofline
     }
     for (int p = 0; p < j->passes; p++)
         j->pass_s[p] = ops / j->pass_s[p] * 1e-9; /* now a rate */
-    qsort(j->pass_s, (size_t)j->passes, sizeof *j->pass_s, cmp_double);
+    qsort(j->pass_s, (size_t)j->passes, sizeof *j->pass_s, tb_cmp_double);
     out->best = j->pass_s[j->passes - 1];
-    out->median = j->passes % 2 ? j->pass_s[j->passes / 2]
-                                : 0.5 * (j->pass_s[j->passes / 2 - 1] + j->pass_s[j->passes / 2]);
+    out->median = tb_percentile_sorted(j->pass_s, (size_t)j->passes, 50);
     out->n_threads = j->n_threads;
     out->passes = j->passes;
 done:

@@ -34,6 +34,7 @@
 #define TB_RESULTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -97,6 +98,13 @@ int tb_json_write_atomic(const char *path, json_t *doc, struct tb_err *err);
  * RLIMIT_FSIZE or a disk filling mid-buffer are retried): 0, or TB_EIO with
  * "write to 'what' failed: ..." in err (err may be NULL). */
 int tb_write_all(int fd, const void *buf, size_t len, const char *what, struct tb_err *err);
+/* The one CSV field writer, libcsv's csv_fwrite quoting: always quoted,
+ * every '"' doubled, the len bytes as they are (NULs included). Every CSV
+ * that tierbench writes quotes its text fields through it. 0, or -1 when
+ * writing to f failed. */
+int tb_csv_field(FILE *f, const char *s, size_t len);
+/* tb_csv_field of a NUL-terminated string. */
+int tb_csv_str(FILE *f, const char *s);
 
 /* Reads a results.jsonl into a new JSON array (*records, caller decrefs).
  * A last line without its newline, or a last line that does not parse, is a

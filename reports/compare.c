@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/tb_results.h" /* tb_csv_str */
 #include "harness/tb_stats.h"
 #include "reports/tb_report.h"
 
@@ -48,25 +49,17 @@ static double threshold_for(const struct tb_cmp_opts *o, const char *metric)
     return o->threshold_pct;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* tb_median, whose NaN for out of memory is told apart from the NaN that
+ * non-finite samples give (tb_stats_compute rejects those afterwards). */
 static int median_of(const double *v, size_t n, double *out, struct tb_err *err)
 {
-    *out = NAN;
-    if (!n)
+    *out = tb_median(v, n);
+    if (!n || !isnan(*out))
         return TB_OK;
-    double *c = malloc(n * sizeof *c);
-    if (!c)
-        return tb_err_set(err, TB_ENOMEM, "compare: out of memory");
-    memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
-    *out = tb_percentile_sorted(c, n, 50.0);
-    free(c);
-    return TB_OK;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return TB_OK;
+    return tb_err_set(err, TB_ENOMEM, "compare: out of memory");
 }
 
 int tb_compare_values(const double *base, size_t nb, const double *cand, size_t nc,
@@ -319,17 +312,6 @@ static void xml_escape(FILE *f, const char *s)
     }
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
@@ -394,11 +376,11 @@ static void write_csv(const struct tb_cmp_result *r, FILE *f)
                "change_pct,p_value,threshold_pct,verdict,note\n");
     for (size_t i = 0; i < r->n; i++) {
         const struct tb_cmp_row *w = &r->rows[i];
-        csv_field(f, w->key);
+        tb_csv_str(f, w->key);
         fputc(',', f);
-        csv_field(f, w->metric);
+        tb_csv_str(f, w->metric);
         fputc(',', f);
-        csv_field(f, w->unit);
+        tb_csv_str(f, w->unit);
         fprintf(f, ",%s,%zu,%zu,", w->higher_better ? "true" : "false", w->n_base, w->n_cand);
         num(f, w->med_base, "%.17g");
         fputc(',', f);
@@ -408,7 +390,7 @@ static void write_csv(const struct tb_cmp_result *r, FILE *f)
         fputc(',', f);
         num(f, w->p, "%.6g");
         fprintf(f, ",%g,%s,", w->threshold_pct, tb_verdict_name(w->verdict));
-        csv_field(f, w->note);
+        tb_csv_str(f, w->note);
         fputc('\n', f);
     }
 }

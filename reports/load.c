@@ -340,6 +340,38 @@ static int extract_outcome(json_t *rec, const char *key, const char *status,
     return rc;
 }
 
+/* A scalar series read from field (of object obj, or of the source itself
+ * when obj is NULL), in the order the tables list them. */
+struct scalar_col {
+    const char *obj, *field, *unit;
+    enum tb_series_kind kind;
+};
+#define NSCALARS(t) (sizeof(t) / sizeof(t)[0])
+
+static const struct scalar_col record_scalars[] = {
+    {"derived", "gflops_per_s", "GFLOP/s", TB_SERIES_SCALAR},
+    {"energy", "joules_per_token", "J/token", TB_SERIES_SCALAR},
+    {"accuracy", "top1_agreement", "fraction", TB_SERIES_DETERMINISTIC},
+    {"accuracy", "kl_mean", "nats", TB_SERIES_DETERMINISTIC},
+    {"memory", "peak_rss_kib", "KiB", TB_SERIES_SCALAR},
+};
+static const struct scalar_col gbench_scalars[] = {
+    {NULL, "bytes_per_second", "B/s", TB_SERIES_SAMPLES},
+    {NULL, "flop_per_second", "FLOP/s", TB_SERIES_SAMPLES},
+};
+
+static int add_scalars(struct tb_series_set *set, const char *key, json_t *src,
+                       const struct scalar_col *c, size_t n, json_t *rec, struct tb_err *err)
+{
+    int rc = TB_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        json_t *o = c[i].obj ? json_object_get(src, c[i].obj) : src;
+        rc = add_scalar(set, key, c[i].field, c[i].unit, c[i].kind, json_object_get(o, c[i].field),
+                        rec, err);
+    }
+    return rc;
+}
+
 static int extract_record(json_t *rec, struct tb_series_set *set, struct tb_err *err)
 {
     const char *status = str_or(rec, "status", "ok");
@@ -381,22 +413,7 @@ static int extract_record(json_t *rec, struct tb_series_set *set, struct tb_err 
             rc = add_scalar(set, key, k, "tokens/s", TB_SERIES_SCALAR, v, rec, err);
     }
     if (!rc)
-        rc = add_scalar(set, key, "gflops_per_s", "GFLOP/s", TB_SERIES_SCALAR,
-                        json_object_get(json_object_get(rec, "derived"), "gflops_per_s"), rec, err);
-    if (!rc)
-        rc = add_scalar(set, key, "joules_per_token", "J/token", TB_SERIES_SCALAR,
-                        json_object_get(json_object_get(rec, "energy"), "joules_per_token"), rec,
-                        err);
-    json_t *acc = json_object_get(rec, "accuracy");
-    if (!rc)
-        rc = add_scalar(set, key, "top1_agreement", "fraction", TB_SERIES_DETERMINISTIC,
-                        json_object_get(acc, "top1_agreement"), rec, err);
-    if (!rc)
-        rc = add_scalar(set, key, "kl_mean", "nats", TB_SERIES_DETERMINISTIC,
-                        json_object_get(acc, "kl_mean"), rec, err);
-    if (!rc)
-        rc = add_scalar(set, key, "peak_rss_kib", "KiB", TB_SERIES_SCALAR,
-                        json_object_get(json_object_get(rec, "memory"), "peak_rss_kib"), rec, err);
+        rc = add_scalars(set, key, rec, record_scalars, NSCALARS(record_scalars), rec, err);
     char *pt = rc ? NULL : placement_text(rec);
     if (pt) {
         rc = tb_series_add(set, key, "placement", "", TB_SERIES_PLACEMENT, NULL, 0, err);
@@ -423,11 +440,7 @@ static int extract_gbench(json_t *b, struct tb_series_set *set, struct tb_err *e
     int rc = add_scalar(set, name, "real_time", unit, TB_SERIES_SAMPLES,
                         json_object_get(b, "real_time"), NULL, err);
     if (!rc)
-        rc = add_scalar(set, name, "bytes_per_second", "B/s", TB_SERIES_SAMPLES,
-                        json_object_get(b, "bytes_per_second"), NULL, err);
-    if (!rc)
-        rc = add_scalar(set, name, "flop_per_second", "FLOP/s", TB_SERIES_SAMPLES,
-                        json_object_get(b, "flop_per_second"), NULL, err);
+        rc = add_scalars(set, name, b, gbench_scalars, NSCALARS(gbench_scalars), NULL, err);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/tb_results.h" /* tb_csv_str */
 #include "reports/tb_report.h"
 
 int tb_mkdir_p(const char *dir, struct tb_err *err)
@@ -108,6 +109,16 @@ FILE *tb_doc_file(struct tb_doc *r, const char *name, char *path, size_t n)
 {
     snprintf(path, n, "%s/%s", r->dir, name);
     return fopen(path, "w");
+}
+
+FILE *tb_doc_csv(struct tb_doc *r, const char *chart, const char *header)
+{
+    char name[300], path[4096];
+    snprintf(name, sizeof name, "%s.csv", chart);
+    FILE *c = tb_doc_file(r, name, path, sizeof path);
+    if (c)
+        fputs(header, c);
+    return c;
 }
 
 /* Runs gnuplot for one chart: `body` plots data from NAME.csv (header row
@@ -232,31 +243,35 @@ static double main_tps(json_t *rec, const char **name)
     return NAN;
 }
 
-void tb_csv_str(FILE *f, const char *s)
+/* A categorical axis' tic list: 'a' 1, 'b' 2, ... */
+static void tic_labels(FILE *s, char **labels, size_t n)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-/* x tics for categorical charts: ('a' 1, 'b' 2, ...) */
-void tb_gnuplot_xtics(FILE *s, char **labels, size_t n)
-{
-    fprintf(s, "set xrange [0.5:%zu.5]\nset xtics rotate by -25 (", n);
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputs(", ", s);
         tb_gnuplot_quote(s, labels[i]);
         fprintf(s, " %zu", i + 1);
     }
+}
+
+void tb_gnuplot_xtics(FILE *s, char **labels, size_t n)
+{
+    fprintf(s, "set xrange [0.5:%zu.5]\nset xtics rotate by -25 (", n);
+    tic_labels(s, labels, n);
     fputs(")\n", s);
 }
 
 /* ---- sections */
+
+/* One loop over every record of every source: start *s and *i at 0; each
+ * call returns the next record (srcs[*s] holds it), NULL after the last. */
+static json_t *next_record(const struct tb_rsrc *srcs, size_t n, size_t *s, size_t *i)
+{
+    for (; *s < n; ++*s, *i = 0)
+        if (*i < json_array_size(srcs[*s].records))
+            return json_array_get(srcs[*s].records, (*i)++);
+    return NULL;
+}
 
 static void latency_charts(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
 {
@@ -264,60 +279,48 @@ static void latency_charts(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
     /* profiles in order of appearance */
     char profiles[32][64];
     size_t np = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            if (!is_measure(rec) || !json_is_array(json_object_get(rec, "samples")))
-                continue;
-            size_t k = 0;
-            while (k < np && strcmp(profiles[k], sv(rec, "profile")))
-                k++;
-            if (k == np && np < 32)
-                snprintf(profiles[np++], sizeof profiles[0], "%s", sv(rec, "profile"));
-        }
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        if (!is_measure(rec) || !json_is_array(json_object_get(rec, "samples")))
+            continue;
+        size_t k = 0;
+        while (k < np && strcmp(profiles[k], sv(rec, "profile")))
+            k++;
+        if (k == np && np < 32)
+            snprintf(profiles[np++], sizeof profiles[0], "%s", sv(rec, "profile"));
     }
     if (!np)
         tb_doc_note(r, "No records with raw latency samples.");
     for (size_t p = 0; p < np; p++) {
-        char name[128], path[4096];
+        char name[128];
         snprintf(name, sizeof name, "latency_%zu", p);
-        char csvn[140];
-        snprintf(csvn, sizeof csvn, "%s.csv", name);
-        FILE *c = tb_doc_file(r, csvn, path, sizeof path);
+        FILE *c = tb_doc_csv(r, name, "workload_metric,sample_ms\n");
         if (!c)
             continue;
-        fprintf(c, "workload_metric,sample_ms\n");
         char *labels[64];
         size_t nl = 0;
-        for (size_t s = 0; s < n; s++) {
-            size_t i;
-            json_t *rec;
-            json_array_foreach(srcs[s].records, i, rec)
+        for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+            json_t *smp = json_object_get(rec, "samples");
+            if (!is_measure(rec) || !json_is_array(smp) ||
+                strcmp(sv(rec, "profile"), profiles[p]) || strcmp(sv(rec, "unit"), "ms") ||
+                nl == 64)
+                continue;
+            char lab[200];
+            snprintf(lab, sizeof lab, "%s %s [%s]", sv(rec, "workload"), sv(rec, "metric"),
+                     sv(json_object_get(rec, "model"), "weight_type"));
+            size_t j;
+            json_t *x;
+            int any = 0;
+            json_array_foreach(smp, j, x)
             {
-                json_t *smp = json_object_get(rec, "samples");
-                if (!is_measure(rec) || !json_is_array(smp) ||
-                    strcmp(sv(rec, "profile"), profiles[p]) || strcmp(sv(rec, "unit"), "ms") ||
-                    nl == 64)
+                if (!json_is_number(x) || json_number_value(x) <= 0)
                     continue;
-                char lab[200];
-                snprintf(lab, sizeof lab, "%s %s [%s]", sv(rec, "workload"), sv(rec, "metric"),
-                         sv(json_object_get(rec, "model"), "weight_type"));
-                size_t j;
-                json_t *x;
-                int any = 0;
-                json_array_foreach(smp, j, x)
-                {
-                    if (!json_is_number(x) || json_number_value(x) <= 0)
-                        continue;
-                    tb_csv_str(c, lab);
-                    fprintf(c, ",%.9g\n", json_number_value(x));
-                    any = 1;
-                }
-                if (any)
-                    labels[nl++] = strdup(lab);
+                tb_csv_str(c, lab);
+                fprintf(c, ",%.9g\n", json_number_value(x));
+                any = 1;
             }
+            if (any)
+                labels[nl++] = strdup(lab);
         }
         fclose(c);
         size_t blen;
@@ -350,45 +353,38 @@ static int bar_chart(struct tb_doc *r, struct tb_rsrc *srcs, size_t n, const cha
                      const char *title, const char *ylabel,
                      double (*value)(json_t *rec, const char **what))
 {
-    char path[4096], csvn[140];
-    snprintf(csvn, sizeof csvn, "%s.csv", name);
-    FILE *c = tb_doc_file(r, csvn, path, sizeof path);
+    FILE *c = tb_doc_csv(r, name, "label,profile,workload,weight_type,device_kind,metric,value\n");
     if (!c)
         return 0;
-    fprintf(c, "label,profile,workload,weight_type,device_kind,metric,value\n");
     char *labels[128];
     size_t nl = 0;
     double vmin = INFINITY, vmax = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            const char *what = "";
-            double v = is_measure(rec) ? value(rec, &what) : NAN;
-            if (!isfinite(v) || v <= 0 || nl == 128)
-                continue;
-            const char *wt = sv(json_object_get(rec, "model"), "weight_type");
-            const char *kind = sv(json_object_get(rec, "placement"), "device_kind");
-            char lab[200];
-            snprintf(lab, sizeof lab, "%s %s %s/%s", sv(rec, "profile"), sv(rec, "workload"), wt,
-                     kind[0] ? kind : sv(rec, "backend"));
-            tb_csv_str(c, lab);
-            fputc(',', c);
-            tb_csv_str(c, sv(rec, "profile"));
-            fputc(',', c);
-            tb_csv_str(c, sv(rec, "workload"));
-            fputc(',', c);
-            tb_csv_str(c, wt);
-            fputc(',', c);
-            tb_csv_str(c, kind);
-            fputc(',', c);
-            tb_csv_str(c, what);
-            fprintf(c, ",%.9g\n", v);
-            labels[nl++] = strdup(lab);
-            vmin = v < vmin ? v : vmin;
-            vmax = v > vmax ? v : vmax;
-        }
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        const char *what = "";
+        double v = is_measure(rec) ? value(rec, &what) : NAN;
+        if (!isfinite(v) || v <= 0 || nl == 128)
+            continue;
+        const char *wt = sv(json_object_get(rec, "model"), "weight_type");
+        const char *kind = sv(json_object_get(rec, "placement"), "device_kind");
+        char lab[200];
+        snprintf(lab, sizeof lab, "%s %s %s/%s", sv(rec, "profile"), sv(rec, "workload"), wt,
+                 kind[0] ? kind : sv(rec, "backend"));
+        tb_csv_str(c, lab);
+        fputc(',', c);
+        tb_csv_str(c, sv(rec, "profile"));
+        fputc(',', c);
+        tb_csv_str(c, sv(rec, "workload"));
+        fputc(',', c);
+        tb_csv_str(c, wt);
+        fputc(',', c);
+        tb_csv_str(c, kind);
+        fputc(',', c);
+        tb_csv_str(c, what);
+        fprintf(c, ",%.9g\n", v);
+        labels[nl++] = strdup(lab);
+        vmin = v < vmin ? v : vmin;
+        vmax = v > vmax ? v : vmax;
     }
     fclose(c);
     if (nl) {
@@ -434,16 +430,9 @@ static void energy_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
                   jpt_value))
         return;
     const char *why = NULL;
-    for (size_t s = 0; s < n && !why; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            why = json_string_value(json_object_get(json_object_get(rec, "energy"), "unavailable"));
-            if (why)
-                break;
-        }
-    }
+    json_t *rec;
+    for (size_t s = 0, i = 0; !why && (rec = next_record(srcs, n, &s, &i));)
+        why = json_string_value(json_object_get(json_object_get(rec, "energy"), "unavailable"));
     char msg[1200];
     snprintf(msg, sizeof msg, "Energy per token unavailable: no record measured it (%s).",
              why ? why : "no energy data in the results");
@@ -453,11 +442,10 @@ static void energy_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
 static void pareto_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
 {
     tb_doc_text(r, "## ", "h2", "Accuracy vs speed per weight type (Pareto view)");
-    char path[4096];
-    FILE *c = tb_doc_file(r, "pareto.csv", path, sizeof path);
+    FILE *c =
+        tb_doc_csv(r, "pareto", "weight_type,tokens_per_s,kl_mean,top1_agreement,pareto,label\n");
     if (!c)
         return;
-    fprintf(c, "weight_type,tokens_per_s,kl_mean,top1_agreement,pareto,label\n");
     struct pt {
         double x, y;
         char wt[16];
@@ -465,23 +453,19 @@ static void pareto_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
         double top1;
     } pts[128];
     size_t np = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            json_t *acc = json_object_get(rec, "accuracy");
-            double x = is_measure(rec) ? main_tps(rec, NULL) : NAN, y = nv(acc, "kl_mean");
-            if (!isfinite(x) || !isfinite(y) || np == 128)
-                continue;
-            struct pt *p = &pts[np++];
-            p->x = x;
-            p->y = y > 1e-12 ? y : 1e-12; /* log axis */
-            p->top1 = nv(acc, "top1_agreement");
-            snprintf(p->wt, sizeof p->wt, "%s", sv(json_object_get(rec, "model"), "weight_type"));
-            snprintf(p->lab, sizeof p->lab, "%s %s %s", sv(rec, "profile"), sv(rec, "workload"),
-                     sv(json_object_get(rec, "model"), "weight_type"));
-        }
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        json_t *acc = json_object_get(rec, "accuracy");
+        double x = is_measure(rec) ? main_tps(rec, NULL) : NAN, y = nv(acc, "kl_mean");
+        if (!isfinite(x) || !isfinite(y) || np == 128)
+            continue;
+        struct pt *p = &pts[np++];
+        p->x = x;
+        p->y = y > 1e-12 ? y : 1e-12; /* log axis */
+        p->top1 = nv(acc, "top1_agreement");
+        snprintf(p->wt, sizeof p->wt, "%s", sv(json_object_get(rec, "model"), "weight_type"));
+        snprintf(p->lab, sizeof p->lab, "%s %s %s", sv(rec, "profile"), sv(rec, "workload"),
+                 sv(json_object_get(rec, "model"), "weight_type"));
     }
     for (size_t i = 0; i < np; i++) {
         /* on the front: no other point is at least as fast and as accurate
@@ -515,52 +499,42 @@ static void pareto_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
 static void ceilings(struct tb_rsrc *srcs, size_t n, double *peak, double *bw)
 {
     *peak = *bw = NAN;
-    for (size_t s = 0; s < n; s++) {
+    json_t *b;
+    for (size_t s = 0, i = 0; (b = next_record(srcs, n, &s, &i));) {
         if (!srcs[s].is_gbench)
             continue;
-        size_t i;
-        json_t *b;
-        json_array_foreach(srcs[s].records, i, b)
-        {
-            const char *name = sv(b, "name");
-            if (strncmp(name, "roofline/", 9))
-                continue;
-            double f = nv(b, "flop_per_second") / 1e9, m = nv(b, "bytes_per_second") / 1e9;
-            if (isfinite(f) && strstr(name, "fma") && !(f <= *peak))
-                *peak = f;
-            if (isfinite(m) && strstr(name, "membw") && !(m <= *bw))
-                *bw = m;
-        }
+        const char *name = sv(b, "name");
+        if (strncmp(name, "roofline/", 9))
+            continue;
+        double f = nv(b, "flop_per_second") / 1e9, m = nv(b, "bytes_per_second") / 1e9;
+        if (isfinite(f) && strstr(name, "fma") && !(f <= *peak))
+            *peak = f;
+        if (isfinite(m) && strstr(name, "membw") && !(m <= *bw))
+            *bw = m;
     }
 }
 
 static void roofline_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
 {
     tb_doc_text(r, "## ", "h2", "Roofline");
-    char path[4096];
-    FILE *c = tb_doc_file(r, "roofline.csv", path, sizeof path);
+    FILE *c = tb_doc_csv(r, "roofline", "label,flop_per_byte,gflop_per_s\n");
     if (!c)
         return;
-    fprintf(c, "label,flop_per_byte,gflop_per_s\n");
     size_t np = 0;
     double gmin = INFINITY, gmax = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            json_t *d = json_object_get(rec, "derived");
-            double fl = nv(d, "eval_flops"), by = nv(d, "eval_bytes"), g = nv(d, "gflops_per_s");
-            if (!is_measure(rec) || !(fl > 0) || !(by > 0) || !(g > 0))
-                continue;
-            char lab[200];
-            snprintf(lab, sizeof lab, "%s %s", sv(rec, "profile"), sv(rec, "workload"));
-            tb_csv_str(c, lab);
-            fprintf(c, ",%.9g,%.9g\n", fl / by, g);
-            np++;
-            gmin = g < gmin ? g : gmin;
-            gmax = g > gmax ? g : gmax;
-        }
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        json_t *d = json_object_get(rec, "derived");
+        double fl = nv(d, "eval_flops"), by = nv(d, "eval_bytes"), g = nv(d, "gflops_per_s");
+        if (!is_measure(rec) || !(fl > 0) || !(by > 0) || !(g > 0))
+            continue;
+        char lab[200];
+        snprintf(lab, sizeof lab, "%s %s", sv(rec, "profile"), sv(rec, "workload"));
+        tb_csv_str(c, lab);
+        fprintf(c, ",%.9g,%.9g\n", fl / by, g);
+        np++;
+        gmin = g < gmin ? g : gmin;
+        gmax = g > gmax ? g : gmax;
     }
     fclose(c);
     double peak, bw;
@@ -604,44 +578,40 @@ static void coverage_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
     tb_doc_text(r, "## ", "h2", "Tier coverage");
     static const char *const verdicts[] = {"on-target", "degraded", "unsupported", "does-not-fit",
                                            "silent-fallback"};
-    char path[4096];
-    FILE *c = tb_doc_file(r, "coverage.csv", path, sizeof path);
+    FILE *c = tb_doc_csv(
+        r, "coverage",
+        "profile,workload,verdict,verdict_index,ops_on_target_share,workload_x,profile_y\n");
     if (!c)
         return;
-    fprintf(c, "profile,workload,verdict,verdict_index,ops_on_target_share,workload_x,profile_y\n");
     char *rows[64], *cols[64];
     size_t nr = 0, nc = 0, cells = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            json_t *cov = json_object_get(rec, "coverage");
-            if (!json_is_object(cov))
-                continue;
-            size_t ri = 0, ci = 0, vi = 0;
-            while (ri < nr && strcmp(rows[ri], sv(rec, "profile")))
-                ri++;
-            while (ci < nc && strcmp(cols[ci], sv(rec, "workload")))
-                ci++;
-            if ((ri == nr && nr == 64) || (ci == nc && nc == 64))
-                continue;
-            if (ri == nr)
-                rows[nr++] = strdup(sv(rec, "profile"));
-            if (ci == nc)
-                cols[nc++] = strdup(sv(rec, "workload"));
-            const char *v = sv(cov, "verdict");
-            while (vi < 5 && strcmp(verdicts[vi], v))
-                vi++;
-            tb_csv_str(c, sv(rec, "profile"));
-            fputc(',', c);
-            tb_csv_str(c, sv(rec, "workload"));
-            fputc(',', c);
-            tb_csv_str(c, v);
-            double share = nv(json_object_get(cov, "ops"), "share");
-            fprintf(c, ",%zu,%.4g,%zu,%zu\n", vi, isfinite(share) ? share : 0.0, ci + 1, ri + 1);
-            cells++;
-        }
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        json_t *cov = json_object_get(rec, "coverage");
+        if (!json_is_object(cov))
+            continue;
+        size_t ri = 0, ci = 0, vi = 0;
+        while (ri < nr && strcmp(rows[ri], sv(rec, "profile")))
+            ri++;
+        while (ci < nc && strcmp(cols[ci], sv(rec, "workload")))
+            ci++;
+        if ((ri == nr && nr == 64) || (ci == nc && nc == 64))
+            continue;
+        if (ri == nr)
+            rows[nr++] = strdup(sv(rec, "profile"));
+        if (ci == nc)
+            cols[nc++] = strdup(sv(rec, "workload"));
+        const char *v = sv(cov, "verdict");
+        while (vi < 5 && strcmp(verdicts[vi], v))
+            vi++;
+        tb_csv_str(c, sv(rec, "profile"));
+        fputc(',', c);
+        tb_csv_str(c, sv(rec, "workload"));
+        fputc(',', c);
+        tb_csv_str(c, v);
+        double share = nv(json_object_get(cov, "ops"), "share");
+        fprintf(c, ",%zu,%.4g,%zu,%zu\n", vi, isfinite(share) ? share : 0.0, ci + 1, ri + 1);
+        cells++;
     }
     fclose(c);
     if (!cells) {
@@ -660,12 +630,7 @@ static void coverage_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
                        "set xlabel 'workload'\nset ylabel 'profile (tier)'\n");
             tb_gnuplot_xtics(b, cols, nc);
             fprintf(b, "set yrange [0.5:%zu.5]\nset ytics (", nr);
-            for (size_t i = 0; i < nr; i++) {
-                if (i)
-                    fputs(", ", b);
-                tb_gnuplot_quote(b, rows[i]);
-                fprintf(b, " %zu", i + 1);
-            }
+            tic_labels(b, rows, nr);
             fprintf(b, ")\nplot DATA skip 1 using 6:7:4 with points pt 5 ps 6 lc palette "
                        "notitle, DATA skip 1 using 6:7:(sprintf('%%.0f%%%%', 100*$5)) with "
                        "labels notitle\n");
@@ -737,33 +702,24 @@ static void summary_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t n)
     static const char *const head[] = {"profile", "workload", "config",   "metric",
                                        "median",  "p99",      "tokens/s", "status"};
     tb_doc_table_head(r, head, 8);
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
-        {
-            if (!strcmp(sv(rec, "workload"), "qualification") || srcs[s].is_gbench)
-                continue;
-            json_t *st = json_object_get(rec, "stats");
-            char med[64], p99[64], tps[32], metric[96];
-            fmt_num(med, sizeof med, nv(st, "median"));
-            fmt_num(p99, sizeof p99, nv(st, "p99"));
-            fmt_num(tps, sizeof tps, main_tps(rec, NULL));
-            if (json_object_get(rec, "metric"))
-                snprintf(metric, sizeof metric, "%s (%s)", sv(rec, "metric"), sv(rec, "unit"));
-            else
-                snprintf(metric, sizeof metric, "%s", sv(rec, "error"));
-            const char *status = json_string_value(json_object_get(rec, "status"));
-            const char *cells[] = {sv(rec, "profile"),
-                                   sv(rec, "workload"),
-                                   sv(rec, "config"),
-                                   metric,
-                                   med,
-                                   p99,
-                                   tps,
-                                   status ? status : "ok"};
-            tb_doc_table_row(r, cells, 8, NULL);
-        }
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        if (!strcmp(sv(rec, "workload"), "qualification") || srcs[s].is_gbench)
+            continue;
+        json_t *st = json_object_get(rec, "stats");
+        char med[64], p99[64], tps[32], metric[96];
+        fmt_num(med, sizeof med, nv(st, "median"));
+        fmt_num(p99, sizeof p99, nv(st, "p99"));
+        fmt_num(tps, sizeof tps, main_tps(rec, NULL));
+        if (json_object_get(rec, "metric"))
+            snprintf(metric, sizeof metric, "%s (%s)", sv(rec, "metric"), sv(rec, "unit"));
+        else
+            snprintf(metric, sizeof metric, "%s", sv(rec, "error"));
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *cells[] = {
+            sv(rec, "profile"),    sv(rec, "workload"), sv(rec, "config"), metric, med, p99, tps,
+            status ? status : "ok"};
+        tb_doc_table_row(r, cells, 8, NULL);
     }
     tb_doc_table_end(r);
 }
@@ -772,33 +728,29 @@ static void qualification_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t
 {
     tb_doc_text(r, "## ", "h2", "Qualification");
     int any = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t i;
-        json_t *rec;
-        json_array_foreach(srcs[s].records, i, rec)
+    json_t *rec;
+    for (size_t s = 0, i = 0; (rec = next_record(srcs, n, &s, &i));) {
+        if (strcmp(sv(rec, "workload"), "qualification"))
+            continue;
+        any = 1;
+        char h[200];
+        snprintf(h, sizeof h, "Profile %s: %s", sv(rec, "profile"), sv(rec, "verdict"));
+        tb_doc_text(r, "### ", "h3", h);
+        static const char *const head[] = {"SLO",       "workload", "measured",
+                                           "threshold", "note",     "verdict"};
+        tb_doc_table_head(r, head, 6);
+        size_t j;
+        json_t *slo;
+        json_array_foreach(json_object_get(rec, "slos"), j, slo)
         {
-            if (strcmp(sv(rec, "workload"), "qualification"))
-                continue;
-            any = 1;
-            char h[200];
-            snprintf(h, sizeof h, "Profile %s: %s", sv(rec, "profile"), sv(rec, "verdict"));
-            tb_doc_text(r, "### ", "h3", h);
-            static const char *const head[] = {"SLO",       "workload", "measured",
-                                               "threshold", "note",     "verdict"};
-            tb_doc_table_head(r, head, 6);
-            size_t j;
-            json_t *slo;
-            json_array_foreach(json_object_get(rec, "slos"), j, slo)
-            {
-                char val[64], thr[64];
-                fmt_num(val, sizeof val, nv(slo, "value"));
-                snprintf(thr, sizeof thr, "%s %.6g", sv(slo, "op"), nv(slo, "threshold"));
-                const char *cells[] = {sv(slo, "slo"),    sv(slo, "workload"), val, thr,
-                                       sv(slo, "reason"), sv(slo, "verdict")};
-                tb_doc_table_row(r, cells, 6, sv(slo, "verdict"));
-            }
-            tb_doc_table_end(r);
+            char val[64], thr[64];
+            fmt_num(val, sizeof val, nv(slo, "value"));
+            snprintf(thr, sizeof thr, "%s %.6g", sv(slo, "op"), nv(slo, "threshold"));
+            const char *cells[] = {sv(slo, "slo"),    sv(slo, "workload"), val, thr,
+                                   sv(slo, "reason"), sv(slo, "verdict")};
+            tb_doc_table_row(r, cells, 6, sv(slo, "verdict"));
         }
+        tb_doc_table_end(r);
     }
     if (!any)
         tb_doc_note(r, "No qualification records (run with --profile to evaluate SLOs).");

@@ -179,26 +179,6 @@ static char *samples_json(const struct tb_series *s)
     return t;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, size_t n)
-{
-    if (!n)
-        return NAN;
-    double *c = malloc(n * sizeof *c);
-    if (!c)
-        return NAN;
-    memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_d);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
-
 static int insert_all(struct tb_store *st, const struct tb_rsrc *src, const char *release,
                       const struct tb_series_set *set, size_t *added, struct tb_err *err)
 {
@@ -265,7 +245,7 @@ static int insert_all(struct tb_store *st, const struct tb_rsrc *src, const char
         sqlite3_bind_text(s, 7, x->unit, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(s, 8, (int)x->kind);
         sqlite3_bind_int64(s, 9, (sqlite3_int64)x->n);
-        double m = median(x->v, x->n);
+        double m = tb_median(x->v, x->n);
         if (isfinite(m))
             sqlite3_bind_double(s, 10, m);
         else
@@ -453,13 +433,11 @@ static void trend_chart(struct tb_doc *d, struct tb_series_set *sets, const stru
         }
     if (!nl)
         return;
-    char name[64], csvn[80], path[4096];
+    char name[64];
     snprintf(name, sizeof name, "trend_%zu_%s", pidx, tps ? "tps" : "latency");
-    snprintf(csvn, sizeof csvn, "%s.csv", name);
-    FILE *c = tb_doc_file(d, csvn, path, sizeof path);
+    FILE *c = tb_doc_csv(d, name, "release_index,release"); /* + a column per series */
     if (!c)
         return;
-    fputs("release_index,release", c);
     for (size_t k = 0; k < nl; k++) {
         char lab[200];
         snprintf(lab, sizeof lab, "%s %s", pick[k]->workload, pick[k]->metric);
@@ -472,7 +450,7 @@ static void trend_chart(struct tb_doc *d, struct tb_series_set *sets, const stru
         tb_csv_str(c, rels[r].name);
         for (size_t k = 0; k < nl; k++) {
             const struct tb_series *x = tb_series_find(&sets[r], pick[k]->key, pick[k]->metric);
-            double m = x ? median(x->v, x->n) : NAN;
+            double m = x ? tb_median(x->v, x->n) : NAN;
             if (isfinite(m))
                 fprintf(c, ",%.9g", m);
             else

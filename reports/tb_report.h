@@ -188,6 +188,9 @@ void tb_doc_text(struct tb_doc *d, const char *md_prefix, const char *html_tag, 
 void tb_doc_note(struct tb_doc *d, const char *text);
 /* Opens dir/name for writing (path receives the full path). */
 FILE *tb_doc_file(struct tb_doc *d, const char *name, char *path, size_t n);
+/* Opens dir/chart.csv, the data of tb_doc_chart(d, chart, ...), and writes
+ * header (as given: the caller ends the row) into it; NULL when it cannot. */
+FILE *tb_doc_csv(struct tb_doc *d, const char *chart, const char *header);
 /* A chart: body is gnuplot commands plotting DATA (= dir/name.csv, which the
  * caller wrote, header row first: use `skip 1`). Writes name.svg, inlines it
  * in the HTML, links it from the Markdown; when gnuplot is missing or fails,
@@ -197,7 +200,6 @@ void tb_doc_table_head(struct tb_doc *d, const char *const *cells, size_t n);
 /* cls_last: CSS class of the last cell (e.g. the verdict) or NULL. */
 void tb_doc_table_row(struct tb_doc *d, const char *const *cells, size_t n, const char *cls_last);
 void tb_doc_table_end(struct tb_doc *d);
-void tb_csv_str(FILE *f, const char *s);
 /* Categorical x axis: xrange + xtics labels at 1..n. */
 void tb_gnuplot_xtics(FILE *s, char **labels, size_t n);
 void tb_html_escape(FILE *f, const char *s);

@@ -5,6 +5,7 @@
 #define TB_REPORT_FIXTURES_H
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -166,6 +167,27 @@ static char *fx_slurp(const char *path)
         b[n] = 0;
     fclose(f);
     return b;
+}
+
+/* The tierbench binary from TB_BIN, or NULL (with a note) when the CLI
+ * checks cannot run. */
+static inline const char *fx_bin(void)
+{
+    const char *bin = getenv("TB_BIN");
+    if (!bin)
+        printf("TB_BIN not set: CLI checks skipped\n");
+    return bin;
+}
+
+/* Writes text to path (a fixture file); a failure shows in the checks that
+ * read it. */
+static inline void fx_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
 }
 
 static size_t fx_count(const char *hay, const char *needle)

@@ -142,11 +142,9 @@ static void write_gbench(const char *path, double t)
 
 static void test_cli(void)
 {
-    const char *bin = getenv("TB_BIN");
-    if (!bin) {
-        printf("TB_BIN not set: CLI checks skipped\n");
+    const char *bin = fx_bin();
+    if (!bin)
         return;
-    }
     char base[512], same[512], slow[512], moved[512], out[512];
     tb_test_path(base, sizeof base, "cmp-base", "");
     tb_test_path(same, sizeof same, "cmp-same", "");

@@ -25,21 +25,15 @@ static int exists_in(const char *dir, const char *name)
     return access(p, R_OK) == 0;
 }
 
-static void write_kernels_json(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return;
-    fputs("{\"context\": {\"date\": \"2026-01-02\", \"host_name\": \"testhost\"}, \"benchmarks\": ["
-          "{\"name\": \"roofline/membw_triad/t1/iterations:1/repeats:1/real_time\", \"run_name\": "
-          "\"roofline/membw_triad/t1\", \"run_type\": \"iteration\", \"real_time\": 1, "
-          "\"time_unit\": \"ns\", \"bytes_per_second\": 2.0e10},"
-          "{\"name\": \"roofline/fma_f32/avx2/t1/iterations:1/repeats:1/real_time\", "
-          "\"run_name\": \"roofline/fma_f32/avx2/t1\", \"run_type\": \"iteration\", "
-          "\"real_time\": 1, \"time_unit\": \"ns\", \"flop_per_second\": 1.0e11}]}\n",
-          f);
-    fclose(f);
-}
+/* A tierbench-kernels JSON with both roofline ceilings. */
+static const char kernels_json[] =
+    "{\"context\": {\"date\": \"2026-01-02\", \"host_name\": \"testhost\"}, \"benchmarks\": ["
+    "{\"name\": \"roofline/membw_triad/t1/iterations:1/repeats:1/real_time\", \"run_name\": "
+    "\"roofline/membw_triad/t1\", \"run_type\": \"iteration\", \"real_time\": 1, "
+    "\"time_unit\": \"ns\", \"bytes_per_second\": 2.0e10},"
+    "{\"name\": \"roofline/fma_f32/avx2/t1/iterations:1/repeats:1/real_time\", "
+    "\"run_name\": \"roofline/fma_f32/avx2/t1\", \"run_type\": \"iteration\", "
+    "\"real_time\": 1, \"time_unit\": \"ns\", \"flop_per_second\": 1.0e11}]}\n";
 
 static void test_full(void)
 {
@@ -56,7 +50,7 @@ static void test_full(void)
                        .with_energy = 1,
                        .off_op = "rope"};
     CHECK(fx_write_run(run, &f) == 0);
-    write_kernels_json(kj);
+    fx_write_text(kj, kernels_json);
     struct tb_rsrc src[2];
     struct tb_err err = {0};
     CHECKF(tb_rsrc_load(run, 0, &src[0], &err) == TB_OK, "%s", err.msg);
@@ -153,11 +147,9 @@ static void test_unmeasured(void)
 
 static void test_cli(void)
 {
-    const char *bin = getenv("TB_BIN");
-    if (!bin) {
-        printf("TB_BIN not set: CLI checks skipped\n");
+    const char *bin = fx_bin();
+    if (!bin)
         return;
-    }
     char run[512], out[512], log[512], cmd[4096];
     tb_test_path(run, sizeof run, "rep-cli", "");
     tb_test_path(out, sizeof out, "rep-cli-out", "");

@@ -145,15 +145,11 @@ int main(void)
                        .with_energy = 1,
                        .off_op = "matmul"};
     CHECK(fx_write_run(run, &f) == 0);
-    FILE *k = fopen(kj, "w");
-    if (k) {
-        fputs("{\"benchmarks\": [{\"name\": \"roofline/membw_read/t1\", \"run_type\": "
-              "\"iteration\", \"real_time\": 1, \"time_unit\": \"ns\", \"bytes_per_second\": "
-              "1e10}, {\"name\": \"roofline/fma_f32/avx2/t1\", \"run_type\": \"iteration\", "
-              "\"real_time\": 1, \"time_unit\": \"ns\", \"flop_per_second\": 5e10}]}\n",
-              k);
-        fclose(k);
-    }
+    fx_write_text(kj,
+                  "{\"benchmarks\": [{\"name\": \"roofline/membw_read/t1\", \"run_type\": "
+                  "\"iteration\", \"real_time\": 1, \"time_unit\": \"ns\", \"bytes_per_second\": "
+                  "1e10}, {\"name\": \"roofline/fma_f32/avx2/t1\", \"run_type\": \"iteration\", "
+                  "\"real_time\": 1, \"time_unit\": \"ns\", \"flop_per_second\": 5e10}]}\n");
     struct tb_rsrc src[2];
     struct tb_err err = {0};
     int rc = tb_rsrc_load(run, 0, &src[0], &err);

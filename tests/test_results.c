@@ -254,19 +254,28 @@ static void test_never_overwrite_and_append(void)
     CHECK(count_lines(p) == 3); /* header once + 2 rows */
 }
 
+/* Fills the results directory base with n records of workload "w" (seq
+ * 0..n-1), then closes it. */
+static void write_records(const char *base, int n)
+{
+    struct tb_results *r = NULL;
+    struct tb_err e = {0};
+    CHECK(tb_results_open(base, TB_RESULTS_EXACT_DIR, &r, &e) == TB_OK);
+    for (int i = 0; i < n; i++) {
+        json_t *rec = simple_record("w", i);
+        CHECK(tb_results_append(r, rec, &e) == TB_OK);
+        json_decref(rec);
+    }
+    tb_results_close(r, NULL);
+}
+
 static void test_torn_tail(void)
 {
     char base[512], p[2048];
     make_base(base, sizeof base, "torn");
     struct tb_results *r = NULL;
     struct tb_err e = {0};
-    CHECK(tb_results_open(base, TB_RESULTS_EXACT_DIR, &r, &e) == TB_OK);
-    for (int i = 0; i < 3; i++) {
-        json_t *rec = simple_record("w", i);
-        CHECK(tb_results_append(r, rec, &e) == TB_OK);
-        json_decref(rec);
-    }
-    tb_results_close(r, NULL);
+    write_records(base, 3);
     join(p, sizeof p, base, TB_RESULTS_JSONL);
 
     /* no newline: torn, dropped */
@@ -420,15 +429,8 @@ static void test_write_failure(void)
 {
     char base[512], p[2048];
     make_base(base, sizeof base, "full");
-    struct tb_results *r = NULL;
     struct tb_err e = {0};
-    CHECK(tb_results_open(base, TB_RESULTS_EXACT_DIR, &r, &e) == TB_OK);
-    for (int i = 0; i < 2; i++) {
-        json_t *rec = simple_record("w", i);
-        CHECK(tb_results_append(r, rec, &e) == TB_OK);
-        json_decref(rec);
-    }
-    tb_results_close(r, NULL);
+    write_records(base, 2);
     join(p, sizeof p, base, TB_RESULTS_JSONL);
     long before = file_size(p);
     /* the cap lets part of the 20 kB record through: it must be cut back */

@@ -194,11 +194,9 @@ static void test_ingest(void)
 
 static void test_cli(void)
 {
-    const char *bin = getenv("TB_BIN");
-    if (!bin) {
-        printf("TB_BIN not set: CLI checks skipped\n");
+    const char *bin = fx_bin();
+    if (!bin)
         return;
-    }
     char db[512], run[512], out[512], cmd[4096];
     tb_test_path(db, sizeof db, "store-cli", ".db");
     tb_test_path(run, sizeof run, "store-cli-run", "");

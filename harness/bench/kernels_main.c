@@ -14,18 +14,16 @@
 #include "harness/bench/kernels_bench.h"
 #include "harness/bench/tb_bench.h"
 #include "kernels/tb_backend.h"
+#include "kernels/tb_util.h"
 
+/* tb_parse_int with this binary's message naming the flag. */
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi) {
-        fprintf(stderr, "tierbench-kernels: %s wants an integer in [%d, %d], got '%s'\n", flag, lo,
-                hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
+    if (tb_parse_int(v, lo, hi, out) == 0)
+        return 0;
+    fprintf(stderr, "tierbench-kernels: %s wants an integer in [%d, %d], got '%s'\n", flag, lo, hi,
+            v);
+    return -1;
 }
 
 int main(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "harness/tb_run.h"
 #include "harness/tb_stats.h"
 #include "kernels/tb_backend_impl.h"
+#include "kernels/tb_util.h"
 #include "workloads/tb_llama.h"
 #include "workloads/tb_workload.h"
 
@@ -44,18 +45,13 @@ static void usage(FILE *f)
             "  --kv f16 keeps the KV cache in f16 (llama-bench's default) instead of f32.\n");
 }
 
+/* tb_parse_int with this command's message naming the option. */
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "tierbench bench: %s '%s' must be an integer in [%d, %d]\n", opt, v, lo,
-                hi);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
+    if (tb_parse_int(v, lo, hi, out) == 0)
+        return 0;
+    fprintf(stderr, "tierbench bench: %s '%s' must be an integer in [%d, %d]\n", opt, v, lo, hi);
+    return -1;
 }
 
 static long long rss_kib(const char *field)

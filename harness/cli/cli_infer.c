@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "harness/cli/tb_cli.h"
+#include "harness/tb_stats.h"
 #include "kernels/tb_backend_impl.h"
+#include "kernels/tb_util.h"
 #include "workloads/tb_llama.h"
 
 static void usage(FILE *f)
@@ -29,18 +31,16 @@ struct infer_args {
     long n_predict, threads, reps;
 };
 
+/* tb_parse_int (every range here fits an int) with this command's message. */
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "tierbench infer: %s '%s' must be an integer in [%ld, %ld]\n", opt, v, lo,
-                hi);
-        return -1;
+    int x;
+    if (tb_parse_int(v, lo, hi, &x) == 0) {
+        *out = x;
+        return 0;
     }
-    *out = x;
-    return 0;
+    fprintf(stderr, "tierbench infer: %s '%s' must be an integer in [%ld, %ld]\n", opt, v, lo, hi);
+    return -1;
 }
 
 /* "1,2,3" -> malloc'ed ids; -1 with a message on malformed input. */
@@ -130,18 +130,6 @@ static int32_t argmax(const float *x, int32_t n)
         if (x[i] > x[best])
             best = i;
     return best;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* One repetition: prefill from position 0, then n_predict - 1 decode steps.
@@ -266,12 +254,12 @@ int tb_cli_infer(int argc, char **argv)
     for (long i = 0; i < a.n_predict; i++)
         printf("%s%d", i ? "," : " ", gen[i]);
     printf("\n");
-    const double pf_med = median(pf, a.reps);
+    const double pf_med = tb_median(pf, (size_t)a.reps);
     printf("prefill: %d tokens, %.2f tok/s (median of %ld rep%s%s)\n", a.n_tokens,
            pf_med > 0 ? a.n_tokens / pf_med : 0.0, a.reps, a.reps > 1 ? "s" : "",
            a.logits ? ", all-position logits" : "");
     if (a.n_predict > 1) {
-        const double dc_med = median(dc, a.reps);
+        const double dc_med = tb_median(dc, (size_t)a.reps);
         printf("decode: %ld tokens, %.2f tok/s (median of %ld rep%s)\n", a.n_predict - 1,
                dc_med > 0 ? (double)(a.n_predict - 1) / dc_med : 0.0, a.reps,
                a.reps > 1 ? "s" : "");

@@ -57,6 +57,13 @@ static int parse(const char *cmd, int argc, char **argv, struct store_args *a)
             a->pos[a->npos++] = argv[i];
         }
     }
+    /* what each command needs besides options */
+    const int fits = !strcmp(cmd, "store") ? a->npos >= 2 && !strcmp(a->pos[0], "add")
+                                           : !a->npos && (strcmp(cmd, "dashboard") || a->out);
+    if (!fits) {
+        usage(stderr);
+        return TB_EXIT_USAGE;
+    }
     return TB_EXIT_OK;
 }
 
@@ -72,10 +79,6 @@ int tb_cli_store(int argc, char **argv)
     int code = parse("store", argc, argv, &a);
     if (code)
         return finish(&a, code);
-    if (a.npos < 2 || strcmp(a.pos[0], "add")) {
-        usage(stderr);
-        return finish(&a, TB_EXIT_USAGE);
-    }
     struct tb_err err = {0};
     struct tb_store *st = NULL;
     if (tb_store_open(a.db, &st, &err)) {
@@ -103,10 +106,6 @@ int tb_cli_history(int argc, char **argv)
     int code = parse("history", argc, argv, &a);
     if (code)
         return finish(&a, code);
-    if (a.npos) {
-        usage(stderr);
-        return finish(&a, TB_EXIT_USAGE);
-    }
     struct tb_err err = {0};
     struct tb_store *st = NULL;
     if (tb_store_open(a.db, &st, &err) || tb_store_history(st, a.metric, a.profile, stdout, &err)) {
@@ -123,10 +122,6 @@ int tb_cli_dashboard(int argc, char **argv)
     int code = parse("dashboard", argc, argv, &a);
     if (code)
         return finish(&a, code);
-    if (a.npos || !a.out) {
-        usage(stderr);
-        return finish(&a, TB_EXIT_USAGE);
-    }
     struct tb_err err = {0};
     struct tb_store *st = NULL;
     struct tb_cmp_opts o;
