@@ -31,8 +31,10 @@ char *tb_wtype_names(char *buf, size_t n, const char *sep)
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         int w = snprintf(buf + len, n - len, "%s%s", i ? sep : "", tb_type_name(ids[i]));
-        if (w < 0 || (size_t)w >= n - len)
+        if (w < 0 || (size_t)w >= n - len) {
+            buf[len] = '\0'; /* whole names only */
             break;
+        }
         len += (size_t)w;
     }
     return buf;
