@@ -32,7 +32,7 @@ static int weight_type(const char *backend, const struct tb_op *op, enum tb_type
                        struct tb_err *err)
 {
     if (!tb_wtype_ok(t)) {
-        char what[160], names[96];
+        char what[TB_WTYPE_NAMES_MAX + 32], names[TB_WTYPE_NAMES_MAX];
         snprintf(what, sizeof what, "weight / table must be one of %s",
                  tb_wtype_names(names, sizeof names, ", "));
         return fail(err, TB_EINVAL, backend, op, what);

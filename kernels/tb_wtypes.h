@@ -51,8 +51,10 @@ static inline bool tb_wtype_ok(int t)
 }
 
 /* The list's names ("f32", "f16", ...) joined by sep into buf (always
- * terminated, cut short if n is too small); returns buf. For usage and
- * error strings, so they follow the list. */
+ * terminated, cut after a whole name if n is too small); returns buf. For
+ * usage and error strings, so they follow the list. TB_WTYPE_NAMES_MAX
+ * holds about 40 names with ", " between them. */
+#define TB_WTYPE_NAMES_MAX 256
 char *tb_wtype_names(char *buf, size_t n, const char *sep);
 
 #endif

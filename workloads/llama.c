@@ -132,7 +132,7 @@ static int bind(const struct tb_gguf *g, const char *name, int layer, int norm, 
     const unsigned long long off = (unsigned long long)(tb_gguf_data_offset(g) + ti->offset);
     const struct tb_type_traits *tr = tb_type_traits(ti->type);
     if (norm ? ti->type != TB_TYPE_F32 : !(tr && tr->compute)) {
-        char names[96];
+        char names[TB_WTYPE_NAMES_MAX];
         return tb_err_set(err, TB_EUNSUPPORTED,
                           "%s: offset %llu: tensor %s has type %s, "
                           "supported: %s",

@@ -275,7 +275,7 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     if (!sh)
         return tb_err_set(err, TB_EINVAL, "synth: unknown shape '%s'", shape);
     if (ggml_file_type(weight_type) < 0) {
-        char names[96];
+        char names[TB_WTYPE_NAMES_MAX];
         return tb_err_set(err, TB_EINVAL, "synth: weight type %s is not one of %s",
                           tb_type_name(weight_type), tb_wtype_names(names, sizeof names, ", "));
     }

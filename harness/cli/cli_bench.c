@@ -31,7 +31,7 @@ struct bench_args {
 
 static void usage(FILE *f)
 {
-    char types[96];
+    char types[TB_WTYPE_NAMES_MAX];
     fprintf(f,
             "usage: tierbench bench --model SPEC[,SPEC...] [-p 128] [-n 64] [-r 5] [-t 2[,1...]]\n"
             "                       [--backend cpu] [--isa scalar|avx2|avx512] [--cache DIR]\n"

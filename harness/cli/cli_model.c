@@ -27,7 +27,7 @@ static int model_info(int argc, char **argv)
 
 static void synth_usage(FILE *f)
 {
-    char types[96];
+    char types[TB_WTYPE_NAMES_MAX];
     fprintf(f, "usage: tierbench model synth --shape NAME --type %s [--seed S] -o FILE\nshapes:",
             tb_wtype_names(types, sizeof types, "|"));
     for (const struct tb_synth_shape *s = tb_synth_shapes(); s->name; s++)
@@ -75,7 +75,7 @@ static int model_synth(int argc, char **argv)
     }
     int t = tb_type_from_name(type);
     if (t < 0) {
-        char types[96];
+        char types[TB_WTYPE_NAMES_MAX];
         fprintf(stderr, "tierbench model synth: unknown --type '%s' (%s)\n", type,
                 tb_wtype_names(types, sizeof types, ", "));
         return TB_EXIT_USAGE;
