@@ -26,18 +26,17 @@ static bool is_cache(const struct tb_tensor *t)
     return t->type == TB_TYPE_F32 || t->type == TB_TYPE_F16;
 }
 
-static bool is_weight(enum tb_type t)
-{
-    return t == TB_TYPE_F32 || t == TB_TYPE_F16 || t == TB_TYPE_Q8_0 || t == TB_TYPE_Q4_0;
-}
-
 /* A weight type tb_graph.h allows but this backend lacks is TB_EUNSUPPORTED
  * (the scheduler places the op elsewhere); anything else wrong is TB_EINVAL. */
 static int weight_type(const char *backend, const struct tb_op *op, enum tb_type t, unsigned mask,
                        struct tb_err *err)
 {
-    if (!is_weight(t))
-        return fail(err, TB_EINVAL, backend, op, "weight / table must be f32, f16, q8_0 or q4_0");
+    if (!tb_wtype_ok(t)) {
+        char what[TB_WTYPE_NAMES_MAX + 32], names[TB_WTYPE_NAMES_MAX];
+        snprintf(what, sizeof what, "weight / table must be one of %s",
+                 tb_wtype_names(names, sizeof names, ", "));
+        return fail(err, TB_EINVAL, backend, op, what);
+    }
     if (!(mask & TB_WTYPE_BIT(t))) {
         char what[96];
         snprintf(what, sizeof what, "%s weights are not supported by this backend",

@@ -63,9 +63,7 @@ int tb_backend_cuda_create(const struct tb_backend_config *cfg, struct tb_backen
 
 /* Weight/table type bit for tb_op_validate masks. */
 #define TB_WTYPE_BIT(t) (1u << (unsigned)(t))
-#define TB_WTYPE_ALL                                                                               \
-    (TB_WTYPE_BIT(TB_TYPE_F32) | TB_WTYPE_BIT(TB_TYPE_F16) | TB_WTYPE_BIT(TB_TYPE_Q8_0) |          \
-     TB_WTYPE_BIT(TB_TYPE_Q4_0))
+#define TB_WTYPE_ALL TB_WTYPE_MASK /* every type in kernels/tb_wtypes.h */
 
 /* 0 when op is well formed (tb_graph.h semantics) and its weight / table
  * type is in wtype_mask; else TB_EINVAL (bad shapes, params or types) or

@@ -66,7 +66,7 @@ struct tb_type_traits {
 /* NULL if t is not a type id this build knows. */
 const struct tb_type_traits *tb_type_traits(int t);
 const char *tb_type_name(int t); /* "unknown" when not known */
-/* Parses "f32", "f16", "q8_0", "q4_0" (engine compute types); -1 if unknown. */
+/* Parses the name of a compute type (tb_wtypes.h); -1 if unknown. */
 int tb_type_from_name(const char *name);
 
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size
@@ -78,17 +78,23 @@ tb_fp16 tb_fp32_to_fp16(float f);
 float tb_fp16_to_fp32(tb_fp16 h);
 
 /* ggml reference quantization (quantize_row_*_ref) and dequantization.
- * n must be a multiple of 32. */
+ * n must be a multiple of 32. Each compute type t has tb_quantize_row_<t>
+ * and tb_dequantize_row_<t> (tb_quantize_row finds them via tb_wtypes.h). */
 void tb_quantize_row_q8_0(const float *x, struct tb_block_q8_0 *y, int64_t n);
 void tb_quantize_row_q4_0(const float *x, struct tb_block_q4_0 *y, int64_t n);
 void tb_dequantize_row_q8_0(const struct tb_block_q8_0 *x, float *y, int64_t n);
 void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n);
-void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n);
+void tb_quantize_row_f16(const float *x, tb_fp16 *y, int64_t n);
 void tb_dequantize_row_f16(const tb_fp16 *x, float *y, int64_t n);
+void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n); /* = tb_quantize_row_f16 */
+void tb_quantize_row_f32(const float *x, float *y, int64_t n);  /* copies */
+void tb_dequantize_row_f32(const float *x, float *y, int64_t n);
 
-/* Any compute type (F32/F16/Q8_0/Q4_0) <-> f32 rows. Returns 0 or TB_EUNSUPPORTED. */
+/* Any compute type <-> f32 rows. Returns 0 or TB_EUNSUPPORTED. */
 int tb_quantize_row(int type, const float *x, void *y, int64_t n);
 int tb_dequantize_row(int type, const void *x, float *y, int64_t n);
+
+#include "tb_wtypes.h"
 
 #ifdef __cplusplus
 }

@@ -2,20 +2,43 @@
 #include "tb_error.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+/* compute = in the list of kernels/tb_wtypes.h */
+#define TR(T, name, bs, ts) [TB_TYPE_##T] = {name, bs, ts, (TB_WTYPE_MASK >> TB_TYPE_##T) & 1u}
+
 static const struct tb_type_traits k_traits[TB_TYPE_ID_LIMIT] = {
-    [TB_TYPE_F32] = {"f32", 1, 4, true},        [TB_TYPE_F16] = {"f16", 1, 2, true},
-    [TB_TYPE_Q4_0] = {"q4_0", 32, 18, true},    [TB_TYPE_Q4_1] = {"q4_1", 32, 20, false},
-    [TB_TYPE_Q5_0] = {"q5_0", 32, 22, false},   [TB_TYPE_Q5_1] = {"q5_1", 32, 24, false},
-    [TB_TYPE_Q8_0] = {"q8_0", 32, 34, true},    [TB_TYPE_Q8_1] = {"q8_1", 32, 36, false},
-    [TB_TYPE_Q2_K] = {"q2_K", 256, 84, false},  [TB_TYPE_Q3_K] = {"q3_K", 256, 110, false},
-    [TB_TYPE_Q4_K] = {"q4_K", 256, 144, false}, [TB_TYPE_Q5_K] = {"q5_K", 256, 176, false},
-    [TB_TYPE_Q6_K] = {"q6_K", 256, 210, false}, [TB_TYPE_Q8_K] = {"q8_K", 256, 292, false},
-    [TB_TYPE_I8] = {"i8", 1, 1, false},         [TB_TYPE_I16] = {"i16", 1, 2, false},
-    [TB_TYPE_I32] = {"i32", 1, 4, false},       [TB_TYPE_I64] = {"i64", 1, 8, false},
-    [TB_TYPE_F64] = {"f64", 1, 8, false},       [TB_TYPE_BF16] = {"bf16", 1, 2, false},
+    TR(F32, "f32", 1, 4),       TR(F16, "f16", 1, 2),       TR(Q4_0, "q4_0", 32, 18),
+    TR(Q4_1, "q4_1", 32, 20),   TR(Q5_0, "q5_0", 32, 22),   TR(Q5_1, "q5_1", 32, 24),
+    TR(Q8_0, "q8_0", 32, 34),   TR(Q8_1, "q8_1", 32, 36),   TR(Q2_K, "q2_K", 256, 84),
+    TR(Q3_K, "q3_K", 256, 110), TR(Q4_K, "q4_K", 256, 144), TR(Q5_K, "q5_K", 256, 176),
+    TR(Q6_K, "q6_K", 256, 210), TR(Q8_K, "q8_K", 256, 292), TR(I8, "i8", 1, 1),
+    TR(I16, "i16", 1, 2),       TR(I32, "i32", 1, 4),       TR(I64, "i64", 1, 8),
+    TR(F64, "f64", 1, 8),       TR(BF16, "bf16", 1, 2),
 };
+
+/* The mask holds the ids in 32 bits. */
+#define ID_FITS(T, ...) _Static_assert(TB_TYPE_##T < 32, "weight type id must be below 32");
+TB_WTYPES(ID_FITS)
+
+char *tb_wtype_names(char *buf, size_t n, const char *sep)
+{
+    static const int ids[] = {TB_WTYPES(TB_WTYPE_ID)};
+    size_t len = 0;
+    if (n == 0)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        int w = snprintf(buf + len, n - len, "%s%s", i ? sep : "", tb_type_name(ids[i]));
+        if (w < 0 || (size_t)w >= n - len) {
+            buf[len] = '\0'; /* whole names only */
+            break;
+        }
+        len += (size_t)w;
+    }
+    return buf;
+}
 
 const struct tb_type_traits *tb_type_traits(int t)
 {
@@ -165,10 +188,15 @@ void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n)
     }
 }
 
-void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n)
+void tb_quantize_row_f16(const float *x, tb_fp16 *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = tb_fp32_to_fp16(x[i]);
+}
+
+void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n)
+{
+    tb_quantize_row_f16(x, y, n);
 }
 
 void tb_dequantize_row_f16(const tb_fp16 *x, float *y, int64_t n)
@@ -177,24 +205,47 @@ void tb_dequantize_row_f16(const tb_fp16 *x, float *y, int64_t n)
         y[i] = tb_fp16_to_fp32(x[i]);
 }
 
+void tb_quantize_row_f32(const float *x, float *y, int64_t n)
+{
+    memcpy(y, x, (size_t)n * sizeof(float));
+}
+
+void tb_dequantize_row_f32(const float *x, float *y, int64_t n)
+{
+    memcpy(y, x, (size_t)n * sizeof(float));
+}
+
+/* Untyped entry points per compute type, indexed by type id. */
+struct row_conv {
+    void (*quantize)(const float *x, void *y, int64_t n);
+    void (*dequantize)(const void *x, float *y, int64_t n);
+};
+
+#define CONV_FNS(T, t, ...)                                                                        \
+    static void quantize_##t(const float *x, void *y, int64_t n)                                   \
+    {                                                                                              \
+        tb_quantize_row_##t(x, y, n);                                                              \
+    }                                                                                              \
+    static void dequantize_##t(const void *x, float *y, int64_t n)                                 \
+    {                                                                                              \
+        tb_dequantize_row_##t(x, y, n);                                                            \
+    }
+TB_WTYPES(CONV_FNS)
+#define CONV_ROW(T, t, ...) [TB_TYPE_##T] = {quantize_##t, dequantize_##t},
+static const struct row_conv k_conv[TB_TYPE_ID_LIMIT] = {TB_WTYPES(CONV_ROW)};
+
 int tb_quantize_row(int type, const float *x, void *y, int64_t n)
 {
-    switch (type) {
-    case TB_TYPE_F32: memcpy(y, x, (size_t)n * sizeof(float)); return TB_OK;
-    case TB_TYPE_F16: tb_convert_row_f16(x, y, n); return TB_OK;
-    case TB_TYPE_Q8_0: tb_quantize_row_q8_0(x, y, n); return TB_OK;
-    case TB_TYPE_Q4_0: tb_quantize_row_q4_0(x, y, n); return TB_OK;
-    default: return TB_EUNSUPPORTED;
-    }
+    if (!tb_wtype_ok(type))
+        return TB_EUNSUPPORTED;
+    k_conv[type].quantize(x, y, n);
+    return TB_OK;
 }
 
 int tb_dequantize_row(int type, const void *x, float *y, int64_t n)
 {
-    switch (type) {
-    case TB_TYPE_F32: memcpy(y, x, (size_t)n * sizeof(float)); return TB_OK;
-    case TB_TYPE_F16: tb_dequantize_row_f16(x, y, n); return TB_OK;
-    case TB_TYPE_Q8_0: tb_dequantize_row_q8_0(x, y, n); return TB_OK;
-    case TB_TYPE_Q4_0: tb_dequantize_row_q4_0(x, y, n); return TB_OK;
-    default: return TB_EUNSUPPORTED;
-    }
+    if (!tb_wtype_ok(type))
+        return TB_EUNSUPPORTED;
+    k_conv[type].dequantize(x, y, n);
+    return TB_OK;
 }

@@ -1,22 +1,15 @@
 /* Shared by test_opencl and test_cuda (included, static): every op x type
- * an accelerator backend supports, against cpu-ref, with tolerances derived
- * from the problem size (eps = FLT_EPSILON):
- *   GET_ROWS, KV_STORE, MUL, ADD: exact (bytes of the whole dst / cache).
- *   MATMUL:    8 sqrt(K) eps S + (q8_0/q4_0/f16: u16 S + 2^-18 sum|w|, the
- *              backend may round activations as ggml does), S = sum |w x|.
- *   RMS_NORM:  (2 sqrt(K) + 8) eps |y|.        SILU: 16 eps |y|.
- *   ROPE:      (|x0| + |x1|) 8 eps (pos + 1)  (angle error grows with pos).
- *   ATTENTION: vmax eps (8 sqrt(n_kv) + 8 sqrt(hd) scale smax)
- *              (+ vmax u16 (1 + scale smax) for f16 caches), smax = the
- *              largest sum_d |q k| of the row's head; n_kv = pos0 + i + 1 keys,
- *              pos0 + n when non_causal.
- * Ops listed as expected-unsupported must be refused by supports_op (and by
- * compute_op with TB_EUNSUPPORTED); every other op must run, write dst
+ * an accelerator backend supports, against cpu-ref, under the one accuracy
+ * contract of tests/op_contract.h (the same as test_ops.c's).
+ * Matmuls and get_rows over a weight type outside acc_run.wtypes must be
+ * refused by supports_op (and by compute_op with TB_EUNSUPPORTED); every
+ * other op must run, write dst
  * only, leave its sources alone and leave launch evidence (>= 1 launch,
  * device time > 0). */
 #ifndef TB_ACCEL_CASES_H
 #define TB_ACCEL_CASES_H
 
+#include "op_contract.h"
 #include "tb_test.h"
 
 #include "kernels/tb_backend.h"
@@ -26,18 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ACC_EPS ((double)FLT_EPSILON)
-#define ACC_U16 (1.0 / 2048.0)
-
-struct acc_unsupported {
-    enum tb_op_kind kind;
-    enum tb_type type; /* weight / table type */
-};
-
 struct acc_run {
     struct tb_backend *ref, *b;
-    const struct acc_unsupported *unsup;
-    int n_unsup;
+    /* bit t: the backend runs weight / table type t (0: every listed type) */
+    unsigned wtypes;
     int cases, refused;
     double worst[TB_OP_COUNT]; /* largest err / tol */
 };
@@ -93,99 +78,11 @@ static void acc_free(struct acc_buf *b)
     b->mem = NULL;
 }
 
-/* row r of t as floats (dequantized) */
-static float *acc_rowf(const struct tb_tensor *t, int64_t r)
-{
-    float *f = malloc((size_t)t->ne[0] * sizeof *f);
-    tb_dequantize_row(t->type, tb_tensor_row(t, r), f, t->ne[0]);
-    return f;
-}
-
 static bool acc_expected_unsupported(const struct acc_run *R, const struct tb_op *op)
 {
-    for (int i = 0; i < R->n_unsup; i++)
-        if (R->unsup[i].kind == op->kind && op->src[0]->type == R->unsup[i].type)
-            return true;
-    return false;
-}
-
-/* Per-element tolerance of op's f32 output; ref = cpu-ref's output. */
-static void acc_tolerance(const struct tb_op *op, const float *ref, double *tol)
-{
-    const struct tb_tensor *a = op->src[0], *b = op->src[1], *d = op->dst;
-    const int64_t n = tb_tensor_nrows(d), N = d->ne[0];
-    const struct tb_op_params *p = &op->p;
-    if (op->kind != TB_OP_ROPE) /* ROPE: tol holds the input on entry */
-        for (int64_t i = 0; i < n * N; i++)
-            tol[i] = 0.0;
-    switch (op->kind) {
-    case TB_OP_MATMUL: {
-        const int64_t K = a->ne[0];
-        const bool rounds = a->type != TB_TYPE_F32;
-        for (int64_t j = 0; j < N; j++) {
-            float *w = acc_rowf(a, j);
-            double sw = 0;
-            for (int64_t k = 0; k < K; k++)
-                sw += fabs(w[k]);
-            for (int64_t i = 0; i < n; i++) {
-                const float *x = tb_tensor_row(b, i);
-                double S = 0;
-                for (int64_t k = 0; k < K; k++)
-                    S += fabs((double)w[k] * x[k]);
-                tol[i * N + j] = 8.0 * sqrt((double)K) * ACC_EPS * S +
-                                 (rounds ? ACC_U16 * S + ldexp(1.0, -18) * sw : 0.0);
-            }
-            free(w);
-        }
-        break;
-    }
-    case TB_OP_RMS_NORM:
-        for (int64_t i = 0; i < n * N; i++)
-            tol[i] = (2.0 * sqrt((double)N) + 8.0) * ACC_EPS * fabs(ref[i]);
-        break;
-    case TB_OP_SILU:
-        for (int64_t i = 0; i < n * N; i++)
-            tol[i] = 16.0 * ACC_EPS * fabs(ref[i]);
-        break;
-    case TB_OP_ROPE: /* the caller passes the input in tol (see acc_check) */
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t e = 0; e < N; e += 2) {
-                const double t = (fabs(tol[i * N + e]) + fabs(tol[i * N + e + 1])) * 8.0 * ACC_EPS *
-                                 ((double)p->pos0 + (double)i + 1.0);
-                tol[i * N + e] = tol[i * N + e + 1] = t;
-            }
-        break;
-    case TB_OP_ATTENTION: {
-        const int hd = p->head_dim, group = p->n_head / p->n_head_kv;
-        const struct tb_tensor *kc = op->src[1], *vc = op->src[2];
-        const bool f16 = kc->type == TB_TYPE_F16 || vc->type == TB_TYPE_F16;
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t n_kv = p->non_causal ? p->pos0 + n : p->pos0 + i + 1;
-            const float *q = tb_tensor_row(a, i);
-            for (int h = 0; h < p->n_head; h++) {
-                double smax = 0, vmax = 0;
-                for (int64_t t = 0; t < n_kv; t++) {
-                    float *k = acc_rowf(kc, t), *v = acc_rowf(vc, t);
-                    double s = 0;
-                    for (int dd = 0; dd < hd; dd++) {
-                        s += fabs((double)q[h * hd + dd] * k[(h / group) * hd + dd]);
-                        vmax = fmax(vmax, fabs(v[(h / group) * hd + dd]));
-                    }
-                    smax = fmax(smax, s);
-                    free(k);
-                    free(v);
-                }
-                const double ss = fabs(p->scale) * smax;
-                const double t = vmax * ACC_EPS * (8.0 * sqrt((double)n_kv) + 8.0 * sqrt(hd) * ss) +
-                                 (f16 ? vmax * ACC_U16 * (1.0 + ss) : 0.0);
-                for (int dd = 0; dd < hd; dd++)
-                    tol[i * N + h * hd + dd] = t;
-            }
-        }
-        break;
-    }
-    default: break; /* exact */
-    }
+    const unsigned t = (unsigned)op->src[0]->type;
+    return R->wtypes && (op->kind == TB_OP_MATMUL || op->kind == TB_OP_GET_ROWS) &&
+           (t >= 32 || !((R->wtypes >> t) & 1u));
 }
 
 /* Runs op (sources set, dst an acc_buf) on cpu-ref and on R->b from the same
@@ -232,41 +129,33 @@ static void acc_check(struct acc_run *R, struct tb_op *op, struct acc_buf *dst, 
                    label, s);
             free(src_copy[s]);
         }
-    if (dst->t.type != TB_TYPE_F32 || op->kind == TB_OP_GET_ROWS || op->kind == TB_OP_KV_STORE ||
-        op->kind == TB_OP_MUL || op->kind == TB_OP_ADD) {
+    if (opc_exact(op)) {
         CHECKF(memcmp(want, dst->mem, nb) == 0, "%s: bytes differ from cpu-ref", label);
     } else {
         const int64_t n = tb_tensor_nrows(&dst->t), N = dst->t.ne[0];
-        double *tol = malloc((size_t)(n * N) * sizeof *tol);
-        if (op->kind == TB_OP_ROPE) /* tolerance scales with the input */
+        const size_t row = dst->t.nb[1];
+        float *ref = malloc((size_t)(n * N) * sizeof *ref), *x_in = NULL;
+        for (int64_t i = 0; i < n; i++)
+            memcpy(ref + i * N, want + (size_t)i * row, (size_t)N * sizeof *ref);
+        if (op->kind == TB_OP_ROPE) { /* its input, packed: src0 or (in place) dst before */
+            x_in = malloc((size_t)(n * N) * sizeof *x_in);
             for (int64_t i = 0; i < n; i++)
-                for (int64_t e = 0; e < N; e++)
-                    tol[i * N + e] = op->src[0]->data == dst->mem
-                                         ? ((const float *)(init + (size_t)i * dst->t.nb[1]))[e]
-                                         : ((const float *)tb_tensor_row(op->src[0], i))[e];
-        float *ref = malloc((size_t)(n * N) * sizeof *ref);
-        for (int64_t i = 0; i < n; i++)
-            memcpy(ref + i * N, want + (size_t)i * dst->t.nb[1], (size_t)N * sizeof *ref);
-        acc_tolerance(op, ref, tol);
-        double worst = 0;
-        int64_t wi = 0;
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t e = 0; e < N; e++) {
-                const float o = ((const float *)tb_tensor_row(&dst->t, i))[e];
-                const double r = ref[i * N + e], t = tol[i * N + e];
-                const double ratio = !isfinite(o) ? INFINITY
-                                     : o == r     ? 0.0
-                                     : t > 0      ? fabs(o - r) / t
-                                                  : INFINITY;
-                if (ratio > worst) {
-                    worst = ratio;
-                    wi = i * N + e;
-                }
-            }
+                memcpy(x_in + i * N,
+                       op->src[0]->data == dst->mem ? (const void *)(init + (size_t)i * row)
+                                                    : tb_tensor_row(op->src[0], i),
+                       (size_t)N * sizeof *x_in);
+        }
+        double *tol = malloc((size_t)(n * N) * sizeof *tol);
+        opc_tolerance(op, ref, x_in, tol);
+        int64_t wi;
+        int nonfinite;
+        const double worst = opc_worst((const float *)dst->mem, row / sizeof(float), ref, tol, N, n,
+                                       &wi, &nonfinite);
         if (worst > R->worst[op->kind])
             R->worst[op->kind] = worst;
-        CHECKF(worst <= 1.0, "%s: element %lld = %.9g, ref %.9g, tol %.3g", label, (long long)wi,
-               (double)((const float *)tb_tensor_row(&dst->t, wi / N))[wi % N], ref[wi], tol[wi]);
+        CHECKF(worst <= 1.0, "%s: element %lld = %.9g, ref %.9g, tol %.3g (%d non-finite)", label,
+               (long long)wi, (double)((const float *)tb_tensor_row(&dst->t, wi / N))[wi % N],
+               ref[wi], tol[wi], nonfinite);
         /* padding after each row is not output */
         if (dst->t.nb[1] > tb_row_size(TB_TYPE_F32, N))
             CHECKF(memcmp(init + (size_t)N * 4, dst->mem + (size_t)N * 4,
@@ -274,6 +163,7 @@ static void acc_check(struct acc_run *R, struct tb_op *op, struct acc_buf *dst, 
                    "%s: wrote into row padding", label);
         free(tol);
         free(ref);
+        free(x_in);
     }
     free(init);
     free(want);
@@ -297,12 +187,12 @@ static struct tb_op acc_op(enum tb_op_kind kind, const struct tb_op_params *p, s
     return op;
 }
 
-static const enum tb_type acc_wtypes[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
+static const enum tb_type acc_wtypes[] = {TB_WTYPES(TB_WTYPE_ID)};
 
 static void acc_cases_weights(struct acc_run *R)
 {
     char label[160];
-    for (int ti = 0; ti < 4; ti++) {
+    for (size_t ti = 0; ti < sizeof acc_wtypes / sizeof acc_wtypes[0]; ti++) {
         const enum tb_type wt = acc_wtypes[ti];
         static const int64_t Ks[] = {32, 256, 800}, Ns[] = {1, 7, 65}, ns[] = {1, 3, 9};
         for (int a = 0; a < 3; a++)
@@ -334,8 +224,8 @@ static void acc_cases_weights(struct acc_run *R)
                     acc_free(&X);
                     acc_free(&Y);
                 }
-        /* row lengths no block or vector width divides (f32 / f16 only) */
-        for (int K = 37; K <= 38 && (wt == TB_TYPE_F32 || wt == TB_TYPE_F16); K++)
+        /* row lengths no block or vector width divides (unblocked types only) */
+        for (int K = 37; K <= 38 && tb_type_traits(wt)->block_size == 1; K++)
             for (int n = 1; n <= 10; n += 9) {
                 struct acc_buf W, X, Y;
                 acc_buf(&W, wt, K, 5, 0);
@@ -373,12 +263,7 @@ static void acc_attention(struct acc_run *R, enum tb_type kt, enum tb_type vt, i
 {
     char label[160];
     const int64_t n_ctx = pos0 + n + 2;
-    const struct tb_op_params p = {.scale = 1.0f / sqrtf((float)hd),
-                                   .pos0 = pos0,
-                                   .n_head = nh,
-                                   .n_head_kv = nkv,
-                                   .head_dim = hd,
-                                   .non_causal = non_causal};
+    const struct tb_op_params p = opc_attention_params(hd, nh, nkv, pos0, non_causal);
     struct acc_buf Q, Kc, Vc, Y;
     acc_buf(&Q, TB_TYPE_F32, (int64_t)hd * nh, n, 0);
     acc_fill(&Q, -2, 2);

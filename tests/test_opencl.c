@@ -90,10 +90,10 @@ int main(void)
     struct tb_op_evidence ev;
     CHECK(tb_backend_op_evidence(ref, &ev, &err) == TB_EUNSUPPORTED);
 
-    /* Q4_0 weights are not supported here: matmul and get_rows refuse them */
-    static const struct acc_unsupported unsup[] = {{TB_OP_MATMUL, TB_TYPE_Q4_0},
-                                                   {TB_OP_GET_ROWS, TB_TYPE_Q4_0}};
-    struct acc_run R = {.ref = ref, .b = b, .unsup = unsup, .n_unsup = 2};
+    /* opencl's weight types (kernels/opencl): matmul and get_rows over any
+     * other listed type (q4_0, ...) must be refused */
+    const unsigned wtypes = (1u << TB_TYPE_F32) | (1u << TB_TYPE_F16) | (1u << TB_TYPE_Q8_0);
+    struct acc_run R = {.ref = ref, .b = b, .wtypes = wtypes};
     acc_run_all(&R);
     CHECK(R.refused > 0);
     CHECK(tb_backend_op_evidence(b, &ev, &err) == TB_OK &&

@@ -8,46 +8,16 @@
  * to write shows up; inputs are compared with a copy after each op (an op
  * must not write its sources, except ROPE's allowed in-place form).
  *
- * Tolerances are per output element and derived from the problem, with
- * eps = FLT_EPSILON (2^-23) and u16 = 2^-11 (fp16 unit roundoff):
- *   GET_ROWS, KV_STORE, MUL, ADD: exact (one rounding, or an exact
- *     conversion, on both sides).
- *   MATMUL y = sum_k w_k x_k over K (w = dequantized weight row, identical
- *     on both sides; a fast backend may round the activations x):
- *       S   = sum_k |w_k x_k|
- *       R   = sqrt(sum_k (w_k dmax_k)^2 / 3), the standard deviation of the
- *             rounding error when each x_k is rounded with |error| <= dmax_k
- *             (uniform on [-dmax, dmax]); dmax_k = 0 for f32 weights,
- *             u16 |x_k| for f16 weights (activations may be rounded to fp16,
- *             as ggml does), d_b / 2 = amax_b / 254 for q8_0 / q4_0 weights
- *             (activations quantized to q8_0-style blocks b of 32, as ggml's
- *             vec_dot_type does)
- *       Sys = u16 S + 127 2^-25 sum_k |w_k| for quantized weights (the block
- *             scale may be stored as fp16: a systematic relative error per
- *             block, plus the subnormal-scale floor), else 0
- *       tol = 6 R + Sys + 4 sqrt(K) eps S
- *     (6 sigma for the random part; 4 sqrt(K) eps S covers f32 accumulation
- *     in any order: the error of a K-term sum grows like sqrt(K) eps S).
- *   RMS_NORM: tol = (2 sqrt(K) + 8) eps |y| (f32 sum of squares, rsqrt).
- *   ROPE, pair k at position p, angle a = p theta^(-2k/hd): a backend may
- *     build theta^(-2k/hd) by k float multiplies (ggml does) and round p*theta,
- *     so |da| <= (2k + 4) eps a; sin/cos add 4 eps:
- *       tol = (|x0| + |x1|) ((2k + 4) eps a + 4 eps).
- *   ATTENTION, query row i, head h, n_kv = pos0 + i + 1 keys (pos0 + n when
- *   non_causal):
- *       ds   = scale max_t sum_d |q_d k_td| (uK + 4 sqrt(hd) eps), the score
- *              error (uK = u16 when the K cache is f16 and q may be rounded)
- *       tol  = vmax (2 ds + uV + 8 sqrt(n_kv) eps), vmax = max |v| read,
- *              uV = u16 for an f16 V cache (softmax weights may be rounded);
- *              a softmax output moves by at most 2 max|ds| vmax.
- *   SILU: tol = 16 eps |y| (a vector expf is good to a few ulp).
- * Every output must also be finite, as the reference is. */
+ * Tolerances are per output element: the one contract of tests/op_contract.h
+ * (shared with the accelerator tests), which says why each bound holds.
+ * The weight types are the list of kernels/tb_wtypes.h. */
 #include "kernels/tb_backend.h"
 #include "kernels/tb_backend_impl.h" /* cpu-ref's compute_op, past the supports_op gate */
 #include "kernels/tb_error.h"
 #include "kernels/tb_graph.h"
 #include "kernels/tb_tensor.h"
 #include "kernels/tb_types.h"
+#include "op_contract.h"
 #include "tb_test.h"
 
 #include <float.h>
@@ -59,9 +29,6 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
-
-#define U16 (1.0 / 2048.0)
-#define EPS ((double)FLT_EPSILON)
 
 /* ---- fixed-seed PRNG (splitmix64) */
 
@@ -344,143 +311,19 @@ static unsigned char *run_case(struct opcase *c, struct tb_backend *b, const cha
     return res;
 }
 
-/* ---- tolerances (formulas in the header comment) */
-
-static const float *rowf(const struct tb_tensor *t, int64_t i)
-{
-    return tb_tensor_row(t, i);
-}
-
-/* dmax_k for the activation rounding a fast matmul over W of type t may do */
-static void act_dmax(enum tb_type t, const float *x, int64_t K, double *dmax)
-{
-    for (int64_t k0 = 0; k0 < K; k0 += 32) {
-        double amax = 0;
-        const int64_t k1 = k0 + 32 < K ? k0 + 32 : K;
-        for (int64_t k = k0; k < k1; k++)
-            amax = fmax(amax, fabs(x[k]));
-        for (int64_t k = k0; k < k1; k++)
-            dmax[k] = t == TB_TYPE_F32 ? 0.0 : t == TB_TYPE_F16 ? U16 * fabs(x[k]) : amax / 254.0;
-    }
-}
-
-static void tol_matmul(const struct opcase *c, double *tol)
-{
-    const struct tb_tensor *W = &c->src[0], *X = &c->src[1];
-    const int64_t K = W->ne[0], N = W->ne[1], n = X->ne[1];
-    const bool quant = W->type == TB_TYPE_Q8_0 || W->type == TB_TYPE_Q4_0;
-    float *w = malloc((size_t)K * sizeof *w);
-    double *dmax = malloc((size_t)(K * n) * sizeof *dmax);
-    for (int64_t i = 0; i < n; i++)
-        act_dmax(W->type, rowf(X, i), K, dmax + i * K);
-    for (int64_t j = 0; j < N; j++) {
-        tb_dequantize_row(W->type, tb_tensor_row(W, j), w, K);
-        for (int64_t i = 0; i < n; i++) {
-            const float *x = rowf(X, i);
-            double S = 0, R2 = 0, sw = 0;
-            for (int64_t k = 0; k < K; k++) {
-                S += fabs((double)w[k] * x[k]);
-                R2 += ((double)w[k] * dmax[i * K + k]) * ((double)w[k] * dmax[i * K + k]);
-                sw += fabs(w[k]);
-            }
-            const double sys = quant ? U16 * S + 127.0 * ldexp(1.0, -25) * sw : 0.0;
-            tol[i * N + j] = 6.0 * sqrt(R2 / 3.0) + sys + 4.0 * sqrt((double)K) * EPS * S;
-        }
-    }
-    free(w);
-    free(dmax);
-}
-
-static void tol_rms_norm(const struct opcase *c, const float *ref, double *tol)
-{
-    const int64_t K = c->dst.ne[0], n = c->dst.ne[1];
-    for (int64_t i = 0; i < K * n; i++)
-        tol[i] = (2.0 * sqrt((double)K) + 8.0) * EPS * fabs(ref[i]);
-}
-
-static void tol_rope(const struct opcase *c, double *tol)
-{
-    const struct tb_op_params *p = &c->op.p;
-    const int hd = p->head_dim;
-    /* the input is c->dst_init for the in-place form, else src0 */
-    const float *x0 = c->inplace ? (const float *)c->dst_init : (const float *)c->src[0].data;
-    for (int64_t i = 0; i < c->dst.ne[1]; i++) {
-        const double pos = (double)p->pos0 + (double)i;
-        const float *x = x0 + i * c->dst.ne[0];
-        for (int h = 0; h < p->n_head; h++)
-            for (int k = 0; k < hd / 2; k++) {
-                const double a = pos * pow(p->rope_theta, -2.0 * k / hd);
-                const int64_t e = (int64_t)h * hd + 2 * k;
-                const double t =
-                    (fabs(x[e]) + fabs(x[e + 1])) * ((2.0 * k + 4.0) * EPS * a + 4.0 * EPS);
-                tol[i * c->dst.ne[0] + e] = tol[i * c->dst.ne[0] + e + 1] = t;
-            }
-    }
-}
-
-/* head_dim values of kv head kvh in cache row t, as double */
-static void cache_head(const struct tb_tensor *cache, int64_t t, int kvh, int hd, double *out)
-{
-    float buf[256];
-    const size_t esz = tb_type_traits(cache->type)->type_size;
-    tb_dequantize_row(cache->type, (const char *)tb_tensor_row(cache, t) + (size_t)kvh * hd * esz,
-                      buf, hd);
-    for (int d = 0; d < hd; d++)
-        out[d] = buf[d];
-}
-
-static void tol_attention(const struct opcase *c, double *tol)
-{
-    const struct tb_op_params *p = &c->op.p;
-    const struct tb_tensor *Q = &c->src[0], *Kc = &c->src[1], *Vc = &c->src[2];
-    const int hd = p->head_dim, group = p->n_head / p->n_head_kv;
-    const double uK = Kc->type == TB_TYPE_F16 ? U16 : 0.0, uV = Vc->type == TB_TYPE_F16 ? U16 : 0.0;
-    double kv[256];
-    for (int64_t i = 0; i < Q->ne[1]; i++) {
-        const int64_t n_kv = p->non_causal ? p->pos0 + Q->ne[1] : p->pos0 + i + 1;
-        const float *q = rowf(Q, i);
-        for (int h = 0; h < p->n_head; h++) {
-            double smax = 0, vmax = 0;
-            for (int64_t t = 0; t < n_kv; t++) {
-                cache_head(Kc, t, h / group, hd, kv);
-                double s = 0;
-                for (int d = 0; d < hd; d++)
-                    s += fabs(q[h * hd + d] * kv[d]);
-                smax = fmax(smax, s);
-                cache_head(Vc, t, h / group, hd, kv);
-                for (int d = 0; d < hd; d++)
-                    vmax = fmax(vmax, fabs(kv[d]));
-            }
-            const double ds = fabs(p->scale) * smax * (uK + 4.0 * sqrt((double)hd) * EPS);
-            const double t = vmax * (2.0 * ds + uV + 8.0 * sqrt((double)n_kv) * EPS);
-            for (int d = 0; d < hd; d++)
-                tol[i * Q->ne[0] + h * hd + d] = t;
-        }
-    }
-}
-
-/* Per-element tolerance for c's f32 output (0 = exact); ref = cpu-ref's. */
-static void case_tolerance(const struct opcase *c, const float *ref, double *tol)
-{
-    const int64_t n = tb_tensor_nelements(&c->dst);
-    for (int64_t i = 0; i < n; i++)
-        tol[i] = 0.0;
-    switch (c->op.kind) {
-    case TB_OP_MATMUL: tol_matmul(c, tol); break;
-    case TB_OP_RMS_NORM: tol_rms_norm(c, ref, tol); break;
-    case TB_OP_ROPE: tol_rope(c, tol); break;
-    case TB_OP_ATTENTION: tol_attention(c, tol); break;
-    case TB_OP_SILU:
-        for (int64_t i = 0; i < n; i++)
-            tol[i] = 16.0 * EPS * fabs(ref[i]);
-        break;
-    default: break; /* exact */
-    }
-}
-
 /* ---- the comparison driver */
 
 static int g_n_cases;
+
+/* c's op with its own sources and dst template, for the contract */
+static struct tb_op case_op(struct opcase *c)
+{
+    struct tb_op op = c->op;
+    op.dst = &c->dst;
+    for (int s = 0; s < TB_OP_MAX_SRC; s++)
+        op.src[s] = s < c->n_src ? &c->src[s] : NULL;
+    return op;
+}
 
 static void check_case(struct opcase *c)
 {
@@ -490,16 +333,18 @@ static void check_case(struct opcase *c)
     if (!ref)
         return;
     const int64_t n = tb_tensor_nelements(&c->dst);
-    const bool f32 = c->dst.type == TB_TYPE_F32;
+    const struct tb_op op = case_op(c);
+    const bool exact_bytes = c->dst.type != TB_TYPE_F32; /* f16 cache: exact conversion */
     double *tol = NULL;
-    if (f32) {
+    if (!exact_bytes) {
         const float *r = (const float *)ref;
         int bad = 0;
         for (int64_t i = 0; i < n; i++)
             bad += !isfinite(r[i]);
         CHECKF(bad == 0, "%s: cpu-ref produced %d non-finite values", c->label, bad);
         tol = malloc((size_t)n * sizeof *tol);
-        case_tolerance(c, r, tol);
+        const void *x_in = c->inplace ? (const void *)c->dst_init : c->src[0].data;
+        opc_tolerance(&op, r, x_in, tol);
     }
     for (int ti = 0; ti < g_n_targets; ti++) {
         struct target *t = &g_targets[ti];
@@ -507,35 +352,23 @@ static void check_case(struct opcase *c)
         t->unsupported[c->op.kind] += unsupported;
         if (!out)
             continue;
-        if (!f32) { /* f16 cache: conversion is exact, bytes must match */
+        if (exact_bytes) {
             CHECKF(memcmp(out, ref, tb_tensor_nbytes(&c->dst)) == 0, "%s on %s: bytes differ",
                    c->label, t->label);
         } else {
             const float *o = (const float *)out, *r = (const float *)ref;
-            int64_t worst_i = -1;
-            double worst = 0;
-            int nonfinite = 0;
-            for (int64_t i = 0; i < n; i++) {
-                if (!isfinite(o[i])) {
-                    nonfinite++;
-                    continue;
-                }
-                const double e = fabs((double)o[i] - r[i]);
-                const double ratio = e == 0 ? 0 : tol[i] > 0 ? e / tol[i] : INFINITY;
-                if (ratio > worst) {
-                    worst = ratio;
-                    worst_i = i;
-                }
-            }
+            const int64_t N = c->dst.ne[0];
+            int64_t wi;
+            int nonfinite;
+            const double worst = opc_worst(o, (size_t)N, r, tol, N, n / N, &wi, &nonfinite);
             CHECKF(nonfinite == 0, "%s on %s: %d non-finite outputs", c->label, t->label,
                    nonfinite);
             if (worst > t->worst[c->op.kind])
                 t->worst[c->op.kind] = worst;
             CHECKF(worst <= 1.0,
                    "%s on %s: element %lld (row %lld col %lld) = %.9g, ref %.9g, tol %.3g",
-                   c->label, t->label, (long long)worst_i, (long long)(worst_i / c->dst.ne[0]),
-                   (long long)(worst_i % c->dst.ne[0]), (double)o[worst_i < 0 ? 0 : worst_i],
-                   (double)r[worst_i < 0 ? 0 : worst_i], tol[worst_i < 0 ? 0 : worst_i]);
+                   c->label, t->label, (long long)wi, (long long)(wi / N), (long long)(wi % N),
+                   (double)o[wi], (double)r[wi], tol[wi]);
         }
         free(out);
     }
@@ -545,7 +378,7 @@ static void check_case(struct opcase *c)
 
 /* ---- the cases */
 
-static const enum tb_type k_wtypes[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
+static const enum tb_type k_wtypes[] = {TB_WTYPES(TB_WTYPE_ID)};
 #define N_WTYPES (int)(sizeof k_wtypes / sizeof k_wtypes[0])
 
 static void cases_get_rows(void)
@@ -678,12 +511,7 @@ static void attention_case(enum tb_type ctype, int hd, int nh, int nkv, int64_t 
                            int non_causal)
 {
     const int64_t n_ctx = pos0 + n + 3;
-    const struct tb_op_params p = {.scale = 1.0f / sqrtf((float)hd),
-                                   .pos0 = pos0,
-                                   .n_head = nh,
-                                   .n_head_kv = nkv,
-                                   .head_dim = hd,
-                                   .non_causal = non_causal};
+    const struct tb_op_params p = opc_attention_params(hd, nh, nkv, pos0, non_causal);
     struct opcase c;
     case_init(&c, TB_OP_ATTENTION, &p);
     case_src(&c, 0, TB_TYPE_F32, (int64_t)hd * nh, n, -2.0f, 2.0f);
@@ -903,7 +731,7 @@ static void test_ref_known_answers(void)
 static void test_rejections(struct tb_backend *b, const char *who)
 {
     float x[64] = {0}, y[64];
-    unsigned char q41[2 * 20] = {0};
+    unsigned char q81[2 * 36] = {0};
     struct tb_tensor W, X, D;
     struct tb_op op;
     struct tb_err err = {0};
@@ -926,11 +754,12 @@ static void test_rejections(struct tb_backend *b, const char *who)
                    strstr(err.msg, "[32 x 2]"),
                "cpu-ref compute_op on a K mismatch: rc %d '%s'", rc, err.msg);
     }
-    tensor2(&W, TB_TYPE_Q4_1, 32, 2, q41);
+    /* q8_1: ggml's activation type, never a weight type */
+    tensor2(&W, TB_TYPE_Q8_1, 32, 2, q81);
     tensor2(&X, TB_TYPE_F32, 32, 1, x);
-    CHECKF(!tb_backend_supports_op(b, &op), "%s accepts q4_1 weights", who);
+    CHECKF(!tb_backend_supports_op(b, &op), "%s accepts q8_1 weights", who);
     rc = tb_backend_compute_op(b, &op, &err);
-    CHECKF(rc == TB_EINVAL || rc == TB_EUNSUPPORTED, "%s: q4_1 weights gave rc %d", who, rc);
+    CHECKF(rc == TB_EINVAL || rc == TB_EUNSUPPORTED, "%s: q8_1 weights gave rc %d", who, rc);
 
     /* attention whose n_head is not a multiple of n_head_kv */
     op.kind = TB_OP_ATTENTION;

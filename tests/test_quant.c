@@ -469,8 +469,52 @@ static void test_row_sizes(void)
     CHECK(tb_row_size(TB_TYPE_Q4_0, 64) == 36);
     CHECK(tb_row_size(TB_TYPE_F16, 3) == 6);
     CHECK(tb_row_size(TB_TYPE_Q8_0, 33) == 0);
-    CHECK(tb_quantize_row(TB_TYPE_Q4_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
-    CHECK(tb_dequantize_row(TB_TYPE_Q4_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
+    /* q8_1: ggml's activation type, never a weight type */
+    CHECK(tb_quantize_row(TB_TYPE_Q8_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
+    CHECK(tb_dequantize_row(TB_TYPE_Q8_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
+}
+
+/* The list of kernels/tb_wtypes.h against the traits, the name parser, the
+ * masks and the row conversions: every listed type round-trips a row of
+ * 64 values within its coarsest step, and nothing else is listed. */
+static void test_wtype_list(void)
+{
+    static const int ids[] = {TB_WTYPES(TB_WTYPE_ID)};
+    CHECK(sizeof ids / sizeof ids[0] == (size_t)TB_WTYPE_COUNT);
+    char names[128];
+    tb_wtype_names(names, sizeof names, "|");
+    char want[128] = "";
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        strcat(want, i ? "|" : "");
+        strcat(want, tb_type_name(ids[i]));
+    }
+    CHECKF(!strcmp(names, want) && !strncmp(names, "f32|f16|", 8), "%s", names);
+    char small[6];
+    CHECK(!strcmp(tb_wtype_names(small, sizeof small, ", "), "f32")); /* cut at a whole name */
+    int n = 0;
+    for (int t = 0; t < TB_TYPE_ID_LIMIT; t++) {
+        const struct tb_type_traits *tr = tb_type_traits(t);
+        const bool listed = tb_wtype_ok(t);
+        n += listed;
+        CHECKF(!tr || tr->compute == listed, "%s: compute %d, listed %d", tr->name, tr->compute,
+               listed);
+        CHECK(!listed || (tr && tb_type_from_name(tr->name) == t));
+        CHECK(listed || !tr || tb_type_from_name(tr->name) == -1);
+        if (!listed)
+            continue;
+        float x[64], y[64];
+        unsigned char q[64 * 4];
+        for (int i = 0; i < 64; i++)
+            x[i] = sinf(0.37f * (float)i) * 2.0f;
+        CHECK(tb_row_size(t, 64) <= sizeof q);
+        CHECK(tb_quantize_row(t, x, q, 64) == TB_OK && tb_dequantize_row(t, q, y, 64) == TB_OK);
+        double e = 0;
+        for (int i = 0; i < 64; i++)
+            e = fmax(e, fabs((double)y[i] - x[i]));
+        /* amax = 2: q4_0's clamped top step is off by up to amax / 8 */
+        CHECKF(e <= 2.0 / 8.0, "%s: round trip off by %g", tr->name, e);
+    }
+    CHECK(n == TB_WTYPE_COUNT);
 }
 
 int main(void)
@@ -481,5 +525,6 @@ int main(void)
     test_q4_0_known();
     test_quant_error_bounds();
     test_row_sizes();
+    test_wtype_list();
     return tb_test_result("test_quant");
 }

@@ -131,12 +131,14 @@ static int bind(const struct tb_gguf *g, const char *name, int layer, int norm, 
     const struct tb_gguf_tensor_info *ti = tb_gguf_tensor(g, i);
     const unsigned long long off = (unsigned long long)(tb_gguf_data_offset(g) + ti->offset);
     const struct tb_type_traits *tr = tb_type_traits(ti->type);
-    if (norm ? ti->type != TB_TYPE_F32 : !(tr && tr->compute))
+    if (norm ? ti->type != TB_TYPE_F32 : !(tr && tr->compute)) {
+        char names[TB_WTYPE_NAMES_MAX];
         return tb_err_set(err, TB_EUNSUPPORTED,
                           "%s: offset %llu: tensor %s has type %s, "
                           "supported: %s",
                           path, off, name, tb_type_name(ti->type),
-                          norm ? "f32" : "f32, f16, q8_0, q4_0");
+                          norm ? "f32" : tb_wtype_names(names, sizeof names, ", "));
+    }
     const uint32_t want_dims = norm ? 1 : 2;
     if (ti->n_dims != want_dims || ti->ne[0] != ne0 || (!norm && ti->ne[1] != ne1))
         return tb_err_set(err, TB_EFORMAT,

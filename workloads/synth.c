@@ -119,13 +119,15 @@ static void gen_row(const struct gen_tensor *t, uint64_t seed, uint64_t tensor_i
     }
 }
 
+/* llama.cpp's general.file_type for a model all in `type` (tb_wtypes.h); -1
+ * if the engine does not compute with it. */
 static int ggml_file_type(int type)
 {
     switch (type) {
-    case TB_TYPE_F32: return 0;
-    case TB_TYPE_F16: return 1;
-    case TB_TYPE_Q4_0: return 2;
-    case TB_TYPE_Q8_0: return 7;
+#define FTYPE_CASE(T, t, FTYPE, ...)                                                               \
+    case TB_TYPE_##T: return FTYPE;
+        TB_WTYPES(FTYPE_CASE)
+#undef FTYPE_CASE
     default: return -1;
     }
 }
@@ -271,10 +273,11 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     const struct tb_synth_shape *sh = tb_synth_find(shape);
     if (!sh)
         return tb_err_set(err, TB_EINVAL, "synth: unknown shape '%s'", shape);
-    if (ggml_file_type(weight_type) < 0)
-        return tb_err_set(err, TB_EINVAL,
-                          "synth: weight type %s is not one of f32, f16, q8_0, q4_0",
-                          tb_type_name(weight_type));
+    if (ggml_file_type(weight_type) < 0) {
+        char names[TB_WTYPE_NAMES_MAX];
+        return tb_err_set(err, TB_EINVAL, "synth: weight type %s is not one of %s",
+                          tb_type_name(weight_type), tb_wtype_names(names, sizeof names, ", "));
+    }
     const struct tb_llama_config *c = &sh->config;
     const int n = list_tensors(c, weight_type, NULL);
     struct gen_tensor *ts = calloc((size_t)n, sizeof *ts);

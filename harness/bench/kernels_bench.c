@@ -55,7 +55,7 @@ static const struct kb_case k_cases[] = {
 };
 /* clang-format on */
 
-static const enum tb_type k_weight_types[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
+static const enum tb_type k_weight_types[] = {TB_WTYPES(TB_WTYPE_ID)}; /* matmul cases */
 
 /* Backend variants: cpu-ref, "cpu" capped at each ISA level, "cpu" at
  * AVX-512 with weights kept in the file's layout (the kernels a weight runs

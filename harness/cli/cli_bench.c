@@ -32,17 +32,20 @@ struct bench_args {
 
 static void usage(FILE *f)
 {
+    char types[TB_WTYPE_NAMES_MAX];
     fprintf(f,
             "usage: tierbench bench --model SPEC[,SPEC...] [-p 128] [-n 64] [-r 5] [-t 2[,1...]]\n"
             "                       [--backend cpu] [--isa scalar|avx2|avx512] [--cache DIR]\n"
             "                       [--json FILE] [--no-stream] [--no-repack] [--kv f32|f16]\n"
-            "  SPEC is synth:SHAPE:TYPE (generated on first use, cached) or FILE.gguf.\n"
+            "  SPEC is synth:SHAPE:TYPE (TYPE %s; generated on first use, cached)\n"
+            "  or FILE.gguf.\n"
             "  pp: P tokens in one batch from position 0; tg: N decode steps from position 0.\n"
             "  Each test: one warm-up, then R timed repetitions; median and min..max of tok/s.\n"
             "  STREAM triad (same thread count) is measured before and after every model.\n"
-            "  --no-repack keeps q8_0/q4_0 weights in the file's layout (the cpu backend\n"
+            "  --no-repack keeps the weights in the file's layout (the cpu backend\n"
             "  otherwise repacks them into 16-row groups on first use: docs/engine.md).\n"
-            "  --kv f16 keeps the KV cache in f16 (llama-bench's default) instead of f32.\n");
+            "  --kv f16 keeps the KV cache in f16 (llama-bench's default) instead of f32.\n",
+            tb_wtype_names(types, sizeof types, "|"));
 }
 
 /* tb_parse_int with this command's message naming the option. */

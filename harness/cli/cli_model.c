@@ -27,9 +27,9 @@ static int model_info(int argc, char **argv)
 
 static void synth_usage(FILE *f)
 {
-    fprintf(
-        f, "usage: tierbench model synth --shape NAME --type f32|f16|q8_0|q4_0 [--seed S] -o FILE\n"
-           "shapes:");
+    char types[TB_WTYPE_NAMES_MAX];
+    fprintf(f, "usage: tierbench model synth --shape NAME --type %s [--seed S] -o FILE\nshapes:",
+            tb_wtype_names(types, sizeof types, "|"));
     for (const struct tb_synth_shape *s = tb_synth_shapes(); s->name; s++)
         fprintf(f, " %s", s->name);
     fputc('\n', f);
@@ -75,8 +75,9 @@ static int model_synth(int argc, char **argv)
     }
     int t = tb_type_from_name(type);
     if (t < 0) {
-        fprintf(stderr, "tierbench model synth: unknown --type '%s' (f32, f16, q8_0, q4_0)\n",
-                type);
+        char types[TB_WTYPE_NAMES_MAX];
+        fprintf(stderr, "tierbench model synth: unknown --type '%s' (%s)\n", type,
+                tb_wtype_names(types, sizeof types, ", "));
         return TB_EXIT_USAGE;
     }
     struct tb_err err = {0};

@@ -19,8 +19,10 @@
 #include "kernels/tb_backend.h"
 #include "kernels/tb_types.h"
 
-/* Weight types with a matmul kernel, the index into tb_cpu_kernels.mm. */
-enum tb_cpu_wtype { TB_CPU_W_F32, TB_CPU_W_F16, TB_CPU_W_Q8_0, TB_CPU_W_Q4_0, TB_CPU_W_COUNT };
+/* Weight types with a matmul kernel (kernels/tb_wtypes.h), the index into
+ * tb_cpu_kernels.mm: TB_CPU_W_F32, ... */
+#define TB_CPU_W_ENUM(T, ...) TB_CPU_W_##T,
+enum tb_cpu_wtype { TB_WTYPES(TB_CPU_W_ENUM) TB_CPU_W_COUNT };
 int tb_cpu_wtype(enum tb_type t); /* -1 when not a matmul weight type */
 
 /* One matmul: dst[i][j] = dot(W row j, X row i), j < N, i < n, rows of K.
@@ -114,13 +116,39 @@ bool tb_cpu_weight_packed(const struct tb_backend *b, const struct tb_tensor *w)
 const struct tb_cpu_kernels *tb_cpu_kernels_get(enum tb_isa isa);
 
 /* ---- kernel entry points, grouped by file ---- */
+/* The matmul kernels of each weight type, named by its row of
+ * kernels/tb_wtypes.h (only the variants it says exist):
+ *   matmul_T_scalar.c     tb_cpu_gemm_T_scalar
+ *   matmul_T_avx2.c       tb_cpu_gemm_T_avx2
+ *   matmul_T_avx512.c     tb_cpu_gemm_T_avx512 (+ tb_cpu_quantize_act_T_avx512, ACT Q8)
+ *   matmul_Tx16_avx512.c  tb_cpu_pack_bytes_Tx16, tb_cpu_pack_Tx16, tb_cpu_gemm_Tx16_avx512
+ *                         (+ ACT Q8: tb_cpu_quantize_act_Tx16_avx512,
+ *                         ACT F32/F16: tb_cpu_gemm_tiles_Tx16_avx512) */
+#define TB_CPU_IF_Y(...) __VA_ARGS__
+#define TB_CPU_IF_N(...)
+#define TB_CPU_GEMM_PROTO(name) void name(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
+#define TB_CPU_ACT_PROTO(name) void name(const float *x, void *dst, int64_t K);
+#define TB_CPU_X512_F32(t)
+#define TB_CPU_X512_F16(t)
+#define TB_CPU_X512_Q8(t) TB_CPU_ACT_PROTO(tb_cpu_quantize_act_##t##_avx512)
+#define TB_CPU_X16_F32(t) TB_CPU_GEMM_PROTO(tb_cpu_gemm_tiles_##t##x16_avx512)
+#define TB_CPU_X16_F16(t) TB_CPU_X16_F32(t)
+#define TB_CPU_X16_Q8(t) TB_CPU_ACT_PROTO(tb_cpu_quantize_act_##t##x16_avx512)
+/* clang-format off */
+#define TB_CPU_MM_PROTOS(T, t, FT, ACT, AVX2, AVX512, X16)                                         \
+    TB_CPU_GEMM_PROTO(tb_cpu_gemm_##t##_scalar)                                                    \
+    TB_CPU_IF_##AVX2(TB_CPU_GEMM_PROTO(tb_cpu_gemm_##t##_avx2))                                    \
+    TB_CPU_IF_##AVX512(TB_CPU_GEMM_PROTO(tb_cpu_gemm_##t##_avx512) TB_CPU_X512_##ACT(t))           \
+    TB_CPU_IF_##X16(size_t tb_cpu_pack_bytes_##t##x16(int64_t N, int64_t K);                       \
+                    void tb_cpu_pack_##t##x16(const void *w, size_t w_row, int64_t K, int64_t g0,  \
+                                              int64_t g1, void *dst);                              \
+                    TB_CPU_GEMM_PROTO(tb_cpu_gemm_##t##x16_avx512) TB_CPU_X16_##ACT(t))
+/* clang-format on */
+TB_WTYPES(TB_CPU_MM_PROTOS)
+
 /* scalar */
 size_t tb_cpu_act_q8_bytes_scalar(int64_t K);
 void tb_cpu_quantize_act_scalar(const float *x, void *dst, int64_t K);
-void tb_cpu_gemm_f32_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_f16_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q8_0_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q4_0_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 float tb_cpu_dot_f32_scalar(const float *a, const float *b, int64_t n);
 float tb_cpu_dot_f16_scalar(const float *a, const tb_fp16 *b, int64_t n);
 void tb_cpu_axpy_f32_scalar(float *y, float a, const float *x, int64_t n);
@@ -136,10 +164,6 @@ void tb_cpu_from_f16_scalar(float *y, const tb_fp16 *x, int64_t n);
 
 /* avx2 (the scalar activation format is shared: int8 quants + f32 scales) */
 void tb_cpu_quantize_act_avx2(const float *x, void *dst, int64_t K);
-void tb_cpu_gemm_f32_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_f16_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q8_0_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q4_0_avx2(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 float tb_cpu_dot_f32_avx2(const float *a, const float *b, int64_t n);
 float tb_cpu_dot_f16_avx2(const float *a, const tb_fp16 *b, int64_t n);
 void tb_cpu_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
@@ -155,12 +179,6 @@ void tb_cpu_from_f16_avx2(float *y, const tb_fp16 *x, int64_t n);
 
 /* avx512 (its own activation formats, one per quantized weight type) */
 size_t tb_cpu_act_bytes_avx512(int64_t K);
-void tb_cpu_quantize_act_q8_0_avx512(const float *x, void *dst, int64_t K);
-void tb_cpu_quantize_act_q4_0_avx512(const float *x, void *dst, int64_t K);
-void tb_cpu_gemm_f32_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_f16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q8_0_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q4_0_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 float tb_cpu_dot_f32_avx512(const float *a, const float *b, int64_t n);
 float tb_cpu_dot_f16_avx512(const float *a, const tb_fp16 *b, int64_t n);
 void tb_cpu_axpy_f32_avx512(float *y, float a, const float *x, int64_t n);
@@ -176,23 +194,7 @@ void tb_cpu_from_f16_avx512(float *y, const tb_fp16 *x, int64_t n);
 int tb_cpu_attn_group_avx512(const struct tb_cpu_attn *a);
 /* avx512, weights repacked into 16-row groups (gemm_qx16_avx512.h) */
 size_t tb_cpu_qx16_act_bytes_avx512(int64_t K);
-void tb_cpu_quantize_act_q8_0x16_avx512(const float *x, void *dst, int64_t K);
-void tb_cpu_quantize_act_q4_0x16_avx512(const float *x, void *dst, int64_t K);
-size_t tb_cpu_pack_bytes_q8_0x16(int64_t N, int64_t K);
-size_t tb_cpu_pack_bytes_q4_0x16(int64_t N, int64_t K);
-void tb_cpu_pack_q8_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
-void tb_cpu_pack_q4_0x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
-void tb_cpu_gemm_q8_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_q4_0x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-size_t tb_cpu_pack_bytes_f32x16(int64_t N, int64_t K);
-void tb_cpu_pack_f32x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
-void tb_cpu_gemm_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_tiles_f32x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 void tb_cpu_pack_x16(const float *x, size_t x_row, int64_t n, int64_t K, float *dst, int64_t t0,
                      int64_t t1);
-size_t tb_cpu_pack_bytes_f16x16(int64_t N, int64_t K);
-void tb_cpu_pack_f16x16(const void *w, size_t w_row, int64_t K, int64_t g0, int64_t g1, void *dst);
-void tb_cpu_gemm_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
-void tb_cpu_gemm_tiles_f16x16_avx512(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1);
 
 #endif

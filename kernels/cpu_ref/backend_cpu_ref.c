@@ -75,11 +75,6 @@ static int grow_dbuf(struct cpu_ref_ctx *c, size_t n, struct tb_err *err)
 /* ---- validation: one function per op, shared by supports_op (err NULL)
  * and compute_op (err filled with a message naming the op). */
 
-static bool is_weight_type(enum tb_type t)
-{
-    return t == TB_TYPE_F32 || t == TB_TYPE_F16 || t == TB_TYPE_Q8_0 || t == TB_TYPE_Q4_0;
-}
-
 /* Rows reachable as data + i*nb[1] for i < nrows (what tb_tensor_row assumes). */
 static int check_tensor(const struct tb_op *op, const struct tb_tensor *t, const char *what,
                         struct tb_err *err)
@@ -128,7 +123,7 @@ static int validate(const struct tb_op *op, struct tb_err *err)
     switch (op->kind) {
     case TB_OP_GET_ROWS:
         if ((rc = check_tensor(op, b, "src1 (ids)", err)) ||
-            (rc = check_type(op, a, "table", is_weight_type(a->type), err)) ||
+            (rc = check_type(op, a, "table", tb_wtype_ok(a->type), err)) ||
             (rc = check_type(op, b, "ids", b->type == TB_TYPE_I32, err)) ||
             (rc = check_type(op, d, "dst", d->type == TB_TYPE_F32, err)))
             return rc;
@@ -153,7 +148,7 @@ static int validate(const struct tb_op *op, struct tb_err *err)
         return TB_OK;
     case TB_OP_MATMUL:
         if ((rc = check_tensor(op, b, "src1 (x)", err)) ||
-            (rc = check_type(op, a, "weight", is_weight_type(a->type), err)) ||
+            (rc = check_type(op, a, "weight", tb_wtype_ok(a->type), err)) ||
             (rc = check_type(op, b, "x", b->type == TB_TYPE_F32, err)) ||
             (rc = check_type(op, d, "dst", d->type == TB_TYPE_F32, err)))
             return rc;
