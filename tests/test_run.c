@@ -232,7 +232,7 @@ static void test_budget_invalid_unsupported(void)
     json_t *recs = read_run(out, run_dir, sizeof run_dir);
     json_t *r = recs ? find(recs, "llm-prefill") : NULL;
     CHECK(r && !strcmp(str_at(r, "status", NULL), "does-not-fit"));
-    CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8.0 MiB") != NULL);
+    CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8 MiB") != NULL);
     CHECK(r && json_object_get(r, "stats") == NULL); /* not run */
     json_decref(recs);
 
