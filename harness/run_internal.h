@@ -1,13 +1,13 @@
 /* Private to harness/run*.c: the state one `tierbench run` shares across
- * its modules, and what each module offers the ones above it. The modules
- * call downward only:
- *   run.c (suite, profiles, configurations)
- *     > run_watched.c (a configuration under the watchdog)
- *       > run_workload.c (one configuration, phase by phase)
- *         > run_measure.c (session, counters, energy, derived, tier probe)
- *           run_accuracy.c (teacher-forced accuracy, reference cache)
- *     run_env.c, run_slo.c, run_summary.c, run_backend.c, run_model.c
- *       > run_record.c (record fields, summary rows, coverage rows) */
+ * its modules, and what each module offers. Each calls only the modules
+ * listed below it, never back up:
+ *   run.c           the suite: profiles, one configuration at a time
+ *   run_watched.c   a configuration in a child under the watchdog
+ *   run_workload.c  one configuration in this process, phase by phase
+ *   run_measure.c   session, counters, energy, derived figures, tier probe
+ *   run_accuracy.c  teacher-forced accuracy against the cached reference
+ *   run_backend.c, run_model.c, run_env.c, run_slo.c, run_summary.c
+ *   run_record.c    record fields, summary rows, progress, coverage rows */
 #ifndef TB_RUN_INTERNAL_H
 #define TB_RUN_INTERNAL_H
 
