@@ -92,6 +92,7 @@ struct parse {
     struct tb_profile *p;
     struct tb_err *err;
     int err_line; /* line of the first error, 0 = none */
+    int kv_type;  /* enum tb_type of the KV cache the run will use (memory need) */
 };
 
 /* Records the first error as "FILE:LINE: msg"; returns 1 so inih goes on
@@ -109,22 +110,6 @@ __attribute__((format(printf, 4, 5))) static int fail(struct parse *ps, int code
     ps->err_line = line > 0 ? line : 1;
     tb_err_set(ps->err, code, "%s:%d: %s", ps->path, ps->err_line, msg);
     return 1;
-}
-
-static void copy_str(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%.*s", (int)n - 1, src);
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
 }
 
 /* "888 KiB", "6 GiB", "1.5GiB", "4096 B": binary units only. */
@@ -230,8 +215,28 @@ int tb_profile_synth_bytes(const char *shape, int weight_type, int n_ctx, uint64
                          row_ffn * (uint64_t)c->dim + 2 * (uint64_t)c->dim * 4;
     *weights = 2 * row_dim * (uint64_t)c->vocab_size + (uint64_t)c->n_layers * per_layer +
                (uint64_t)c->dim * 4;
-    *kv_cache = 2 * (uint64_t)c->n_layers * kv_dim * (uint64_t)(n_ctx > 0 ? n_ctx : 0) * 4;
-    return TB_OK;
+    *kv_cache = 0;
+    if (n_ctx < 1)
+        return TB_OK;
+    struct tb_memory_need need;
+    int rc = tb_llama_memory_need(c, *weights, TB_TYPE_F32, 1, n_ctx, &need, err);
+    *kv_cache = need.kv;
+    return rc;
+}
+
+int tb_profile_positions(enum tb_workload_kind kind, int prompt, int n_predict, int ctx_len,
+                         int32_t *n_prompt, int32_t *n_gen)
+{
+    int32_t np = prompt > 0 ? prompt : 1;
+    const int32_t ng = kind == TB_WL_LLM_GENERATE ? n_predict : kind == TB_WL_LLM_DECODE ? 1 : 0;
+    int clamped = 0;
+    if (np + ng > ctx_len) { /* leave room for the generated tokens */
+        np = ctx_len - ng > 1 ? ctx_len - ng : 1;
+        clamped = 1;
+    }
+    *n_prompt = np;
+    *n_gen = ng;
+    return clamped;
 }
 
 /* ------------------------------------------------------------ [profile] */
@@ -260,19 +265,19 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
         if (!*value || strlen(value) >= sizeof p->name)
             return fail(ps, TB_EFORMAT, ps->line, "name must be 1..%zu characters",
                         sizeof p->name - 1);
-        copy_str(p->name, sizeof p->name, value);
+        tb_copy_str(p->name, sizeof p->name, value);
         break;
     case K_TIER:
         if (!*value || strlen(value) >= sizeof p->tier)
             return fail(ps, TB_EFORMAT, ps->line, "tier must be 1..%zu characters",
                         sizeof p->tier - 1);
-        copy_str(p->tier, sizeof p->tier, value);
+        tb_copy_str(p->tier, sizeof p->tier, value);
         break;
-    case K_DESCRIPTION: copy_str(p->description, sizeof p->description, value); break;
+    case K_DESCRIPTION: tb_copy_str(p->description, sizeof p->description, value); break;
     case K_THREADS:
         if (!strcmp(value, "all"))
             p->threads = 0;
-        else if (parse_int(value, 1, 4096, &p->threads))
+        else if (tb_parse_int(value, 1, 4096, &p->threads))
             return fail(ps, TB_EFORMAT, ps->line,
                         "threads '%s': expected an integer 1..4096 or 'all'", value);
         break;
@@ -287,7 +292,7 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
         if (strlen(value) >= sizeof p->cpuset || tb_topo_cpuset_check(value, &e))
             return fail(ps, TB_EFORMAT, ps->line, "cpuset '%s': expected a CPU list like 0-3,8",
                         value);
-        copy_str(p->cpuset, sizeof p->cpuset, value);
+        tb_copy_str(p->cpuset, sizeof p->cpuset, value);
         break;
     }
     case K_ISA_CAP:
@@ -345,7 +350,7 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
                 return fail(ps, TB_EFORMAT, ps->line, "energy_source: path too long");
         } else if (!strcmp(value, "auto") || !strcmp(value, "powercap") || !strcmp(value, "papi") ||
                    !strcmp(value, "nvml") || !strcmp(value, "none")) {
-            copy_str(p->energy_source, sizeof p->energy_source, value);
+            tb_copy_str(p->energy_source, sizeof p->energy_source, value);
         } else {
             return fail(ps, TB_EFORMAT, ps->line,
                         "energy_source '%s': expected auto, powercap, papi, nvml, trace:FILE "
@@ -360,7 +365,7 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
             return fail(ps, TB_EFORMAT, ps->line,
                         "events: expected a comma-separated PAPI event list (< %zu chars)",
                         sizeof p->events);
-        copy_str(p->events, sizeof p->events, value);
+        tb_copy_str(p->events, sizeof p->events, value);
         break;
     }
     return 1;
@@ -412,7 +417,7 @@ static int workload_key(struct parse *ps, int kind, const char *name, const char
                 return fail(ps, TB_EFORMAT, ps->line, "prompt: at most %d lengths",
                             TB_PROFILE_MAX_PROMPTS);
             int v;
-            if (parse_int(tok, 1, 1 << 20, &v))
+            if (tb_parse_int(tok, 1, 1 << 20, &v))
                 return fail(ps, TB_EFORMAT, ps->line,
                             "prompt '%s': expected integers >= 1, comma-separated", value);
             w->prompts[w->n_prompts++] = v;
@@ -423,7 +428,7 @@ static int workload_key(struct parse *ps, int kind, const char *name, const char
         for (int i = 0; i < w->n_prompts; i++)
             w->prompt = w->prompts[i] > w->prompt ? w->prompts[i] : w->prompt;
     } else if (k == W_N_PREDICT) {
-        if (parse_int(value, 0, 1 << 20, &w->n_predict))
+        if (tb_parse_int(value, 0, 1 << 20, &w->n_predict))
             return fail(ps, TB_EFORMAT, ps->line, "n_predict '%s': expected an integer >= 0",
                         value);
     } else if (!strncmp(value, "synth:", 6)) {
@@ -441,7 +446,7 @@ static int workload_key(struct parse *ps, int kind, const char *name, const char
                         "model '%s': unknown weight type '%s' (f32, f16, q8_0, q4_0)", value,
                         colon + 1);
         w->synth = true;
-        copy_str(w->model, sizeof w->model, value);
+        tb_copy_str(w->model, sizeof w->model, value);
     } else if (*value) {
         w->synth = false;
         w->weight_type = -1;
@@ -500,13 +505,13 @@ static int slo_line(struct parse *ps, const char *name, const char *value)
             return fail(ps, TB_EFORMAT, ps->line,
                         "SLO condition '@ %s': expected prompt, n_predict or workload", key);
         int n;
-        if (strcmp(key, "workload") && parse_int(val, 0, 1 << 20, &n))
+        if (strcmp(key, "workload") && tb_parse_int(val, 0, 1 << 20, &n))
             return fail(ps, TB_EFORMAT, ps->line, "SLO condition '@ %s %s': not an integer", key,
                         val);
         if (!strcmp(key, "workload") && workload_from_name(val) < 0)
             return fail(ps, TB_EFORMAT, ps->line, "SLO condition: unknown workload '%s'", val);
-        copy_str(s->cond_key, sizeof s->cond_key, key);
-        copy_str(s->cond_value, sizeof s->cond_value, val);
+        tb_copy_str(s->cond_key, sizeof s->cond_key, key);
+        tb_copy_str(s->cond_value, sizeof s->cond_value, val);
     } else if (*c) {
         goto syntax;
     }
@@ -547,7 +552,7 @@ static void section_header(struct parse *ps, const char *s)
     if (!s[len])
         return; /* inih reports the syntax error */
     char name[64];
-    copy_str(name, len + 1 < sizeof name ? len + 1 : sizeof name, s);
+    tb_copy_str(name, len + 1 < sizeof name ? len + 1 : sizeof name, s);
     if (!strcmp(name, "profile")) {
         ps->profile_line = ps->line;
         return;
@@ -685,22 +690,25 @@ static void check_workload(struct parse *ps, int idx)
              w->prompt, w->n_predict, w->shape, sh->config.ctx_len);
         return;
     }
-    uint64_t wb = 0, kv = 0;
+    /* sized as the run sizes it: its largest prompt, the KV type it uses */
+    uint64_t wb = 0, kv_f32 = 0;
+    int32_t n_prompt, n_gen;
+    tb_profile_positions(w->kind, w->prompt, w->n_predict, sh->config.ctx_len, &n_prompt, &n_gen);
+    struct tb_memory_need need;
     struct tb_err e = {0};
-    if (tb_profile_synth_bytes(w->shape, w->weight_type, n_ctx, &wb, &kv, &e)) {
+    if (tb_profile_synth_bytes(w->shape, w->weight_type, 0, &wb, &kv_f32, &e) ||
+        tb_llama_memory_need(&sh->config, wb, (enum tb_type)ps->kv_type, n_prompt, n_prompt + n_gen,
+                             &need, &e)) {
         fail(ps, TB_EINVAL, model_line, "model %s: %s", w->model, e.msg);
         return;
     }
-    w->need_bytes = wb + kv;
+    w->need_bytes = need.total;
     if (w->need_bytes > p->memory_budget) {
-        char need[32], wbs[32], kvs[32], budget[32];
-        tb_format_bytes(w->need_bytes, need, sizeof need);
-        tb_format_bytes(wb, wbs, sizeof wbs);
-        tb_format_bytes(kv, kvs, sizeof kvs);
+        char what[160], budget[32];
+        tb_memory_need_format(&need, what, sizeof what);
         tb_format_bytes(p->memory_budget, budget, sizeof budget);
-        fail(ps, TB_EBUDGET, model_line,
-             "model %s needs %s (weights %s + KV cache %s) > memory_budget %s (line %d)", w->model,
-             need, wbs, kvs, budget, ps->key_line[K_MEMORY_BUDGET]);
+        fail(ps, TB_EBUDGET, model_line, "model %s needs %s > memory_budget %s (line %d)", w->model,
+             what, budget, ps->key_line[K_MEMORY_BUDGET]);
     }
 }
 
@@ -758,9 +766,10 @@ static void check_profile(struct parse *ps)
 
 /* Parses the open stream f (closed here); path names it in errors and
  * anchors relative paths. */
-static int load_stream(FILE *f, const char *path, struct tb_profile **out, struct tb_err *err)
+static int load_stream(FILE *f, const char *path, int kv_type, struct tb_profile **out,
+                       struct tb_err *err)
 {
-    struct parse ps = {.path = path, .err = err, .f = f};
+    struct parse ps = {.path = path, .err = err, .f = f, .kv_type = kv_type};
     struct tb_err local = {0};
     if (!ps.err)
         ps.err = &local;
@@ -770,13 +779,13 @@ static int load_stream(FILE *f, const char *path, struct tb_profile **out, struc
         return tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
     }
     struct tb_profile *p = ps.p;
-    copy_str(p->path, sizeof p->path, path);
+    tb_copy_str(p->path, sizeof p->path, path);
     const char *slash = strrchr(path, '/');
     if (slash)
         snprintf(ps.dir, sizeof ps.dir, "%.*s", (int)(slash - path), path);
     p->binding = TB_BIND_NONE;
     p->isa_cap = TB_ISA_COUNT;
-    copy_str(p->energy_source, sizeof p->energy_source, "auto");
+    tb_copy_str(p->energy_source, sizeof p->energy_source, "auto");
 
     int rc = ini_parse_stream(reader, &ps, handler, &ps);
     fclose(ps.f);
@@ -800,11 +809,19 @@ static int load_stream(FILE *f, const char *path, struct tb_profile **out, struc
 
 int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *err)
 {
+    return tb_profile_load_kv(path, TB_TYPE_F32, out, err);
+}
+
+int tb_profile_load_kv(const char *path, int kv_type, struct tb_profile **out, struct tb_err *err)
+{
     *out = NULL;
+    if (kv_type != TB_TYPE_F32 && kv_type != TB_TYPE_F16)
+        return tb_err_set(err, TB_EINVAL, "%s: KV cache type %s, expected f32 or f16", path,
+                          tb_type_name(kv_type));
     FILE *f = fopen(path, "r");
     if (!f)
         return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
-    return load_stream(f, path, out, err);
+    return load_stream(f, path, kv_type, out, err);
 }
 
 int tb_profile_load_memory(const char *buf, size_t n, const char *label, struct tb_profile **out,
@@ -815,7 +832,7 @@ int tb_profile_load_memory(const char *buf, size_t n, const char *label, struct 
     FILE *f = n ? fmemopen((void *)buf, n, "r") : fmemopen((void *)"", 1, "r");
     if (!f)
         return tb_err_set(err, TB_ENOMEM, "%s: %s", label, strerror(errno));
-    return load_stream(f, label, out, err);
+    return load_stream(f, label, TB_TYPE_F32, out, err);
 }
 
 void tb_profile_free(struct tb_profile *p)

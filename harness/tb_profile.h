@@ -30,8 +30,9 @@
  *   decode_tps >= 10
  *
  * Cross-checks: a synth model's type must be in weight_types and its
- * weights plus f32 KV cache for prompt + n_predict positions (as
- * tb_llama_state holds it) must fit memory_budget; prompt + n_predict must
+ * memory need (tb_llama_memory_need: weights + activations + KV cache, at
+ * the positions tb_profile_positions gives its largest prompt, in the KV
+ * type the run uses) must fit memory_budget; prompt + n_predict must
  * fit the shape's context; accel_op_classes need a non-CPU backend; SLO
  * conditions must name a defined workload / prompt length. A .gguf model is
  * checked when it is loaded, not here. Relative paths (model, trace:FILE)
@@ -76,7 +77,7 @@ struct tb_profile_workload {
                                             each measured on its own; llm-prefill
                                             default 16, 128, 512 */
     int n_prompts;
-    uint64_t need_bytes; /* synth: weights + KV cache; 0 for a file */
+    uint64_t need_bytes; /* synth: tb_llama_memory_need total; 0 for a file */
     int line;            /* line of the [workload.*] header */
 };
 
@@ -117,7 +118,10 @@ struct tb_profile {
     int n_slos;
 };
 
+/* Validates the memory need with an f32 KV cache (the run's default). */
 int tb_profile_load(const char *path, struct tb_profile **out, struct tb_err *err);
+/* The same for a run whose KV cache is kv_type (TB_TYPE_F32 or TB_TYPE_F16). */
+int tb_profile_load_kv(const char *path, int kv_type, struct tb_profile **out, struct tb_err *err);
 /* Same parse over a caller-owned buffer (tests, fuzzers); label names it in
  * errors and anchors relative paths like a file path would. */
 int tb_profile_load_memory(const char *buf, size_t n, const char *label, struct tb_profile **out,
@@ -135,10 +139,20 @@ void tb_profile_dir_list_free(char **paths, int n);
 /* Loads the profile in dir whose name (or file stem) is `name`. */
 int tb_profile_find(const char *dir, const char *name, struct tb_profile **out, struct tb_err *err);
 
-/* Bytes a synth model needs resident: weights (the exact tensors
- * tb_synth_write emits) plus the f32 KV cache for n_ctx positions. */
+/* Bytes of a synth model's weights (the exact tensors tb_synth_write emits)
+ * and its f32 KV cache for n_ctx positions (0 for n_ctx 0), the latter from
+ * tb_llama_memory_need. */
 int tb_profile_synth_bytes(const char *shape, int weight_type, int n_ctx, uint64_t *weights,
                            uint64_t *kv_cache, struct tb_err *err);
+
+/* The positions one configuration runs at prompt length `prompt` against a
+ * model context of ctx_len: a batch of *n_prompt tokens (prompt, at least 1,
+ * clamped to leave room for the generated ones), *n_gen generated (its
+ * n_predict for llm-generate, the one measured step for llm-decode, 0
+ * otherwise); n_ctx is their sum. Returns 1 when the prompt was clamped.
+ * The run and validation size memory from this alone. */
+int tb_profile_positions(enum tb_workload_kind kind, int prompt, int n_predict, int ctx_len,
+                         int32_t *n_prompt, int32_t *n_gen);
 
 #ifdef __cplusplus
 }

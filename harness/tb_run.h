@@ -50,6 +50,8 @@ struct tb_run_opts {
     uint64_t seed;               /* synthetic weights + prompts */
     int accuracy_positions;      /* teacher-forced positions for accuracy; 0 = skip */
     int no_cpu_fallback;         /* fail fast when an op would fall back to the CPU */
+    int kv_type;                 /* enum tb_type of the KV cache: TB_TYPE_F32 (default) or
+                                    TB_TYPE_F16; profile validation sizes memory for it too */
     int fail_on;                 /* enum tb_fail_on: coverage gate for the exit code */
     int json;                    /* also print each record as a JSON line on stdout */
     int quiet;                   /* no progress lines */

@@ -260,6 +260,31 @@ static void test_synth_bytes(void)
     }
 }
 
+/* The positions the run measures at, and validation for the run's KV type. */
+static void test_positions_kv(void)
+{
+    int32_t np = 0, ng = 0;
+    CHECK(tb_profile_positions(TB_WL_LLM_DECODE, 128, 64, 512, &np, &ng) == 0);
+    CHECK(np == 128 && ng == 1); /* llm-decode measures one step */
+    CHECK(tb_profile_positions(TB_WL_LLM_GENERATE, 500, 64, 512, &np, &ng) == 1);
+    CHECK(np == 448 && ng == 64); /* clamped to leave room */
+    CHECK(tb_profile_positions(TB_WL_LLM_PREFILL, 0, 0, 512, &np, &ng) == 0 && np == 1 && ng == 0);
+
+    struct tb_profile *p16 = NULL, *p32 = NULL;
+    struct tb_err err = {0};
+    CHECKF(tb_profile_load_kv(DATA "good-minimal.ini", TB_TYPE_F16, &p16, &err) == 0, "%s",
+           err.msg);
+    CHECKF(tb_profile_load_kv(DATA "good-minimal.ini", TB_TYPE_F32, &p32, &err) == 0, "%s",
+           err.msg);
+    for (int i = 0; p16 && p32 && i < p16->n_workloads; i++)
+        if (p16->workloads[i].synth)
+            CHECK(p16->workloads[i].need_bytes < p32->workloads[i].need_bytes);
+    tb_profile_free(p16);
+    tb_profile_free(p32);
+    struct tb_profile *p = NULL;
+    CHECK(tb_profile_load_kv(DATA "good-minimal.ini", TB_TYPE_Q8_0, &p, &err) == TB_EINVAL && !p);
+}
+
 static void test_cli(void)
 {
     char *list[] = {"profiles", "list", "--dir", TB_SOURCE_DIR "/device_profiles"};
@@ -285,6 +310,7 @@ int main(void)
     test_bad_fixtures();
     test_inline();
     test_synth_bytes();
+    test_positions_kv();
     test_cli();
     return tb_test_result("test_profile");
 }

@@ -2,7 +2,8 @@
  * recorded, ISA cap honored, memory budget enforced (does-not-fit, not run),
  * INVALID marking, SLO verdicts (PASS/FAIL/UNMEASURED, exit code), a
  * profile the host cannot run (unsupported, with reasons), output-dir
- * errors, never-overwrite, and results that survive SIGKILL mid-run. */
+ * errors, never-overwrite, results that survive SIGKILL mid-run, and
+ * profile validation and the run agreeing on the memory need (KV f16/f32). */
 #include "tb_test.h"
 
 #include <jansson.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "harness/tb_results.h"
+#include "harness/tb_profile.h"
 #include "harness/tb_run.h"
+#include "workloads/tb_llama.h"
 #include "run_helpers.h"
 
 static char g_dir[512];   /* fixture root */
@@ -232,7 +235,7 @@ static void test_budget_invalid_unsupported(void)
     json_t *recs = read_run(out, run_dir, sizeof run_dir);
     json_t *r = recs ? find(recs, "llm-prefill") : NULL;
     CHECK(r && !strcmp(str_at(r, "status", NULL), "does-not-fit"));
-    CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8.0 MiB") != NULL);
+    CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8 MiB") != NULL);
     CHECK(r && json_object_get(r, "stats") == NULL); /* not run */
     json_decref(recs);
 
@@ -461,6 +464,83 @@ static void test_enospc(void)
     CHECK(system(cmd) == 0);
 }
 
+/* Profile validation and the run size memory with the same function
+ * (tb_llama_memory_need) at the same positions and KV type: with a budget
+ * between the f16-KV and the f32-KV need, f16 validates and runs, f32 is
+ * refused by both (validation, and the run's own check on an override
+ * model), and both print and record the same figures. */
+static void test_memory_agreement(void)
+{
+    const struct tb_synth_shape *sh = tb_synth_find("mcu-260k");
+    uint64_t wb = 0, kv = 0;
+    struct tb_err err = {0};
+    CHECK(sh && tb_profile_synth_bytes("mcu-260k", TB_TYPE_Q8_0, 0, &wb, &kv, &err) == 0);
+    if (!sh)
+        return;
+    struct tb_memory_need n16, n32;
+    CHECK(tb_llama_memory_need(&sh->config, wb, TB_TYPE_F16, 64, 64, &n16, &err) == 0);
+    CHECK(tb_llama_memory_need(&sh->config, wb, TB_TYPE_F32, 64, 64, &n32, &err) == 0);
+    CHECK(n16.total < n32.total && n16.activations > 0 && n16.kv * 2 == n32.kv);
+    const uint64_t budget = (n16.total + n32.total) / 2;
+    char body[1024], pdir[1024], path[1100], out[1024], run_dir[1024];
+    const char *fmt = "[profile]\nname = mem\ntier = t\nthreads = 1\nisa_cap = scalar\n"
+                      "memory_budget = %llu B\nweight_types = q8_0, q4_0\nbackends = cpu\n"
+                      "energy_source = none\n[workload.llm-prefill]\nmodel = synth:mcu-260k:%s\n"
+                      "prompt = 64\n";
+    snprintf(body, sizeof body, fmt, (unsigned long long)budget, "q8_0");
+    make_profile("mem", body, pdir, sizeof pdir);
+    snprintf(path, sizeof path, "%s/mem.ini", pdir);
+
+    /* validation: f16 fits with exactly the f16 need, f32 does not */
+    char f32_need[160];
+    tb_memory_need_format(&n32, f32_need, sizeof f32_need);
+    struct tb_profile *p = NULL;
+    CHECKF(tb_profile_load_kv(path, TB_TYPE_F16, &p, &err) == 0, "%s", err.msg);
+    CHECK(p && p->workloads[0].need_bytes == n16.total);
+    tb_profile_free(p);
+    CHECK(tb_profile_load_kv(path, TB_TYPE_F32, &p, &err) == TB_EBUDGET);
+    CHECKF(strstr(err.msg, f32_need) != NULL, "'%s' lacks '%s'", err.msg, f32_need);
+
+    /* the run: f16 measures and records the validated figure */
+    struct tb_run_opts o;
+    int code = -1;
+    snprintf(out, sizeof out, "%s/out-mem16", g_dir);
+    opts_for(&o, pdir, out);
+    o.accuracy_positions = 0;
+    o.kv_type = TB_TYPE_F16;
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    json_t *recs = read_run(out, run_dir, sizeof run_dir);
+    json_t *r = recs ? find(recs, "llm-prefill") : NULL;
+    json_t *mem = json_object_get(r, "memory");
+    CHECK(r && !strcmp(str_at(r, "status", NULL), "ok"));
+    CHECK((uint64_t)json_integer_value(json_object_get(mem, "engine_total_bytes")) == n16.total);
+    CHECK((uint64_t)json_integer_value(json_object_get(mem, "kv_cache_bytes")) == n16.kv);
+    CHECK(!strcmp(str_at(mem, "kv_type", NULL), "f16"));
+    json_decref(recs);
+
+    /* f32: the run refuses the profile at validation, like validation */
+    o.kv_type = TB_TYPE_F32;
+    CHECK(tb_run(&o, &code, &err) == TB_EBUDGET && strstr(err.msg, f32_need));
+
+    /* the run's own check (an override model the profile did not size)
+     * gives the same verdict with the same figures */
+    snprintf(body, sizeof body, fmt, (unsigned long long)budget, "q4_0");
+    make_profile("mem", body, pdir, sizeof pdir);
+    snprintf(out, sizeof out, "%s/out-mem32", g_dir);
+    opts_for(&o, pdir, out);
+    o.accuracy_positions = 0;
+    o.model = "synth:mcu-260k:q8_0";
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    recs = read_run(out, run_dir, sizeof run_dir);
+    r = recs ? find(recs, "llm-prefill") : NULL;
+    mem = json_object_get(r, "memory");
+    CHECK(r && !strcmp(str_at(r, "status", NULL), "does-not-fit"));
+    CHECKF(r && strstr(str_at(r, "does_not_fit", NULL), f32_need), "'%s' lacks '%s'",
+           str_at(r, "does_not_fit", NULL), f32_need);
+    CHECK((uint64_t)json_integer_value(json_object_get(mem, "engine_total_bytes")) == n32.total);
+    json_decref(recs);
+}
+
 int main(void)
 {
     tb_test_path(g_dir, sizeof g_dir, "run", "");
@@ -468,6 +548,7 @@ int main(void)
     snprintf(g_cache, sizeof g_cache, "%s/cache", g_dir);
     test_full_run();
     test_budget_invalid_unsupported();
+    test_memory_agreement();
     test_output_errors();
     test_prompt_lists();
     test_model_changed();

@@ -8,7 +8,9 @@
  * incomplete. The faults come from a test-only backend injected through
  * tb_run_hooks in place of the profile's first entry. Also: the accuracy
  * reference is computed once per run and shared by the children through a
- * file (loaded, or recomputed when damaged) with in-process figures. */
+ * file (loaded, or recomputed when damaged) with in-process figures. And
+ * the generic service itself: a callback that returns (with its bytes),
+ * exits with a code, hangs (TIMEOUT) or aborts (CRASHED, SIGABRT). */
 #include "tb_test.h"
 
 #include <dirent.h>
@@ -26,6 +28,7 @@
 
 #include "harness/tb_results.h"
 #include "harness/tb_run.h"
+#include "harness/tb_watchdog.h"
 #include "run_helpers.h"
 #include "kernels/tb_backend_impl.h"
 #include "reports/tb_report.h"
@@ -633,6 +636,75 @@ static void test_shared_reference(void)
         json_decref(recs[t]);
 }
 
+/* ---- the generic service (tb_watchdog.h), without any run around it */
+
+enum svc_mode { SVC_RETURN, SVC_EXIT_CODE, SVC_BIG, SVC_HANG, SVC_ABORT };
+
+static int svc_child(void *ctx, int fd)
+{
+    const enum svc_mode mode = *(const enum svc_mode *)ctx;
+    switch (mode) {
+    case SVC_RETURN: return tb_write_all(fd, "hello", 5, "pipe", NULL) ? 1 : 0;
+    case SVC_EXIT_CODE: return 7;
+    case SVC_BIG: { /* more than the first read buffer: it grows */
+        static char buf[200000];
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (char)(i * 31u);
+        return tb_write_all(fd, buf, sizeof buf, "pipe", NULL) ? 1 : 0;
+    }
+    case SVC_HANG:
+        for (;;)
+            pause();
+    case SVC_ABORT: abort();
+    }
+    return 2;
+}
+
+static void test_service(void)
+{
+    struct tb_watchdog_result r;
+    struct tb_err err = {0};
+    enum svc_mode m = SVC_RETURN;
+    CHECKF(tb_watchdog_run(svc_child, &m, 10, &r, &err) == TB_OK, "%s", err.msg);
+    CHECK(r.outcome == TB_WATCHDOG_EXITED && r.exit_code == 0);
+    CHECK(r.n == 5 && r.data && !memcmp(r.data, "hello", 5));
+    CHECK(r.pid > 0 && r.elapsed_s >= 0 && r.elapsed_s < 10);
+    tb_watchdog_result_free(&r);
+
+    m = SVC_EXIT_CODE;
+    CHECK(tb_watchdog_run(svc_child, &m, 10, &r, &err) == TB_OK);
+    CHECK(r.outcome == TB_WATCHDOG_EXITED && r.exit_code == 7 && r.n == 0);
+    tb_watchdog_result_free(&r);
+
+    m = SVC_BIG;
+    CHECK(tb_watchdog_run(svc_child, &m, 30, &r, &err) == TB_OK);
+    int same = r.outcome == TB_WATCHDOG_EXITED && r.exit_code == 0 && r.n == 200000;
+    for (size_t i = 0; same && i < r.n; i++)
+        same = r.data[i] == (char)(i * 31u);
+    CHECK(same);
+    tb_watchdog_result_free(&r);
+
+    m = SVC_HANG;
+    const double t0 = now_s();
+    CHECK(tb_watchdog_run(svc_child, &m, 0.3, &r, &err) == TB_OK);
+    const double took = now_s() - t0;
+    CHECKF(r.outcome == TB_WATCHDOG_TIMEOUT && took < 3, "outcome %d after %.2f s", r.outcome,
+           took);
+    /* the whole process group is gone */
+    CHECK(r.pid > 0 && kill(-(pid_t)r.pid, 0) != 0 && errno == ESRCH);
+    tb_watchdog_result_free(&r);
+
+    m = SVC_ABORT;
+    CHECK(tb_watchdog_run(svc_child, &m, 10, &r, &err) == TB_OK);
+    CHECK(r.outcome == TB_WATCHDOG_CRASHED && r.signal == SIGABRT);
+    CHECK(!strcmp(tb_watchdog_signal_name(r.signal), "SIGABRT"));
+    tb_watchdog_result_free(&r);
+
+    CHECK(tb_watchdog_run(svc_child, &m, 0, &r, &err) == TB_EINVAL);
+    CHECK(!strcmp(tb_watchdog_signal_name(SIGBUS), "SIGBUS"));
+    CHECK(!strcmp(tb_watchdog_signal_name(0), "signal"));
+}
+
 int main(void)
 {
     char base[512];
@@ -640,6 +712,7 @@ int main(void)
     snprintf(g_dir, sizeof g_dir, "%s", base);
     CHECK(mkdir(g_dir, 0755) == 0);
     snprintf(g_cache, sizeof g_cache, "%s/cache", g_dir);
+    test_service();
     make_profiles();
     test_timeout();
     test_compare_report();

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/tb_util.h"
+
 /* ---------------------------------------------------------------- loader */
 
 /* File offset of a KV (0 if absent, which only happens for defaults). */
@@ -404,6 +406,30 @@ int tb_llama_state_bytes_kv(const struct tb_llama_config *c, int32_t max_batch, 
         return rc;
     *kv_bytes = cache * 2 * (uint64_t)c->n_layers;
     return TB_OK;
+}
+
+int tb_llama_memory_need(const struct tb_llama_config *c, uint64_t weight_bytes,
+                         enum tb_type kv_type, int32_t max_batch, int32_t n_ctx,
+                         struct tb_memory_need *out, struct tb_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc =
+        tb_llama_state_bytes_kv(c, max_batch, n_ctx, kv_type, &out->activations, &out->kv, err);
+    if (rc)
+        return rc;
+    out->weights = weight_bytes;
+    out->total = weight_bytes + out->activations + out->kv;
+    return TB_OK;
+}
+
+int tb_memory_need_format(const struct tb_memory_need *need, char *buf, size_t n)
+{
+    char t[32], w[32], a[32], k[32];
+    tb_format_bytes(need->total, t, sizeof t);
+    tb_format_bytes(need->weights, w, sizeof w);
+    tb_format_bytes(need->activations, a, sizeof a);
+    tb_format_bytes(need->kv, k, sizeof k);
+    return snprintf(buf, n, "%s (weights %s + activations %s + KV cache %s)", t, w, a, k);
 }
 
 int tb_llama_state_build(const struct tb_llama_model *m, int32_t max_batch, int32_t n_ctx,

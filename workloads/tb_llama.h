@@ -95,6 +95,24 @@ int tb_llama_state_build_kv(const struct tb_llama_model *m, int32_t max_batch, i
                             enum tb_type kv_type, struct tb_llama_state **out, struct tb_err *err);
 void tb_llama_state_free(struct tb_llama_state *s);
 
+/* Memory need: the resident bytes one configuration takes, as
+ * tb_llama_state_build_kv allocates them plus the mapped weights. The ONE
+ * figure that profile validation, the run's budget check and its records
+ * use, so a profile that validates also fits when it runs. */
+struct tb_memory_need {
+    uint64_t weights;     /* weight_bytes as given (mapped, not copied) */
+    uint64_t activations; /* arena for max_batch tokens per eval */
+    uint64_t kv;          /* K and V caches for n_ctx positions in kv_type */
+    uint64_t total;
+};
+/* kv_type: TB_TYPE_F32 or TB_TYPE_F16; 1 <= max_batch <= n_ctx <= ctx_len. */
+int tb_llama_memory_need(const struct tb_llama_config *c, uint64_t weight_bytes,
+                         enum tb_type kv_type, int32_t max_batch, int32_t n_ctx,
+                         struct tb_memory_need *out, struct tb_err *err);
+/* "TOTAL (weights W + activations A + KV cache K)" with tb_format_bytes;
+ * returns what snprintf does. */
+int tb_memory_need_format(const struct tb_memory_need *need, char *buf, size_t n);
+
 /* What a graph ends with (values 0 and 1 are the old all_logits flag). */
 enum tb_llama_graph_mode {
     TB_LLAMA_LAST_LOGITS = 0, /* logits of the last row only (generation) */

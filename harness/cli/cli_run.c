@@ -10,6 +10,7 @@
 #include "harness/cli/tb_cli.h"
 #include "harness/tb_coverage.h"
 #include "harness/tb_run.h"
+#include "kernels/tb_types.h"
 
 static void usage(FILE *f)
 {
@@ -37,6 +38,8 @@ static void usage(FILE *f)
         "  --energy SOURCE        auto|powercap|papi|nvml|trace:FILE|none (overrides the profile)\n"
         "  --accuracy-positions N teacher-forced positions for accuracy (0 = skip; default 32)\n"
         "  --reference-model FILE accuracy reference for a user model file\n"
+        "  --kv f32|f16           KV cache type (default f32); memory needs (profile\n"
+        "                         validation and the run's budget check) count it\n"
         "  --seed S               synthetic weights and prompts (default 1)\n"
         "  --cache DIR            synthetic model cache (default $TB_CACHE_DIR or .tb-cache)\n"
         "  --out DIR              results root (default tb-results); a new run-* dir is made\n"
@@ -129,7 +132,13 @@ int tb_cli_run(int argc, char **argv)
             o.cache_dir = v;
         else if (!strcmp(a, "--out"))
             o.out_dir = v;
-        else if (!strcmp(a, "--fail-on")) {
+        else if (!strcmp(a, "--kv")) {
+            o.kv_type = tb_type_from_name(v);
+            if (o.kv_type != TB_TYPE_F32 && o.kv_type != TB_TYPE_F16) {
+                fprintf(stderr, "tierbench run: --kv '%s': f32 or f16\n", v);
+                return TB_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--fail-on")) {
             o.fail_on = tb_fail_on_from_name(v);
             if (o.fail_on < 0) {
                 fprintf(stderr, "tierbench run: --fail-on '%s': silent-fallback or any-fallback\n",

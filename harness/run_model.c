@@ -1,0 +1,149 @@
+/* Model resolution (synth:SHAPE:TYPE to a cached file, generated on first
+ * use) and model file identity (a file changed under the run). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/run_internal.h"
+
+static int mkdir_p(const char *path, struct tb_err *err)
+{
+    char buf[RUN_PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return tb_err_set(err, TB_EINVAL, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return tb_err_set(err, TB_EIO, "%s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return tb_err_set(err, TB_EIO, "%s: %s", buf, strerror(errno));
+    return TB_OK;
+}
+
+int run_parse_synth(const char *spec, char *shape, size_t n, int *type)
+{
+    if (strncmp(spec, "synth:", 6))
+        return 0;
+    const char *s = spec + 6, *c = strchr(s, ':');
+    if (!c || (size_t)(c - s) >= n)
+        return -1;
+    memcpy(shape, s, (size_t)(c - s));
+    shape[c - s] = '\0';
+    *type = tb_type_from_name(c + 1);
+    return (*type < 0 || !tb_synth_find(shape)) ? -1 : 1;
+}
+
+int run_find_model(const char *spec, const char *cache_dir, uint64_t seed, bool generate, char *out,
+                   size_t n, struct tb_err *err)
+{
+    char shape[64];
+    int type;
+    const int k = run_parse_synth(spec, shape, sizeof shape, &type);
+    if (k < 0)
+        return tb_err_set(err, TB_EINVAL,
+                          "model '%s': expected synth:SHAPE:TYPE with a known "
+                          "shape and type f32|f16|q8_0|q4_0",
+                          spec);
+    if (k == 0) {
+        if (snprintf(out, n, "%s", spec) >= (int)n)
+            return tb_err_set(err, TB_EINVAL, "%s: path too long", spec);
+        return TB_OK;
+    }
+    int rc = mkdir_p(cache_dir, err);
+    if (rc)
+        return tb_err_prefix(err, "model cache");
+    if (snprintf(out, n, "%s/%s-%s-s%" PRIu64 ".gguf", cache_dir, shape, tb_type_name(type),
+                 seed) >= (int)n)
+        return tb_err_set(err, TB_EINVAL, "%s: cache path too long", cache_dir);
+    if (access(out, R_OK) == 0)
+        return TB_OK; /* cached: tb_synth_write renames into place, so it is whole */
+    if (!generate)
+        return tb_err_set(err, TB_EIO, "%s: not generated yet", out);
+    fprintf(stderr, "tierbench: generating %s (first use, cached for later runs)\n", out);
+    return tb_synth_write(shape, type, seed, out, err);
+}
+
+int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,
+                         size_t n, struct tb_err *err)
+{
+    return run_find_model(spec, cache_dir, seed, true, out, n, err);
+}
+
+void run_model_id_read(const char *path, struct model_id *m)
+{
+    struct stat st;
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    if (stat(path, &st) != 0)
+        return;
+    m->exists = 1;
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->size = st.st_size;
+    m->mtime = st.st_mtim;
+}
+
+int run_model_id_diff(const struct model_id *m, const struct model_id *now, char *why, size_t n)
+{
+    const char *path = m->path;
+    const int mtime_differs =
+        m->mtime.tv_sec != now->mtime.tv_sec || m->mtime.tv_nsec != now->mtime.tv_nsec;
+    if (m->exists && !now->exists)
+        snprintf(why, n,
+                 "model file %s was deleted during the run (a process that had it "
+                 "mapped measured the deleted file; later loads fail)",
+                 path);
+    else if (!m->exists && now->exists)
+        snprintf(why, n, "model file %s appeared during the run", path);
+    else if (m->exists && (m->dev != now->dev || m->ino != now->ino))
+        snprintf(why, n,
+                 "model file %s was replaced during the run (inode %llu -> %llu, size "
+                 "%lld -> %lld bytes)",
+                 path, (unsigned long long)m->ino, (unsigned long long)now->ino, (long long)m->size,
+                 (long long)now->size);
+    else if (m->exists && m->size != now->size)
+        snprintf(why, n, "model file %s changed during the run: size %lld -> %lld bytes%s", path,
+                 (long long)m->size, (long long)now->size, mtime_differs ? ", mtime changed" : "");
+    else if (m->exists && mtime_differs)
+        snprintf(why, n,
+                 "model file %s changed during the run: mtime changed (size %lld bytes "
+                 "unchanged)",
+                 path, (long long)now->size);
+    else
+        return 0;
+    return 1;
+}
+
+int run_model_changed(struct run_ctx *run, const char *path, char *why, size_t n)
+{
+    struct model_id now;
+    run_model_id_read(path, &now);
+    struct model_id *m = NULL;
+    for (int i = 0; i < run->n_models; i++)
+        if (!strcmp(run->models[i].path, path))
+            m = &run->models[i];
+    if (!m) {
+        if (run->n_models == run->cap_models) {
+            const int cap = run->cap_models ? 2 * run->cap_models : 8;
+            struct model_id *a = realloc(run->models, sizeof *a * (size_t)cap);
+            if (!a)
+                return 0; /* not tracked: the record-level check still runs */
+            run->models = a;
+            run->cap_models = cap;
+        }
+        run->models[run->n_models++] = now;
+        return 0;
+    }
+    const int changed = run_model_id_diff(m, &now, why, n);
+    if (changed)
+        *m = now;
+    return changed;
+}
