@@ -738,7 +738,7 @@ int tb_results_set_measurement(json_t *record, const char *metric, const char *u
         struct tb_stats st;
         int rc = tb_stats_compute(set->v, set->n, opts, &st, err);
         if (rc)
-            return tb_err_prefix(err, "results: metric %s", metric);
+            return tb_err_wrap(err, rc, "results: metric %s", metric);
         json_decref(stats);
         stats = tb_stats_to_json(&st);
     }

@@ -102,7 +102,7 @@ static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir, const
     if (rc) {
         free(ref);
         free(tokens);
-        return tb_err_prefix(err, "accuracy reference %s", ref_path);
+        return tb_err_wrap(err, rc, "accuracy reference %s", ref_path);
     }
     /* the run's own backend and settings, on a fresh state */
     struct tb_llama_state *s = NULL;

@@ -45,7 +45,7 @@ int run_apply_binding(struct run_ctx *run, struct profile_run *pr, struct tb_err
     int rc = tb_topo_plan(run->topo, threads, (enum tb_bind_policy)p->binding,
                           p->cpuset[0] ? p->cpuset : NULL, &pr->plan, err);
     if (rc)
-        return tb_err_prefix(err, "%s: binding", p->path);
+        return tb_err_wrap(err, rc, "%s: binding", p->path);
     char plan[256];
     tb_bind_plan_format(&pr->plan, plan, sizeof plan);
     pr->binding =

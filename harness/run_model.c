@@ -59,7 +59,7 @@ int run_find_model(const char *spec, const char *cache_dir, uint64_t seed, bool 
     }
     int rc = mkdir_p(cache_dir, err);
     if (rc)
-        return tb_err_prefix(err, "model cache");
+        return tb_err_wrap(err, rc, "model cache");
     if (snprintf(out, n, "%s/%s-%s-s%" PRIu64 ".gguf", cache_dir, shape, tb_type_name(type),
                  seed) >= (int)n)
         return tb_err_set(err, TB_EINVAL, "%s: cache path too long", cache_dir);

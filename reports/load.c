@@ -452,7 +452,7 @@ int tb_series_extract(const struct tb_rsrc *src, struct tb_series_set *set, stru
     {
         int rc = src->is_gbench ? extract_gbench(rec, set, err) : extract_record(rec, set, err);
         if (rc)
-            return tb_err_prefix(err, "%s", src->path);
+            return tb_err_wrap(err, rc, "%s", src->path);
     }
     return TB_OK;
 }

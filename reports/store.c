@@ -88,7 +88,7 @@ static int migrate(struct tb_store *st, struct tb_err *err)
             rc = exec(st, "COMMIT;", err);
         if (rc) {
             sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
-            return tb_err_prefix(err, "migrating to schema %d", v + 1);
+            return tb_err_wrap(err, rc, "migrating to schema %d", v + 1);
         }
     }
     return TB_OK;
