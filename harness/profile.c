@@ -16,6 +16,7 @@
 #include "kernels/tb_backend.h"
 #include "kernels/tb_graph.h"
 #include "kernels/tb_types.h"
+#include "kernels/tb_wtypes.h"
 #include "workloads/tb_llama.h"
 
 static const char *const k_workload_names[TB_WL_COUNT] = {"llm-prefill", "llm-decode",
@@ -312,9 +313,11 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
                        &p->n_weight_types, &why))
             return fail(ps, TB_EFORMAT, ps->line, "weight_types: %s", why);
         for (int i = 0; i < p->n_weight_types; i++)
-            if ((p->weight_types[i] = tb_type_from_name(items[i])) < 0)
-                return fail(ps, TB_EFORMAT, ps->line,
-                            "weight type '%s' unknown (f32, f16, q8_0, q4_0)", items[i]);
+            if ((p->weight_types[i] = tb_type_from_name(items[i])) < 0) {
+                char names[TB_WTYPE_NAMES_MAX];
+                return fail(ps, TB_EFORMAT, ps->line, "weight type '%s' unknown (%s)", items[i],
+                            tb_wtype_names(names, sizeof names, ", "));
+            }
         break;
     }
     case K_BACKENDS:
@@ -441,10 +444,11 @@ static int workload_key(struct parse *ps, int kind, const char *name, const char
         if (!tb_synth_find(w->shape))
             return fail(ps, TB_EFORMAT, ps->line, "model '%s': unknown synth shape '%s'", value,
                         w->shape);
-        if ((w->weight_type = tb_type_from_name(colon + 1)) < 0)
-            return fail(ps, TB_EFORMAT, ps->line,
-                        "model '%s': unknown weight type '%s' (f32, f16, q8_0, q4_0)", value,
-                        colon + 1);
+        if ((w->weight_type = tb_type_from_name(colon + 1)) < 0) {
+            char names[TB_WTYPE_NAMES_MAX];
+            return fail(ps, TB_EFORMAT, ps->line, "model '%s': unknown weight type '%s' (%s)",
+                        value, colon + 1, tb_wtype_names(names, sizeof names, ", "));
+        }
         w->synth = true;
         tb_copy_str(w->model, sizeof w->model, value);
     } else if (*value) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/tb_wtypes.h"
 #include "harness/run_internal.h"
 
 static int mkdir_p(const char *path, struct tb_err *err)
@@ -47,11 +48,12 @@ int run_find_model(const char *spec, const char *cache_dir, uint64_t seed, bool 
     char shape[64];
     int type;
     const int k = run_parse_synth(spec, shape, sizeof shape, &type);
-    if (k < 0)
+    if (k < 0) {
+        char names[TB_WTYPE_NAMES_MAX];
         return tb_err_set(err, TB_EINVAL,
-                          "model '%s': expected synth:SHAPE:TYPE with a known "
-                          "shape and type f32|f16|q8_0|q4_0",
-                          spec);
+                          "model '%s': expected synth:SHAPE:TYPE with a known shape and type %s",
+                          spec, tb_wtype_names(names, sizeof names, "|"));
+    }
     if (k == 0) {
         if (snprintf(out, n, "%s", spec) >= (int)n)
             return tb_err_set(err, TB_EINVAL, "%s: path too long", spec);

@@ -9,6 +9,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/tb_backend.h"
 #include "kernels/tb_graph.h"
+#include "kernels/tb_wtypes.h"
 
 #include <math.h>
 #include <sched.h>
@@ -127,7 +128,7 @@ static struct tb_backend *make(const char *name, enum tb_isa cap, int threads)
     return b;
 }
 
-static const enum tb_type k_wtypes[] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
+static const enum tb_type k_wtypes[] = {TB_WTYPES(TB_WTYPE_ID)};
 
 static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_isa)
 {
@@ -155,7 +156,7 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
     cases[n_cases][0] = 96, cases[n_cases][1] = 32, cases[n_cases][2] = 5, n_cases++;
     struct tb_graph g;
     tb_graph_init(&g, 1);
-    for (size_t t = 0; t < 4; t++)
+    for (size_t t = 0; t < TB_WTYPE_COUNT; t++)
         for (int cs = 0; cs < n_cases; cs++) {
             const enum tb_type wt = k_wtypes[t];
             /* f32/f16 rows need no blocks: also try a ragged K */
@@ -265,7 +266,7 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
         buf_free(&xr);
     }
     /* get_rows from every table type */
-    for (size_t t = 0; t < 4; t++) {
+    for (size_t t = 0; t < TB_WTYPE_COUNT; t++) {
         struct buf tab;
         buf_init(&tab, k_wtypes[t], dim, V, "table");
         buf_fill(&tab, 1.0f);

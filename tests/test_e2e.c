@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness/cli/tb_cli.h"
+#include "kernels/tb_wtypes.h"
 #include "kernels/platform/tb_platform.h"
 #include "tb_test.h"
 #include "harness/tb_accuracy.h"
@@ -103,10 +104,12 @@ static void check_model(const char *shape, int type, struct tb_backend *ref,
         goto done;
     }
     double ms_ref = 0.0, ms = 0.0;
-    double kl_bound = 0.0;
+    double kl_bound = -1.0; /* a listed type without a bound fails below */
     for (size_t i = 0; i < sizeof k_bounds / sizeof k_bounds[0]; i++)
         if (k_bounds[i].type == type)
             kl_bound = k_bounds[i].kl_mean;
+    CHECKF(kl_bound >= 0, "%s: no accuracy bound in k_bounds (docs/accuracy.md)",
+           tb_type_name(type));
 
     CHECKF(run(m, s, ref, tok, N_POS, 0, lr, &ms_ref, &err) == 0, "%s", err.msg);
     int finite = 1;
@@ -280,15 +283,16 @@ int main(void)
         CHECK(tb_backend_isa(cpu[n_cpu]) == (enum tb_isa)isa);
         n_cpu++;
     }
-    static const int types[4] = {TB_TYPE_F32, TB_TYPE_F16, TB_TYPE_Q8_0, TB_TYPE_Q4_0};
-    /* f32 reference logits of the current shape (types run f32 first) */
+    static const int types[] = {TB_WTYPES(TB_WTYPE_ID)};
+    /* f32 reference logits of the current shape (the list starts with f32) */
+    CHECK(types[0] == TB_TYPE_F32);
     float *f32_logits = malloc((size_t)N_POS * MAX_VOCAB * sizeof *f32_logits);
     CHECK(f32_logits != NULL);
-    for (int t = 0; f32_logits && t < 4; t++)
+    for (int t = 0; f32_logits && t < TB_WTYPE_COUNT; t++)
         check_model("mcu-260k", types[t], ref, cpu, n_cpu, N_POS, f32_logits);
     /* stories15m: the best ISA only (lower ones are covered on mcu-260k), and
      * cpu-ref decode on a prefix (it re-reads all weights per token) */
-    for (int t = 0; f32_logits && t < 4; t++)
+    for (int t = 0; f32_logits && t < TB_WTYPE_COUNT; t++)
         check_model("stories15m", types[t], ref, cpu, n_cpu > 0, 16, f32_logits);
     if (n_cpu > 0)
         check_kv_f16(ref, cpu[0]);
