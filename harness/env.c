@@ -297,17 +297,29 @@ static int capture_cpu(json_t *cpu)
 
 /* ------------------------------------------------------------- capture */
 
-static json_t *meminfo_total(void)
+long long tb_proc_kib(const char *path, const char *field)
 {
-    FILE *f = fopen("/proc/meminfo", "re");
+    FILE *f = fopen(path, "re");
     if (!f)
-        return unavailable("/proc/meminfo: %s", strerror(errno));
-    char line[256];
-    long long kib = -1;
+        return -1;
+    char line[256], fmt[64];
+    long long v = -1;
+    snprintf(fmt, sizeof fmt, "%s: %%lld kB", field);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemTotal: %lld kB", &kib) == 1)
+        if (sscanf(line, fmt, &v) == 1)
             break;
     fclose(f);
+    if (v < 0)
+        errno = ENOENT;
+    return v;
+}
+
+static json_t *meminfo_total(void)
+{
+    errno = 0;
+    const long long kib = tb_proc_kib("/proc/meminfo", "MemTotal");
+    if (kib < 0 && errno != ENOENT)
+        return unavailable("/proc/meminfo: %s", strerror(errno));
     return kib >= 0 ? json_integer(kib) : unavailable("no MemTotal in /proc/meminfo");
 }
 

@@ -10,6 +10,7 @@
 
 #include "harness/run_internal.h"
 #include "harness/tb_counters.h"
+#include "harness/tb_env.h"
 #include "harness/tb_stability.h"
 #include "kernels/platform/tb_platform.h"
 
@@ -33,16 +34,7 @@ static int peak_rss_reset(void)
 
 static long long peak_rss_kib(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %lld kB", &v) == 1)
-            break;
-    fclose(f);
-    return v;
+    return tb_proc_kib("/proc/self/status", "VmHWM");
 }
 
 static json_t *stats_obj(const double *x, size_t n)

@@ -47,6 +47,11 @@ int tb_env_add_device(json_t *env, const char *backend, const char *device, stru
 
 #define TB_FNV1A64_INIT 0xcbf29ce484222325ULL
 /* Streaming FNV-1a 64: h = tb_fnv1a64(chunk, n, h), starting at TB_FNV1A64_INIT. */
+/* The "FIELD: N kB" line of a /proc file (/proc/self/status VmHWM,
+ * /proc/meminfo MemTotal): N, or -1 when the file cannot be read (errno set)
+ * or has no such line. */
+long long tb_proc_kib(const char *path, const char *field);
+
 uint64_t tb_fnv1a64(const void *data, size_t n, uint64_t h);
 
 #define TB_HASH_STR_MAX 32 /* "fnv1a64:" + 16 hex + NUL fits */

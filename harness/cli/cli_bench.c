@@ -15,6 +15,7 @@
 
 #include "harness/cli/tb_cli.h"
 #include "harness/tb_results.h" /* tb_json_number */
+#include "harness/tb_env.h"
 #include "harness/tb_roofline.h"
 #include "harness/tb_run.h"
 #include "harness/tb_stats.h"
@@ -59,17 +60,7 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 
 static long long rss_kib(const char *field)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256], fmt[64];
-    long long v = -1;
-    snprintf(fmt, sizeof fmt, "%s: %%lld kB", field);
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, fmt, &v) == 1)
-            break;
-    fclose(f);
-    return v;
+    return tb_proc_kib("/proc/self/status", field);
 }
 
 /* Bytes of matmul weights one eval of the current graph streams. */
