@@ -246,6 +246,19 @@ static void test_opencl_cpu_device(void)
     tb_sched_backends_close(&bs);
 }
 
+/* Hand-made evidence of one run on a GPU that keeps launch evidence. */
+static struct tb_op_run_evidence gpu_run(uint64_t wall, uint64_t cpu, uint64_t launches,
+                                         uint64_t device_ns)
+{
+    return (struct tb_op_run_evidence){.wall_ns = wall,
+                                       .thread_cpu_ns = cpu,
+                                       .thread_clock = 1,
+                                       .launches = launches,
+                                       .device_ns = device_ns,
+                                       .has_device_evidence = 1,
+                                       .device_kind = TB_DEVICE_GPU};
+}
+
 /* The per-run rules' thresholds, on hand-made evidence. */
 static void test_rules(void)
 {
@@ -253,13 +266,7 @@ static void test_rules(void)
     tb_evidence_thresholds_default(&th);
     struct tb_placement p = {
         .entry = 0, .device = "dev", .device_kind = TB_DEVICE_GPU, .claimed_kind = TB_DEVICE_GPU};
-    struct tb_op_run_evidence x = {.wall_ns = 1000000,
-                                   .thread_cpu_ns = 950000,
-                                   .thread_clock = 1,
-                                   .launches = 2,
-                                   .device_ns = 0,
-                                   .has_device_evidence = 1,
-                                   .device_kind = TB_DEVICE_GPU};
+    struct tb_op_run_evidence x = gpu_run(1000000, 950000, 2, 0);
     char why[TB_EVIDENCE_WHY_MAX];
     int hard = 0;
     CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_SILENT_FALLBACK);
@@ -311,13 +318,7 @@ static void feed(struct tb_evidence *ev, int n_host, int hard)
     const struct tb_sched_plan plan = {.ops = &p, .n_ops = 1};
     CHECK(tb_evidence_init(ev, 1, NULL, NULL) == TB_OK);
     for (int r = 0; r < 10; r++) {
-        struct tb_op_run_evidence x = {.wall_ns = 5000000,
-                                       .thread_cpu_ns = 20000,
-                                       .thread_clock = 1,
-                                       .launches = 1,
-                                       .device_ns = 250000,
-                                       .has_device_evidence = 1,
-                                       .device_kind = TB_DEVICE_GPU};
+        struct tb_op_run_evidence x = gpu_run(5000000, 20000, 1, 250000);
         if (r < n_host) {
             x.thread_cpu_ns = 2000000;
             x.launches = hard ? 0 : 1;
