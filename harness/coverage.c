@@ -116,6 +116,11 @@ int tb_coverage_build(const char *profile, const char *workload, const char *mod
         o->launches_per_run = (double)s->launches / runs;
         o->device_ms_per_run = (double)s->device_ns / runs / 1e6;
         o->host_cpu_ms_per_run = (double)s->host_cpu_ns / runs / 1e6;
+        o->thread_cpu_ms_per_run = (double)s->thread_cpu_ns / runs / 1e6;
+        o->n_runs = s->n_runs;
+        o->n_device = s->n_device;
+        o->n_host = s->n_host;
+        o->n_inconclusive = s->n_inconclusive;
         o->n_mismatch = s->n_mismatch;
     }
     const double t_off = out->ns > 0 ? 100.0 * (out->ns - out->ns_on_target) / out->ns : 0.0;
@@ -159,18 +164,24 @@ json_t *tb_coverage_to_json(const struct tb_coverage *c)
     json_t *offs = json_array();
     for (int i = 0; offs && i < c->n_off; i++) {
         const struct tb_coverage_op *o = &c->off[i];
-        json_array_append_new(
-            offs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, "
-                            "s:o, s:i, s:b}",
-                            "op", o->name, "kind", o->kind, "class", tb_op_class_name(o->cls),
-                            "backend", o->backend, "device", o->device, "claimed_kind",
-                            o->claimed_kind, "device_kind", o->device_kind, "reason", o->reason,
-                            "evidence", o->evidence, "accel_required", o->accel_required,
-                            "ms_per_run", tb_json_number(o->ms_per_run), "launches_per_run",
-                            tb_json_number(o->launches_per_run), "device_ms_per_run",
-                            tb_json_number(o->device_ms_per_run), "host_cpu_ms_per_run",
-                            tb_json_number(o->host_cpu_ms_per_run), "output_mismatches",
-                            o->n_mismatch, "on_target_tier", o->on_target_tier));
+        json_t *x = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:i, s:b}",
+            "op", o->name, "kind", o->kind, "class", tb_op_class_name(o->cls), "backend",
+            o->backend, "device", o->device, "claimed_kind", o->claimed_kind, "device_kind",
+            o->device_kind, "reason", o->reason, "evidence", o->evidence, "accel_required",
+            o->accel_required, "ms_per_run", tb_json_number(o->ms_per_run), "launches_per_run",
+            tb_json_number(o->launches_per_run), "device_ms_per_run",
+            tb_json_number(o->device_ms_per_run), "host_cpu_ms_per_run",
+            tb_json_number(o->host_cpu_ms_per_run), "thread_cpu_ms_per_run",
+            tb_json_number(o->thread_cpu_ms_per_run), "output_mismatches", o->n_mismatch,
+            "on_target_tier", o->on_target_tier);
+        /* the runs behind the class: how many showed device, host, neither */
+        if (x)
+            json_object_set_new(x, "runs",
+                                json_pack("{s:i, s:i, s:i, s:i}", "total", o->n_runs, "device",
+                                          o->n_device, "host", o->n_host, "inconclusive",
+                                          o->n_inconclusive));
+        json_array_append_new(offs, x);
     }
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:{s:i, s:i, s:o}, s:{s:o, s:o, s:o}, "

@@ -21,56 +21,131 @@ const char *tb_op_class_name(enum tb_op_class c)
 void tb_evidence_thresholds_default(struct tb_evidence_thresholds *t)
 {
     t->launch_overhead_ns = 30000;
-    t->host_busy_ratio = 0.75;
+    t->copy_ns_per_mib = 500000;
+    t->min_host_ns = 100000;
     t->min_device_share = 0.5;
-    t->min_wall_ns = 100000;
     t->out_abs_tol = 1e-4;
     t->out_rel_tol = 2e-2;
+}
+
+/* Host CPU a device run may spend: launch setup, and copies (a pageable
+ * transfer is a host memcpy at >= 2 GB/s with the default). */
+static uint64_t host_allowance(const struct tb_op_run_evidence *x,
+                               const struct tb_evidence_thresholds *t)
+{
+    const double mib = (double)(x->h2d_bytes + x->d2h_bytes) / (1024.0 * 1024.0);
+    return x->launches * t->launch_overhead_ns + (uint64_t)(mib * (double)t->copy_ns_per_mib);
+}
+
+enum tb_run_sign tb_evidence_judge_run(const struct tb_placement *p,
+                                       const struct tb_op_run_evidence *x,
+                                       const struct tb_evidence_thresholds *t, int *hard, char *why,
+                                       size_t n)
+{
+    why[0] = '\0';
+    *hard = 0;
+    if (p->claimed_kind == TB_DEVICE_CPU)
+        return TB_RUN_HOST_CLAIM;
+    const char *claim = tb_device_kind_name(p->claimed_kind);
+    if (x->device_kind == TB_DEVICE_CPU) {
+        *hard = 1;
+        snprintf(why, n, "claimed %s, but the device reports kind cpu ('%s')", claim, p->device);
+        return TB_RUN_HOST;
+    }
+    if (x->has_device_evidence && x->launches == 0) {
+        *hard = 1;
+        snprintf(why, n, "claimed %s, but 0 device launches", claim);
+        return TB_RUN_HOST;
+    }
+    if (!x->thread_clock) {
+        snprintf(why, n, "claimed %s; no thread CPU clock to measure host time", claim);
+        return TB_RUN_INCONCLUSIVE;
+    }
+    const uint64_t allow = host_allowance(x, t);
+    const uint64_t extra = x->thread_cpu_ns > allow ? x->thread_cpu_ns - allow : 0;
+    if (extra >= t->min_host_ns &&
+        (double)x->device_ns < t->min_device_share * (double)x->thread_cpu_ns) {
+        snprintf(why, n,
+                 "claimed %s, but host CPU %.3f ms on the calling thread (%llu launches), "
+                 "device %.3f ms",
+                 claim, (double)x->thread_cpu_ns / 1e6, (unsigned long long)x->launches,
+                 (double)x->device_ns / 1e6);
+        return TB_RUN_HOST;
+    }
+    if (!x->has_device_evidence) {
+        snprintf(why, n,
+                 "claimed %s; backend keeps no launch evidence and host CPU %.3f ms does not "
+                 "decide",
+                 claim, (double)x->thread_cpu_ns / 1e6);
+        return TB_RUN_INCONCLUSIVE;
+    }
+    return TB_RUN_DEVICE;
+}
+
+/* s's verdict from its counts (placement p of the latest run). */
+static void verdict(struct tb_op_evidence_summary *s, const struct tb_placement *p)
+{
+    const int judged = s->n_device + s->n_host + s->n_inconclusive;
+    char counts[64];
+    snprintf(counts, sizeof counts, "host %d, device %d, inconclusive %d of %d runs", s->n_host,
+             s->n_device, s->n_inconclusive, s->n_runs);
+    s->why[0] = '\0';
+    if (judged > 0 && (s->n_host_hard > 0 || s->n_host > s->n_device)) {
+        s->cls = TB_CLASS_SILENT_FALLBACK;
+        snprintf(s->why, sizeof s->why, "%.*s (%s)", (int)(sizeof s->why - sizeof counts - 4),
+                 s->host_why, counts);
+        return;
+    }
+    if (judged > 0 && s->n_device <= s->n_host) {
+        s->cls = TB_CLASS_UNVERIFIED;
+        snprintf(s->why, sizeof s->why, "%.*s (%s)", (int)(sizeof s->why - sizeof counts - 4),
+                 s->other_why[0] ? s->other_why : s->host_why, counts);
+        return;
+    }
+    if (p->entry != 0) {
+        s->cls = TB_CLASS_DECLARED_FALLBACK;
+        if (snprintf(s->why, sizeof s->why, "%s", p->reason_text) >= (int)sizeof s->why)
+            s->why[sizeof s->why - 1] = '\0'; /* long reasons are cut */
+        return;
+    }
+    s->cls = TB_CLASS_ON_TARGET;
+    if (s->n_host > 0 || s->n_inconclusive > 0) /* a minority: reported, not decisive */
+        snprintf(s->why, sizeof s->why, "device-consistent majority (%s)", counts);
+}
+
+/* Adds one run's sign to s. */
+static void count_run(struct tb_op_evidence_summary *s, const struct tb_placement *p,
+                      const struct tb_op_run_evidence *x, const struct tb_evidence_thresholds *t)
+{
+    char why[TB_EVIDENCE_WHY_MAX];
+    int hard = 0;
+    const enum tb_run_sign sign = tb_evidence_judge_run(p, x, t, &hard, why, sizeof why);
+    s->n_runs++;
+    if (sign == TB_RUN_HOST) {
+        /* hard evidence explains a verdict better than a timing */
+        if (!s->host_why[0] || (hard && !s->n_host_hard))
+            memcpy(s->host_why, why, sizeof why);
+        s->n_host++;
+        s->n_host_hard += hard;
+    } else if (sign == TB_RUN_INCONCLUSIVE) {
+        if (!s->other_why[0])
+            memcpy(s->other_why, why, sizeof why);
+        s->n_inconclusive++;
+    } else if (sign == TB_RUN_DEVICE) {
+        s->n_device++;
+    }
+    verdict(s, p);
 }
 
 enum tb_op_class tb_evidence_classify(const struct tb_placement *p,
                                       const struct tb_op_run_evidence *x,
                                       const struct tb_evidence_thresholds *t, char *why, size_t n)
 {
-    why[0] = '\0';
-    if (p->claimed_kind != TB_DEVICE_CPU) {
-        const char *claim = tb_device_kind_name(p->claimed_kind);
-        if (x->device_kind == TB_DEVICE_CPU) {
-            snprintf(why, n, "claimed %s, but device '%s' reports kind cpu", claim, p->device);
-            return TB_CLASS_SILENT_FALLBACK;
-        }
-        if (x->has_device_evidence && x->launches == 0) {
-            snprintf(why, n, "claimed %s, but 0 device launches", claim);
-            return TB_CLASS_SILENT_FALLBACK;
-        }
-        /* time preempted by other load is neither host nor device work */
-        const uint64_t overhead = x->launches * t->launch_overhead_ns + x->runq_wait_ns;
-        const double budget = x->wall_ns > overhead ? (double)(x->wall_ns - overhead) : 0.0;
-        if (x->wall_ns >= t->min_wall_ns &&
-            (double)x->device_ns < t->min_device_share * (double)x->wall_ns &&
-            (double)x->host_cpu_ns >= t->host_busy_ratio * budget) {
-            snprintf(why, n,
-                     "claimed %s, but host CPU %.0f%% of wall (%llu launches), device "
-                     "time %.0f%%",
-                     claim, 100.0 * (double)x->host_cpu_ns / (double)x->wall_ns,
-                     (unsigned long long)x->launches,
-                     100.0 * (double)x->device_ns / (double)x->wall_ns);
-            return TB_CLASS_SILENT_FALLBACK;
-        }
-        if (!x->has_device_evidence) {
-            snprintf(why, n,
-                     "claimed %s; backend keeps no launch evidence and host CPU time "
-                     "(%.0f%% of wall) does not decide",
-                     claim, x->wall_ns ? 100.0 * (double)x->host_cpu_ns / (double)x->wall_ns : 0.0);
-            return TB_CLASS_UNVERIFIED;
-        }
-    }
-    if (p->entry != 0) {
-        if (snprintf(why, n, "%s", p->reason_text) >= (int)n) /* long reasons are cut */
-            why[n - 1] = '\0';
-        return TB_CLASS_DECLARED_FALLBACK;
-    }
-    return TB_CLASS_ON_TARGET;
+    struct tb_op_evidence_summary s;
+    memset(&s, 0, sizeof s);
+    count_run(&s, p, x, t);
+    snprintf(why, n, "%s", s.why);
+    return s.cls;
 }
 
 int tb_evidence_init(struct tb_evidence *ev, int n_ops, const struct tb_evidence_thresholds *th,
@@ -103,14 +178,7 @@ int tb_evidence_add_run(struct tb_evidence *ev, const struct tb_sched_plan *plan
     for (int i = 0; i < ev->n_ops; i++) {
         struct tb_op_evidence_summary *s = &ev->ops[i];
         const struct tb_op_run_evidence *x = &runs[i];
-        char why[TB_EVIDENCE_WHY_MAX];
-        const enum tb_op_class c = tb_evidence_classify(&plan->ops[i], x, &ev->th, why, sizeof why);
-        if (s->n_runs == 0 || c > s->cls) {
-            s->cls = c;
-            memcpy(s->why, why, sizeof why);
-        }
-        s->n_runs++;
-        s->n_class[c]++;
+        count_run(s, &plan->ops[i], x, &ev->th);
         s->wall_ns += x->wall_ns;
         s->host_cpu_ns += x->host_cpu_ns;
         s->thread_cpu_ns += x->thread_cpu_ns;
@@ -134,6 +202,6 @@ int tb_evidence_count(const struct tb_evidence *ev, enum tb_op_class c)
 {
     int n = 0;
     for (int i = 0; i < ev->n_ops; i++)
-        n += ev->ops[i].n_class[c];
+        n += ev->ops[i].n_runs > 0 && ev->ops[i].cls == c;
     return n;
 }

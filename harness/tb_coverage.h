@@ -50,7 +50,9 @@ struct tb_coverage_op {
     int on_target_tier;
     double ms_per_run; /* mean measured wall time */
     double launches_per_run, device_ms_per_run, host_cpu_ms_per_run;
-    int n_mismatch; /* output checks against cpu-ref that failed */
+    double thread_cpu_ms_per_run; /* the calling thread's: the detector's host time */
+    int n_runs, n_device, n_host, n_inconclusive; /* runs behind the class, by sign */
+    int n_mismatch;                               /* output checks against cpu-ref that failed */
 };
 
 struct tb_coverage {

@@ -462,28 +462,6 @@ int tb_sched_plan(struct tb_sched *s, const struct tb_graph *g, const struct tb_
 
 /* ----------------------------------------------------------- execution */
 
-static uint64_t cpu_clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    if (clock_gettime(id, &ts))
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Time the calling thread spent runnable on a run queue (schedstat field
- * 2); 0 when the kernel does not expose it. */
-static uint64_t runq_wait_ns(void)
-{
-    FILE *f = fopen("/proc/thread-self/schedstat", "r");
-    unsigned long long run = 0, wait = 0;
-    if (!f)
-        return 0;
-    if (fscanf(f, "%llu %llu", &run, &wait) != 2)
-        wait = 0;
-    fclose(f);
-    return wait;
-}
-
 static int grow_scratch(struct tb_sched *s, size_t n, struct tb_err *err)
 {
     if (n <= s->scratch)
@@ -526,22 +504,25 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
             return rc;
         memcpy(s->pre, op->dst->data, nb); /* in-place ops: the input too */
     }
-    const uint64_t q0 = runq_wait_ns();
-    const uint64_t c0 = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-    const uint64_t h0 = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    /* the calling thread's own CPU clock is the host-time evidence: unlike
+     * wall time it does not grow while the thread is descheduled */
+    const uint64_t q0 = tb_thread_runq_wait_ns();
+    const uint64_t c0 = tb_process_cpu_ns();
+    const uint64_t h0 = tb_thread_cpu_ns();
     const uint64_t t0 = tb_now_ns();
     int rc = tb_backend_compute_graph(b, g, i, 1, NULL, err);
     if (!rc)
         rc = tb_backend_synchronize(b, err);
     const uint64_t t1 = tb_now_ns();
-    const uint64_t h1 = cpu_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    const uint64_t c1 = cpu_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-    const uint64_t q1 = runq_wait_ns();
+    const uint64_t h1 = tb_thread_cpu_ns();
+    const uint64_t c1 = tb_process_cpu_ns();
+    const uint64_t q1 = tb_thread_runq_wait_ns();
     if (rc)
         return tb_err_prefix(err, "sched: op %s on %s", op->name, tb_backend_name(b));
     x->wall_ns = t1 - t0;
     x->host_cpu_ns = c1 > c0 ? c1 - c0 : 0;
     x->thread_cpu_ns = h1 > h0 ? h1 - h0 : 0;
+    x->thread_clock = h1 != 0;
     x->runq_wait_ns = q1 > q0 ? q1 - q0 : 0;
     x->device_kind = tb_backend_device_kind(b);
     struct tb_op_evidence oe;

@@ -134,10 +134,12 @@ struct tb_sched_plan {
  * harness/tb_evidence.h, never by the scheduler). */
 struct tb_op_run_evidence {
     uint64_t wall_ns;                /* host wall time of the op (synchronized) */
-    uint64_t host_cpu_ns;            /* CLOCK_PROCESS_CPUTIME_ID delta: all threads */
-    uint64_t thread_cpu_ns;          /* CLOCK_THREAD_CPUTIME_ID delta: calling thread */
+    uint64_t host_cpu_ns;            /* process CPU time delta: all threads (reported only) */
+    uint64_t thread_cpu_ns;          /* calling thread's CPU time delta (tb_thread_cpu_ns): the
+                                        detector's host time; descheduling does not grow it */
+    int thread_clock;                /* the platform has a thread CPU clock (else 0 above) */
     uint64_t runq_wait_ns;           /* calling thread runnable but not running (preempted by
-                                        other load; /proc/thread-self/schedstat), 0 if unknown */
+                                        other load; tb_thread_runq_wait_ns), 0 if unknown */
     uint64_t launches;               /* device kernel launches (tb_backend_op_evidence) */
     uint64_t device_ns;              /* device-side time of those launches */
     int has_device_evidence;         /* the backend keeps launch evidence */

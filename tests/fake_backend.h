@@ -9,7 +9,10 @@
  *   FAKE_LIAR_FAKE  claims a GPU, computes on the host, reports 1 launch
  *                   and no device time
  *   FAKE_LIAR_NONE  claims a GPU, computes on the host, keeps no evidence
- * corrupt = 1 adds 1.0 to every f32 output (output-agreement tests). */
+ * corrupt = 1 adds 1.0 to every f32 output (output-agreement tests).
+ * stall_ns (fake_backend_stall) sleeps after each op outside any device
+ * time: wall time grows while host CPU does not, as when the process is
+ * descheduled on a loaded machine. */
 #ifndef TB_FAKE_BACKEND_H
 #define TB_FAKE_BACKEND_H
 
@@ -31,6 +34,7 @@ struct fake_ctx {
     int corrupt;
     long device_sleep_ns;
     int decline_silu; /* for unsupported-op */
+    long stall_ns;    /* "descheduled" after the op: wall without CPU */
     struct tb_op_evidence evd;
 };
 
@@ -83,6 +87,10 @@ static inline int fake_compute(void *ctx, const struct tb_op *op, struct tb_err 
     }
     c->evd.total_launches += c->evd.last_launches;
     c->evd.total_device_ns += c->evd.last_device_ns;
+    if (c->stall_ns > 0) {
+        const struct timespec st = {c->stall_ns / 1000000000L, c->stall_ns % 1000000000L};
+        nanosleep(&st, NULL);
+    }
     return TB_OK;
 }
 
@@ -124,6 +132,11 @@ static inline struct tb_backend *fake_backend_create(enum fake_mode mode, enum t
     };
     b->context = c;
     return b;
+}
+
+static inline void fake_backend_stall(struct tb_backend *b, long ns)
+{
+    ((struct fake_ctx *)b->context)->stall_ns = ns;
 }
 
 static inline void fake_backend_decline_silu(struct tb_backend *b)

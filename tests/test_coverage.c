@@ -10,9 +10,11 @@
 #include "harness/tb_coverage.h"
 #include "tb_test.h"
 
-/* Runs the small test graph 3 times through a probe and builds coverage. */
-static void cover(struct tb_sched_entry *e, int n, const struct tb_sched_opts *o,
-                  struct tb_coverage *cov)
+/* Runs the small test graph 3 times through a probe and builds coverage.
+ * sign >= 0: the run counts of every op claiming an accelerator must fit an
+ * honest device (TB_RUN_DEVICE) or a 0-launch liar (TB_RUN_HOST). */
+static void cover_runs(struct tb_sched_entry *e, int n, const struct tb_sched_opts *o,
+                       struct tb_coverage *cov, int sign)
 {
     struct test_graph t;
     CHECK(test_graph_build(&t, 64, 32, 2, 0) == 0);
@@ -26,8 +28,33 @@ static void cover(struct tb_sched_entry *e, int n, const struct tb_sched_opts *o
         CHECKF(tb_tier_probe_coverage(tp, "prof", "wl", "model", cov, &err) == TB_OK, "%s",
                err.msg);
     CHECK(cov->n_runs == 3 && cov->n_ops == 4);
+    const struct tb_sched_plan *pl = tp ? tb_tier_probe_plan(tp) : NULL;
+    const struct tb_evidence *ev = tp ? tb_tier_probe_evidence(tp) : NULL;
+    for (int i = 0; sign >= 0 && pl && i < pl->n_ops; i++) {
+        const struct tb_op_evidence_summary *s = &ev->ops[i];
+        const int judged = pl->ops[i].claimed_kind != TB_DEVICE_CPU ? 3 : 0;
+        /* a liar (0 launches): every run hard host evidence; an honest
+         * device: every run judged, a busy-clock minority allowed
+         * (docs/coverage.md, rule 4) */
+        const int ok = sign == TB_RUN_HOST
+                           ? s->n_host == judged && s->n_host_hard == judged && s->n_device == 0
+                           : s->n_device + s->n_host == judged && s->n_host_hard == 0 &&
+                                 (judged == 0 || s->n_device > s->n_host);
+        CHECKF(s->n_runs == 3 && ok && s->n_inconclusive == 0,
+               "op %d: runs %d device %d host %d (hard %d) inconclusive %d: %s", i, s->n_runs,
+               s->n_device, s->n_host, s->n_host_hard, s->n_inconclusive, s->host_why);
+    }
+    for (int i = 0; i < cov->n_off; i++)
+        CHECK(cov->off[i].n_runs == 3 &&
+              cov->off[i].n_device + cov->off[i].n_host + cov->off[i].n_inconclusive <= 3);
     tb_tier_probe_free(tp);
     test_graph_free(&t);
+}
+
+static void cover(struct tb_sched_entry *e, int n, const struct tb_sched_opts *o,
+                  struct tb_coverage *cov)
+{
+    cover_runs(e, n, o, cov, -1);
 }
 
 static void test_verdicts(void)
@@ -41,7 +68,7 @@ static void test_verdicts(void)
     struct tb_coverage c;
 
     /* honest gpu, q4_0 matmul declared onto the cpu: degraded */
-    cover(e, 2, NULL, &c);
+    cover_runs(e, 2, NULL, &c, TB_RUN_DEVICE);
     CHECK(c.verdict == TB_COV_DEGRADED);
     CHECK(c.n_on_target == 3 && c.n_declared == 1 && c.n_silent == 0 && c.n_off == 1);
     CHECK(!strcmp(c.target_kind, "gpu"));
@@ -61,6 +88,9 @@ static void test_verdicts(void)
         CHECK(json_array_size(off) == 1);
         CHECK(!strcmp(json_string_value(json_object_get(json_array_get(off, 0), "class")),
                       "declared-fallback"));
+        json_t *runs = json_object_get(json_array_get(off, 0), "runs");
+        CHECK(json_integer_value(json_object_get(runs, "total")) == 3 &&
+              json_integer_value(json_object_get(runs, "host")) == 0); /* a cpu claim */
         json_decref(j);
     }
     struct tb_coverage rows[3];
@@ -86,8 +116,11 @@ static void test_verdicts(void)
 
     /* a liar: silent-fallback, fails both gates */
     e[0].b = liar;
-    cover(e, 2, NULL, &c);
+    cover_runs(e, 2, NULL, &c, TB_RUN_HOST);
     CHECK(c.verdict == TB_COV_SILENT_FALLBACK && c.n_silent == 4 && c.n_on_target == 0);
+    for (int i = 0; i < c.n_off; i++)
+        CHECK(c.off[i].cls == TB_CLASS_SILENT_FALLBACK && c.off[i].n_host == 3 &&
+              c.off[i].n_device == 0);
     CHECK(tb_coverage_fails(&c, TB_FAIL_ON_SILENT) && tb_coverage_fails(&c, TB_FAIL_ON_ANY));
     rows[1] = c;
 

@@ -1,8 +1,12 @@
-/* Silent-fallback detector against planted faults: liars that claim a GPU
- * and compute on the host are flagged for every op they ran; a CPU-type
+/* Silent-fallback detector against planted faults: liars of every mode
+ * that claim a GPU and compute on the host get the verdict silent-fallback
+ * for every op they ran, with every run counted as host, also when each
+ * run is "descheduled" (wall time grows, CPU time does not); a CPU-type
  * OpenCL device (PoCL) is flagged when the profile wanted a GPU; an honest
- * device gives zero false flags over 50 runs; a declared fallback stays
- * declared; wrong outputs are caught by the sampled cpu-ref check. */
+ * device gives zero false flags (every run device-consistent) with and
+ * without stalls; one disturbed run does not flip a verdict; a declared
+ * fallback stays declared; wrong outputs are caught by the sampled cpu-ref
+ * check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,20 +68,54 @@ static struct tb_backend *cpu1(void)
     return tb_backend_create("cpu", &cfg, &b, NULL) ? NULL : b;
 }
 
-/* Every op on entry 0 of a liar is silent on every run. */
+/* Op i's verdict and its run counts. */
+#define CHECK_OP(ev, i, cls_, runs, dev, host, hard, inc)                                          \
+    do {                                                                                           \
+        const struct tb_op_evidence_summary *s_ = &(ev)->ops[i];                                   \
+        CHECKF(s_->cls == (cls_) && s_->n_runs == (runs) && s_->n_device == (dev) &&               \
+                   s_->n_host == (host) && s_->n_host_hard == (hard) &&                            \
+                   s_->n_inconclusive == (inc),                                                    \
+               "op %d: %s, runs %d device %d host %d (hard %d) inconclusive %d: %s [%s]", i,       \
+               tb_op_class_name(s_->cls), s_->n_runs, s_->n_device, s_->n_host, s_->n_host_hard,   \
+               s_->n_inconclusive, s_->why, s_->host_why);                                         \
+    } while (0)
+
+/* An honest op: on-target, every run judged, none with hard host evidence;
+ * runs the thread CPU clock shows busy (interrupt time the kernel charges
+ * to the running thread) may be a minority, the verdict says they are. */
+static int check_honest(const struct tb_evidence *ev, int i, int runs)
+{
+    const struct tb_op_evidence_summary *s = &ev->ops[i];
+    CHECKF(s->cls == TB_CLASS_ON_TARGET && s->n_runs == runs && s->n_device + s->n_host == runs &&
+               s->n_device > s->n_host && s->n_host_hard == 0 && s->n_inconclusive == 0,
+           "op %d: %s, runs %d device %d host %d (hard %d) inconclusive %d: %s [%s]", i,
+           tb_op_class_name(s->cls), s->n_runs, s->n_device, s->n_host, s->n_host_hard,
+           s->n_inconclusive, s->why, s->host_why);
+    if (s->n_host)
+        printf("op %d: %d of %d runs showed host time (%s), verdict %s\n", i, s->n_host, runs,
+               s->host_why, tb_op_class_name(s->cls));
+    return s->n_host;
+}
+
+/* Every op on entry 0 of a liar is silent with all runs host, for each
+ * liar mode, with and without a stall after every op. */
 static void test_liars(void)
 {
     struct tb_backend *cpu = cpu1();
     struct tb_evidence_thresholds th;
     tb_evidence_thresholds_default(&th);
-    th.min_wall_ns = 50000;
-    const enum fake_mode modes[2] = {FAKE_LIAR_ZERO, FAKE_LIAR_FAKE};
-    for (int m = 0; m < 2; m++) {
-        /* LIAR_FAKE reports a launch: only the host-time rule can catch it,
-         * so its ops are big enough (512x512 scalar matmuls) to measure */
+    th.min_host_ns = 50000;
+    const enum fake_mode modes[3] = {FAKE_LIAR_ZERO, FAKE_LIAR_FAKE, FAKE_LIAR_NONE};
+    int flagged = 0, planted = 0;
+    for (int k = 0; k < 6; k++) {
+        const int m = k % 3, big = m != 0;
+        const long stall = k >= 3 ? 2000000 : 0; /* 2 ms: 4x the op's CPU time */
+        /* only the host-time rule catches LIAR_FAKE and LIAR_NONE, so their
+         * ops are big enough (512x512 scalar matmuls) to measure */
         struct test_graph t;
-        CHECK(test_graph_build(&t, m ? 512 : 64, m ? 512 : 32, m ? 2 : 1, m) == 0);
+        CHECK(test_graph_build(&t, big ? 512 : 64, big ? 512 : 32, big ? 2 : 1, big) == 0);
         struct tb_backend *liar = fake_backend_create(modes[m], TB_DEVICE_GPU, 0);
+        fake_backend_stall(liar, stall);
         const struct tb_sched_entry e[2] = {test_entry("liar:gpu", liar, TB_DEVICE_GPU, NULL),
                                             test_entry("cpu", cpu, TB_DEVICE_CPU, NULL)};
         struct rig r;
@@ -89,30 +127,34 @@ static void test_liars(void)
             if (pl->ops[i].entry != 0)
                 continue;
             on_liar++;
-            CHECKF(r.ev.ops[i].n_class[TB_CLASS_SILENT_FALLBACK] == 10,
-                   "mode %d op %s: %d of 10 runs silent (%s)", m, t.g.ops[i].name,
-                   r.ev.ops[i].n_class[TB_CLASS_SILENT_FALLBACK], r.ev.ops[i].why);
-            CHECK(r.ev.ops[i].cls == TB_CLASS_SILENT_FALLBACK);
+            planted++;
+            flagged += r.ev.ops[i].cls == TB_CLASS_SILENT_FALLBACK;
+            CHECK_OP(&r.ev, i, TB_CLASS_SILENT_FALLBACK, 10, 0, 10, m == 0 ? 10 : 0, 0);
+            CHECKF(strstr(r.ev.ops[i].why, m ? "host CPU" : "0 device launches") != NULL,
+                   "mode %d stall %ld: %s", m, stall, r.ev.ops[i].why);
+            CHECKF(strstr(r.ev.ops[i].why, "host 10, device 0, inconclusive 0 of 10 runs"), "%s",
+                   r.ev.ops[i].why);
         }
-        CHECK(on_liar == (m ? 3 : 4)); /* the liars take q4_0 too */
-        CHECK(tb_evidence_count(&r.ev, TB_CLASS_SILENT_FALLBACK) == on_liar * 10);
-        if (pl)
-            CHECKF(strstr(r.ev.ops[0].why, m ? "host CPU" : "0 device launches") != NULL, "%s",
-                   r.ev.ops[0].why);
+        CHECK(on_liar == (big ? 3 : 4)); /* the liars take q4_0 too */
+        CHECK(tb_evidence_count(&r.ev, TB_CLASS_SILENT_FALLBACK) == on_liar);
         rig_free(&r);
         tb_backend_free(liar);
         test_graph_free(&t);
     }
-    /* no evidence slot and ops too short for the host-time rule: unverified */
+    printf("planted liars: %d of %d ops flagged silent-fallback\n", flagged, planted);
+    /* no evidence slot and ops too short for the host-time rule: every run
+     * inconclusive, verdict unverified */
     struct test_graph t;
     CHECK(test_graph_build(&t, 64, 32, 1, 0) == 0);
     struct tb_backend *mute = fake_backend_create(FAKE_LIAR_NONE, TB_DEVICE_GPU, 0);
     const struct tb_sched_entry e[2] = {test_entry("mute:gpu", mute, TB_DEVICE_GPU, NULL),
                                         test_entry("cpu", cpu, TB_DEVICE_CPU, NULL)};
-    th.min_wall_ns = 1000000000ull;
+    th.min_host_ns = 1000000000ull;
     struct rig r;
     CHECK(rig_run(&r, e, 2, NULL, &t.g, 3, &th, 0) == 0);
-    CHECK(tb_evidence_count(&r.ev, TB_CLASS_UNVERIFIED) == 4 * 3);
+    CHECK(tb_evidence_count(&r.ev, TB_CLASS_UNVERIFIED) == 4);
+    for (int i = 0; i < 4; i++)
+        CHECK_OP(&r.ev, i, TB_CLASS_UNVERIFIED, 3, 0, 0, 0, 3);
     CHECK(strstr(r.ev.ops[0].why, "no launch evidence") != NULL);
     rig_free(&r);
     tb_backend_free(mute);
@@ -120,7 +162,8 @@ static void test_liars(void)
     tb_backend_free(cpu);
 }
 
-/* Honest device: zero flags over 50 runs; its declined q4_0 matmul is a
+/* Honest device: zero flags over 50 runs (every run device-consistent),
+ * and over 20 runs that each stall 1 ms; its declined q4_0 matmul is a
  * declared fallback with reason unsupported-type, never silent. */
 static void test_honest_and_declared(void)
 {
@@ -131,20 +174,36 @@ static void test_honest_and_declared(void)
     const struct tb_sched_entry e[2] = {test_entry("fake:gpu", gpu, TB_DEVICE_GPU, NULL),
                                         test_entry("cpu", cpu, TB_DEVICE_CPU, NULL)};
     struct rig r;
-    CHECK(rig_run(&r, e, 2, NULL, &t.g, 50, NULL, 3) == 0);
-    CHECK(tb_evidence_count(&r.ev, TB_CLASS_SILENT_FALLBACK) == 0);
-    CHECK(tb_evidence_count(&r.ev, TB_CLASS_UNVERIFIED) == 0);
-    CHECK(tb_evidence_count(&r.ev, TB_CLASS_ON_TARGET) == 3 * 50);
-    CHECK(r.ev.ops[1].n_class[TB_CLASS_DECLARED_FALLBACK] == 50);
-    CHECK(r.ev.ops[1].cls == TB_CLASS_DECLARED_FALLBACK);
-    CHECKF(strstr(r.ev.ops[1].why, "unsupported-type") != NULL, "%s", r.ev.ops[1].why);
-    int checked = 0, mismatch = 0;
-    for (int i = 0; i < r.ev.n_ops; i++) {
-        checked += r.ev.ops[i].n_checked;
-        mismatch += r.ev.ops[i].n_mismatch;
+    int false_flags = 0, honest_ops = 0, honest_runs = 0, busy_runs = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const int runs = pass ? 20 : 50;
+        fake_backend_stall(gpu, pass ? 1000000 : 0);
+        CHECK(rig_run(&r, e, 2, NULL, &t.g, runs, NULL, 3) == 0);
+        CHECK(tb_evidence_count(&r.ev, TB_CLASS_SILENT_FALLBACK) == 0);
+        CHECK(tb_evidence_count(&r.ev, TB_CLASS_UNVERIFIED) == 0);
+        CHECK(tb_evidence_count(&r.ev, TB_CLASS_ON_TARGET) == 3);
+        for (int i = 0; i < r.ev.n_ops; i++) {
+            if (i == 1)
+                continue;
+            honest_ops++;
+            honest_runs += runs;
+            false_flags += r.ev.ops[i].cls != TB_CLASS_ON_TARGET;
+            busy_runs += check_honest(&r.ev, i, runs);
+        }
+        /* a cpu claim: nothing to prove, no run judged */
+        CHECK_OP(&r.ev, 1, TB_CLASS_DECLARED_FALLBACK, runs, 0, 0, 0, 0);
+        CHECKF(strstr(r.ev.ops[1].why, "unsupported-type") != NULL, "%s", r.ev.ops[1].why);
+        int checked = 0, mismatch = 0;
+        for (int i = 0; i < r.ev.n_ops; i++) {
+            checked += r.ev.ops[i].n_checked;
+            mismatch += r.ev.ops[i].n_mismatch;
+        }
+        CHECKF(checked > runs && mismatch == 0, "%d checked, %d mismatched", checked, mismatch);
+        rig_free(&r);
     }
-    CHECKF(checked > 50 && mismatch == 0, "%d checked, %d mismatched", checked, mismatch);
-    rig_free(&r);
+    printf("honest: %d false flags over %d op verdicts (%d of %d runs showed host time)\n",
+           false_flags, honest_ops, busy_runs, honest_runs);
+    fake_backend_stall(gpu, 0);
     tb_backend_free(gpu);
 
     /* same device computing wrong numbers: the output check catches it */
@@ -183,7 +242,7 @@ static void test_opencl_cpu_device(void)
     for (int i = 0; pl && i < pl->n_ops; i++) {
         if (pl->ops[i].entry == 0) {
             n_opencl++;
-            CHECK(r.ev.ops[i].n_class[TB_CLASS_SILENT_FALLBACK] == 5);
+            CHECK_OP(&r.ev, i, TB_CLASS_SILENT_FALLBACK, 5, 0, 5, 5, 0);
             CHECKF(strstr(r.ev.ops[i].why, "reports kind cpu") != NULL, "%s", r.ev.ops[i].why);
             CHECK(r.ev.ops[i].launches > 0); /* it did launch: on a CPU device */
         } else {
@@ -199,41 +258,68 @@ static void test_opencl_cpu_device(void)
     o.kind_policy = TB_SCHED_KIND_ENFORCE;
     CHECK(rig_run(&r, bs.e, bs.n, &o, &t.g, 2, NULL, 0) == 0);
     CHECK(tb_evidence_count(&r.ev, TB_CLASS_SILENT_FALLBACK) == 0);
-    CHECK(tb_evidence_count(&r.ev, TB_CLASS_DECLARED_FALLBACK) == 4 * 2);
+    CHECK(tb_evidence_count(&r.ev, TB_CLASS_DECLARED_FALLBACK) == 4);
     CHECKF(strstr(r.ev.ops[0].why, "profile-forbids") != NULL, "%s", r.ev.ops[0].why);
     rig_free(&r);
     test_graph_free(&t);
     tb_sched_backends_close(&bs);
 }
 
-/* The host-time rule's thresholds, on hand-made evidence. */
+/* Hand-made evidence of one run on a GPU that keeps launch evidence. */
+static struct tb_op_run_evidence gpu_run(uint64_t wall, uint64_t cpu, uint64_t launches,
+                                         uint64_t device_ns)
+{
+    return (struct tb_op_run_evidence){.wall_ns = wall,
+                                       .thread_cpu_ns = cpu,
+                                       .thread_clock = 1,
+                                       .launches = launches,
+                                       .device_ns = device_ns,
+                                       .has_device_evidence = 1,
+                                       .device_kind = TB_DEVICE_GPU};
+}
+
+/* The per-run rules' thresholds, on hand-made evidence. */
 static void test_rules(void)
 {
     struct tb_evidence_thresholds th;
     tb_evidence_thresholds_default(&th);
     struct tb_placement p = {
         .entry = 0, .device = "dev", .device_kind = TB_DEVICE_GPU, .claimed_kind = TB_DEVICE_GPU};
-    struct tb_op_run_evidence x = {.wall_ns = 1000000,
-                                   .host_cpu_ns = 950000,
-                                   .launches = 2,
-                                   .device_ns = 0,
-                                   .has_device_evidence = 1,
-                                   .device_kind = TB_DEVICE_GPU};
+    struct tb_op_run_evidence x = gpu_run(1000000, 950000, 2, 0);
     char why[TB_EVIDENCE_WHY_MAX];
+    int hard = 0;
+    CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_SILENT_FALLBACK);
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST && !hard);
+    x.wall_ns = 20000000; /* descheduled 19 ms: the thread's CPU time still shows the work */
+    x.runq_wait_ns = 0;   /* (steal time shows in no run queue) */
     CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_SILENT_FALLBACK);
     x.device_ns = 900000; /* a host thread spin-waiting on a busy device */
     CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_ON_TARGET);
     x.device_ns = 0;
-    x.host_cpu_ns = 100000; /* host idle: the work went elsewhere */
-    CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_ON_TARGET);
-    x.host_cpu_ns = 950000;
-    x.wall_ns = 50000; /* too short to judge by host time */
-    CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_ON_TARGET);
-    th.min_wall_ns = 10000;
-    CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_SILENT_FALLBACK);
-    /* a CPU claim is never silent */
+    x.thread_cpu_ns = 150000; /* 150 us less 2 x 30 us: under 100 us of host work */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_DEVICE);
+    x.thread_cpu_ns = 170000; /* 110 us of host work */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST);
+    x.h2d_bytes = 1u << 20; /* one MiB uploaded: 500 us of host copying allowed */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_DEVICE);
+    x.h2d_bytes = 0;
+    x.thread_clock = 0;
+    x.thread_cpu_ns = 0;
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_INCONCLUSIVE);
+    CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_UNVERIFIED);
+    CHECKF(strstr(why, "no thread CPU clock") != NULL, "%s", why);
+    x.thread_clock = 1;
+    x.launches = 0; /* hard evidence */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST && hard);
+    x.launches = 2;
+    x.device_kind = TB_DEVICE_CPU;
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST && hard);
+    x.device_kind = TB_DEVICE_GPU;
+    /* a CPU claim is never judged, never silent */
     p.claimed_kind = TB_DEVICE_CPU;
     x.launches = 0;
+    x.thread_cpu_ns = 950000;
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST_CLAIM);
     CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_ON_TARGET);
     p.entry = 1;
     snprintf(p.reason_text, sizeof p.reason_text, "unsupported-type: x");
@@ -242,9 +328,55 @@ static void test_rules(void)
     CHECK(!strcmp(tb_op_class_name(TB_CLASS_SILENT_FALLBACK), "silent-fallback"));
 }
 
+/* Feeds 10 runs of one op: the first n_host of them with host work (a
+ * hard 0-launch run when hard), the rest device-like. */
+static void feed(struct tb_evidence *ev, int n_host, int hard)
+{
+    struct tb_placement p = {
+        .entry = 0, .device = "dev", .device_kind = TB_DEVICE_GPU, .claimed_kind = TB_DEVICE_GPU};
+    const struct tb_sched_plan plan = {.ops = &p, .n_ops = 1};
+    CHECK(tb_evidence_init(ev, 1, NULL, NULL) == TB_OK);
+    for (int r = 0; r < 10; r++) {
+        struct tb_op_run_evidence x = gpu_run(5000000, 20000, 1, 250000);
+        if (r < n_host) {
+            x.thread_cpu_ns = 2000000;
+            x.launches = hard ? 0 : 1;
+        }
+        CHECK(tb_evidence_add_run(ev, &plan, &x, NULL) == TB_OK);
+    }
+}
+
+/* Runs combine into one verdict: a measured minority does not decide, hard
+ * evidence always does, a split is unverified. */
+static void test_verdicts(void)
+{
+    struct tb_evidence ev;
+    feed(&ev, 0, 0);
+    CHECK_OP(&ev, 0, TB_CLASS_ON_TARGET, 10, 10, 0, 0, 0);
+    CHECK(ev.ops[0].why[0] == '\0');
+    tb_evidence_free(&ev);
+    feed(&ev, 1, 0); /* one disturbed run */
+    CHECK_OP(&ev, 0, TB_CLASS_ON_TARGET, 10, 9, 1, 0, 0);
+    CHECKF(strstr(ev.ops[0].why, "host 1, device 9, inconclusive 0 of 10 runs"), "%s",
+           ev.ops[0].why);
+    tb_evidence_free(&ev);
+    feed(&ev, 5, 0);
+    CHECK_OP(&ev, 0, TB_CLASS_UNVERIFIED, 10, 5, 5, 0, 0);
+    tb_evidence_free(&ev);
+    feed(&ev, 6, 0);
+    CHECK_OP(&ev, 0, TB_CLASS_SILENT_FALLBACK, 10, 4, 6, 0, 0);
+    tb_evidence_free(&ev);
+    feed(&ev, 1, 1); /* one run without a launch is a fact, not a timing */
+    CHECK_OP(&ev, 0, TB_CLASS_SILENT_FALLBACK, 10, 9, 1, 1, 0);
+    CHECKF(strstr(ev.ops[0].why, "0 device launches") != NULL, "%s", ev.ops[0].why);
+    CHECK(tb_evidence_count(&ev, TB_CLASS_SILENT_FALLBACK) == 1);
+    tb_evidence_free(&ev);
+}
+
 int main(void)
 {
     test_rules();
+    test_verdicts();
     test_liars();
     test_honest_and_declared();
     test_opencl_cpu_device();

@@ -92,6 +92,17 @@ uint64_t tb_now_ns(void);
  * the platform cannot tell. */
 uint64_t tb_thread_cpu_ns(void);
 
+/* ---- evidence clocks (the silent-fallback detector, kernels/sched.c) */
+
+/* CPU time all threads of the process have used, in ns
+ * (CLOCK_PROCESS_CPUTIME_ID); 0 when the platform cannot tell. */
+uint64_t tb_process_cpu_ns(void);
+
+/* Time the calling thread has spent runnable but waiting for a CPU (on a
+ * run queue, preempted by other load), in ns; 0 when the OS does not say
+ * (Linux: /proc/thread-self/schedstat, second field). */
+uint64_t tb_thread_runq_wait_ns(void);
+
 #ifdef __cplusplus
 }
 #endif
