@@ -67,20 +67,6 @@ int tb_err_wrap(struct tb_err *e, int code, const char *fmt, ...)
     return code;
 }
 
-int tb_err_prefix(struct tb_err *e, const char *fmt, ...)
-{
-    /* callers are on a failure path: never report success */
-    if (!e)
-        return TB_EINVAL;
-    va_list ap;
-    va_start(ap, fmt);
-    prefix_v(e, fmt, ap);
-    va_end(ap);
-    if (e->code >= 0)
-        e->code = TB_EINVAL;
-    return e->code;
-}
-
 void tb_err_clear(struct tb_err *e)
 {
     if (e) {

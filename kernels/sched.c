@@ -518,7 +518,7 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
     const uint64_t c1 = tb_process_cpu_ns();
     const uint64_t q1 = tb_thread_runq_wait_ns();
     if (rc)
-        return tb_err_prefix(err, "sched: op %s on %s", op->name, tb_backend_name(b));
+        return tb_err_wrap(err, rc, "sched: op %s on %s", op->name, tb_backend_name(b));
     x->wall_ns = t1 - t0;
     x->host_cpu_ns = c1 > c0 ? c1 - c0 : 0;
     x->thread_cpu_ns = h1 > h0 ? h1 - h0 : 0;
@@ -542,7 +542,7 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
     memcpy(op->dst->data, s->pre, nb);
     rc = tb_backend_compute_graph(ev->ref, g, i, 1, NULL, err);
     if (rc)
-        return tb_err_prefix(err, "sched: reference run of op %s", op->name);
+        return tb_err_wrap(err, rc, "sched: reference run of op %s", op->name);
     const size_t ne = (size_t)tb_tensor_nelements(op->dst);
     double max_err = 0.0, max_ref = 0.0;
     for (size_t k = 0; k < ne; k++) {
@@ -600,8 +600,8 @@ int tb_sched_compute(struct tb_sched *s, const struct tb_graph *g, uint64_t *op_
             rc = tb_backend_compute_graph(b, g, sg->first, sg->count,
                                           op_ns ? op_ns + sg->first : NULL, err);
             if (rc)
-                tb_err_prefix(err, "sched: segment %d (%s, ops %d..%d)", k, s->e[sg->entry].label,
-                              sg->first, sg->first + sg->count - 1);
+                rc = tb_err_wrap(err, rc, "sched: segment %d (%s, ops %d..%d)", k,
+                                 s->e[sg->entry].label, sg->first, sg->first + sg->count - 1);
         } else {
             for (int i = sg->first; i < sg->first + sg->count && !rc; i++)
                 rc = run_op_evidence(s, g, i, b, ev, op_ns, err);

@@ -47,11 +47,6 @@ int tb_err_set(struct tb_err *e, int code, const char *fmt, ...)
 int tb_err_wrap(struct tb_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Like tb_err_wrap with the code taken from e. Without e there is no code
- * to keep, so it returns TB_EINVAL (as it does when e holds none): prefer
- * tb_err_wrap where the code is at hand. */
-int tb_err_prefix(struct tb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 void tb_err_clear(struct tb_err *e);
 
 #ifdef __cplusplus

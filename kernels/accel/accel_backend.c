@@ -127,9 +127,10 @@ static void *weight(struct tb_accel *a, const struct tb_tensor *t, struct tb_err
     tb_accel_wcache_make_room(&a->wc, span);
     if (!(p = a->di->alloc(a->dev, row * (size_t)rows, true, t->name, err)))
         return NULL;
-    if (upload(a, p, 0, t->data, t->nb[1], row, rows, err)) {
+    const int rc = upload(a, p, 0, t->data, t->nb[1], row, rows, err);
+    if (rc) {
         a->di->release(a->dev, p);
-        tb_err_prefix(err, "weight %s", t->name);
+        tb_err_wrap(err, rc, "weight %s", t->name);
         return NULL;
     }
     /* the cache owns p from here, also when the insert fails */
