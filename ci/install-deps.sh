@@ -10,6 +10,7 @@ packages=(
   libhwloc-dev hwloc libpapi-dev papi-tools
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   gnuplot-nox clang libclang-rt-14-dev
+  clang-format stress-ng
   chromium
 )
 

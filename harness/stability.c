@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/tb_results.h"      /* tb_json_number */
+#include "harness/tb_results.h" /* tb_json_number */
 #include "kernels/platform/tb_platform.h"
 
 void tb_stability_cfg_default(struct tb_stability_cfg *c)
