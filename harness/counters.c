@@ -28,31 +28,36 @@ static void set_unavailable(struct tb_counter *e, const char *reason)
     tb_copy_str(e->reason, sizeof e->reason, reason);
 }
 
-/* Splits "a, b,c" into trimmed names. */
+struct list_ctx {
+    struct tb_counters *c;
+    const char *events;
+    struct tb_err *err;
+};
+
+static int add_event(const char *item, size_t len, void *ctx)
+{
+    struct list_ctx *l = ctx;
+    struct tb_counters *c = l->c;
+    if (len == 0)
+        return tb_err_set(l->err, TB_EINVAL, "counters: empty event name in '%s'", l->events);
+    if (len >= sizeof c->ev[0].name)
+        return tb_err_set(l->err, TB_EINVAL, "counters: event name '%.*s' too long", (int)len,
+                          item);
+    if (c->n == MAX_EVENTS)
+        return tb_err_set(l->err, TB_EINVAL, "counters: more than %d events", MAX_EVENTS);
+    memcpy(c->ev[c->n].name, item, len);
+    c->ev[c->n].name[len] = '\0';
+    c->n++;
+    return TB_OK;
+}
+
+/* Splits "a, b,c" into trimmed names; no events at all is an empty list. */
 static int parse_list(struct tb_counters *c, const char *events, struct tb_err *err)
 {
-    const char *p = events ? events : "";
-    while (*p) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t len = strcspn(p, ",");
-        size_t end = len;
-        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
-            end--;
-        if (end == 0)
-            return tb_err_set(err, TB_EINVAL, "counters: empty event name in '%s'", events);
-        if (end >= sizeof c->ev[0].name)
-            return tb_err_set(err, TB_EINVAL, "counters: event name '%.*s' too long", (int)end, p);
-        if (c->n == MAX_EVENTS)
-            return tb_err_set(err, TB_EINVAL, "counters: more than %d events", MAX_EVENTS);
-        memcpy(c->ev[c->n].name, p, end);
-        c->ev[c->n].name[end] = '\0';
-        c->n++;
-        p += len;
-        if (*p == ',' && !*++p)
-            return tb_err_set(err, TB_EINVAL, "counters: trailing ',' in '%s'", events);
-    }
-    return TB_OK;
+    if (!events || !*events)
+        return TB_OK;
+    struct list_ctx l = {c, events, err};
+    return tb_list_each(events, add_event, &l);
 }
 
 /* PAPI's init is process-wide and idempotent; not safe to race from two

@@ -149,37 +149,36 @@ static int parse_size(const char *s, uint64_t *out, const char **why)
 }
 
 /* Splits a comma list into trimmed items of at most cap-1 chars. */
+struct split {
+    char *items;
+    size_t cap;
+    int max, *n;
+    const char **why;
+};
+
+static int split_item(const char *item, size_t len, void *ctx)
+{
+    struct split *sp = ctx;
+    if (len == 0)
+        *sp->why = "empty item in list";
+    else if (len >= sp->cap)
+        *sp->why = "list item too long";
+    else if (*sp->n == sp->max)
+        *sp->why = "too many items in list";
+    else {
+        memcpy(sp->items + (size_t)*sp->n * sp->cap, item, len);
+        sp->items[(size_t)*sp->n * sp->cap + len] = '\0';
+        (*sp->n)++;
+        return 0;
+    }
+    return -1;
+}
+
 static int split_list(const char *s, char *items, size_t cap, int max, int *n, const char **why)
 {
     *n = 0;
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t len = strcspn(p, ",");
-        size_t end = len;
-        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
-            end--;
-        if (end == 0) {
-            *why = "empty item in list";
-            return -1;
-        }
-        if (end >= cap) {
-            *why = "list item too long";
-            return -1;
-        }
-        if (*n == max) {
-            *why = "too many items in list";
-            return -1;
-        }
-        memcpy(items + (size_t)*n * cap, p, end);
-        items[(size_t)*n * cap + end] = '\0';
-        (*n)++;
-        p += len;
-        if (!*p)
-            return 0;
-        p++;
-    }
+    struct split sp = {items, cap, max, n, why};
+    return tb_list_each(s, split_item, &sp);
 }
 
 /* Relative paths are relative to the profile's directory. -1 if too long. */

@@ -21,6 +21,12 @@ int tb_format_bytes(uint64_t bytes, char *buf, size_t n);
  * s is empty, has trailing characters or is out of range (*out unchanged). */
 int tb_parse_int(const char *s, long lo, long hi, int *out);
 
+/* Splits s at commas into items trimmed of blanks and tabs and calls
+ * fn(item, len, ctx) for each, in order; len is 0 for an empty item ("a,,b",
+ * a trailing comma, or s == ""). Stops at the first non-zero return of fn
+ * and returns it; 0 when every item was taken. */
+int tb_list_each(const char *s, int (*fn)(const char *item, size_t len, void *ctx), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,3 +40,19 @@ int tb_parse_int(const char *s, long lo, long hi, int *out)
     *out = (int)v;
     return 0;
 }
+
+int tb_list_each(const char *s, int (*fn)(const char *item, size_t len, void *ctx), void *ctx)
+{
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        const size_t len = strcspn(s, ",");
+        size_t end = len;
+        while (end > 0 && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+            end--;
+        const int rc = fn(s, end, ctx);
+        if (rc || !s[len])
+            return rc;
+        s += len + 1;
+    }
+}
