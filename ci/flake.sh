@@ -11,6 +11,8 @@
 #   TB_FLAKE_TESTS    regex passed to ctest -R (default: every test)
 #   TB_FLAKE_STRESS   stress-ng arguments (default: --cpu 2)
 #   TB_FLAKE_CONFIGS  space-separated subset of "release asan"
+#   TB_FLAKE_JOBS     ctest -j (default: nproc; tests then also compete with
+#                     each other, harsher than ci/test.sh's serial runs)
 # Logs: build-flake/<config>-<run>.log (one per suite run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ n=${1:-10}
 [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "usage: ci/flake.sh [N]   (N >= 1 runs per configuration)" >&2; exit 2; }
 read -r -a configs <<<"${TB_FLAKE_CONFIGS:-release asan}"
 read -r -a stress_args <<<"${TB_FLAKE_STRESS:---cpu 2}"
+jobs=${TB_FLAKE_JOBS:-$(nproc)}
 filter=()
 [[ -n ${TB_FLAKE_TESTS:-} ]] && filter=(-R "$TB_FLAKE_TESTS")
 
@@ -71,7 +74,7 @@ for c in "${configs[@]}"; do
     log=$logs/$c-$i.log
     t0=$SECONDS
     rc=0
-    ctest --test-dir "$d" --output-on-failure "${filter[@]}" >"$log" 2>&1 || rc=$?
+    ctest --test-dir "$d" -j "$jobs" --output-on-failure "${filter[@]}" >"$log" 2>&1 || rc=$?
     # ctest's summary lists each failed test as "  <id> - <name> (Failed|Timeout|...)"
     mapfile -t bad < <(sed -n '/tests failed out of/,$ s/^[[:space:]]*[0-9]\{1,\} - \([^ ]*\) (.*/\1/p' "$log")
     if ((rc == 0)); then

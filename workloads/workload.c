@@ -1,6 +1,7 @@
 #include "workloads/tb_workload.h"
 
-#include "kernels/tb_backend_impl.h"
+#include "kernels/platform/tb_platform.h"
+#include "kernels/tb_backend.h"
 
 void tb_workload_prompt(uint64_t seed, int32_t vocab, int32_t *out, int32_t n)
 {

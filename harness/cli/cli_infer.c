@@ -9,7 +9,8 @@
 
 #include "harness/cli/tb_cli.h"
 #include "harness/tb_stats.h"
-#include "kernels/tb_backend_impl.h"
+#include "kernels/platform/tb_platform.h"
+#include "kernels/tb_backend.h"
 #include "kernels/tb_util.h"
 #include "workloads/tb_llama.h"
 
