@@ -1,4 +1,5 @@
 #include "harness/tb_env.h"
+#include "kernels/platform/tb_platform.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -428,33 +428,12 @@ int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err
 {
     if (!path || !out)
         return tb_err_set(err, TB_EINVAL, "hash: no path");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tb_err_set(err, TB_EIO, "hash: cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return tb_err_set(err, TB_EIO, "hash: cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return tb_err_set(err, TB_EIO, "hash: '%s' is not a regular file", path);
-    }
-    uint64_t h = TB_FNV1A64_INIT;
-    size_t size = (size_t)st.st_size;
-    if (size > 0) { /* mmap of length 0 is an error */
-        void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            return tb_err_set(err, TB_EIO, "hash: cannot map '%s': %s", path, strerror(e));
-        }
-        madvise(m, size, MADV_SEQUENTIAL);
-        h = tb_fnv1a64(m, size, h);
-        munmap(m, size);
-    }
-    close(fd);
+    struct tb_file_map m;
+    const int rc = tb_file_map(path, &m, err);
+    if (rc)
+        return tb_err_wrap(err, rc, "hash");
+    const uint64_t h = tb_fnv1a64(m.ptr, m.size, TB_FNV1A64_INIT);
+    tb_file_unmap(&m);
     snprintf(out, TB_HASH_STR_MAX, "fnv1a64:%016" PRIx64, h);
     return TB_OK;
 }

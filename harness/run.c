@@ -102,7 +102,7 @@ static int run_profile(struct run_ctx *run, const struct tb_profile *p, int *any
     int profile_done = 0;
     for (int i = 0; !rc && !profile_done && i < p->n_workloads; i++) {
         const struct tb_profile_workload *wl = &p->workloads[i];
-        if (!run_selected(run->o->workloads, tb_workload_kind_name(wl->kind)))
+        if (!tb_list_has(run->o->workloads, tb_workload_kind_name(wl->kind)))
             continue;
         for (int j = 0; !rc && !profile_done && j < wl->n_prompts; j++) /* each length */
             rc = run_config(run, &pr, wl, wl->prompts[j], records, &profile_done, err);
@@ -177,7 +177,7 @@ static int load_profiles(const struct tb_run_opts *o, struct loaded *l, struct t
         rc = tb_profile_load_kv(paths[i], o->kv_type, &p, err);
         if (rc)
             break;
-        if (run_selected(o->profiles, p->name))
+        if (tb_list_has(o->profiles, p->name))
             l->p[l->n++] = p;
         else
             tb_profile_free(p);
@@ -209,7 +209,7 @@ static int open_run(struct run_ctx *run, const struct loaded *l, json_t **manife
     for (int i = 0; i < l->n; i++)
         for (int j = 0; j < l->p[i]->n_workloads; j++)
             run->n_total +=
-                run_selected(o->workloads, tb_workload_kind_name(l->p[i]->workloads[j].kind))
+                tb_list_has(o->workloads, tb_workload_kind_name(l->p[i]->workloads[j].kind))
                     ? l->p[i]->workloads[j].n_prompts
                     : 0;
     json_t *env = o->timeout_s > 0 ? run_build_env_isolated(run, err) : run_build_env(run, err);

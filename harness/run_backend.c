@@ -79,7 +79,7 @@ int run_record_unsupported(struct run_ctx *run, struct profile_run *pr, struct t
     for (int k = 0; k < p->n_workloads * TB_PROFILE_MAX_PROMPTS && !rc; k++) {
         const int i = k / TB_PROFILE_MAX_PROMPTS, j = k % TB_PROFILE_MAX_PROMPTS;
         const char *wl = tb_workload_kind_name(p->workloads[i].kind);
-        if (j >= p->workloads[i].n_prompts || !run_selected(run->o->workloads, wl))
+        if (j >= p->workloads[i].n_prompts || !tb_list_has(run->o->workloads, wl))
             continue;
         run_progress(run, p->name, wl);
         json_t *rec = tb_results_record_new(wl, p->name,

@@ -118,7 +118,6 @@ struct wl_run {
 };
 
 /* ---- run_record.c */
-int run_selected(const char *list, const char *name); /* NULL list = all */
 void run_warn(json_t *rec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_config_key(const struct profile_run *pr, const char *model_spec, int prompt_len,
                     enum tb_isa isa, char *buf, size_t n);

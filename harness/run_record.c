@@ -7,21 +7,6 @@
 
 #include "harness/run_internal.h"
 
-int run_selected(const char *list, const char *name)
-{
-    if (!list)
-        return 1;
-    const size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        const size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n))
-            return 1;
-        p += len + (e ? 1 : 0);
-    }
-    return 0;
-}
-
 void run_warn(json_t *rec, const char *fmt, ...)
 {
     char buf[512];

@@ -27,6 +27,10 @@ int tb_parse_int(const char *s, long lo, long hi, int *out);
  * and returns it; 0 when every item was taken. */
 int tb_list_each(const char *s, int (*fn)(const char *item, size_t len, void *ctx), void *ctx);
 
+/* Whether name is an item of the comma list (items trimmed as above); a
+ * NULL list selects every name (an option that was not given). */
+int tb_list_has(const char *list, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

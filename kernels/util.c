@@ -56,3 +56,22 @@ int tb_list_each(const char *s, int (*fn)(const char *item, size_t len, void *ct
         s += len + 1;
     }
 }
+
+struct list_find {
+    const char *name;
+    size_t len;
+};
+
+static int item_is(const char *item, size_t len, void *ctx)
+{
+    const struct list_find *f = ctx;
+    return len == f->len && memcmp(item, f->name, len) == 0;
+}
+
+int tb_list_has(const char *list, const char *name)
+{
+    if (!list)
+        return 1;
+    struct list_find f = {name, strlen(name)};
+    return tb_list_each(list, item_is, &f);
+}

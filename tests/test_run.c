@@ -6,6 +6,7 @@
  * profile validation and the run agreeing on the memory need (KV f16/f32). */
 #include "tb_test.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -416,12 +417,18 @@ static void test_model_changed(void)
         int code;
         _exit(tb_run(&o, &code, NULL) == TB_OK ? 0 : 3);
     }
-    usleep(400000);
-    char cmd[1300];
-    snprintf(cmd, sizeof cmd, "touch '%s'", model);
-    CHECK(system(cmd) == 0);
-    int st;
-    waitpid(pid, &st, 0);
+    /* touch the file every 50 ms until the child is done: its >= 1 s
+     * measurement sees a touch however late a loaded machine starts it (a
+     * single touch after a fixed 400 ms could come before the measurement) */
+    int st, touched = 0, touch_failed = 0;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (utimensat(AT_FDCWD, model, NULL, 0) == 0)
+            touched++;
+        else
+            touch_failed++;
+        usleep(50000);
+    }
+    CHECKF(touched > 0 && touch_failed == 0, "touched %d, failed %d", touched, touch_failed);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     json_t *recs = read_run(out, run_dir, sizeof run_dir);
     json_t *r = recs ? find(recs, "llm-decode") : NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness/cli/tb_cli.h"
+#include "kernels/tb_util.h"
 #include "harness/tb_coverage.h"
 #include "harness/tb_profile.h"
 #include "harness/tb_results.h"
@@ -37,21 +38,6 @@ static void usage(FILE *f)
             "  --out DIR writes coverage.md, coverage.csv and coverage.json.\n"
             "  Exit code: 1 when a row fails --fail-on or --no-cpu-fallback refused a\n"
             "  placement, 2 on usage/input errors.\n");
-}
-
-static int in_list(const char *list, const char *name)
-{
-    if (!list)
-        return 1;
-    const size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *c = strchr(p, ',');
-        const size_t len = c ? (size_t)(c - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n))
-            return 1;
-        p += len + (c ? 1 : 0);
-    }
-    return 0;
 }
 
 static const struct tb_profile_workload *pick_workload(const struct tb_profile *p)
@@ -178,16 +164,6 @@ static int write_outputs(const char *dir, const struct tb_coverage *rows, int n,
     return rc;
 }
 
-static int parse_int(const char *s, int lo, int *out)
-{
-    char *end;
-    const long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > 1000000)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int tb_cli_coverage(int argc, char **argv)
 {
     struct cov_opts o = {.evals = 4, .check_period = 7, .fail_on = TB_FAIL_ON_NONE, .seed = 1};
@@ -226,12 +202,12 @@ int tb_cli_coverage(int argc, char **argv)
         } else if (!strcmp(a, "--cache-dir")) {
             o.cache_dir = v;
         } else if (!strcmp(a, "--evals")) {
-            bad = parse_int(v, 1, &o.evals);
+            bad = tb_parse_int(v, 1, 1000000, &o.evals);
         } else if (!strcmp(a, "--check-every")) {
-            bad = parse_int(v, 0, &o.check_period);
+            bad = tb_parse_int(v, 0, 1000000, &o.check_period);
         } else if (!strcmp(a, "--seed")) {
             int s;
-            bad = parse_int(v, 0, &s);
+            bad = tb_parse_int(v, 0, 1000000, &s);
             o.seed = (uint64_t)s;
         } else if (!strcmp(a, "--fail-on")) {
             const int f = tb_fail_on_from_name(v);
@@ -264,7 +240,7 @@ int tb_cli_coverage(int argc, char **argv)
             code = TB_EXIT_USAGE;
             break;
         }
-        if (in_list(o.profiles, p->name)) {
+        if (tb_list_has(o.profiles, p->name)) {
             matched++;
             if (!o.quiet)
                 fprintf(stderr, "coverage: %s ...\n", p->name);
