@@ -16,24 +16,25 @@ int tb_cpu_wtype(enum tb_type t)
 /* ---- the mm entries of a type per ISA, from its row of kernels/tb_wtypes.h.
  * One entry shape per activation format (ACT) and ISA: */
 /* clang-format off */
-#define MM_SCALAR_F32(t) {NULL, NULL, tb_cpu_gemm_##t##_scalar}
+#define MM_SCALAR_F32(t) {NULL, NULL, tb_cpu_gemm_##t##_scalar, NULL, NULL}
 #define MM_SCALAR_F16 MM_SCALAR_F32
 #define MM_SCALAR_Q8(t) {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_scalar, \
-                         tb_cpu_gemm_##t##_scalar}
-#define MM_AVX2_F32(t) {NULL, NULL, tb_cpu_gemm_##t##_avx2}
+                         tb_cpu_gemm_##t##_scalar, NULL, NULL}
+#define MM_AVX2_F32(t) {NULL, NULL, tb_cpu_gemm_##t##_avx2, NULL, NULL}
 #define MM_AVX2_F16 MM_AVX2_F32
-#define MM_AVX2_Q8(t) {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_avx2, tb_cpu_gemm_##t##_avx2}
-#define MM_AVX512_F32(t) {NULL, NULL, tb_cpu_gemm_##t##_avx512}
+#define MM_AVX2_Q8(t) {tb_cpu_act_q8_bytes_scalar, tb_cpu_quantize_act_avx2, \
+                       tb_cpu_gemm_##t##_avx2, NULL, NULL}
+#define MM_AVX512_F32(t) {NULL, NULL, tb_cpu_gemm_##t##_avx512, NULL, NULL}
 #define MM_AVX512_F16 MM_AVX512_F32
 #define MM_AVX512_Q8(t) {tb_cpu_act_bytes_avx512, tb_cpu_quantize_act_##t##_avx512, \
-                         tb_cpu_gemm_##t##_avx512}
+                         tb_cpu_gemm_##t##_avx512, NULL, NULL}
 #define PK_F32(t) {tb_cpu_pack_bytes_##t##x16, tb_cpu_pack_##t##x16, 16,                \
                    {NULL, NULL, tb_cpu_gemm_##t##x16_avx512, tb_cpu_pack_x16,          \
                     tb_cpu_gemm_tiles_##t##x16_avx512}}
 #define PK_F16 PK_F32
 #define PK_Q8(t) {tb_cpu_pack_bytes_##t##x16, tb_cpu_pack_##t##x16, 16,                 \
                   {tb_cpu_qx16_act_bytes_avx512, tb_cpu_quantize_act_##t##x16_avx512,  \
-                   tb_cpu_gemm_##t##x16_avx512}}
+                   tb_cpu_gemm_##t##x16_avx512, NULL, NULL}}
 /* clang-format on */
 
 /* The one place a missing ISA variant (N in the list) falls back: AVX2 to
