@@ -32,11 +32,6 @@ static int peak_rss_reset(void)
     return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-static long long peak_rss_kib(void)
-{
-    return tb_proc_kib("/proc/self/status", "VmHWM");
-}
-
 static json_t *stats_obj(const double *x, size_t n)
 {
     struct tb_stats st;
@@ -333,7 +328,7 @@ int run_measure_derive(struct wl_run *c, struct tb_err *err)
                             op_breakdown(&c->s->graph, c->op_sum, c->s->graph.n_ops));
     energy_record(c);
     /* memory actually resident */
-    const long long hwm = peak_rss_kib();
+    const long long hwm = tb_proc_kib("/proc/self/status", "VmHWM");
     json_object_set_new(json_object_get(c->rec, "memory"), "peak_rss_kib",
                         hwm >= 0 ? json_integer(hwm) : json_string("unavailable: no VmHWM"));
     return TB_OK;

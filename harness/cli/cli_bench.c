@@ -59,11 +59,6 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
     return -1;
 }
 
-static long long rss_kib(const char *field)
-{
-    return tb_proc_kib("/proc/self/status", field);
-}
-
 /* Bytes of matmul weights one eval of the current graph streams. */
 static double weight_bytes(const struct tb_graph *g)
 {
@@ -189,7 +184,7 @@ static int bench_model(const struct bench_args *a, const char *spec, int threads
     }
     if (rc)
         goto out;
-    const long long hwm = rss_kib("VmHWM"); /* before the second triad */
+    const long long hwm = tb_proc_kib("/proc/self/status", "VmHWM"); /* before the second triad */
     const double bw1 = a->no_stream ? NAN : triad(threads);
     const double bw = isnan(bw0) ? bw1 : isnan(bw1) ? bw0 : (bw0 + bw1) / 2;
     struct stat st;
