@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "harness/tb_counters.h"
+#include "harness/tb_read.h"
 #include "kernels/tb_util.h"
 
 #define REASON_MAX 480
@@ -482,15 +483,24 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
     if (!(t1 >= t0))
         return tb_err_set(err, TB_EINVAL, "trace %s: window end %.6f before start %.6f", path, t1,
                           t0);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return tb_err_set(err, TB_EIO, "trace %s: %s", path, strerror(errno));
-    char *line = NULL; /* whole lines: a fixed buffer would split a long comment */
-    size_t cap = 0;
-    int lineno = 0, n_content = 0, have_prev = 0, rc = TB_OK;
+    /* whole lines under the line cap: a fixed buffer would split a long
+     * comment, an unbounded one would take a 1 GB line whole */
+    struct tb_lines lr;
+    int rc = tb_lines_open(&lr, path, 0, err);
+    if (rc)
+        return tb_err_wrap(err, rc, "trace");
+    int n_content = 0, have_prev = 0;
+    size_t lineno = 0;
     double pt = 0, pw = 0, first = 0, sum = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
+    char *line;
+    size_t len;
+    while ((rc = tb_lines_next(&lr, &line, &len, err)) == 1) {
+        rc = TB_OK;
+        lineno = lr.line_no;
+        if (strlen(line) != len) {
+            rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: NUL byte in the line", path, lineno);
+            break;
+        }
         char *s = line;
         while (isspace((unsigned char)*s))
             s++;
@@ -516,15 +526,15 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
             ok = ok && *end == '\0' && errno == 0 && isfinite(t) && isfinite(w);
         }
         if (!ok) {
-            rc = tb_err_set(err, TB_EFORMAT, "%s:%d: expected 'timestamp_s,watts'", path, lineno);
+            rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: expected 'timestamp_s,watts'", path, lineno);
             break;
         }
         if (w < 0) {
-            rc = tb_err_set(err, TB_EFORMAT, "%s:%d: negative power %g W", path, lineno, w);
+            rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: negative power %g W", path, lineno, w);
             break;
         }
         if (have_prev && !(t > pt)) {
-            rc = tb_err_set(err, TB_EFORMAT, "%s:%d: timestamp %.6f not after %.6f", path, lineno,
+            rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: timestamp %.6f not after %.6f", path, lineno,
                             t, pt);
             break;
         }
@@ -544,8 +554,7 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
         pt = t;
         pw = w;
     }
-    fclose(f);
-    free(line);
+    tb_lines_close(&lr);
     if (rc)
         return rc;
     if (!have_prev)
@@ -571,9 +580,12 @@ static int trace_open(const struct tb_energy_config *cfg, const char *arg, void 
     (void)cfg;
     if (!arg || !*arg)
         return tb_err_set(err, TB_EINVAL, "trace: no file (use trace:FILE)");
-    FILE *f = fopen(arg, "r");
-    if (!f)
-        return tb_err_set(err, TB_EUNSUPPORTED, "%s: %s", arg, strerror(errno));
+    FILE *f = tb_fopen_read(arg, err); /* a FIFO: a reason, never a wait */
+    if (!f) {
+        if (err)
+            err->code = TB_EUNSUPPORTED;
+        return TB_EUNSUPPORTED;
+    }
     fclose(f);
     struct trace_meter *m = calloc(1, sizeof *m);
     if (!m)

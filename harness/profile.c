@@ -4,7 +4,6 @@
 #include "harness/tb_profile.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -12,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/tb_read.h"
 #include "harness/tb_topo.h"
 #include "kernels/tb_backend.h"
 #include "kernels/tb_graph.h"
@@ -84,10 +84,10 @@ struct parse {
     const char *path;
     char dir[TB_PROFILE_PATH_MAX]; /* profile's directory, for relative paths */
     FILE *f;
-    char *buf;
-    size_t cap;
+    struct tb_lines lines; /* over f, under the line cap (tb_read.h) */
     int line;
     int profile_line; /* line of [profile], 0 if absent */
+    int slo_line;     /* line of [slo], 0 if absent */
     int key_line[K_COUNT];
     int wl_key_line[TB_PROFILE_MAX_WORKLOADS][W_COUNT];
     struct tb_profile *p;
@@ -556,12 +556,18 @@ static void section_header(struct parse *ps, const char *s)
         return; /* inih reports the syntax error */
     char name[64];
     tb_copy_str(name, len + 1 < sizeof name ? len + 1 : sizeof name, s);
-    if (!strcmp(name, "profile")) {
-        ps->profile_line = ps->line;
+    /* [profile] and [slo] come once: a second one would be merged silently */
+    int *first = !strcmp(name, "profile") ? &ps->profile_line
+                 : !strcmp(name, "slo")   ? &ps->slo_line
+                                          : NULL;
+    if (first && *first) {
+        fail(ps, TB_EFORMAT, ps->line, "duplicate section [%s] (first on line %d)", name, *first);
         return;
     }
-    if (!strcmp(name, "slo"))
+    if (first) {
+        *first = ps->line;
         return;
+    }
     if (!strncmp(name, "workload.", 9)) {
         int kind = workload_from_name(name + 9);
         if (kind < 0) {
@@ -592,20 +598,39 @@ static void section_header(struct parse *ps, const char *s)
 
 /* fgets-style reader for ini_parse_stream: counts lines, rejects what inih
  * would silently reinterpret (over-long lines are split, indented lines are
- * joined to the previous value) and checks section headers. */
+ * joined to the previous value, a NUL byte ends a C string early) and
+ * checks section headers. Lines come from tb_lines, so even a huge one
+ * costs at most the line cap. */
 static char *reader(char *str, int num, void *stream)
 {
     struct parse *ps = stream;
-    ssize_t len = getline(&ps->buf, &ps->cap, ps->f);
-    if (len < 0)
+    char *buf;
+    size_t len;
+    struct tb_err le = {0};
+    const int rc = tb_lines_next(&ps->lines, &buf, &len, &le);
+    if (rc < 0 && !ps->err_line) {
+        ps->err_line = ps->line + 1;
+        tb_err_set(ps->err, rc, "%s", le.msg);
+    }
+    if (rc != 1)
         return NULL;
     ps->line++;
-    if (len > num - 1)
+    const size_t full = len + !ps->lines.torn; /* with its '\n' */
+    const char *nul = memchr(buf, '\0', len);
+    if (nul)
+        fail(ps, TB_EFORMAT, ps->line,
+             "NUL byte at offset %llu (column %zu): a value would end there; remove it",
+             (unsigned long long)(ps->lines.offset + (uint64_t)(nul - buf)),
+             (size_t)(nul - buf) + 1);
+    else if (full > (size_t)num - 1)
         fail(ps, TB_EFORMAT, ps->line, "line longer than %d characters", num - 2);
-    size_t n = (size_t)len < (size_t)num - 1 ? (size_t)len : (size_t)num - 1;
-    memcpy(str, ps->buf, n);
+    size_t n = full < (size_t)num - 1 ? full : (size_t)num - 1;
+    if (!ps->lines.torn)
+        buf[len] = '\n'; /* inih strips it */
+    memcpy(str, buf, n);
     str[n] = '\0';
-    const char *s = ps->buf;
+    buf[len] = '\0';
+    const char *s = buf;
     if (ps->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
         s += 3; /* UTF-8 BOM, which inih skips too */
     const char *t = s;
@@ -776,10 +801,12 @@ static int load_stream(FILE *f, const char *path, int kv_type, struct tb_profile
     struct tb_err local = {0};
     if (!ps.err)
         ps.err = &local;
-    ps.p = calloc(1, sizeof *ps.p);
+    int rc = tb_lines_init(&ps.lines, f, path, 0, err);
+    ps.p = rc ? NULL : calloc(1, sizeof *ps.p);
     if (!ps.p) {
+        tb_lines_close(&ps.lines);
         fclose(ps.f);
-        return tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
+        return rc ? rc : tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
     }
     struct tb_profile *p = ps.p;
     tb_copy_str(p->path, sizeof p->path, path);
@@ -790,9 +817,9 @@ static int load_stream(FILE *f, const char *path, int kv_type, struct tb_profile
     p->isa_cap = TB_ISA_COUNT;
     tb_copy_str(p->energy_source, sizeof p->energy_source, "auto");
 
-    int rc = ini_parse_stream(reader, &ps, handler, &ps);
+    rc = ini_parse_stream(reader, &ps, handler, &ps);
+    tb_lines_close(&ps.lines);
     fclose(ps.f);
-    free(ps.buf);
     if (rc == -2)
         fail(&ps, TB_ENOMEM, ps.line, "out of memory");
     else if (rc > 0 && (!ps.err_line || rc < ps.err_line)) {
@@ -821,9 +848,9 @@ int tb_profile_load_kv(const char *path, int kv_type, struct tb_profile **out, s
     if (kv_type != TB_TYPE_F32 && kv_type != TB_TYPE_F16)
         return tb_err_set(err, TB_EINVAL, "%s: KV cache type %s, expected f32 or f16", path,
                           tb_type_name(kv_type));
-    FILE *f = fopen(path, "r");
+    FILE *f = tb_fopen_read(path, err); /* a FIFO or directory: an error, never a wait */
     if (!f)
-        return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
+        return err ? err->code : TB_EIO;
     return load_stream(f, path, kv_type, out, err);
 }
 
@@ -864,137 +891,4 @@ int tb_slo_format(const struct tb_slo *s, char *buf, size_t n)
                     s->cond_key, s->cond_key[0] ? " " : "", s->cond_value);
 }
 
-void tb_profile_print(const struct tb_profile *p, FILE *f)
-{
-    char buf[64];
-    fprintf(f, "name:           %s\ntier:           %s\n", p->name, p->tier);
-    if (p->description[0])
-        fprintf(f, "description:    %s\n", p->description);
-    if (p->threads)
-        fprintf(f, "threads:        %d\n", p->threads);
-    else
-        fprintf(f, "threads:        all\n");
-    fprintf(f, "binding:        %s%s%s\n", tb_bind_policy_name(p->binding),
-            p->cpuset[0] ? " cpuset " : "", p->cpuset);
-    fprintf(f, "isa_cap:        %s\n",
-            p->isa_cap == TB_ISA_COUNT ? "best" : tb_isa_name(p->isa_cap));
-    tb_format_bytes(p->memory_budget, buf, sizeof buf);
-    fprintf(f, "memory_budget:  %s (%llu bytes)\nweight_types:  ", buf,
-            (unsigned long long)p->memory_budget);
-    for (int i = 0; i < p->n_weight_types; i++)
-        fprintf(f, " %s", tb_type_name(p->weight_types[i]));
-    fprintf(f, "\nbackends:      ");
-    for (int i = 0; i < p->n_backends; i++)
-        fprintf(f, " %s", p->backends[i]);
-    fprintf(f, "\naccel_op_classes:");
-    for (int i = 0; i < p->n_accel_op_classes; i++)
-        fprintf(f, " %s", p->accel_op_classes[i]);
-    fprintf(f, "%s\nenergy_source:  %s\n", p->n_accel_op_classes ? "" : " (none)",
-            p->energy_source);
-    fprintf(f, "events:         %s\n", p->events[0] ? p->events : "(default)");
-    for (int i = 0; i < p->n_workloads; i++) {
-        const struct tb_profile_workload *w = &p->workloads[i];
-        char prompts[96] = "";
-        for (int j = 0; j < w->n_prompts; j++) {
-            const size_t len = strlen(prompts);
-            snprintf(prompts + len, sizeof prompts - len, "%s%d", j ? "," : "", w->prompts[j]);
-        }
-        fprintf(f, "workload %-12s model %s, prompt %s, n_predict %d",
-                tb_workload_kind_name(w->kind), w->model, prompts, w->n_predict);
-        if (w->synth) {
-            tb_format_bytes(w->need_bytes, buf, sizeof buf);
-            fprintf(f, ", needs %s", buf);
-        }
-        fputc('\n', f);
-    }
-    for (int i = 0; i < p->n_slos; i++) {
-        char line[160];
-        tb_slo_format(&p->slos[i], line, sizeof line);
-        fprintf(f, "slo:            %s\n", line);
-    }
-}
-
-/* ------------------------------------------------------------ directories */
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void tb_profile_dir_list_free(char **paths, int n)
-{
-    for (int i = 0; paths && i < n; i++)
-        free(paths[i]);
-    free(paths);
-}
-
-int tb_profile_dir_list(const char *dir, char ***paths, int *n, struct tb_err *err)
-{
-    *paths = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return tb_err_set(err, TB_EIO, "%s: %s", dir, strerror(errno));
-    char **list = NULL;
-    int count = 0, cap = 0, rc = TB_OK;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 4, ".ini"))
-            continue;
-        if (count == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **grown = realloc(list, (size_t)cap * sizeof *list);
-            if (!grown) {
-                rc = tb_err_set(err, TB_ENOMEM, "%s: out of memory", dir);
-                break;
-            }
-            list = grown;
-        }
-        size_t need = strlen(dir) + len + 2;
-        if (!(list[count] = malloc(need))) {
-            rc = tb_err_set(err, TB_ENOMEM, "%s: out of memory", dir);
-            break;
-        }
-        snprintf(list[count++], need, "%s/%s", dir, e->d_name);
-    }
-    closedir(d);
-    if (rc) {
-        tb_profile_dir_list_free(list, count);
-        return rc;
-    }
-    if (count)
-        qsort(list, (size_t)count, sizeof *list, cmp_str);
-    *paths = list;
-    *n = count;
-    return TB_OK;
-}
-
-int tb_profile_find(const char *dir, const char *name, struct tb_profile **out, struct tb_err *err)
-{
-    *out = NULL;
-    char **paths;
-    int n, rc = tb_profile_dir_list(dir, &paths, &n, err);
-    if (rc)
-        return rc;
-    /* file stem first: its own errors are the ones to report */
-    for (int i = 0; i < n; i++) {
-        const char *base = strrchr(paths[i], '/') + 1;
-        if (strlen(base) == strlen(name) + 4 && !strncmp(base, name, strlen(name))) {
-            rc = tb_profile_load(paths[i], out, err);
-            tb_profile_dir_list_free(paths, n);
-            return rc;
-        }
-    }
-    for (int i = 0; i < n && !*out; i++) {
-        struct tb_profile *p;
-        if (tb_profile_load(paths[i], &p, NULL) == TB_OK) {
-            if (!strcmp(p->name, name))
-                *out = p;
-            else
-                tb_profile_free(p);
-        }
-    }
-    tb_profile_dir_list_free(paths, n);
-    return *out ? TB_OK : tb_err_set(err, TB_EINVAL, "no profile named '%s' in %s", name, dir);
-}
+/* tb_profile_print, tb_profile_dir_list and tb_profile_find: profile_dir.c */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness/tb_env.h"
+#include "harness/tb_read.h"
 #include "harness/tb_results.h"
 
 /* On disk (native byte order: the file lives and dies with one run on one
@@ -73,9 +74,13 @@ int tb_refcache_load(const char *dir, const struct tb_refcache_key *k, float **l
         why[0] = '\0';
     if (tb_refcache_path(dir, k, path, sizeof path))
         return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? 0 : why_set(why, why_n, path, strerror(errno));
+    struct tb_err oe = {0};
+    FILE *f = tb_fopen_read(path, &oe); /* a FIFO: "is a FIFO", never a wait */
+    if (!f) {
+        if (errno != ENOENT && why_n)
+            snprintf(why, why_n, "%s", oe.msg);
+        return 0;
+    }
     struct ref_hdr h;
     struct stat st;
     const size_t key_len = strlen(k->text);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/tb_read.h"
 #include "harness/tb_results.h" /* tb_json_number */
 #include "kernels/platform/tb_platform.h"
 
@@ -21,9 +22,9 @@ void tb_stability_cfg_default(struct tb_stability_cfg *c)
 int tb_read_cpu_times(const char *proc_stat, struct tb_cpu_times *t, struct tb_err *err)
 {
     const char *path = proc_stat ? proc_stat : "/proc/stat";
-    FILE *f = fopen(path, "r");
+    FILE *f = tb_fopen_read(path, err); /* a FIFO: an error, never a wait */
     if (!f)
-        return tb_err_set(err, TB_EIO, "%s: cannot open", path);
+        return TB_EIO;
     char line[512];
     int ok = 0;
     if (fgets(line, sizeof line, f) && !strncmp(line, "cpu ", 4)) {
@@ -79,7 +80,7 @@ static double max_temp_c(const char *sys_root)
             continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s/temp", dir, e->d_name);
-        FILE *f = fopen(path, "r");
+        FILE *f = tb_fopen_read(path, NULL);
         long long milli;
         if (f && fscanf(f, "%lld", &milli) == 1) {
             const double c = (double)milli / 1000.0;
@@ -96,7 +97,7 @@ static double cpu0_mhz(const char *sys_root)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", sys_root);
-    FILE *f = fopen(path, "r");
+    FILE *f = tb_fopen_read(path, NULL);
     long long khz;
     double v = NAN;
     if (f && fscanf(f, "%lld", &khz) == 1)

@@ -106,12 +106,16 @@ int tb_csv_field(FILE *f, const char *s, size_t len);
 /* tb_csv_field of a NUL-terminated string. */
 int tb_csv_str(FILE *f, const char *s);
 
-/* Reads a results.jsonl into a new JSON array (*records, caller decrefs).
- * A last line without its newline, or a last line that does not parse, is a
- * torn write: dropped and counted in *dropped (0 or 1). A bad line anywhere
- * else, a record that is not an object or lacks schema_version is
- * TB_EFORMAT (with the line number); a newer schema_version is
- * TB_EUNSUPPORTED. */
+/* Reads a results.jsonl into a new JSON array (*records, caller decrefs),
+ * line by line under the line cap (harness/tb_read.h: 16 MiB, $TB_MAX_LINE;
+ * a longer line is TB_ERANGE "PATH:LINE: line longer than 16 MiB"). Only a
+ * last line without its newline is a torn write: dropped and counted in
+ * *dropped (0 or 1); the caller warns. A complete line that does not parse
+ * (the last one too), a record that is not an object or lacks
+ * schema_version, or a line that repeats an earlier one byte for byte (a
+ * file concatenated with itself: its samples would count twice) is
+ * TB_EFORMAT with the line number; a newer schema_version is
+ * TB_EUNSUPPORTED. A FIFO, directory or device is TB_EIO, never a wait. */
 int tb_results_read(const char *jsonl_path, json_t **records, size_t *dropped, struct tb_err *err);
 
 /* ---- record builders */

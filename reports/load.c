@@ -1,9 +1,12 @@
 /* Loading results sources and flattening them into metric series. */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/tb_read.h"
 #include "harness/tb_results.h"
 #include "reports/tb_report.h"
 
@@ -36,12 +39,24 @@ void tb_rsrc_free(struct tb_rsrc *s)
 /* Google Benchmark writes non-finite counters (e.g. the stddev aggregate of
  * an unavailable PAPI event) as bare NaN / inf / Infinity, which is not JSON:
  * outside strings, those tokens become null before parsing. */
-static json_t *load_gbench(const char *path, json_error_t *je)
+static json_t *load_gbench(const char *path, json_error_t *je, struct tb_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(je->text, sizeof je->text, "cannot open");
-        je->line = 0;
+    FILE *f = tb_fopen_read(path, err); /* a FIFO: an error, never a wait */
+    if (!f)
+        return NULL;
+    /* one document under the line cap: jansson never gets a 1 GB input */
+    size_t max;
+    struct stat st;
+    if (tb_max_line(&max, err) || fstat(fileno(f), &st) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > max) {
+        char cap[32];
+        tb_format_line_cap(max, cap, sizeof cap);
+        tb_err_set(err, TB_ERANGE, "%s: a JSON document larger than %s (%s)", path, cap,
+                   TB_MAX_LINE_ENV);
+        fclose(f);
         return NULL;
     }
     char *buf = NULL;
@@ -94,6 +109,8 @@ static json_t *load_gbench(const char *path, json_error_t *je)
     fclose(out);
     json_t *doc = buf ? json_loads(buf, 0, je) : NULL;
     free(buf);
+    if (!doc)
+        tb_err_set(err, TB_EFORMAT, "%s:%d: not valid JSON: %s", path, je->line, je->text);
     return doc;
 }
 
@@ -125,14 +142,14 @@ int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_er
     if (!S_ISDIR(st.st_mode) && !ends_with(path, ".jsonl")) {
         /* a single JSON document: Google Benchmark output */
         json_error_t je;
-        json_t *doc = load_gbench(path, &je);
+        struct tb_err le = {0};
+        json_t *doc = load_gbench(path, &je, &le);
         json_t *b = doc ? json_object_get(doc, "benchmarks") : NULL;
         if (!doc || !json_is_array(b)) {
             json_decref(doc);
             tb_rsrc_free(out);
             if (!doc)
-                return tb_err_set(err, TB_EFORMAT, "%s:%d: not valid JSON: %s", path, je.line,
-                                  je.text);
+                return tb_err_set(err, le.code ? le.code : TB_EFORMAT, "%s", le.msg);
             return tb_err_set(err, TB_EFORMAT,
                               "%s: neither a results directory/.jsonl nor Google Benchmark JSON "
                               "(no \"benchmarks\" array)",
@@ -157,8 +174,15 @@ int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_er
         return TB_EFORMAT;
     }
     if (manifest[0]) {
-        json_error_t je;
-        out->manifest = json_load_file(manifest, 0, &je); /* optional: killed runs */
+        /* optional (a killed run may have none), but a FIFO or directory in
+         * its place is an error, not a wait */
+        struct tb_err me = {0};
+        out->manifest = tb_json_load_path(manifest, 0, 0, &me);
+        if (!out->manifest && errno != ENOENT && me.code == TB_EIO) {
+            tb_err_set(err, TB_EIO, "%s", me.msg);
+            tb_rsrc_free(out);
+            return TB_EIO;
+        }
     }
     return TB_OK;
 }

@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "harness/tb_read.h"
 #include "harness/tb_results.h"
 #include "reports/tb_report.h"
 
@@ -147,9 +148,9 @@ static int run_key(const struct tb_rsrc *src, char *out, size_t n, struct tb_err
         snprintf(out, n, "%s", src->hash);
         return TB_OK;
     }
-    FILE *f = fopen(src->data_path, "rb");
+    FILE *f = tb_fopen_read(src->data_path, err); /* never waits on a FIFO */
     if (!f)
-        return tb_err_set(err, TB_EIO, "%s: cannot open", src->data_path);
+        return TB_EIO;
     uint64_t h = TB_FNV1A64_INIT;
     int c;
     while ((c = fgetc(f)) != EOF && c != '\n') {

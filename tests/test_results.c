@@ -297,13 +297,15 @@ static void test_torn_tail(void)
     CHECK(json_integer_value(json_object_get(json_array_get(recs, 3), "seq")) == 3);
     json_decref(recs);
 
-    /* newline-terminated but unparsable last line: dropped too */
+    /* a newline-terminated but unparsable last line is complete: not a torn
+     * write but damage, an error naming the file and the line (issue 19) */
     append_text(p, "{\"schema_version\":1,\"wo\n");
-    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_OK && json_array_size(recs) == 4 &&
-          dropped == 1);
-    json_decref(recs);
+    e.msg[0] = '\0';
+    recs = NULL;
+    CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_EFORMAT && recs == NULL);
+    CHECKF(strstr(e.msg, p) && strstr(e.msg, "line 5 is not valid JSON"), "'%s'", e.msg);
 
-    /* the same damage in the middle is corruption, not a torn tail */
+    /* the same damage in the middle is corruption too */
     append_text(p, "{\"schema_version\":1}\n");
     e.msg[0] = '\0';
     CHECK(tb_results_read(p, &recs, &dropped, &e) == TB_EFORMAT && recs == NULL);

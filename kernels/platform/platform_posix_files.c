@@ -1,5 +1,5 @@
-/* tb_platform.h files on POSIX: mmap for reading, temp file + fsync +
- * rename for writing. */
+/* tb_platform.h files on POSIX: a non-blocking, regular-files-only open
+ * and mmap for reading, temp file + fsync + rename for writing. */
 #include "kernels/platform/tb_platform.h"
 
 #include <errno.h>
@@ -10,21 +10,77 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static const char *file_kind(mode_t m)
+{
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "a special file";
+}
+
+int tb_file_open_read(const char *path, int *fd, struct tb_err *err)
+{
+    *fd = -1;
+    /* O_NONBLOCK: opening a FIFO with no writer (or a tty, a device) must
+     * not wait; the fstat below refuses anything but a regular file */
+    int f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (f < 0) {
+        const int e = errno;
+        struct stat st;
+        if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            tb_err_set(err, TB_EIO, "%s: is %s, not a regular file", path, file_kind(st.st_mode));
+            errno = EINVAL;
+            return TB_EIO;
+        }
+        tb_err_set(err, TB_EIO, "%s: cannot open: %s", path, strerror(e));
+        errno = e;
+        return TB_EIO;
+    }
+    struct stat st;
+    if (fstat(f, &st) != 0) {
+        const int e = errno;
+        close(f);
+        tb_err_set(err, TB_EIO, "%s: cannot stat: %s", path, strerror(e));
+        errno = e;
+        return TB_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        tb_err_set(err, TB_EIO, "%s: is %s, not a regular file", path, file_kind(st.st_mode));
+        errno = EINVAL;
+        return TB_EIO;
+    }
+    const int fl = fcntl(f, F_GETFL);
+    if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        const int e = errno;
+        close(f);
+        tb_err_set(err, TB_EIO, "%s: cannot clear O_NONBLOCK: %s", path, strerror(e));
+        errno = e;
+        return TB_EIO;
+    }
+    *fd = f;
+    return TB_OK;
+}
+
 int tb_file_map(const char *path, struct tb_file_map *m, struct tb_err *err)
 {
     *m = (struct tb_file_map){0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tb_err_set(err, TB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    const int rc = tb_file_open_read(path, &fd, err);
+    if (rc)
+        return rc;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
         return tb_err_set(err, TB_EIO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return tb_err_set(err, TB_EIO, "%s: not a regular file", path);
     }
     const size_t len = (size_t)st.st_size;
     if (len > 0) {

@@ -46,13 +46,23 @@ void tb_cond_broadcast(struct tb_cond *c);
 
 /* ---- files (platform_posix_files.c) */
 
+/* Opens path for reading without ever blocking on it (issue 19): the open
+ * itself is O_NONBLOCK (a FIFO with no writer, a tty or a device would
+ * otherwise block for ever), then fstat: only a regular file is accepted,
+ * and O_NONBLOCK is cleared again. *fd (close-on-exec) is the caller's to
+ * close. Every file tierbench reads from a user-given path goes through it.
+ * TB_EIO "PATH: cannot open: reason" (errno stays open()'s, so ENOENT can
+ * be told apart) or "PATH: is a FIFO, not a regular file" (a directory, a
+ * character/block device, a socket; errno EINVAL). */
+int tb_file_open_read(const char *path, int *fd, struct tb_err *err);
+
 /* A whole regular file mapped read-only; ptr is NULL for an empty file. */
 struct tb_file_map {
     const void *ptr;
     size_t size;
 };
-/* Errors name the path: TB_EIO "PATH: cannot open|stat|map ...: reason",
- * "PATH: not a regular file". */
+/* Opens through tb_file_open_read. Errors name the path: TB_EIO "PATH:
+ * cannot open|map ...: reason", "PATH: is a FIFO, not a regular file". */
 int tb_file_map(const char *path, struct tb_file_map *m, struct tb_err *err);
 void tb_file_unmap(struct tb_file_map *m);
 
