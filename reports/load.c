@@ -187,6 +187,18 @@ int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_er
     return TB_OK;
 }
 
+int tb_rsrc_check_distinct(const struct tb_rsrc *srcs, size_t n, struct tb_err *err)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (json_array_size(srcs[i].records) && !strcmp(srcs[i].hash, srcs[j].hash))
+                return tb_err_set(err, TB_EINVAL,
+                                  "%s and %s hold the same results (%s): pooled, every record "
+                                  "would count twice; give each source once",
+                                  srcs[j].path, srcs[i].path, srcs[i].hash);
+    return TB_OK;
+}
+
 static json_t *rsrc_env(const struct tb_rsrc *s)
 {
     json_t *env = s->manifest ? json_object_get(s->manifest, "environment") : NULL;

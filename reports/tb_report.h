@@ -40,6 +40,10 @@ struct tb_rsrc {
  * (dropped line) is an error (TB_EFORMAT) instead of being dropped. */
 int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_err *err);
 void tb_rsrc_free(struct tb_rsrc *s);
+/* TB_EINVAL when two of the n sources hold the same data (equal content
+ * hash: one results file given twice, or a copy of it): pooled, each of
+ * its records would count twice. */
+int tb_rsrc_check_distinct(const struct tb_rsrc *srcs, size_t n, struct tb_err *err);
 
 /* Machine name ("cpu model (hostname)") and date of a source, for chart
  * captions; "unknown" when absent. */

@@ -176,6 +176,45 @@ static void expect_error(const char *text, int line, const char *fragment)
     tb_profile_free(p);
 }
 
+/* Issue 19 minor items: a second [slo] or [profile] section is an error
+ * naming its line, not merged into the first; a NUL byte in the file (a
+ * value "lap\0top" that inih would read as "lap") is an error naming the
+ * line and the byte offset, from a file and from memory. */
+static void test_duplicate_sections_and_nul(void)
+{
+    expect_error(HEAD "[workload.embed]\nmodel = m.gguf\nprompt = 4\n[slo]\nttft_ms <= 20\n"
+                      "[slo]\ndecode_tps >= 1 @ workload embed\n",
+                 14, "duplicate section [slo] (first on line 12)");
+    expect_error(HEAD "[profile]\ndescription = again\n[workload.embed]\nmodel = m.gguf\n"
+                      "prompt = 4\n",
+                 9, "duplicate section [profile] (first on line 1)");
+    /* "tier = lap\0top" on line 3: "[profile]\n" + "name = t\n" = 19 bytes before it */
+    static const char text[] = "[profile]\nname = t\ntier = lap\0top\nthreads = 1\n"
+                               "isa_cap = scalar\nmemory_budget = 1 GiB\nweight_types = q8_0\n"
+                               "backends = cpu\n[workload.embed]\nmodel = m.gguf\nprompt = 4\n";
+    char path[256], prefix[300];
+    tb_test_path(path, sizeof path, "profile-nul", ".ini");
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(text, 1, sizeof text - 1, f) == sizeof text - 1);
+    if (f)
+        fclose(f);
+    struct tb_profile *p = NULL;
+    struct tb_err err = {0};
+    snprintf(prefix, sizeof prefix, "%s:3: NUL byte at offset 29 (column 11)", path);
+    CHECK(tb_profile_load(path, &p, &err) == TB_EFORMAT && !p);
+    CHECKF(!strncmp(err.msg, prefix, strlen(prefix)), "got '%s', want '%s'", err.msg, prefix);
+    CHECK(tb_profile_load_memory(text, sizeof text - 1, "mem", &p, &err) == TB_EFORMAT && !p);
+    CHECKF(!strncmp(err.msg, "mem:3: NUL byte at offset 29", 28), "got '%s'", err.msg);
+    /* the same profile without the NUL loads, tier whole */
+    char fixed[sizeof text];
+    memcpy(fixed, text, sizeof text);
+    fixed[29] = '-';
+    CHECKF(tb_profile_load_memory(fixed, sizeof fixed - 1, "mem", &p, &err) == TB_OK, "%s",
+           err.msg);
+    CHECK(p && !strcmp(p->tier, "lap-top"));
+    tb_profile_free(p);
+}
+
 static void test_inline(void)
 {
     expect_error("threads = 2\n" HEAD, 1, "before any [section]");
@@ -309,6 +348,7 @@ int main(void)
     test_good_minimal();
     test_bad_fixtures();
     test_inline();
+    test_duplicate_sections_and_nul();
     test_synth_bytes();
     test_positions_kv();
     test_cli();

@@ -67,6 +67,8 @@ int tb_cli_report(int argc, char **argv)
             fprintf(stderr, "report: %s: dropped a torn last record (killed run?)\n",
                     srcs[loaded].data_path);
     }
+    if (!rc)
+        rc = tb_rsrc_check_distinct(srcs, (size_t)np, &err);
     if (!rc) {
         struct tb_report_opts o = {.ascii = ascii, .log = stdout};
         rc = tb_report_write(srcs, (size_t)np, out, &o, &err);
