@@ -428,12 +428,27 @@ int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err
 {
     if (!path || !out)
         return tb_err_set(err, TB_EINVAL, "hash: no path");
-    struct tb_file_map m;
-    const int rc = tb_file_map(path, &m, err);
+    /* read in chunks, not mapped: a 1 GB results file costs 1 MiB, and a
+     * FIFO or device is refused by the open, never waited on */
+    int fd;
+    int rc = tb_file_open_read(path, &fd, err);
     if (rc)
         return tb_err_wrap(err, rc, "hash");
-    const uint64_t h = tb_fnv1a64(m.ptr, m.size, TB_FNV1A64_INIT);
-    tb_file_unmap(&m);
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
+    uint64_t h = TB_FNV1A64_INIT;
+    if (!buf)
+        rc = tb_err_set(err, TB_ENOMEM, "hash: %s: out of memory", path);
+    for (ssize_t got; !rc && (got = read(fd, buf, CHUNK)) != 0;) {
+        if (got > 0)
+            h = tb_fnv1a64(buf, (size_t)got, h);
+        else if (errno != EINTR)
+            rc = tb_err_set(err, TB_EIO, "hash: %s: read failed: %s", path, strerror(errno));
+    }
+    free(buf);
+    close(fd);
+    if (rc)
+        return rc;
     snprintf(out, TB_HASH_STR_MAX, "fnv1a64:%016" PRIx64, h);
     return TB_OK;
 }

@@ -55,7 +55,8 @@ long long tb_proc_kib(const char *path, const char *field);
 uint64_t tb_fnv1a64(const void *data, size_t n, uint64_t h);
 
 #define TB_HASH_STR_MAX 32 /* "fnv1a64:" + 16 hex + NUL fits */
-/* Hashes a file's contents (mmap, streamed) into "fnv1a64:%016x". */
+/* Hashes a regular file's contents (read in 1 MiB chunks) into
+ * "fnv1a64:%016x"; a FIFO, directory or device is TB_EIO (tb_file_open_read). */
 int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err);
 
 #ifdef __cplusplus

@@ -139,6 +139,8 @@ static void test_long_line_bounded(void)
     CHECKF(code == 0, "library read of a 64 MiB line: child exit %d", code);
     if (!TB_ASAN)
         CHECKF(rss < 96 * 1024, "library read of a 64 MiB line peaked at %ld KiB", rss);
+    fprintf(stderr, "64 MiB line, library read%s: peak RSS %ld KiB\n",
+            TB_ASAN ? " (ASan, no RLIMIT_AS)" : " under RLIMIT_AS 512 MiB", rss);
 
     const char *bin = getenv("TB_BIN");
     CHECK(bin != NULL);
@@ -170,6 +172,7 @@ static void test_long_line_bounded(void)
                "compare of a 64 MiB line: exit %d, output '%s'", code, out);
         if (!TB_ASAN)
             CHECKF(rss < 96 * 1024, "compare of a 64 MiB line peaked at %ld KiB", rss);
+        fprintf(stderr, "64 MiB line, compare: exit %d, peak RSS %ld KiB\n", code, rss);
     }
     unlink(big);
 }
