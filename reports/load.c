@@ -168,7 +168,7 @@ int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_er
     }
     if (strict && out->dropped) {
         tb_err_set(err, TB_EFORMAT,
-                   "%s: truncated (last line is a torn or unparsable record); refusing it",
+                   "%s: truncated (the last line has no newline: a torn record); refusing it",
                    out->data_path);
         tb_rsrc_free(out);
         return TB_EFORMAT;
