@@ -2,7 +2,7 @@
  * (no writer), a directory or a device, ends with a one-line error naming
  * the path and what it is, instead of blocking for ever. Each command runs
  * the tierbench binary under a guard: a child that has not ended after
- * TB_TEST_GUARD_S seconds (default 60; only a hang gets near it) is killed
+ * TB_TEST_GUARD_S seconds (default 120; only a hang gets near it) is killed
  * and the check fails. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 
 static const char *g_bin;
 static char g_dir[512];
-static int g_guard_s = 60;
+static int g_guard_s = 120;
 
 struct outcome {
     int hung;      /* killed by the guard */
