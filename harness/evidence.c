@@ -63,22 +63,41 @@ enum tb_run_sign tb_evidence_judge_run(const struct tb_placement *p,
     }
     const uint64_t allow = host_allowance(x, t);
     const uint64_t extra = x->thread_cpu_ns > allow ? x->thread_cpu_ns - allow : 0;
+    /* steal the kernel may have charged to the thread: what is left after
+     * taking it off is host work on any kernel */
+    const uint64_t sure = extra > x->steal_ns ? extra - x->steal_ns : 0;
+    char clocks[96];
+    snprintf(clocks, sizeof clocks, "wall %.3f ms, runq %.3f ms, steal %.3f ms%s",
+             (double)x->wall_ns / 1e6, (double)x->runq_wait_ns / 1e6, (double)x->steal_ns / 1e6,
+             x->steal_known ? (x->steal_cpu < 0 ? " (all cpus)" : "") : " (unknown)");
     if (extra >= t->min_host_ns &&
         (double)x->device_ns < t->min_device_share * (double)x->thread_cpu_ns) {
+        if (sure < t->min_host_ns) {
+            snprintf(why, n,
+                     "claimed %s; host CPU %.3f ms on the calling thread, but the hypervisor stole "
+                     "too much to decide (%s)",
+                     claim, (double)x->thread_cpu_ns / 1e6, clocks);
+            return TB_RUN_INCONCLUSIVE;
+        }
         snprintf(why, n,
                  "claimed %s, but host CPU %.3f ms on the calling thread (%llu launches), "
-                 "device %.3f ms",
+                 "device %.3f ms (%s)",
                  claim, (double)x->thread_cpu_ns / 1e6, (unsigned long long)x->launches,
-                 (double)x->device_ns / 1e6);
+                 (double)x->device_ns / 1e6, clocks);
         return TB_RUN_HOST;
     }
     if (!x->has_device_evidence) {
         snprintf(why, n,
                  "claimed %s; backend keeps no launch evidence and host CPU %.3f ms does not "
-                 "decide",
-                 claim, (double)x->thread_cpu_ns / 1e6);
+                 "decide (%s)",
+                 claim, (double)x->thread_cpu_ns / 1e6, clocks);
         return TB_RUN_INCONCLUSIVE;
     }
+    snprintf(why, n,
+             "claimed %s: host CPU %.3f ms on the calling thread (%llu launches), device %.3f ms "
+             "(%s)",
+             claim, (double)x->thread_cpu_ns / 1e6, (unsigned long long)x->launches,
+             (double)x->device_ns / 1e6, clocks);
     return TB_RUN_DEVICE;
 }
 
@@ -110,7 +129,15 @@ static void verdict(struct tb_op_evidence_summary *s, const struct tb_placement 
     }
     s->cls = TB_CLASS_ON_TARGET;
     if (s->n_host > 0 || s->n_inconclusive > 0) /* a minority: reported, not decisive */
-        snprintf(s->why, sizeof s->why, "device-consistent majority (%s)", counts);
+        snprintf(s->why, sizeof s->why, "device-consistent majority (%s); first other %.*s", counts,
+                 (int)(sizeof s->why - sizeof counts - 48),
+                 s->host_why[0] ? s->host_why : s->other_why);
+}
+
+/* Keeps the first run of a kind: "run R: why" into dst. */
+static void keep_run(char *dst, size_t n, int run, const char *why)
+{
+    snprintf(dst, n, "run %d: %s", run, why);
 }
 
 /* Adds one run's sign to s. */
@@ -120,18 +147,20 @@ static void count_run(struct tb_op_evidence_summary *s, const struct tb_placemen
     char why[TB_EVIDENCE_WHY_MAX];
     int hard = 0;
     const enum tb_run_sign sign = tb_evidence_judge_run(p, x, t, &hard, why, sizeof why);
-    s->n_runs++;
+    const int run = ++s->n_runs;
     if (sign == TB_RUN_HOST) {
         /* hard evidence explains a verdict better than a timing */
         if (!s->host_why[0] || (hard && !s->n_host_hard))
-            memcpy(s->host_why, why, sizeof why);
+            keep_run(s->host_why, sizeof s->host_why, run, why);
         s->n_host++;
         s->n_host_hard += hard;
     } else if (sign == TB_RUN_INCONCLUSIVE) {
         if (!s->other_why[0])
-            memcpy(s->other_why, why, sizeof why);
+            keep_run(s->other_why, sizeof s->other_why, run, why);
         s->n_inconclusive++;
     } else if (sign == TB_RUN_DEVICE) {
+        if (!s->device_why[0])
+            keep_run(s->device_why, sizeof s->device_why, run, why);
         s->n_device++;
     }
     verdict(s, p);
@@ -183,6 +212,7 @@ int tb_evidence_add_run(struct tb_evidence *ev, const struct tb_sched_plan *plan
         s->host_cpu_ns += x->host_cpu_ns;
         s->thread_cpu_ns += x->thread_cpu_ns;
         s->runq_wait_ns += x->runq_wait_ns;
+        s->steal_ns += x->steal_ns;
         s->launches += x->launches;
         s->device_ns += x->device_ns;
         if (x->out_checked) {

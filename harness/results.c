@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <csv.h>
+#include "harness/tb_results_csv.h"
 
 struct tb_results {
     char *dir;
@@ -21,34 +21,6 @@ struct tb_results {
     size_t count;
     int broken; /* a write failed: further appends would risk earlier data */
 };
-
-/* CSV column -> JSON path ("a.b" = field b of object a); see tb_results.h */
-static const char *const csv_columns[] = {
-    "schema_version",
-    "timestamp",
-    "workload",
-    "profile",
-    "config",
-    "backend",
-    "metric",
-    "unit",
-    "valid",
-    "invalid_reason",
-    "stats.n",
-    "stats.min",
-    "stats.mean",
-    "stats.median",
-    "stats.p90",
-    "stats.p95",
-    "stats.p99",
-    "stats.max",
-    "stats.stddev",
-    "stats.cv",
-    "stats.median_ci_lo",
-    "stats.median_ci_hi",
-    "stats.noisy",
-};
-#define N_CSV_COLUMNS (sizeof csv_columns / sizeof csv_columns[0])
 
 /* ------------------------------------------------------------ helpers */
 
@@ -209,11 +181,35 @@ static int trim_torn_tail(int fd, const char *path, struct tb_err *err)
     return st.st_size > 0 ? fsync_path_fd(fd, path, err) : TB_OK;
 }
 
+static int open_results_file(const char *path, int excl, int *fd_out, struct tb_err *err);
+
+/* Makes results.csv agree with results.jsonl (tb_results_csv_sync); when
+ * it was replaced, by this call or by a reader's, the handle's CSV
+ * descriptor moves to the new file (the old one is no longer the CSV). */
+static int sync_csv(struct tb_results *r, struct tb_err *err);
+static int results_free(struct tb_results *r, struct tb_err *err);
+
 int tb_results_trim_torn(struct tb_results *r, struct tb_err *err)
 {
     int rc = trim_torn_tail(r->jsonl_fd, r->jsonl_path, err);
-    if (!rc)
-        rc = trim_torn_tail(r->csv_fd, r->csv_path, err);
+    if (!rc) /* a torn or missing CSV row of a killed writer is rebuilt */
+        rc = sync_csv(r, err);
+    return rc;
+}
+
+int tb_results_reconcile(const char *dir, int *rewritten, struct tb_err *err)
+{
+    if (rewritten)
+        *rewritten = 0;
+    if (!dir || !*dir)
+        return tb_err_set(err, TB_EINVAL, "results: reconcile needs a directory");
+    char *jsonl = path_join(dir, TB_RESULTS_JSONL), *csv = path_join(dir, TB_RESULTS_CSV);
+    int rc = !jsonl || !csv ? tb_err_set(err, TB_ENOMEM, "results: out of memory") : TB_OK;
+    struct stat st;
+    if (!rc && stat(jsonl, &st) == 0 && S_ISREG(st.st_mode))
+        rc = tb_results_csv_sync(jsonl, csv, rewritten, err);
+    free(jsonl);
+    free(csv);
     return rc;
 }
 
@@ -232,82 +228,6 @@ static int open_results_file(const char *path, int excl, int *fd_out, struct tb_
     }
     *fd_out = fd;
     return TB_OK;
-}
-
-/* -------------------------------------------------------------- CSV */
-
-int tb_csv_field(FILE *f, const char *s, size_t len)
-{
-    return csv_fwrite(f, s, len) == 0 ? 0 : -1;
-}
-
-int tb_csv_str(FILE *f, const char *s)
-{
-    return tb_csv_field(f, s, strlen(s));
-}
-
-static int csv_cell(FILE *f, const json_t *v)
-{
-    char num[64];
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_STRING: return tb_csv_field(f, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return fputs(num, f) < 0 ? -1 : 0;
-    case JSON_REAL:
-        snprintf(num, sizeof num, "%.17g", json_real_value(v));
-        return fputs(num, f) < 0 ? -1 : 0;
-    case JSON_TRUE: return fputs("true", f) < 0 ? -1 : 0;
-    case JSON_FALSE: return fputs("false", f) < 0 ? -1 : 0;
-    default: /* null, object, array: no flat value */ return 0;
-    }
-}
-
-static const json_t *lookup_path(const json_t *record, const char *path)
-{
-    const char *dot = strchr(path, '.');
-    if (!dot)
-        return json_object_get(record, path);
-    char head[64];
-    size_t n = (size_t)(dot - path);
-    if (n >= sizeof head)
-        return NULL;
-    memcpy(head, path, n);
-    head[n] = '\0';
-    const json_t *sub = json_object_get(record, head);
-    return json_is_object(sub) ? json_object_get(sub, dot + 1) : NULL;
-}
-
-/* Formats one CSV line (header when record is NULL) into a malloc'd buffer
- * with libcsv's quoting; written with one append_durable call. */
-static char *csv_line(const json_t *record, size_t *len)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f)
-        return NULL;
-    int bad = 0;
-    for (size_t i = 0; i < N_CSV_COLUMNS; i++) {
-        if (i && fputc(',', f) == EOF)
-            bad = 1;
-        if (record) {
-            if (csv_cell(f, lookup_path(record, csv_columns[i])) != 0)
-                bad = 1;
-        } else if (tb_csv_str(f, csv_columns[i]) != 0) {
-            bad = 1;
-        }
-    }
-    if (fputc('\n', f) == EOF)
-        bad = 1;
-    if (fclose(f) != 0)
-        bad = 1;
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = size;
-    return buf;
 }
 
 /* ------------------------------------------------------------- open */
@@ -330,7 +250,7 @@ int tb_results_open(const char *out_dir, enum tb_results_mode mode, struct tb_re
     if (!r)
         return tb_err_set(err, TB_ENOMEM, "results: out of memory");
     r->jsonl_fd = r->csv_fd = -1;
-    int made_dir = 0;
+    int made_dir = 0, made_jsonl = 0, made_csv = 0;
     if (mode == TB_RESULTS_NEW_SUBDIR) {
         if ((rc = make_run_subdir(out_dir, &r->dir, err)) != 0)
             goto fail;
@@ -351,40 +271,32 @@ int tb_results_open(const char *out_dir, enum tb_results_mode mode, struct tb_re
     int excl = mode != TB_RESULTS_APPEND;
     if ((rc = open_results_file(r->jsonl_path, excl, &r->jsonl_fd, err)) != 0)
         goto fail;
-    if ((rc = open_results_file(r->csv_path, excl, &r->csv_fd, err)) != 0) {
-        if (excl) /* we created results.jsonl a moment ago: leave no half-made run behind */
-            unlink(r->jsonl_path);
+    if (excl)
+        made_jsonl = 1;
+    if ((rc = open_results_file(r->csv_path, excl, &r->csv_fd, err)) != 0)
         goto fail;
-    }
-    if (!excl && ((rc = trim_torn_tail(r->jsonl_fd, r->jsonl_path, err)) != 0 ||
-                  (rc = trim_torn_tail(r->csv_fd, r->csv_path, err)) != 0))
+    if (excl)
+        made_csv = 1;
+    if (!excl && (rc = trim_torn_tail(r->jsonl_fd, r->jsonl_path, err)) != 0)
         goto fail;
-
-    struct stat st;
-    if (fstat(r->csv_fd, &st) != 0) {
-        rc = tb_err_set(err, TB_EIO, "results: cannot stat '%s': %s", r->csv_path, strerror(errno));
+    /* a new CSV gets its header; an old one is made to agree with the JSONL
+     * (a writer killed between the two appends left it a row short) */
+    if ((rc = sync_csv(r, err)) != 0)
         goto fail;
-    }
-    if (st.st_size == 0) {
-        size_t len;
-        char *hdr = csv_line(NULL, &len);
-        if (!hdr) {
-            rc = tb_err_set(err, TB_ENOMEM, "results: cannot format the CSV header");
-            goto fail;
-        }
-        rc = append_durable(r->csv_fd, hdr, len, r->csv_path, err);
-        free(hdr);
-        if (rc)
-            goto fail;
-    }
     if ((rc = fsync_dir(r->dir, err)) != 0)
         goto fail;
     *out = r;
     return TB_OK;
 fail:
-    if (made_dir) /* leave no empty run directory behind */
-        rmdir(r->dir);
-    tb_results_close(r, NULL);
+    /* leave nothing half-made: the files and the run directory this call
+     * created go again (a full disk at the CSV header left an empty run) */
+    if (made_csv)
+        unlink(r->csv_path);
+    if (made_jsonl)
+        unlink(r->jsonl_path);
+    if (made_dir && rmdir(r->dir) == 0)
+        (void)fsync_dir(out_dir, NULL);
+    results_free(r, NULL);
     return rc;
 }
 
@@ -398,7 +310,8 @@ size_t tb_results_count(const struct tb_results *r)
     return r ? r->count : 0;
 }
 
-int tb_results_close(struct tb_results *r, struct tb_err *err)
+/* Closes and frees r (no sync); TB_EIO if a close fails. */
+static int results_free(struct tb_results *r, struct tb_err *err)
 {
     if (!r)
         return TB_OK;
@@ -414,6 +327,39 @@ int tb_results_close(struct tb_results *r, struct tb_err *err)
     free(r->csv_path);
     free(r);
     return rc;
+}
+
+/* Was results.csv replaced since r opened it (by a reader's sync)? */
+static int csv_moved(const struct tb_results *r)
+{
+    struct stat fs, ps;
+    return r->csv_fd < 0 || fstat(r->csv_fd, &fs) != 0 || stat(r->csv_path, &ps) != 0 ||
+           fs.st_ino != ps.st_ino || fs.st_dev != ps.st_dev;
+}
+
+/* Makes results.csv agree with results.jsonl (tb_results_csv_sync); when
+ * it was replaced, by this call or by a reader's, the handle's CSV
+ * descriptor moves to the new file (the old one is no longer the CSV). */
+static int sync_csv(struct tb_results *r, struct tb_err *err)
+{
+    int rc = tb_results_csv_sync(r->jsonl_path, r->csv_path, NULL, err);
+    if (rc || !csv_moved(r))
+        return rc;
+    if (r->csv_fd >= 0)
+        close(r->csv_fd);
+    r->csv_fd = -1;
+    return open_results_file(r->csv_path, 0, &r->csv_fd, err);
+}
+
+int tb_results_close(struct tb_results *r, struct tb_err *err)
+{
+    if (!r)
+        return TB_OK;
+    /* the CSV agrees with the JSONL when the run ends, whatever happened
+     * to it on the way (a reader's rewrite, a child killed mid-append) */
+    const int rc = sync_csv(r, err);
+    const int crc = results_free(r, rc ? NULL : err);
+    return rc ? rc : crc;
 }
 
 /* ------------------------------------------------------------ append */
@@ -446,9 +392,15 @@ int tb_results_append(struct tb_results *r, json_t *record, struct tb_err *err)
     if (rc)
         return rc;
 
+    /* a reader replaced the CSV (its sync after a kill): move to the new file
+     * first, so this row lands in the CSV that readers see */
+    if (csv_moved(r) && (rc = sync_csv(r, err)) != 0) {
+        r->broken = 1;
+        return rc;
+    }
     char *line = json_dumps(record, JSON_COMPACT);
     size_t len = 0;
-    char *row = csv_line(record, &len);
+    char *row = tb_results_csv_line(record, &len);
     if (!line || !row) {
         free(line);
         free(row);
@@ -464,9 +416,22 @@ int tb_results_append(struct tb_results *r, json_t *record, struct tb_err *err)
     }
     full[n] = '\n';
     full[n + 1] = '\0';
-    rc = append_durable(r->jsonl_fd, full, n + 1, r->jsonl_path, err);
+    struct stat st;
+    rc = fstat(r->jsonl_fd, &st) != 0 ? tb_err_set(err, TB_EIO, "results: cannot stat '%s': %s",
+                                                   r->jsonl_path, strerror(errno))
+                                      : TB_OK;
+    /* the JSONL line is the record; the CSV row follows it. A kill between
+     * the two leaves the CSV a row short until the next open, close, trim
+     * or reader's sync rebuilds it (tb_results_csv_sync) */
     if (!rc)
-        rc = append_durable(r->csv_fd, row, len, r->csv_path, err);
+        rc = append_durable(r->jsonl_fd, full, n + 1, r->jsonl_path, err);
+    if (!rc && (rc = append_durable(r->csv_fd, row, len, r->csv_path, err)) != 0) {
+        /* the row did not fit (a full disk): take the record back out, so
+         * neither file has it and the caller hears of it */
+        if (ftruncate(r->jsonl_fd, st.st_size) == 0 && fsync(r->jsonl_fd) == 0)
+            tb_err_wrap(err, rc, "results: record %zu taken back out of '%s'", r->count,
+                        r->jsonl_path);
+    }
     free(full);
     free(row);
     if (rc) {

@@ -12,8 +12,13 @@
  *   4. host time: the calling thread's own CPU time, less an allowance of
  *      launch_overhead_ns per launch and copy_ns_per_mib per MiB moved, is
  *      >= min_host_ns, and device time is < min_device_share x that CPU
- *      time -> host. Thread CPU time does not grow while the thread waits
- *      on a run queue, so other load cannot hide or fake host work;
+ *      time -> host, unless that CPU time less the hypervisor steal
+ *      measured around the op (tb_op_run_evidence.steal_ns) falls under
+ *      min_host_ns: then inconclusive (a kernel without steal accounting
+ *      charges stolen time to the running thread, so only the CPU time
+ *      that steal cannot explain is host work). Thread CPU time does not
+ *      grow while the thread waits on a run queue, so other load cannot
+ *      hide or fake host work, and steal cannot hide it either;
  *   5. no launch evidence kept -> inconclusive;
  *   6. otherwise -> consistent with device execution.
  * Verdict per op (classes below), over its runs:
@@ -68,10 +73,10 @@ struct tb_evidence_thresholds {
 };
 void tb_evidence_thresholds_default(struct tb_evidence_thresholds *t);
 
-#define TB_EVIDENCE_WHY_MAX 160
+#define TB_EVIDENCE_WHY_MAX 288
 
 /* Judges one run; *hard = 1 when a host sign rests on rule 1 or 2. why:
- * the evidence ("" for device-consistent runs and cpu claims). */
+ * the evidence with the run's clocks ("" for cpu claims). */
 enum tb_run_sign tb_evidence_judge_run(const struct tb_placement *p,
                                        const struct tb_op_run_evidence *x,
                                        const struct tb_evidence_thresholds *t, int *hard, char *why,
@@ -91,7 +96,10 @@ struct tb_op_evidence_summary {
     char why[TB_EVIDENCE_WHY_MAX];        /* why the verdict, with the counts */
     char host_why[TB_EVIDENCE_WHY_MAX];   /* first host run's evidence */
     char other_why[TB_EVIDENCE_WHY_MAX];  /* first inconclusive run's evidence */
-    uint64_t wall_ns, host_cpu_ns, thread_cpu_ns, runq_wait_ns, launches, device_ns; /* sums */
+    char device_why[TB_EVIDENCE_WHY_MAX]; /* first device-consistent run's evidence */
+    /* each *_why starts "run R: " (1-based run of this op) */
+    uint64_t wall_ns, host_cpu_ns, thread_cpu_ns, runq_wait_ns, steal_ns, launches,
+        device_ns; /* sums */
     int n_checked, n_mismatch;
     double max_rel_err; /* max |d| / max(|ref|, abs_tol) over checks */
 };

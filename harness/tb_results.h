@@ -8,12 +8,21 @@
  *                  line (crash mid-write) is detected and dropped by
  *                  tb_results_read().
  *   results.csv    the same rows, flattened to the fixed columns below
- *                  (quoted through libcsv's csv_fwrite), flushed + fsynced
- *                  per row, header written once when the file is created.
- *                  results.jsonl is authoritative: a run killed between the
- *                  two appends leaves the CSV one row short. *   manifest.json  run-level metadata
- * (environment, command line, counts), replaced atomically: temp file in the same directory, fsync,
- * rename, fsync of the directory -> readers see the old or the new manifest, never a partial one.
+ *                  (quoted through libcsv's csv_fwrite), header first. It
+ *                  is DERIVED from results.jsonl, which is the record: an
+ *                  append writes the JSONL line (the commit point), then
+ *                  the CSV row; a row that does not fit (full disk) takes
+ *                  the record back out of the JSONL, so neither has it.
+ *                  A kill between the two appends leaves the CSV a row
+ *                  short; every open, trim, close and reader (report,
+ *                  compare, store add through tb_results_reconcile) first
+ *                  makes the CSV agree: when its header, torn tail or row
+ *                  count disagrees with the JSONL's complete records it is
+ *                  rewritten from them and renamed into place atomically.
+ *   manifest.json  run-level metadata (environment, command line, counts),
+ *                  replaced atomically: temp file in the same directory,
+ *                  fsync, rename, fsync of the directory -> readers see the
+ *                  old or the new manifest, never a partial one.
  *
  * Existing results are never overwritten: by default a fresh subdirectory
  * run-YYYYMMDD-HHMMSS[-N] (UTC) is created under the --out directory (mkdir
@@ -79,16 +88,25 @@ size_t tb_results_count(const struct tb_results *r);
  * TB_RESULTS_SCHEMA_VERSION is rejected (TB_EINVAL). */
 int tb_results_append(struct tb_results *r, json_t *record, struct tb_err *err);
 
-/* Cuts a torn last line from results.jsonl and results.csv: left by another
- * process appending through an inherited handle that was killed mid-write
- * (run's watchdog child), so the next record starts on a line of its own. */
+/* Cuts a torn last line from results.jsonl and makes results.csv agree
+ * with it: left by another process appending through an inherited handle
+ * that was killed mid-write or between the two files (run's watchdog
+ * child), so the next record starts on a line of its own. */
 int tb_results_trim_torn(struct tb_results *r, struct tb_err *err);
+
+/* Makes dir's results.csv agree with its results.jsonl (see above): the
+ * readers' half of "one record, one write". Nothing to do (TB_OK) when dir
+ * has no results.jsonl; *rewritten (may be NULL) = 1 when the CSV was
+ * rebuilt. TB_EIO naming the file when it cannot be read or rewritten (a
+ * read-only directory): the JSONL is still the record. */
+int tb_results_reconcile(const char *dir, int *rewritten, struct tb_err *err);
 
 /* Atomically replaces manifest.json in the results directory (adds
  * "schema_version" when missing; not stolen). */
 int tb_results_write_manifest(struct tb_results *r, json_t *manifest, struct tb_err *err);
 
-/* Closes the files; returns TB_EIO if a final close fails. r may be NULL. */
+/* Makes results.csv agree with results.jsonl, then closes the files;
+ * returns TB_EIO if that or a final close fails. r may be NULL. */
 int tb_results_close(struct tb_results *r, struct tb_err *err);
 
 /* Atomic JSON file replace (temp + fsync + rename + fsync dir); used for the

@@ -483,6 +483,35 @@ static float elem(const struct tb_tensor *t, const unsigned char *base, size_t i
     return ((const float *)(const void *)base)[i];
 }
 
+/* Steal around an op: read before the op's clocks start and after they
+ * stop, so the window covers the op. */
+struct steal_mark {
+    int cpu, known;
+    uint64_t switches, cpu_ns, all_ns;
+};
+
+static void steal_mark(struct steal_mark *m)
+{
+    m->cpu = tb_thread_current_cpu();
+    m->switches = tb_thread_ctx_switches();
+    m->known = tb_steal_ns(m->cpu, &m->cpu_ns, &m->all_ns);
+}
+
+/* The steal of the CPU the thread ran on when it provably stayed there (same
+ * CPU at both ends, no context switch between: a thread migrates only
+ * through one), else of all CPUs: never less than the steal that hit it. */
+static void steal_delta(const struct steal_mark *a, const struct steal_mark *b,
+                        struct tb_op_run_evidence *x)
+{
+    x->steal_known = a->known && b->known;
+    if (!x->steal_known)
+        return;
+    const int one = a->cpu >= 0 && a->cpu == b->cpu && a->switches && a->switches == b->switches;
+    const uint64_t s0 = one ? a->cpu_ns : a->all_ns, s1 = one ? b->cpu_ns : b->all_ns;
+    x->steal_ns = s1 > s0 ? s1 - s0 : 0;
+    x->steal_cpu = one ? a->cpu : -1;
+}
+
 /* Runs op i on backend b, collecting evidence; with a reference backend,
  * replays it there from the same input state and compares. The placement
  * backend's output is what the graph keeps. */
@@ -505,6 +534,8 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
     }
     /* the calling thread's own CPU clock is the host-time evidence: unlike
      * wall time it does not grow while the thread is descheduled */
+    struct steal_mark sm0, sm1;
+    steal_mark(&sm0);
     const uint64_t q0 = tb_thread_runq_wait_ns();
     const uint64_t c0 = tb_process_cpu_ns();
     const uint64_t h0 = tb_thread_cpu_ns();
@@ -516,6 +547,7 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
     const uint64_t h1 = tb_thread_cpu_ns();
     const uint64_t c1 = tb_process_cpu_ns();
     const uint64_t q1 = tb_thread_runq_wait_ns();
+    steal_mark(&sm1);
     if (rc)
         return tb_err_wrap(err, rc, "sched: op %s on %s", op->name, tb_backend_name(b));
     x->wall_ns = t1 - t0;
@@ -523,6 +555,7 @@ static int run_op_evidence(struct tb_sched *s, const struct tb_graph *g, int i,
     x->thread_cpu_ns = h1 > h0 ? h1 - h0 : 0;
     x->thread_clock = h1 != 0;
     x->runq_wait_ns = q1 > q0 ? q1 - q0 : 0;
+    steal_delta(&sm0, &sm1, x);
     x->device_kind = tb_backend_device_kind(b);
     struct tb_op_evidence oe;
     if (tb_backend_op_evidence(b, &oe, NULL) == TB_OK) {

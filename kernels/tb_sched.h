@@ -140,6 +140,11 @@ struct tb_op_run_evidence {
     int thread_clock;                /* the platform has a thread CPU clock (else 0 above) */
     uint64_t runq_wait_ns;           /* calling thread runnable but not running (preempted by
                                         other load; tb_thread_runq_wait_ns), 0 if unknown */
+    uint64_t steal_ns;               /* hypervisor steal around the op (tb_steal_ns): of the CPU
+                                        the thread stayed on (no context switch), else of all
+                                        CPUs (an upper bound); 10 ms ticks on Linux */
+    int steal_known;                 /* the OS reports steal (else steal_ns is 0) */
+    int steal_cpu;                   /* OS CPU whose steal was read, -1 = all CPUs */
     uint64_t launches;               /* device kernel launches (tb_backend_op_evidence) */
     uint64_t device_ns;              /* device-side time of those launches */
     int has_device_evidence;         /* the backend keeps launch evidence */

@@ -161,6 +161,8 @@ int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_er
         json_decref(doc);
         return TB_OK;
     }
+    if (S_ISDIR(st.st_mode)) /* best effort: the JSONL is the record (read-only dirs) */
+        (void)tb_results_reconcile(path, NULL, NULL);
     rc = tb_results_read(out->data_path, &out->records, &out->dropped, err);
     if (rc) {
         tb_rsrc_free(out);

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_backend.h"
 #include "harness/tb_evidence.h"
+#include "kernels/platform/tb_platform.h"
 #include "kernels/tb_sched.h"
 #include "tb_test.h"
 
@@ -72,12 +74,32 @@ static struct tb_backend *cpu1(void)
 #define CHECK_OP(ev, i, cls_, runs, dev, host, hard, inc)                                          \
     do {                                                                                           \
         const struct tb_op_evidence_summary *s_ = &(ev)->ops[i];                                   \
-        CHECKF(s_->cls == (cls_) && s_->n_runs == (runs) && s_->n_device == (dev) &&               \
-                   s_->n_host == (host) && s_->n_host_hard == (hard) &&                            \
-                   s_->n_inconclusive == (inc),                                                    \
-               "op %d: %s, runs %d device %d host %d (hard %d) inconclusive %d: %s [%s]", i,       \
-               tb_op_class_name(s_->cls), s_->n_runs, s_->n_device, s_->n_host, s_->n_host_hard,   \
-               s_->n_inconclusive, s_->why, s_->host_why);                                         \
+        CHECKF(                                                                                    \
+            s_->cls == (cls_) && s_->n_runs == (runs) && s_->n_device == (dev) &&                  \
+                s_->n_host == (host) && s_->n_host_hard == (hard) && s_->n_inconclusive == (inc),  \
+            "op %d: %s, runs %d device %d host %d (hard %d) inconclusive %d: %s [host %s] "        \
+            "[device %s] [inconclusive %s]",                                                       \
+            i, tb_op_class_name(s_->cls), s_->n_runs, s_->n_device, s_->n_host, s_->n_host_hard,   \
+            s_->n_inconclusive, s_->why, s_->host_why, s_->device_why, s_->other_why);             \
+    } while (0)
+
+/* A liar's op: silent-fallback with no device-consistent run; a run the
+ * hypervisor stole too much of to decide is inconclusive, never a miss. The
+ * message quotes the first run that went the wrong way. */
+#define CHECK_LIAR(ev, i, runs, hard)                                                              \
+    do {                                                                                           \
+        const struct tb_op_evidence_summary *s_ = &(ev)->ops[i];                                   \
+        CHECKF(s_->cls == TB_CLASS_SILENT_FALLBACK && s_->n_runs == (runs) && s_->n_device == 0 && \
+                   s_->n_host + s_->n_inconclusive == (runs) &&                                    \
+                   s_->n_host_hard == ((hard) ? s_->n_host : 0) &&                                 \
+                   ((hard) ? s_->n_host == (runs) : 1),                                            \
+               "op %d: %s, runs %d device %d host %d (hard %d) inconclusive %d: %s [missed %s] "   \
+               "[inconclusive %s]",                                                                \
+               i, tb_op_class_name(s_->cls), s_->n_runs, s_->n_device, s_->n_host,                 \
+               s_->n_host_hard, s_->n_inconclusive, s_->why, s_->device_why, s_->other_why);       \
+        if (s_->n_inconclusive)                                                                    \
+            printf("op %d: %d of %d runs inconclusive (%s)\n", i, s_->n_inconclusive, (runs),      \
+                   s_->other_why);                                                                 \
     } while (0)
 
 /* An honest op: on-target, every run judged, none with hard host evidence;
@@ -106,7 +128,8 @@ static void test_liars(void)
     tb_evidence_thresholds_default(&th);
     th.min_host_ns = 50000;
     const enum fake_mode modes[3] = {FAKE_LIAR_ZERO, FAKE_LIAR_FAKE, FAKE_LIAR_NONE};
-    int flagged = 0, planted = 0;
+    int flagged = 0, planted = 0, inconclusive = 0, liar_runs = 0;
+    uint64_t stolen = 0;
     for (int k = 0; k < 6; k++) {
         const int m = k % 3, big = m != 0;
         const long stall = k >= 3 ? 2000000 : 0; /* 2 ms: 4x the op's CPU time */
@@ -129,11 +152,17 @@ static void test_liars(void)
             on_liar++;
             planted++;
             flagged += r.ev.ops[i].cls == TB_CLASS_SILENT_FALLBACK;
-            CHECK_OP(&r.ev, i, TB_CLASS_SILENT_FALLBACK, 10, 0, 10, m == 0 ? 10 : 0, 0);
+            CHECK_LIAR(&r.ev, i, 10, m == 0);
             CHECKF(strstr(r.ev.ops[i].why, m ? "host CPU" : "0 device launches") != NULL,
                    "mode %d stall %ld: %s", m, stall, r.ev.ops[i].why);
-            CHECKF(strstr(r.ev.ops[i].why, "host 10, device 0, inconclusive 0 of 10 runs"), "%s",
-                   r.ev.ops[i].why);
+            CHECKF(strstr(r.ev.ops[i].why, "device 0, inconclusive") &&
+                       strstr(r.ev.ops[i].why, "of 10 runs"),
+                   "%s", r.ev.ops[i].why);
+            inconclusive += r.ev.ops[i].n_inconclusive;
+            liar_runs += 10;
+            stolen += r.ev.ops[i].steal_ns;
+            /* Linux reports steal (/proc/stat): every run carried it */
+            CHECK(r.runs[i].steal_known || access("/proc/stat", R_OK) != 0);
         }
         CHECK(on_liar == (big ? 3 : 4)); /* the liars take q4_0 too */
         CHECK(tb_evidence_count(&r.ev, TB_CLASS_SILENT_FALLBACK) == on_liar);
@@ -141,7 +170,9 @@ static void test_liars(void)
         tb_backend_free(liar);
         test_graph_free(&t);
     }
-    printf("planted liars: %d of %d ops flagged silent-fallback\n", flagged, planted);
+    printf("planted liars: %d of %d ops flagged silent-fallback (%d of %d runs inconclusive, "
+           "steal %.3f ms)\n",
+           flagged, planted, inconclusive, liar_runs, (double)stolen / 1e6);
     /* no evidence slot and ops too short for the host-time rule: every run
      * inconclusive, verdict unverified */
     struct test_graph t;
@@ -303,6 +334,32 @@ static void test_rules(void)
     x.h2d_bytes = 1u << 20; /* one MiB uploaded: 500 us of host copying allowed */
     CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_DEVICE);
     x.h2d_bytes = 0;
+    /* a device-consistent run says what it saw, too */
+    x.thread_cpu_ns = 150000;
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_DEVICE);
+    CHECKF(strstr(why, "host CPU 0.150 ms") && strstr(why, "wall 20.000 ms"), "%s", why);
+    /* steal: a kernel without steal accounting charges stolen time to the
+     * running thread, so only CPU time steal cannot explain is host work */
+    x.thread_cpu_ns = 950000;
+    x.steal_known = 1;
+    x.steal_cpu = 1;
+    x.steal_ns = 10000000; /* one 10 ms /proc/stat tick around the op */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_INCONCLUSIVE);
+    CHECKF(strstr(why, "stole too much to decide") && strstr(why, "steal 10.000 ms"), "%s", why);
+    CHECK(tb_evidence_classify(&p, &x, &th, why, sizeof why) == TB_CLASS_UNVERIFIED);
+    x.steal_ns = 850000; /* 950 - 60 - 850 = 40 us: not enough left */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_INCONCLUSIVE);
+    x.steal_ns = 700000; /* 190 us left: host work on any kernel */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST);
+    x.thread_cpu_ns = 30000000; /* a big op outweighs a stolen tick */
+    x.steal_ns = 10000000;
+    x.steal_cpu = -1;
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_HOST);
+    CHECKF(strstr(why, "steal 10.000 ms (all cpus)"), "%s", why);
+    x.thread_cpu_ns = 50000; /* steal never turns a quiet thread into host work */
+    CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_DEVICE);
+    x.steal_known = 0;
+    x.steal_ns = 0;
     x.thread_clock = 0;
     x.thread_cpu_ns = 0;
     CHECK(tb_evidence_judge_run(&p, &x, &th, &hard, why, sizeof why) == TB_RUN_INCONCLUSIVE);
@@ -328,9 +385,9 @@ static void test_rules(void)
     CHECK(!strcmp(tb_op_class_name(TB_CLASS_SILENT_FALLBACK), "silent-fallback"));
 }
 
-/* Feeds 10 runs of one op: the first n_host of them with host work (a
- * hard 0-launch run when hard), the rest device-like. */
-static void feed(struct tb_evidence *ev, int n_host, int hard)
+/* Feeds 10 runs of one op: runs first+1 .. first+n_host (1-based) with host
+ * work (a hard 0-launch run when hard), the rest device-like. */
+static void feed_at(struct tb_evidence *ev, int first, int n_host, int hard)
 {
     struct tb_placement p = {
         .entry = 0, .device = "dev", .device_kind = TB_DEVICE_GPU, .claimed_kind = TB_DEVICE_GPU};
@@ -338,12 +395,17 @@ static void feed(struct tb_evidence *ev, int n_host, int hard)
     CHECK(tb_evidence_init(ev, 1, NULL, NULL) == TB_OK);
     for (int r = 0; r < 10; r++) {
         struct tb_op_run_evidence x = gpu_run(5000000, 20000, 1, 250000);
-        if (r < n_host) {
+        if (r >= first && r < first + n_host) {
             x.thread_cpu_ns = 2000000;
             x.launches = hard ? 0 : 1;
         }
         CHECK(tb_evidence_add_run(ev, &plan, &x, NULL) == TB_OK);
     }
+}
+
+static void feed(struct tb_evidence *ev, int n_host, int hard)
+{
+    feed_at(ev, 0, n_host, hard);
 }
 
 /* Runs combine into one verdict: a measured minority does not decide, hard
@@ -366,6 +428,19 @@ static void test_verdicts(void)
     feed(&ev, 6, 0);
     CHECK_OP(&ev, 0, TB_CLASS_SILENT_FALLBACK, 10, 4, 6, 0, 0);
     tb_evidence_free(&ev);
+    /* the why names the run that decided, and each kind's first run */
+    feed_at(&ev, 3, 7, 0);
+    CHECK_OP(&ev, 0, TB_CLASS_SILENT_FALLBACK, 10, 3, 7, 0, 0);
+    CHECKF(strstr(ev.ops[0].why, "run 4: claimed gpu, but host CPU 2.000 ms") == ev.ops[0].why,
+           "%s", ev.ops[0].why);
+    CHECKF(strstr(ev.ops[0].device_why, "run 1: claimed gpu: host CPU 0.020 ms") ==
+               ev.ops[0].device_why,
+           "%s", ev.ops[0].device_why);
+    tb_evidence_free(&ev);
+    feed_at(&ev, 8, 1, 0); /* a minority: on-target, the odd run named */
+    CHECK_OP(&ev, 0, TB_CLASS_ON_TARGET, 10, 9, 1, 0, 0);
+    CHECKF(strstr(ev.ops[0].why, "first other run 9: "), "%s", ev.ops[0].why);
+    tb_evidence_free(&ev);
     feed(&ev, 1, 1); /* one run without a launch is a fact, not a timing */
     CHECK_OP(&ev, 0, TB_CLASS_SILENT_FALLBACK, 10, 9, 1, 1, 0);
     CHECKF(strstr(ev.ops[0].why, "0 device launches") != NULL, "%s", ev.ops[0].why);
@@ -373,8 +448,32 @@ static void test_verdicts(void)
     tb_evidence_free(&ev);
 }
 
+/* The platform's steal reading: on Linux /proc/stat has it; totals over all
+ * CPUs never fall below one CPU's and never go back. */
+static void test_steal_clock(void)
+{
+    uint64_t c0 = 0, a0 = 0, c1 = 0, a1 = 0;
+    const int cpu = tb_thread_current_cpu();
+    const int known = tb_steal_ns(cpu, &c0, &a0);
+    if (!known) {
+        CHECK(c0 == 0 && a0 == 0);
+        CHECKF(access("/proc/stat", R_OK) != 0, "/proc/stat is readable but gave no steal");
+        printf("no steal clock on this platform\n");
+        return;
+    }
+    CHECK(a0 >= c0);
+    CHECK(tb_steal_ns(cpu, &c1, &a1) == 1);
+    CHECK(a1 >= a0 && c1 >= c0 && a1 >= c1);
+    uint64_t c2 = 1, a2 = 0;
+    CHECK(tb_steal_ns(-1, &c2, &a2) == 1 && c2 == 0 && a2 >= a1);
+    CHECK(tb_steal_ns(1 << 20, &c2, &a2) == 1 && c2 == 0); /* no such CPU */
+    printf("steal so far: %.1f ms on cpu %d, %.1f ms on all cpus\n", (double)c1 / 1e6, cpu,
+           (double)a1 / 1e6);
+}
+
 int main(void)
 {
+    test_steal_clock();
     test_rules();
     test_verdicts();
     test_liars();

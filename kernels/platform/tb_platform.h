@@ -113,6 +113,20 @@ uint64_t tb_process_cpu_ns(void);
  * (Linux: /proc/thread-self/schedstat, second field). */
 uint64_t tb_thread_runq_wait_ns(void);
 
+/* Context switches of the calling thread so far (voluntary + involuntary;
+ * Linux: getrusage(RUSAGE_THREAD)); 0 when the OS does not say. Unchanged
+ * across an interval: the thread stayed on one CPU and never slept. */
+uint64_t tb_thread_ctx_switches(void);
+
+/* Hypervisor steal: time the (virtual) CPU `cpu` was runnable but the
+ * hypervisor ran something else, cumulative since boot, in ns. *cpu_ns is
+ * that CPU's (0 when cpu < 0 or unknown to the OS), *all_ns the sum over all
+ * CPUs. 1 when the OS said, 0 when it cannot tell (both left 0). Linux:
+ * the `steal` column of /proc/stat (per-CPU lines and the `cpu` total), in
+ * USER_HZ ticks: resolution 1e9 / sysconf(_SC_CLK_TCK) ns (10 ms), and the
+ * kernel folds the paravirt steal clock in at scheduler ticks. */
+int tb_steal_ns(int cpu, uint64_t *cpu_ns, uint64_t *all_ns);
+
 #ifdef __cplusplus
 }
 #endif
