@@ -115,28 +115,28 @@ char *tb_results_csv_line(const json_t *record, size_t *len)
 
 /* ------------------------------------------------------------ sync */
 
-/* The whole file into *buf (caller frees); 0, -1 with errno when it cannot
- * be read, ENOENT when it is not there. */
-static int slurp(const char *path, char **buf, size_t *len)
+/* Scans a file in 64 KiB chunks without holding it: its rows (a '\n'
+ * outside quotes ends one; csv_fwrite doubles every '"' inside a field, so
+ * a plain toggle tracks the quoting; quotes 0 counts every '\n', as a
+ * compact JSONL record has none inside), *torn when the last row is
+ * unfinished, and *head_ok when it starts with head[0..hlen). 0, or -1
+ * with errno (ENOENT when it is not there). */
+struct scan {
+    size_t rows;
+    int torn, head_ok;
+};
+
+static int scan_file(const char *path, int quotes, const char *head, size_t hlen, struct scan *s)
 {
-    *buf = NULL;
-    *len = 0;
+    memset(s, 0, sizeof *s);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return -1;
-    size_t cap = 0;
+    char buf[1 << 16];
+    size_t off = 0, matched = 0;
+    int quoted = 0, last = '\n';
     for (;;) {
-        if (*len == cap) {
-            char *nb = realloc(*buf, cap ? cap * 2 : 1 << 16);
-            if (!nb) {
-                close(fd);
-                errno = ENOMEM;
-                return -1;
-            }
-            *buf = nb;
-            cap = cap ? cap * 2 : 1 << 16;
-        }
-        const ssize_t r = read(fd, *buf + *len, cap - *len);
+        const ssize_t r = read(fd, buf, sizeof buf);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -147,36 +147,20 @@ static int slurp(const char *path, char **buf, size_t *len)
         }
         if (r == 0)
             break;
-        *len += (size_t)r;
+        for (size_t i = 0; i < (size_t)r; i++, off++) {
+            if (off < hlen && buf[i] == head[off])
+                matched++;
+            if (quotes && buf[i] == '"')
+                quoted = !quoted;
+            else if (buf[i] == '\n' && !quoted)
+                s->rows++;
+        }
+        last = (unsigned char)buf[r - 1];
     }
     close(fd);
+    s->torn = off > 0 && (last != '\n' || quoted);
+    s->head_ok = matched == hlen && off >= hlen;
     return 0;
-}
-
-/* Rows of a CSV (a '\n' outside quotes ends one; csv_fwrite doubles every
- * '"' inside a field, so a plain toggle tracks the quoting); *torn when the
- * last row is unfinished. */
-static size_t csv_rows(const char *b, size_t n, int *torn)
-{
-    size_t rows = 0;
-    int quoted = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (b[i] == '"')
-            quoted = !quoted;
-        else if (b[i] == '\n' && !quoted)
-            rows++;
-    }
-    *torn = n > 0 && (b[n - 1] != '\n' || quoted);
-    return rows;
-}
-
-/* Complete records in a JSONL: its '\n's (a compact record has none inside). */
-static size_t jsonl_lines(const char *b, size_t n)
-{
-    size_t lines = 0;
-    for (const char *p = b; (p = memchr(p, '\n', n - (size_t)(p - b))) != NULL; p++)
-        lines++;
-    return lines;
 }
 
 /* Writes the header and one row per record to f; 0 or the errno. */
@@ -194,30 +178,24 @@ static int write_rows(FILE *f, const json_t *records)
     return e;
 }
 
-/* Does the CSV text agree with the JSONL text (by rows)? 1 yes, 0 no; *want
- * the complete JSONL records when it had to parse them to know. */
-static int csv_agrees(const char *jsonl_path, const char *csv, size_t csv_len, const char *jl,
-                      size_t jl_len, json_t **want, struct tb_err *err)
+/* Does the CSV agree with the JSONL (by rows)? 1 yes, 0 no; *want the
+ * complete JSONL records when it had to parse them to know. Both files are
+ * scanned in chunks: a huge line costs no memory here (the reader's line
+ * cap refuses it). */
+static int csv_agrees(const char *jsonl_path, const struct scan *jl, const struct scan *csv,
+                      json_t **want, struct tb_err *err)
 {
     *want = NULL;
-    size_t hlen = 0;
-    char *hdr = tb_results_csv_line(NULL, &hlen);
-    if (!hdr)
-        return tb_err_set(err, TB_ENOMEM, "results: out of memory");
-    const int header_ok = csv_len >= hlen && !memcmp(csv, hdr, hlen);
-    free(hdr);
-    int torn = 0;
-    const size_t rows = csv_rows(csv, csv_len, &torn);
-    if (!header_ok || torn)
+    if (!csv->head_ok || csv->torn || csv->rows == 0)
         return 0;
-    if (rows - 1 == jsonl_lines(jl, jl_len))
+    if (csv->rows - 1 == jl->rows)
         return 1;
     /* a complete but unparsable last line is no record: count what parses */
     size_t dropped = 0;
     const int rc = tb_results_read(jsonl_path, want, &dropped, err);
     if (rc)
         return rc;
-    return rows - 1 == json_array_size(*want);
+    return csv->rows - 1 == json_array_size(*want);
 }
 
 int tb_results_csv_sync(const char *jsonl_path, const char *csv_path, int *rewritten,
@@ -225,21 +203,24 @@ int tb_results_csv_sync(const char *jsonl_path, const char *csv_path, int *rewri
 {
     if (rewritten)
         *rewritten = 0;
-    char *jl = NULL, *csv = NULL;
-    size_t jl_len = 0, csv_len = 0;
-    if (slurp(jsonl_path, &jl, &jl_len) != 0)
+    size_t hlen = 0;
+    char *hdr = tb_results_csv_line(NULL, &hlen);
+    if (!hdr)
+        return tb_err_set(err, TB_ENOMEM, "results: out of memory");
+    struct scan jl, csv;
+    if (scan_file(jsonl_path, 0, "", 0, &jl) != 0) {
+        free(hdr);
         return tb_err_set(err, TB_EIO, "results: cannot read '%s': %s", jsonl_path,
                           strerror(errno));
-    int have_csv = slurp(csv_path, &csv, &csv_len) == 0;
-    if (!have_csv && errno != ENOENT) {
-        const int e = errno;
-        free(jl);
-        return tb_err_set(err, TB_EIO, "results: cannot read '%s': %s", csv_path, strerror(e));
     }
+    const int have_csv = scan_file(csv_path, 1, hdr, hlen, &csv) == 0;
+    const int csv_errno = errno;
+    free(hdr);
+    if (!have_csv && csv_errno != ENOENT)
+        return tb_err_set(err, TB_EIO, "results: cannot read '%s': %s", csv_path,
+                          strerror(csv_errno));
     json_t *records = NULL;
-    int rc = have_csv ? csv_agrees(jsonl_path, csv, csv_len, jl, jl_len, &records, err) : 0;
-    free(jl);
-    free(csv);
+    int rc = have_csv ? csv_agrees(jsonl_path, &jl, &csv, &records, err) : 0;
     if (rc != 0) { /* 1: agrees; < 0: error */
         json_decref(records);
         return rc < 0 ? rc : TB_OK;
