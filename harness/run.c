@@ -244,6 +244,7 @@ static int finish_run(struct run_ctx *run, json_t *manifest, int rc, struct tb_e
             manifest, "records",
             json_integer((json_int_t)(tb_results_count(run->res) + run->n_child_records)));
         json_object_set_new(manifest, "incomplete_configurations", json_integer(run->n_incomplete));
+        json_object_set_new(manifest, "failed_configurations", json_integer(run->n_failed));
         if (rc)
             json_object_set_new(manifest, "error", json_string(err->msg));
         struct tb_err me = {0};
@@ -333,7 +334,15 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
                 "tierbench run: %d configuration(s) ended TIMEOUT, CRASHED or "
                 "MODEL-CHANGED (see the results)\n",
                 run.n_incomplete);
+    if (!rc && run.n_failed && !o.quiet)
+        fprintf(stderr,
+                "tierbench run: %d configuration(s) produced no valid measurement "
+                "(status error, invalid or does-not-fit; see the results)\n",
+                run.n_failed);
     if (!rc)
-        *exit_code = run.n_incomplete ? TB_RUN_EXIT_INCOMPLETE : any_fail || gate_fail ? 1 : 0;
+        *exit_code = run.n_incomplete        ? TB_RUN_EXIT_INCOMPLETE
+                     : run.n_failed          ? TB_RUN_EXIT_FAILED
+                     : any_fail || gate_fail ? 1
+                                             : 0;
     return rc;
 }

@@ -58,6 +58,7 @@ struct run_ctx {
     int n_cov, cap_cov;
     size_t n_child_records;  /* appended by watchdog children (res does not count them) */
     int n_incomplete;        /* configurations that ended TIMEOUT/CRASHED/MODEL-CHANGED */
+    int n_failed;            /* ran, but no valid measurement (TB_RUN_EXIT_FAILED) */
     struct model_id *models; /* every model file as first seen (identity checks) */
     int n_models, cap_models;
 };
@@ -96,6 +97,7 @@ struct wl_run {
     struct tb_llama_model *m;
     struct tb_llama_state *s;
     int32_t n_prompt, n_predict, n_ctx;
+    int does_not_fit; /* over the profile's memory budget: not run */
     /* the measured session */
     struct tb_llm_session ss;
     int32_t first_token;

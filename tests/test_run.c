@@ -238,6 +238,8 @@ static void test_budget_invalid_unsupported(void)
     CHECK(r && !strcmp(str_at(r, "status", NULL), "does-not-fit"));
     CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8 MiB") != NULL);
     CHECK(r && json_object_get(r, "stats") == NULL); /* not run */
+    /* --model asked whether it fits: the answer is no failure */
+    CHECKF(code == 0, "does-not-fit of a --model: exit %d", code);
     json_decref(recs);
 
     /* a cap that stops the loop before min_samples: INVALID with the reason */
@@ -252,6 +254,7 @@ static void test_budget_invalid_unsupported(void)
     CHECK(r && !strcmp(str_at(r, "status", NULL), "invalid"));
     CHECK(r && json_is_false(json_object_get(r, "valid")));
     CHECK(r && strlen(str_at(r, "invalid_reason", NULL)) > 0);
+    CHECKF(code == TB_RUN_EXIT_FAILED, "an invalid measurement: exit %d", code);
     json_decref(recs);
 
     /* a profile whose only backend does not exist here: unsupported, with why */

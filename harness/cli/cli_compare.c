@@ -17,6 +17,7 @@
 
 #include "harness/cli/tb_cli.h"
 #include "harness/tb_results.h"
+#include "kernels/tb_util.h"
 #include "reports/tb_report.h"
 
 static void usage(FILE *f)
@@ -368,18 +369,18 @@ int tb_cli_compare(int argc, char **argv)
                 o.threshold_pct = d;
             }
         } else if (!strcmp(a, "--min-samples")) {
-            if (!parse_double(argv[++i], &d) || !(d >= 2 && d <= 1e9)) {
+            int ms;
+            if (tb_parse_int(argv[++i], 2, 1000000000, &ms)) {
                 fprintf(stderr, "compare: --min-samples '%s': expected an integer >= 2\n", argv[i]);
                 return TB_EXIT_USAGE;
             }
-            o.min_samples = (size_t)d;
+            o.min_samples = (size_t)ms;
         } else if (!strcmp(a, "--interleave")) {
-            if (!parse_double(argv[++i], &d) || !(d >= 1 && d <= 999) || d != (int)d) {
+            if (tb_parse_int(argv[++i], 1, 999, &iv.rounds)) {
                 fprintf(stderr, "compare: --interleave '%s': expected rounds in [1, 999]\n",
                         argv[i]);
                 return TB_EXIT_USAGE;
             }
-            iv.rounds = (int)d;
         } else if (!strcmp(a, "--base-bin")) {
             iv.bin[0] = argv[++i];
         } else if (!strcmp(a, "--cand-bin")) {
