@@ -288,13 +288,30 @@ static int coverage_gate(struct run_ctx *run)
     return gate_fail;
 }
 
+/* A directory the run builds paths inside must leave room for them: a
+ * one-line error before anything is written (a truncated path would name
+ * another file). */
+static int check_room(const char *what, const char *dir, size_t suffix, struct tb_err *err)
+{
+    const size_t len = dir ? strlen(dir) : 0;
+    if (len + suffix < RUN_PATH_MAX)
+        return TB_OK;
+    return tb_err_set(err, TB_EINVAL,
+                      "%s path too long: %.48s... (%zu chars; paths inside it must fit %d, so "
+                      "at most %zu)",
+                      what, dir, len, RUN_PATH_MAX - 1, (size_t)RUN_PATH_MAX - 1 - suffix);
+}
+
 int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
 {
     struct tb_run_opts o = *o_in;
     char dir_buf[RUN_PATH_MAX];
     if (!o.profiles_dir) {
         const char *e = getenv("TB_PROFILES_DIR");
-        snprintf(dir_buf, sizeof dir_buf, "%s", e && *e ? e : TB_SOURCE_DIR "/device_profiles");
+        const int prc = tb_path_join(dir_buf, sizeof dir_buf, err, "%s",
+                                     e && *e ? e : TB_SOURCE_DIR "/device_profiles");
+        if (prc)
+            return tb_err_wrap(err, prc, "$TB_PROFILES_DIR");
         o.profiles_dir = dir_buf;
     }
     if (!o.cache_dir) {
@@ -302,8 +319,13 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         o.cache_dir = e && *e ? e : ".tb-cache";
     }
     *exit_code = 0;
+    int rc = check_room("results (--out)", o.out_dir, RUN_OUT_SUFFIX_MAX, err);
+    if (!rc)
+        rc = check_room("model cache (--cache)", o.cache_dir, RUN_CACHE_SUFFIX_MAX, err);
+    if (rc)
+        return rc;
     struct loaded l = {0};
-    int rc = load_profiles(&o, &l, err);
+    rc = load_profiles(&o, &l, err);
     if (rc && !l.p)
         return rc;
     struct run_ctx run = {.o = &o, .tty = isatty(2)};

@@ -26,10 +26,18 @@
 #include "harness/tb_topo.h"
 #include "kernels/tb_backend.h"
 #include "kernels/tb_sched.h"
+#include "kernels/tb_util.h"
 #include "workloads/tb_llama.h"
 #include "workloads/tb_workload.h"
 
-#define RUN_PATH_MAX 1024
+/* Every path the run builds (tb_path_join: checked, never truncated). */
+#define RUN_PATH_MAX 4096
+/* The most any path inside --out adds to it:
+ * "/run-YYYYMMDD-HHMMSS-999/reference/<16 hex>.f32.tmp-XXXXXX" is 66. */
+#define RUN_OUT_SUFFIX_MAX 80
+/* ... and inside the model cache: "/tinyllama-1.1b-q4_0-s<20 digits>.gguf"
+ * is 47, plus a temp or lock suffix. */
+#define RUN_CACHE_SUFFIX_MAX 96
 
 struct tb_counters;
 

@@ -6,7 +6,9 @@
  * profile validation and the run agreeing on the memory need (KV f16/f32). */
 #include "tb_test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -551,6 +553,108 @@ static void test_memory_agreement(void)
     json_decref(recs);
 }
 
+/* Everything under a tree that is not a prefix of keep (a directory on
+ * the way to it) nor inside it. */
+static const char *g_keep;
+static int g_strays;
+
+static int stray_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    const size_t n = strlen(path), k = strlen(g_keep);
+    const int on_way = n <= k && !strncmp(g_keep, path, n) && (n == k || g_keep[n] == '/');
+    const int inside = n > k && !strncmp(path, g_keep, k) && path[k] == '/';
+    if (!on_way && !inside) {
+        g_strays++;
+        fprintf(stderr, "written outside --out: %.80s... (%zu chars)\n", path, n);
+    }
+    return 0;
+}
+
+static int strays(const char *root, const char *keep)
+{
+    g_keep = keep;
+    g_strays = 0;
+    nftw(root, stray_entry, 16, FTW_PHYS);
+    return g_strays;
+}
+
+/* An --out of `len` chars under root: components of up to 200 chars, all
+ * but the last created. */
+static void long_out(const char *root, size_t len, char *out)
+{
+    size_t n = (size_t)snprintf(out, 5000, "%s", root);
+    while (n < len) {
+        size_t c = len - n - 1 > 200 ? 200 : len - n - 1;
+        if (len - n - 1 - c > 0 && len - n - 1 - c < 2)
+            c -= 2; /* leave no component of 1 char */
+        out[n++] = '/';
+        memset(out + n, 'd', c);
+        n += c;
+        out[n] = '\0';
+        if (n < len)
+            CHECK(mkdir(out, 0755) == 0);
+    }
+}
+
+/* issue 19: a ~4000-char --out once sent the reference cache and
+ * coverage.csv to paths cut at 1023 chars (outside --out, over a sibling
+ * file). Now every path is checked: a long --out that fits works with
+ * everything inside it, one that does not is a one-line error before
+ * anything is written. */
+static void test_long_out(void)
+{
+    char pdir[1024], root[1024];
+    make_profile("tiny", k_tiny, pdir, sizeof pdir);
+    snprintf(root, sizeof root, "%s/long", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    static char out[5000];
+    long_out(root, 3981, out);
+    CHECK(strlen(out) == 3981);
+    struct tb_run_opts o;
+    opts_for(&o, pdir, out);
+    o.workloads = "llm-prefill";
+    int code = -1;
+    struct tb_err err = {0};
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    CHECKF(code == 0, "exit %d", code);
+    CHECK(strays(root, out) == 0);
+    /* the run's files are where they belong */
+    DIR *d = opendir(out);
+    struct dirent *e;
+    static char run_dir[5200], p[5300];
+    run_dir[0] = '\0';
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, "run-", 4))
+            snprintf(run_dir, sizeof run_dir, "%s/%s", out, e->d_name);
+    if (d)
+        closedir(d);
+    const char *files[] = {"results.jsonl", "results.csv", "manifest.json",
+                           "coverage.csv",  "coverage.md", "reference"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", run_dir, files[i]);
+        CHECKF(run_dir[0] && stat(p, &st) == 0, "%s missing", files[i]);
+    }
+
+    /* one that does not leave room for the run's files: nothing written */
+    char *root2 = out; /* reuse the buffer for a second tree */
+    snprintf(root, sizeof root, "%s/long2", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    long_out(root, 4060, root2);
+    opts_for(&o, pdir, root2);
+    CHECK(tb_run(&o, &code, &err) == TB_EINVAL);
+    CHECKF(strstr(err.msg, "results (--out) path too long") && strstr(err.msg, "(4060 chars"), "%s",
+           err.msg);
+    CHECK(strlen(err.msg) < TB_ERR_MSG_MAX && !strchr(err.msg, '\n'));
+    CHECK(stat(root2, &st) != 0); /* not even the directory */
+    CHECK(strays(root, root2) == 0);
+    /* a model cache path too long is the same */
+    opts_for(&o, pdir, g_dir);
+    o.cache_dir = root2;
+    CHECK(tb_run(&o, &code, &err) == TB_EINVAL && strstr(err.msg, "model cache (--cache)"));
+}
+
 int main(void)
 {
     tb_test_path(g_dir, sizeof g_dir, "run", "");
@@ -560,6 +664,7 @@ int main(void)
     test_budget_invalid_unsupported();
     test_memory_agreement();
     test_output_errors();
+    test_long_out();
     test_prompt_lists();
     test_model_changed();
     test_enospc();
