@@ -21,6 +21,7 @@
 #include "run_helpers.h"
 
 static char g_dir[512], g_cache[600], g_prof[600];
+static char g_ok_run[1024]; /* a complete run's results directory */
 
 static void write_file(const char *path, const char *text)
 {
@@ -143,6 +144,7 @@ static void test_failed_models(void)
     CHECKF(rec && !strcmp(str_of(rec, "status"), "ok"), "control: status '%s'",
            rec ? str_of(rec, "status") : "");
     CHECK(manifest_int(run_dir, "failed_configurations") == 0);
+    snprintf(g_ok_run, sizeof g_ok_run, "%s", run_dir);
     json_decref(recs);
 
     check_failed("dir", g_dir, 0, g_dir);
@@ -323,7 +325,12 @@ static void test_cli_integers(void)
         const int st = cli_exit(argv);
         CHECKF(st == 2, "run %s '%s': exit %d, want 2", bad[k][0], bad[k][1], st);
     }
-    char *cmp[] = {"tierbench", "compare", g_dir, g_dir, "--min-samples", "2.5", (char *)NULL};
+    /* the same results on both sides compare cleanly (0) unless an option is bad */
+    char *cmp_ok[] = {"tierbench",     "compare", g_ok_run,    g_ok_run,
+                      "--min-samples", "2",       (char *)NULL};
+    CHECKF(cli_exit(cmp_ok) == 0, "compare --min-samples 2");
+    char *cmp[] = {"tierbench",     "compare", g_ok_run,    g_ok_run,
+                   "--min-samples", "2.5",     (char *)NULL};
     CHECKF(cli_exit(cmp) == 2, "compare --min-samples 2.5");
     char *ilv[] = {"tierbench", "compare", "--interleave", "1e1", (char *)NULL};
     CHECKF(cli_exit(ilv) == 2, "compare --interleave 1e1");
