@@ -5,7 +5,9 @@
  * "error" record written, in-process and under the watchdog; precedence
  * 3 > 4 > 1; a profile the host cannot run is not a failure. Also the
  * context clamp covering n_predict (llm-generate on a model whose context
- * is shorter than the profile's n_predict). */
+ * is shorter than the profile's n_predict). And the commands besides run
+ * that write into a directory: `coverage --out` keeps a long path whole,
+ * `report -o` without room for its files fails before creating it. */
 #include "tb_test.h"
 
 #include <jansson.h>
@@ -341,6 +343,35 @@ static void test_cli_integers(void)
     CHECK(stat(out, &st) != 0 && stat(synth, &st) != 0); /* nothing ran */
 }
 
+static void test_cli_long_dirs(void)
+{
+    if (!getenv("TB_BIN"))
+        return;
+    static char out[5000];
+    char root[800], p[5100];
+    struct stat st;
+    /* coverage --out of 3,000 chars: every file inside (it was cut at 1023) */
+    snprintf(root, sizeof root, "%s/long-cov", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    long_out(root, 3000, out);
+    char *cov[] = {"tierbench",   "coverage", "--dir", g_prof, "--profile", "ec",
+                   "--cache-dir", g_cache,    "--out", out,    "--quiet",   (char *)NULL};
+    CHECKF(cli_exit(cov) == 0, "coverage --out (3000 chars)");
+    const char *files[] = {"coverage.md", "coverage.csv", "coverage.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", out, files[i]);
+        CHECKF(stat(p, &st) == 0, "%s missing", files[i]);
+    }
+    CHECK(strays(root, out) == 0);
+    /* report -o without room for its files: exit 2, nothing created */
+    snprintf(root, sizeof root, "%s/long-rep", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    long_out(root, 3900, out);
+    char *rep[] = {"tierbench", "report", g_ok_run, "-o", out, (char *)NULL};
+    CHECKF(cli_exit(rep) == 2, "report -o (3900 chars)");
+    CHECK(stat(out, &st) != 0 && strays(root, out) == 0);
+}
+
 /* llm-generate whose n_predict is over a --model's context (stories15m:
  * 256 positions; the profile's own model has 512): the prompt is clamped
  * to 1 and n_predict to the rest, recorded as such, and it measures. */
@@ -396,6 +427,7 @@ int main(void)
     test_unsupported_is_not_failed();
     test_cli();
     test_cli_integers();
+    test_cli_long_dirs();
     test_n_predict_clamp();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -8,7 +8,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -551,50 +550,6 @@ static void test_memory_agreement(void)
            str_at(r, "does_not_fit", NULL), f32_need);
     CHECK((uint64_t)json_integer_value(json_object_get(mem, "engine_total_bytes")) == n32.total);
     json_decref(recs);
-}
-
-/* Everything under a tree that is not a prefix of keep (a directory on
- * the way to it) nor inside it. */
-static const char *g_keep;
-static int g_strays;
-
-static int stray_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    const size_t n = strlen(path), k = strlen(g_keep);
-    const int on_way = n <= k && !strncmp(g_keep, path, n) && (n == k || g_keep[n] == '/');
-    const int inside = n > k && !strncmp(path, g_keep, k) && path[k] == '/';
-    if (!on_way && !inside) {
-        g_strays++;
-        fprintf(stderr, "written outside --out: %.80s... (%zu chars)\n", path, n);
-    }
-    return 0;
-}
-
-static int strays(const char *root, const char *keep)
-{
-    g_keep = keep;
-    g_strays = 0;
-    nftw(root, stray_entry, 16, FTW_PHYS);
-    return g_strays;
-}
-
-/* An --out of `len` chars under root: components of up to 200 chars, all
- * but the last created. */
-static void long_out(const char *root, size_t len, char *out)
-{
-    size_t n = (size_t)snprintf(out, 5000, "%s", root);
-    while (n < len) {
-        size_t c = len - n - 1 > 200 ? 200 : len - n - 1;
-        if (len - n - 1 - c > 0 && len - n - 1 - c < 2)
-            c -= 2; /* leave no component of 1 char */
-        out[n++] = '/';
-        memset(out + n, 'd', c);
-        n += c;
-        out[n] = '\0';
-        if (n < len)
-            CHECK(mkdir(out, 0755) == 0);
-    }
 }
 
 /* issue 19: a ~4000-char --out once sent the reference cache and
