@@ -608,6 +608,19 @@ static void test_long_out(void)
     opts_for(&o, pdir, g_dir);
     o.cache_dir = root2;
     CHECK(tb_run(&o, &code, &err) == TB_EINVAL && strstr(err.msg, "model cache (--cache)"));
+
+    /* a profile whose path does not fit struct tb_profile's: an error, not
+     * a cut path (its hash and relative paths would name another file) */
+    snprintf(root, sizeof root, "%s/long-prof", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    long_out(root, 600, root2);
+    CHECK(mkdir(root2, 0755) == 0);
+    snprintf(p, sizeof p, "%s/tiny.ini", root2);
+    write_file(p, k_tiny);
+    struct tb_profile *prof = NULL;
+    CHECK(tb_profile_load(p, &prof, &err) == TB_EINVAL && prof == NULL);
+    CHECKF(strstr(err.msg, "path too long"), "%s", err.msg);
+    tb_profile_free(prof);
 }
 
 int main(void)
