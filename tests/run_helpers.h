@@ -10,9 +10,12 @@
 
 #include "harness/tb_results.h"
 
-/* Reads the only run-* directory's records under out. */
+/* Reads the only run-* directory's records under out; run_dir is "" when
+ * there is none. */
 static inline json_t *read_run(const char *out, char *run_dir, size_t n)
 {
+    if (n)
+        run_dir[0] = '\0'; /* never a stale name (a caller's loop reuses the buffer) */
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "ls -d %s/run-* 2>/dev/null | tail -1", out);
     FILE *p = popen(cmd, "r");

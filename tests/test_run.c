@@ -313,7 +313,7 @@ static void test_sigkill(void)
     unsigned seed = 12345;
     int survived = 0;
     for (int it = 0; it < 6; it++) {
-        char out[1024], run_dir[1024];
+        char out[1024], run_dir[1024] = "";
         snprintf(out, sizeof out, "%s/out-kill-%d", g_dir, it);
         pid_t pid = fork();
         if (pid == 0) {
