@@ -64,7 +64,9 @@ struct pc_meter {
 static int read_u64(const char *dir, const char *file, uint64_t *v, struct tb_err *err)
 {
     char path[640];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    const int prc = tb_path_join(path, sizeof path, err, "%s/%s", dir, file);
+    if (prc)
+        return prc;
     FILE *f = fopen(path, "r");
     if (!f)
         return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));
@@ -80,8 +82,7 @@ static int read_u64(const char *dir, const char *file, uint64_t *v, struct tb_er
 static void read_name(const char *dir, char *name, size_t n)
 {
     char path[640];
-    snprintf(path, sizeof path, "%s/name", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = tb_path_join(path, sizeof path, NULL, "%s/name", dir) ? NULL : fopen(path, "r");
     name[0] = '\0';
     if (f) {
         if (fgets(name, (int)n, f))
@@ -136,7 +137,9 @@ static int powercap_open(const struct tb_energy_config *cfg, const char *arg, vo
     int rc = TB_OK, psys = -1;
     for (int i = 0; i < n && rc == TB_OK; i++) {
         struct pc_zone *z = &m->zone[m->n++];
-        snprintf(z->dir, sizeof z->dir, "%s/%s", root, names[i]);
+        rc = tb_path_join(z->dir, sizeof z->dir, err, "%s/%s", root, names[i]);
+        if (rc)
+            break;
         read_name(z->dir, z->name, sizeof z->name);
         /* probe now so permission problems (energy_uj is root-only since
          * Linux 5.10) disable the source instead of failing a run */
@@ -590,7 +593,11 @@ static int trace_open(const struct tb_energy_config *cfg, const char *arg, void 
     struct trace_meter *m = calloc(1, sizeof *m);
     if (!m)
         return tb_err_set(err, TB_ENOMEM, "trace: out of memory");
-    tb_copy_str(m->path, sizeof m->path, arg);
+    const int prc = tb_path_join(m->path, sizeof m->path, err, "%s", arg);
+    if (prc) {
+        free(m);
+        return prc;
+    }
     *out = m;
     return TB_OK;
 }

@@ -809,10 +809,10 @@ static int load_stream(FILE *f, const char *path, int kv_type, struct tb_profile
         return rc ? rc : tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
     }
     struct tb_profile *p = ps.p;
-    tb_copy_str(p->path, sizeof p->path, path);
     const char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(ps.dir, sizeof ps.dir, "%.*s", (int)(slash - path), path);
+    if (tb_path_join(p->path, sizeof p->path, err, "%s", path) ||
+        (slash && tb_path_join(ps.dir, sizeof ps.dir, err, "%.*s", (int)(slash - path), path)))
+        return fclose(ps.f), free(p), TB_EINVAL; /* never a cut path */
     p->binding = TB_BIND_NONE;
     p->isa_cap = TB_ISA_COUNT;
     tb_copy_str(p->energy_source, sizeof p->energy_source, "auto");

@@ -12,6 +12,7 @@
 #include "harness/tb_env.h"
 #include "harness/tb_read.h"
 #include "harness/tb_results.h"
+#include "kernels/tb_util.h"
 
 /* On disk (native byte order: the file lives and dies with one run on one
  * machine): header, key text, tokens[n_pos], logits[n_pos][vocab]. */
@@ -54,8 +55,7 @@ int tb_refcache_key_init(struct tb_refcache_key *k, const char *backend, const c
 
 int tb_refcache_path(const char *dir, const struct tb_refcache_key *k, char *out, size_t n)
 {
-    const int len = snprintf(out, n, "%s/%016" PRIx64 ".f32", dir, k->hash);
-    return len < 0 || (size_t)len >= n ? TB_EINVAL : TB_OK;
+    return tb_path_join(out, n, NULL, "%s/%016" PRIx64 ".f32", dir, k->hash);
 }
 
 static int why_set(char *why, size_t n, const char *path, const char *what)
@@ -67,7 +67,7 @@ static int why_set(char *why, size_t n, const char *path, const char *what)
 int tb_refcache_load(const char *dir, const struct tb_refcache_key *k, float **logits,
                      int32_t *vocab, char *why, size_t why_n, struct tb_err *err)
 {
-    char path[1200];
+    char path[4096];
     *logits = NULL;
     *vocab = 0;
     if (why_n)
@@ -137,11 +137,13 @@ out:
 int tb_refcache_store(const char *dir, const struct tb_refcache_key *k, const float *logits,
                       int32_t vocab, struct tb_err *err)
 {
-    char path[1200], tmp[1240];
+    char path[4096], tmp[4096];
     if (vocab <= 0 || vocab > REF_MAX_VOCAB)
         return tb_err_set(err, TB_EINVAL, "reference cache: vocabulary %d out of range", vocab);
-    if (tb_refcache_path(dir, k, path, sizeof path) ||
-        snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
+    int prc = tb_refcache_path(dir, k, path, sizeof path);
+    if (!prc)
+        prc = tb_path_join(tmp, sizeof tmp, err, "%s.tmp-XXXXXX", path);
+    if (prc)
         return tb_err_set(err, TB_EINVAL, "reference cache: %s: path too long", dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return tb_err_set(err, TB_EIO, "reference cache: %s: %s", dir, strerror(errno));

@@ -244,6 +244,7 @@ static int finish_run(struct run_ctx *run, json_t *manifest, int rc, struct tb_e
             manifest, "records",
             json_integer((json_int_t)(tb_results_count(run->res) + run->n_child_records)));
         json_object_set_new(manifest, "incomplete_configurations", json_integer(run->n_incomplete));
+        json_object_set_new(manifest, "failed_configurations", json_integer(run->n_failed));
         if (rc)
             json_object_set_new(manifest, "error", json_string(err->msg));
         struct tb_err me = {0};
@@ -287,13 +288,30 @@ static int coverage_gate(struct run_ctx *run)
     return gate_fail;
 }
 
+/* A directory the run builds paths inside must leave room for them: a
+ * one-line error before anything is written (a truncated path would name
+ * another file). */
+static int check_room(const char *what, const char *dir, size_t suffix, struct tb_err *err)
+{
+    const size_t len = dir ? strlen(dir) : 0;
+    if (len + suffix < RUN_PATH_MAX)
+        return TB_OK;
+    return tb_err_set(err, TB_EINVAL,
+                      "%s path too long: %.48s... (%zu chars; paths inside it must fit %d, so "
+                      "at most %zu)",
+                      what, dir, len, RUN_PATH_MAX - 1, (size_t)RUN_PATH_MAX - 1 - suffix);
+}
+
 int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
 {
     struct tb_run_opts o = *o_in;
     char dir_buf[RUN_PATH_MAX];
     if (!o.profiles_dir) {
         const char *e = getenv("TB_PROFILES_DIR");
-        snprintf(dir_buf, sizeof dir_buf, "%s", e && *e ? e : TB_SOURCE_DIR "/device_profiles");
+        const int prc = tb_path_join(dir_buf, sizeof dir_buf, err, "%s",
+                                     e && *e ? e : TB_SOURCE_DIR "/device_profiles");
+        if (prc)
+            return tb_err_wrap(err, prc, "$TB_PROFILES_DIR");
         o.profiles_dir = dir_buf;
     }
     if (!o.cache_dir) {
@@ -301,8 +319,13 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         o.cache_dir = e && *e ? e : ".tb-cache";
     }
     *exit_code = 0;
+    int rc = check_room("results (--out)", o.out_dir, RUN_OUT_SUFFIX_MAX, err);
+    if (!rc)
+        rc = check_room("model cache (--cache)", o.cache_dir, RUN_CACHE_SUFFIX_MAX, err);
+    if (rc)
+        return rc;
     struct loaded l = {0};
-    int rc = load_profiles(&o, &l, err);
+    rc = load_profiles(&o, &l, err);
     if (rc && !l.p)
         return rc;
     struct run_ctx run = {.o = &o, .tty = isatty(2)};
@@ -333,7 +356,15 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
                 "tierbench run: %d configuration(s) ended TIMEOUT, CRASHED or "
                 "MODEL-CHANGED (see the results)\n",
                 run.n_incomplete);
+    if (!rc && run.n_failed && !o.quiet)
+        fprintf(stderr,
+                "tierbench run: %d configuration(s) produced no valid measurement "
+                "(status error, invalid or does-not-fit; see the results)\n",
+                run.n_failed);
     if (!rc)
-        *exit_code = run.n_incomplete ? TB_RUN_EXIT_INCOMPLETE : any_fail || gate_fail ? 1 : 0;
+        *exit_code = run.n_incomplete        ? TB_RUN_EXIT_INCOMPLETE
+                     : run.n_failed          ? TB_RUN_EXIT_FAILED
+                     : any_fail || gate_fail ? 1
+                                             : 0;
     return rc;
 }

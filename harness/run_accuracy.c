@@ -60,8 +60,10 @@ static int accuracy_eval(const struct tb_run_opts *o, const char *ref_dir, const
             return rc;
         snprintf(what, sizeof what, "cpu-ref on synth:%s:f32 (same seed)", shape);
     } else {
-        snprintf(ref_path, sizeof ref_path, "%s",
-                 o->reference_model ? o->reference_model : model_path);
+        rc = tb_path_join(ref_path, sizeof ref_path, err, "%s",
+                          o->reference_model ? o->reference_model : model_path);
+        if (rc)
+            return rc;
         snprintf(what, sizeof what, "cpu-ref on %s", ref_path);
     }
     int32_t *tokens = malloc(sizeof *tokens * (size_t)n_pos);
@@ -144,8 +146,8 @@ void run_accuracy(struct wl_run *c)
         return;
     struct tb_err ae = {0};
     char ref_dir[RUN_PATH_MAX];
-    snprintf(ref_dir, sizeof ref_dir, "%s/reference", tb_results_dir(c->run->res));
-    if (accuracy_eval(o, ref_dir, c->model_spec, c->path, tb_sched_graph_runner, &c->pr->sr, c->m,
+    if (tb_path_join(ref_dir, sizeof ref_dir, &ae, "%s/reference", tb_results_dir(c->run->res)) ||
+        accuracy_eval(o, ref_dir, c->model_spec, c->path, tb_sched_graph_runner, &c->pr->sr, c->m,
                       c->rec, &ae)) {
         json_object_set_new(c->rec, "accuracy", json_pack("{s:s}", "unavailable", ae.msg));
         return;

@@ -26,10 +26,18 @@
 #include "harness/tb_topo.h"
 #include "kernels/tb_backend.h"
 #include "kernels/tb_sched.h"
+#include "kernels/tb_util.h"
 #include "workloads/tb_llama.h"
 #include "workloads/tb_workload.h"
 
-#define RUN_PATH_MAX 1024
+/* Every path the run builds (tb_path_join: checked, never truncated). */
+#define RUN_PATH_MAX 4096
+/* The most any path inside --out adds to it:
+ * "/run-YYYYMMDD-HHMMSS-999/reference/<16 hex>.f32.tmp-XXXXXX" is 66. */
+#define RUN_OUT_SUFFIX_MAX 80
+/* ... and inside the model cache: "/tinyllama-1.1b-q4_0-s<20 digits>.gguf"
+ * is 47, plus a temp or lock suffix. */
+#define RUN_CACHE_SUFFIX_MAX 96
 
 struct tb_counters;
 
@@ -58,6 +66,7 @@ struct run_ctx {
     int n_cov, cap_cov;
     size_t n_child_records;  /* appended by watchdog children (res does not count them) */
     int n_incomplete;        /* configurations that ended TIMEOUT/CRASHED/MODEL-CHANGED */
+    int n_failed;            /* ran, but no valid measurement (TB_RUN_EXIT_FAILED) */
     struct model_id *models; /* every model file as first seen (identity checks) */
     int n_models, cap_models;
 };
@@ -96,6 +105,7 @@ struct wl_run {
     struct tb_llama_model *m;
     struct tb_llama_state *s;
     int32_t n_prompt, n_predict, n_ctx;
+    int does_not_fit; /* over the profile's memory budget: not run */
     /* the measured session */
     struct tb_llm_session ss;
     int32_t first_token;

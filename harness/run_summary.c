@@ -42,7 +42,10 @@ int run_write_coverage(struct run_ctx *run, struct tb_err *err)
     static const char *const names[2] = {"coverage.md", "coverage.csv"};
     for (int k = 0; k < 2; k++) {
         char path[RUN_PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", tb_results_dir(run->res), names[k]);
+        const int rc =
+            tb_path_join(path, sizeof path, err, "%s/%s", tb_results_dir(run->res), names[k]);
+        if (rc)
+            return rc;
         FILE *f = fopen(path, "w");
         if (!f)
             return tb_err_set(err, TB_EIO, "%s: %s", path, strerror(errno));

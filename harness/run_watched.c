@@ -70,7 +70,7 @@ static int watched_child(void *ctx, int fd)
     struct run_ctx *run = job->run;
     struct profile_run *pr = job->pr;
     const size_t sum0 = json_array_size(run->summary), res0 = tb_results_count(run->res);
-    const int cov0 = run->n_cov;
+    const int cov0 = run->n_cov, failed0 = run->n_failed;
     json_t *recs = json_array();
     struct tb_err e = {0};
     int done = 0;
@@ -85,10 +85,10 @@ static int watched_child(void *ctx, int fd)
     json_t *sum = json_array();
     for (size_t i = sum0; i < json_array_size(run->summary); i++)
         json_array_append(sum, json_array_get(run->summary, i));
-    json_t *msg =
-        json_pack("{s:i, s:s, s:b, s:I, s:i, s:o, s:o}", "rc", r, "error", e.msg, "profile_done",
-                  done, "appended", (json_int_t)(tb_results_count(run->res) - res0), "n_done",
-                  run->n_done, "summary", sum, "records", recs);
+    json_t *msg = json_pack("{s:i, s:s, s:b, s:I, s:i, s:i, s:o, s:o}", "rc", r, "error", e.msg,
+                            "profile_done", done, "appended",
+                            (json_int_t)(tb_results_count(run->res) - res0), "n_done", run->n_done,
+                            "failed", run->n_failed - failed0, "summary", sum, "records", recs);
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     int bad = !text;
     if (text) {
@@ -146,6 +146,7 @@ static int merge_child(struct run_ctx *run, struct msg_buf *b, json_t *records, 
     tb_err_set(cerr, *child_rc, "%s", json_string_value(json_object_get(msg, "error")));
     run->n_child_records += (size_t)json_integer_value(json_object_get(msg, "appended"));
     run->n_done = (int)json_integer_value(json_object_get(msg, "n_done"));
+    run->n_failed += (int)json_integer_value(json_object_get(msg, "failed"));
     size_t i;
     json_t *x;
     json_array_foreach(json_object_get(msg, "summary"), i, x) json_array_append(run->summary, x);

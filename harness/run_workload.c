@@ -81,11 +81,22 @@ static int phase_model(struct wl_run *c, struct tb_err *err)
                              &c->n_predict))
         run_warn(c->rec, "prompt %d + n_predict %d exceeds context %d: prompt clamped",
                  c->prompt_len > 0 ? c->prompt_len : 1, c->n_predict, ctx);
+    /* a prompt of one token still leaves n_predict over the context (a
+     * --model with a shorter context than the profile's): fewer tokens */
+    const int32_t gen_room = ctx - c->n_prompt > 0 ? ctx - c->n_prompt : 0;
+    const int32_t gen_asked = c->n_predict;
+    if (c->n_predict > gen_room) {
+        c->n_predict = gen_room;
+        run_warn(c->rec, "prompt %d + n_predict %d exceeds context %d: n_predict clamped to %d",
+                 c->n_prompt, gen_asked, ctx, c->n_predict);
+    }
     c->n_ctx = c->n_prompt + (c->n_predict > 0 ? c->n_predict : 0);
     json_t *params = json_object_get(c->rec, "params"); /* as run (SLO conditions match these) */
     json_object_set_new(params, "prompt", json_integer(c->n_prompt));
     json_object_set_new(params, "n_predict", json_integer(c->n_predict));
     json_object_set_new(params, "prompt_requested", json_integer(c->prompt_len));
+    if (c->n_predict != gen_asked)
+        json_object_set_new(params, "n_predict_requested", json_integer(gen_asked));
     return TB_OK;
 }
 
@@ -118,6 +129,7 @@ static int phase_budget(struct wl_run *c, const char **status, struct tb_err *er
         json_object_set_new(c->rec, "coverage", tb_coverage_to_json(&cov));
         run_keep_coverage(c->run, &cov);
         *status = "does-not-fit";
+        c->does_not_fit = 1;
         return 1;
     }
     if (c->run->topo_sum.total_memory && need.total > c->run->topo_sum.total_memory) {
@@ -205,6 +217,10 @@ int run_workload(struct run_ctx *run, struct profile_run *pr, const struct tb_pr
         status = "error";
         measured_rc = measured_rc ? measured_rc : rc;
     }
+    /* no valid measurement: the exit status says so (TB_RUN_EXIT_FAILED);
+     * a does-not-fit of a model --model asked about is the answer */
+    if (rc < 0 || (rc == 0 && !c.set.valid) || (c.does_not_fit && !o->model))
+        run->n_failed++;
     if (rc) /* not measured */
         run_summary_row(run, pr->p->name, c.wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status,
                         status);

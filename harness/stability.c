@@ -8,6 +8,7 @@
 
 #include "harness/tb_read.h"
 #include "harness/tb_results.h" /* tb_json_number */
+#include "kernels/tb_util.h"
 #include "kernels/platform/tb_platform.h"
 
 void tb_stability_cfg_default(struct tb_stability_cfg *c)
@@ -69,8 +70,8 @@ double tb_canary_seconds(int reps)
 static double max_temp_c(const char *sys_root)
 {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/class/thermal", sys_root);
-    DIR *d = opendir(dir);
+    DIR *d =
+        tb_path_join(dir, sizeof dir, NULL, "%s/class/thermal", sys_root) ? NULL : opendir(dir);
     if (!d)
         return NAN;
     double best = NAN;
@@ -79,8 +80,9 @@ static double max_temp_c(const char *sys_root)
         if (strncmp(e->d_name, "thermal_zone", 12))
             continue;
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s/temp", dir, e->d_name);
-        FILE *f = tb_fopen_read(path, NULL);
+        FILE *f = tb_path_join(path, sizeof path, NULL, "%s/%s/temp", dir, e->d_name)
+                      ? NULL
+                      : tb_fopen_read(path, NULL);
         long long milli;
         if (f && fscanf(f, "%lld", &milli) == 1) {
             const double c = (double)milli / 1000.0;
@@ -96,8 +98,10 @@ static double max_temp_c(const char *sys_root)
 static double cpu0_mhz(const char *sys_root)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", sys_root);
-    FILE *f = tb_fopen_read(path, NULL);
+    FILE *f = tb_path_join(path, sizeof path, NULL,
+                           "%s/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", sys_root)
+                  ? NULL
+                  : tb_fopen_read(path, NULL);
     long long khz;
     double v = NAN;
     if (f && fscanf(f, "%lld", &khz) == 1)

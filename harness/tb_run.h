@@ -28,8 +28,16 @@ struct tb_run_hooks {
 };
 
 /* *exit_code of tb_run when a configuration ended TIMEOUT, CRASHED or
- * MODEL-CHANGED (the results are incomplete); wins over 1. */
+ * MODEL-CHANGED (the results are incomplete); wins over every other code. */
 #define TB_RUN_EXIT_INCOMPLETE 3
+/* *exit_code of tb_run when a configuration ran to its end but produced no
+ * valid measurement: a record with status "error" (the model did not
+ * load, ...), "invalid", or "does-not-fit" for the profile's own model
+ * (one that --model asked about is an answer, not a failure). Profiles
+ * the host cannot run ("unsupported", "host-cannot-emulate") are not
+ * failures. Wins over 1 (an SLO failed), loses to TB_RUN_EXIT_INCOMPLETE;
+ * an input/IO error (tb_run returns < 0: the CLI's 2) wins over all. */
+#define TB_RUN_EXIT_FAILED 4
 
 struct tb_run_opts {
     const char *profiles_dir; /* NULL: $TB_PROFILES_DIR, else the source tree's device_profiles/ */
@@ -66,11 +74,12 @@ struct tb_run_opts {
 
 void tb_run_opts_default(struct tb_run_opts *o);
 
-/* Runs the suite. Returns 0 and sets *exit_code: 0 all SLOs passed (or
- * none failed), 1 an SLO failed (or the --fail-on gate),
+/* Runs the suite. Returns 0 and sets *exit_code, the first that applies:
  * TB_RUN_EXIT_INCOMPLETE a configuration ended TIMEOUT, CRASHED or
- * MODEL-CHANGED; or a negative code for usage/input/IO
- * errors (err says what). */
+ * MODEL-CHANGED; TB_RUN_EXIT_FAILED a configuration produced no valid
+ * measurement; 1 an SLO failed (or the --fail-on gate); 0. Or returns a
+ * negative code for usage/input/IO errors (err says what), which the CLI
+ * makes exit 2. Every configuration's record is written either way. */
 int tb_run(const struct tb_run_opts *o, int *exit_code, struct tb_err *err);
 
 /* Resolves "synth:SHAPE:TYPE" to a cached file (generated on first use) or

@@ -1,6 +1,9 @@
 #include "kernels/tb_util.h"
 
+#include "kernels/tb_error.h"
+
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,38 @@ int tb_parse_int(const char *s, long lo, long hi, int *out)
         return -1;
     *out = (int)v;
     return 0;
+}
+
+int tb_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9') /* strtoull would take blanks and a sign */
+        return -1;
+    char *end;
+    errno = 0;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int tb_path_join(char *out, size_t n, struct tb_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const int len = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    if (len >= 0 && (size_t)len < n)
+        return TB_OK;
+    char head[49] = "";
+    if (n)
+        tb_copy_str(head, sizeof head, out); /* what vsnprintf kept: the start */
+    if (n)
+        out[0] = '\0';
+    if (len < 0)
+        return tb_err_set(err, TB_EINVAL, "path could not be formatted: %s", head);
+    return tb_err_set(err, TB_EINVAL, "path too long: %s... (%d chars, at most %zu)", head, len,
+                      n ? n - 1 : 0);
 }
 
 int tb_list_each(const char *s, int (*fn)(const char *item, size_t len, void *ctx), void *ctx)

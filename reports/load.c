@@ -8,6 +8,7 @@
 
 #include "harness/tb_read.h"
 #include "harness/tb_results.h"
+#include "kernels/tb_util.h"
 #include "reports/tb_report.h"
 
 static char *dup_str(const char *s)
@@ -128,13 +129,13 @@ int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_er
         return tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
     }
     char manifest[4096] = "";
-    if (S_ISDIR(st.st_mode)) {
-        snprintf(out->data_path, n, "%s/%s", path, TB_RESULTS_JSONL);
-        snprintf(manifest, sizeof manifest, "%s/%s", path, TB_RESULTS_MANIFEST);
-    } else {
-        snprintf(out->data_path, n, "%s", path);
-    }
-    int rc = tb_file_hash(out->data_path, out->hash, err);
+    int rc =
+        S_ISDIR(st.st_mode)
+            ? tb_path_join(out->data_path, n, err, "%s/%s", path, TB_RESULTS_JSONL) ||
+                  tb_path_join(manifest, sizeof manifest, err, "%s/%s", path, TB_RESULTS_MANIFEST)
+            : tb_path_join(out->data_path, n, err, "%s", path);
+    if (!rc)
+        rc = tb_file_hash(out->data_path, out->hash, err);
     if (rc) {
         tb_rsrc_free(out);
         return rc;

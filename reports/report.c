@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "harness/tb_results.h" /* tb_csv_str */
+#include "kernels/tb_util.h"
 #include "reports/tb_report.h"
 
 int tb_mkdir_p(const char *dir, struct tb_err *err)
@@ -107,7 +108,10 @@ void tb_doc_note(struct tb_doc *r, const char *text)
 
 FILE *tb_doc_file(struct tb_doc *r, const char *name, char *path, size_t n)
 {
-    snprintf(path, n, "%s/%s", r->dir, name);
+    if (tb_path_join(path, n, NULL, "%s/%s", r->dir, name)) {
+        errno = ENAMETOOLONG; /* never a file at a cut path */
+        return NULL;
+    }
     return fopen(path, "w");
 }
 
@@ -128,14 +132,14 @@ void tb_doc_chart(struct tb_doc *r, const char *name, const char *title, const c
 {
     r->charts++;
     char svg[4096], csvname[300];
-    snprintf(svg, sizeof svg, "%s/%s.svg", r->dir, name);
-    snprintf(csvname, sizeof csvname, "%s.csv", name);
+    const int long_path = tb_path_join(svg, sizeof svg, NULL, "%s/%s.svg", r->dir, name) ||
+                          tb_path_join(csvname, sizeof csvname, NULL, "%s.csv", name);
     fprintf(r->md, "**%s**\n\n", title);
     fprintf(r->html, "<figure><figcaption><b>");
     tb_html_escape(r->html, title);
     fprintf(r->html, "</b> (data: <a href=\"%s\">%s</a>)</figcaption>\n", csvname, csvname);
     int ok = 0;
-    for (int pass = 0; pass < 2 && r->gp_ok; pass++) {
+    for (int pass = 0; pass < 2 && r->gp_ok && !long_path; pass++) {
         if (pass == 1 && !r->ascii)
             break;
         char *script = NULL;
@@ -147,10 +151,14 @@ void tb_doc_chart(struct tb_doc *r, const char *name, const char *title, const c
         if (!pass) {
             fprintf(s, "set terminal svg size 900,480 noenhanced font 'Sans,10' background "
                        "'#ffffff'\n");
-            snprintf(out, sizeof out, "%s", svg);
+            snprintf(out, sizeof out, "%s", svg); /* same size */
         } else {
             fprintf(s, "set terminal dumb size 100,28 noenhanced\n");
-            snprintf(out, sizeof out, "%s/%s.txt", r->dir, name);
+            if (tb_path_join(out, sizeof out, NULL, "%s/%s.txt", r->dir, name)) {
+                fclose(s);
+                free(script);
+                break;
+            }
         }
         fputs("set output ", s);
         tb_gnuplot_quote(s, out);
@@ -163,7 +171,11 @@ void tb_doc_chart(struct tb_doc *r, const char *name, const char *title, const c
         tb_gnuplot_quote(s, caption);
         fprintf(s, "\nset title TITLE.\"\\n\".CAPTION\nset grid\nDATA = ");
         char data[4096];
-        snprintf(data, sizeof data, "%s/%s", r->dir, csvname);
+        if (tb_path_join(data, sizeof data, NULL, "%s/%s", r->dir, csvname)) {
+            fclose(s);
+            free(script);
+            break;
+        }
         tb_gnuplot_quote(s, data);
         fprintf(s, "\n%s\nunset output\n", body);
         fclose(s);
@@ -788,8 +800,8 @@ static void qualification_section(struct tb_doc *r, struct tb_rsrc *srcs, size_t
             continue;
         for (int f = 0; f < 2; f++) {
             char p[4096], h[TB_HASH_STR_MAX];
-            snprintf(p, sizeof p, "%s/%s", srcs[s].path, names[f]);
-            if (tb_file_hash(p, h, NULL))
+            if (tb_path_join(p, sizeof p, NULL, "%s/%s", srcs[s].path, names[f]) ||
+                tb_file_hash(p, h, NULL))
                 continue;
             const char *c2[] = {p, h};
             tb_doc_table_row(r, c2, 2, NULL);
@@ -802,6 +814,13 @@ int tb_doc_open(struct tb_doc *d, const char *dir, const char *title, FILE *log,
                 struct tb_err *err)
 {
     memset(d, 0, sizeof *d);
+    /* room for every file name a report writes (chart names < 300): a
+     * one-line error before the directory is made */
+    const size_t len = strlen(dir);
+    if (len + 1 + 300 >= 4096)
+        return tb_err_set(err, TB_EINVAL,
+                          "report directory path too long: %.48s... (%zu chars, at most %d)", dir,
+                          len, 4096 - 1 - 1 - 300);
     int rc = tb_mkdir_p(dir, err);
     if (rc)
         return rc;

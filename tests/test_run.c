@@ -6,6 +6,7 @@
  * profile validation and the run agreeing on the memory need (KV f16/f32). */
 #include "tb_test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -238,6 +239,8 @@ static void test_budget_invalid_unsupported(void)
     CHECK(r && !strcmp(str_at(r, "status", NULL), "does-not-fit"));
     CHECK(r && strstr(str_at(r, "does_not_fit", NULL), "budget 8 MiB") != NULL);
     CHECK(r && json_object_get(r, "stats") == NULL); /* not run */
+    /* --model asked whether it fits: the answer is no failure */
+    CHECKF(code == 0, "does-not-fit of a --model: exit %d", code);
     json_decref(recs);
 
     /* a cap that stops the loop before min_samples: INVALID with the reason */
@@ -252,6 +255,7 @@ static void test_budget_invalid_unsupported(void)
     CHECK(r && !strcmp(str_at(r, "status", NULL), "invalid"));
     CHECK(r && json_is_false(json_object_get(r, "valid")));
     CHECK(r && strlen(str_at(r, "invalid_reason", NULL)) > 0);
+    CHECKF(code == TB_RUN_EXIT_FAILED, "an invalid measurement: exit %d", code);
     json_decref(recs);
 
     /* a profile whose only backend does not exist here: unsupported, with why */
@@ -309,7 +313,7 @@ static void test_sigkill(void)
     unsigned seed = 12345;
     int survived = 0;
     for (int it = 0; it < 6; it++) {
-        char out[1024], run_dir[1024];
+        char out[1024], run_dir[1024] = "";
         snprintf(out, sizeof out, "%s/out-kill-%d", g_dir, it);
         pid_t pid = fork();
         if (pid == 0) {
@@ -548,6 +552,77 @@ static void test_memory_agreement(void)
     json_decref(recs);
 }
 
+/* issue 19: a ~4000-char --out once sent the reference cache and
+ * coverage.csv to paths cut at 1023 chars (outside --out, over a sibling
+ * file). Now every path is checked: a long --out that fits works with
+ * everything inside it, one that does not is a one-line error before
+ * anything is written. */
+static void test_long_out(void)
+{
+    char pdir[1024], root[1024];
+    make_profile("tiny", k_tiny, pdir, sizeof pdir);
+    snprintf(root, sizeof root, "%s/long", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    static char out[5000];
+    long_out(root, 3981, out);
+    CHECK(strlen(out) == 3981);
+    struct tb_run_opts o;
+    opts_for(&o, pdir, out);
+    o.workloads = "llm-prefill";
+    int code = -1;
+    struct tb_err err = {0};
+    CHECKF(tb_run(&o, &code, &err) == TB_OK, "%s", err.msg);
+    CHECKF(code == 0, "exit %d", code);
+    CHECK(strays(root, out) == 0);
+    /* the run's files are where they belong */
+    DIR *d = opendir(out);
+    struct dirent *e;
+    static char run_dir[5200], p[5300];
+    run_dir[0] = '\0';
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, "run-", 4))
+            snprintf(run_dir, sizeof run_dir, "%s/%s", out, e->d_name);
+    if (d)
+        closedir(d);
+    const char *files[] = {"results.jsonl", "results.csv", "manifest.json",
+                           "coverage.csv",  "coverage.md", "reference"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", run_dir, files[i]);
+        CHECKF(run_dir[0] && stat(p, &st) == 0, "%s missing", files[i]);
+    }
+
+    /* one that does not leave room for the run's files: nothing written */
+    char *root2 = out; /* reuse the buffer for a second tree */
+    snprintf(root, sizeof root, "%s/long2", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    long_out(root, 4060, root2);
+    opts_for(&o, pdir, root2);
+    CHECK(tb_run(&o, &code, &err) == TB_EINVAL);
+    CHECKF(strstr(err.msg, "results (--out) path too long") && strstr(err.msg, "(4060 chars"), "%s",
+           err.msg);
+    CHECK(strlen(err.msg) < TB_ERR_MSG_MAX && !strchr(err.msg, '\n'));
+    CHECK(stat(root2, &st) != 0); /* not even the directory */
+    CHECK(strays(root, root2) == 0);
+    /* a model cache path too long is the same */
+    opts_for(&o, pdir, g_dir);
+    o.cache_dir = root2;
+    CHECK(tb_run(&o, &code, &err) == TB_EINVAL && strstr(err.msg, "model cache (--cache)"));
+
+    /* a profile whose path does not fit struct tb_profile's: an error, not
+     * a cut path (its hash and relative paths would name another file) */
+    snprintf(root, sizeof root, "%s/long-prof", g_dir);
+    CHECK(mkdir(root, 0755) == 0);
+    long_out(root, 600, root2);
+    CHECK(mkdir(root2, 0755) == 0);
+    snprintf(p, sizeof p, "%s/tiny.ini", root2);
+    write_file(p, k_tiny);
+    struct tb_profile *prof = NULL;
+    CHECK(tb_profile_load(p, &prof, &err) == TB_EINVAL && prof == NULL);
+    CHECKF(strstr(err.msg, "path too long"), "%s", err.msg);
+    tb_profile_free(prof);
+}
+
 int main(void)
 {
     tb_test_path(g_dir, sizeof g_dir, "run", "");
@@ -557,6 +632,7 @@ int main(void)
     test_budget_invalid_unsupported();
     test_memory_agreement();
     test_output_errors();
+    test_long_out();
     test_prompt_lists();
     test_model_changed();
     test_enospc();

@@ -17,6 +17,7 @@
 
 #include "harness/cli/tb_cli.h"
 #include "harness/tb_results.h"
+#include "kernels/tb_util.h"
 #include "reports/tb_report.h"
 
 static void usage(FILE *f)
@@ -94,9 +95,10 @@ static int decide(struct tb_series_set set[2], const char *const names[2],
                {"compare.json", TB_FMT_JSON},
                {"junit.xml", TB_FMT_JUNIT}};
     for (size_t i = 0; also_dir && !rc && i < sizeof all / sizeof all[0]; i++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", also_dir, all[i].file);
-        rc = write_output(&res, all[i].fmt, path, &err);
+        char path[4096];
+        rc = tb_path_join(path, sizeof path, &err, "%s/%s", also_dir, all[i].file);
+        if (!rc)
+            rc = write_output(&res, all[i].fmt, path, &err);
     }
     if (!rc)
         rc = write_output(&res, fmt, out_path, &err);
@@ -150,10 +152,10 @@ static int fresh_dir(const char *root, char *out, size_t n, struct tb_err *err)
     gmtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     for (int k = 1; k < 1000; k++) {
-        if (k == 1)
-            snprintf(out, n, "%s/interleave-%s", root, stamp);
-        else
-            snprintf(out, n, "%s/interleave-%s-%d", root, stamp, k);
+        const int rc = k == 1 ? tb_path_join(out, n, err, "%s/interleave-%s", root, stamp)
+                              : tb_path_join(out, n, err, "%s/interleave-%s-%d", root, stamp, k);
+        if (rc)
+            return tb_err_wrap(err, rc, "--rounds-dir");
         if (mkdir(out, 0777) == 0)
             return TB_OK;
         if (errno != EEXIST)
@@ -168,14 +170,16 @@ static int find_run_dir(const char *dir, char *out, size_t n, struct tb_err *err
     DIR *d = opendir(dir);
     if (!d)
         return tb_err_set(err, TB_EIO, "%s: %s", dir, strerror(errno));
-    int found = 0;
+    int found = 0, rc = TB_OK;
     struct dirent *e;
-    while ((e = readdir(d)))
+    while (!rc && (e = readdir(d)))
         if (!strncmp(e->d_name, "run-", 4)) {
-            snprintf(out, n, "%s/%s", dir, e->d_name);
+            rc = tb_path_join(out, n, err, "%s/%s", dir, e->d_name);
             found++;
         }
     closedir(d);
+    if (rc)
+        return rc;
     if (found != 1)
         return tb_err_set(err, TB_EFORMAT, "%s: expected one run-* results directory, found %d",
                           dir, found);
@@ -186,8 +190,10 @@ static int find_run_dir(const char *dir, char *out, size_t n, struct tb_err *err
  * "an SLO failed") leaves its manifest at "running". */
 static int check_complete(const char *run_dir, struct tb_err *err)
 {
-    char path[1600];
-    snprintf(path, sizeof path, "%s/%s", run_dir, TB_RESULTS_MANIFEST);
+    char path[4096];
+    const int rc = tb_path_join(path, sizeof path, err, "%s/%s", run_dir, TB_RESULTS_MANIFEST);
+    if (rc)
+        return rc;
     json_t *m = json_load_file(path, 0, NULL);
     const char *st = json_string_value(json_object_get(m, "status"));
     const int ok = st && !strcmp(st, "complete");
@@ -245,12 +251,12 @@ static int run_interleaved(const struct interleave *iv, const struct tb_cmp_opts
                     s ? "candidate" : "base", iv->bin[s], strerror(errno));
             return TB_EXIT_USAGE;
         }
-    char dir[1024], log_path[1100];
-    if (fresh_dir(iv->root, dir, sizeof dir, &err)) {
+    char dir[4096], log_path[4096];
+    if (fresh_dir(iv->root, dir, sizeof dir, &err) ||
+        tb_path_join(log_path, sizeof log_path, &err, "%s/interleave.json", dir)) {
         fprintf(stderr, "compare: %s\n", err.msg);
         return TB_EXIT_USAGE;
     }
-    snprintf(log_path, sizeof log_path, "%s/interleave.json", dir);
     json_t *args = json_array(), *runs = json_array();
     char order[2 * 1000 + 1] = "";
     for (int i = 0; i < iv->n_run_args; i++)
@@ -262,13 +268,15 @@ static int run_interleaved(const struct interleave *iv, const struct tb_cmp_opts
     int code = TB_EXIT_OK, is_gbench = 0;
     for (int r = 0; r < iv->rounds && code == TB_EXIT_OK; r++) {
         for (int s = 0; s < 2 && code == TB_EXIT_OK; s++) {
-            char round_dir[1200], run_dir[1500], t0[32], t1[32];
-            snprintf(round_dir, sizeof round_dir, "%s/round-%02d-%s", dir, r + 1, side_name[s]);
+            char round_dir[4096], run_dir[4096], t0[32], t1[32];
+            int rc = tb_path_join(round_dir, sizeof round_dir, &err, "%s/round-%02d-%s", dir, r + 1,
+                                  side_name[s]);
             tb_utc_timestamp(t0, sizeof t0);
             fprintf(stderr, "compare: round %d/%d %s: %s run --out %s\n", r + 1, iv->rounds,
                     label[s], iv->bin[s], round_dir);
             int status = -1;
-            int rc = run_round(iv, iv->bin[s], round_dir, &status, &err);
+            if (!rc)
+                rc = run_round(iv, iv->bin[s], round_dir, &status, &err);
             tb_utc_timestamp(t1, sizeof t1);
             strcat(order, label[s]);
             json_object_set_new(prov, "order", json_string(order));
@@ -368,18 +376,18 @@ int tb_cli_compare(int argc, char **argv)
                 o.threshold_pct = d;
             }
         } else if (!strcmp(a, "--min-samples")) {
-            if (!parse_double(argv[++i], &d) || !(d >= 2 && d <= 1e9)) {
+            int ms;
+            if (tb_parse_int(argv[++i], 2, 1000000000, &ms)) {
                 fprintf(stderr, "compare: --min-samples '%s': expected an integer >= 2\n", argv[i]);
                 return TB_EXIT_USAGE;
             }
-            o.min_samples = (size_t)d;
+            o.min_samples = (size_t)ms;
         } else if (!strcmp(a, "--interleave")) {
-            if (!parse_double(argv[++i], &d) || !(d >= 1 && d <= 999) || d != (int)d) {
+            if (tb_parse_int(argv[++i], 1, 999, &iv.rounds)) {
                 fprintf(stderr, "compare: --interleave '%s': expected rounds in [1, 999]\n",
                         argv[i]);
                 return TB_EXIT_USAGE;
             }
-            iv.rounds = (int)d;
         } else if (!strcmp(a, "--base-bin")) {
             iv.bin[0] = argv[++i];
         } else if (!strcmp(a, "--cand-bin")) {

@@ -138,17 +138,25 @@ static int cover_profile(const struct cov_opts *o, const struct tb_profile *p,
 
 static int write_outputs(const char *dir, const struct tb_coverage *rows, int n, struct tb_err *err)
 {
+    char path[4096];
+    /* the longest name first: a --out without room fails before mkdir */
+    int rc = tb_path_join(path, sizeof path, err, "%s/coverage.json", dir);
+    if (rc)
+        return rc;
     if (mkdir(dir, 0777) && errno != EEXIST)
         return tb_err_set(err, TB_EIO, "%s: cannot create: %s", dir, strerror(errno));
-    char path[1024];
-    snprintf(path, sizeof path, "%s/coverage.md", dir);
+    rc = tb_path_join(path, sizeof path, err, "%s/coverage.md", dir);
+    if (rc)
+        return rc;
     FILE *f = fopen(path, "w");
-    int rc = f ? tb_coverage_write_markdown(f, rows, n) : TB_EIO;
+    rc = f ? tb_coverage_write_markdown(f, rows, n) : TB_EIO;
     if (f && fclose(f))
         rc = TB_EIO;
     if (rc)
         return tb_err_set(err, TB_EIO, "%s: cannot write", path);
-    snprintf(path, sizeof path, "%s/coverage.csv", dir);
+    rc = tb_path_join(path, sizeof path, err, "%s/coverage.csv", dir);
+    if (rc)
+        return rc;
     f = fopen(path, "w");
     rc = f ? tb_coverage_write_csv(f, rows, n) : TB_EIO;
     if (f && fclose(f))
@@ -158,8 +166,10 @@ static int write_outputs(const char *dir, const struct tb_coverage *rows, int n,
     json_t *arr = json_array();
     for (int i = 0; arr && i < n; i++)
         json_array_append_new(arr, tb_coverage_to_json(&rows[i]));
-    snprintf(path, sizeof path, "%s/coverage.json", dir);
-    rc = arr ? tb_json_write_atomic(path, arr, err) : tb_err_set(err, TB_ENOMEM, "out of memory");
+    rc = tb_path_join(path, sizeof path, err, "%s/coverage.json", dir);
+    if (!rc)
+        rc = arr ? tb_json_write_atomic(path, arr, err)
+                 : tb_err_set(err, TB_ENOMEM, "out of memory");
     json_decref(arr);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness/cli/tb_cli.h"
+#include "kernels/tb_util.h"
 #include "workloads/tb_gguf.h"
 #include "workloads/tb_llama.h"
 
@@ -57,9 +58,7 @@ static int model_synth(int argc, char **argv)
         else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             out = v;
         else if (!strcmp(a, "--seed")) {
-            char *end;
-            seed = strtoull(v, &end, 10);
-            if (*end || !*v) {
+            if (tb_parse_u64(v, &seed)) {
                 fprintf(stderr, "tierbench model synth: bad --seed '%s'\n", v);
                 return TB_EXIT_USAGE;
             }

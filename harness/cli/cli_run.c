@@ -1,7 +1,8 @@
 /* tierbench run: the default suite (every shipped profile x its workloads)
  * or a selection, with overrides recorded as such. Exit: 0 ok, 1 an SLO
  * failed, 2 usage/input error, 3 a configuration ended TIMEOUT, CRASHED or
- * MODEL-CHANGED. */
+ * MODEL-CHANGED, 4 a configuration produced no valid measurement; the
+ * first that applies of 2, 3, 4, 1. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "harness/tb_coverage.h"
 #include "harness/tb_run.h"
 #include "kernels/tb_types.h"
+#include "kernels/tb_util.h"
 
 static void usage(FILE *f)
 {
@@ -49,8 +51,23 @@ static void usage(FILE *f)
         "                         coverage has such an op (CI gates)\n"
         "  --json                 also print every record as a JSON line on stdout\n"
         "  --quiet                no progress or summary\n"
-        "exit status: 0 ok, 1 an SLO failed (or the --fail-on gate), 2 usage/input/IO\n"
-        "error, 3 a configuration ended TIMEOUT, CRASHED or MODEL-CHANGED\n");
+        "exit status (the first that applies, in this order):\n"
+        "  2  usage, input or I/O error (nothing measured, or the suite stopped)\n"
+        "  3  a configuration ended TIMEOUT, CRASHED or MODEL-CHANGED\n"
+        "  4  a configuration produced no valid measurement: its record has status\n"
+        "     error (e.g. the model did not load), invalid, or does-not-fit for the\n"
+        "     profile's own model (unsupported profiles and --model does-not-fit are not)\n"
+        "  1  an SLO failed (or the --fail-on gate)\n"
+        "  0  ok\n");
+}
+
+/* An integer option: all of v, in [lo, hi] ("1.9" and "2x" are errors). */
+static int int_opt(const char *opt, const char *v, long lo, long hi, int *out)
+{
+    if (tb_parse_int(v, lo, hi, out) == 0)
+        return 0;
+    fprintf(stderr, "tierbench run: %s '%s' must be an integer in [%ld, %ld]\n", opt, v, lo, hi);
+    return -1;
 }
 
 static int num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -94,7 +111,6 @@ int tb_cli_run(int argc, char **argv)
             fprintf(stderr, "tierbench run: %s needs a value (see --help)\n", a);
             return TB_EXIT_USAGE;
         }
-        double x = 0;
         int bad = 0;
         if (!strcmp(a, "--profile"))
             o.profiles = v;
@@ -107,9 +123,9 @@ int tb_cli_run(int argc, char **argv)
         else if (!strcmp(a, "--backend"))
             o.backend = v;
         else if (!strcmp(a, "--threads"))
-            bad = num(a, v, 1, 1024, &x) || ((o.threads = (int)x), 0);
+            bad = int_opt(a, v, 1, 1024, &o.threads);
         else if (!strcmp(a, "--reps"))
-            bad = num(a, v, 1, 1e6, &x) || ((o.min_samples = (int)x), 0);
+            bad = int_opt(a, v, 1, 1000000, &o.min_samples);
         else if (!strcmp(a, "--min-time"))
             bad = num(a, v, 0, 86400, &o.min_time_s);
         else if (!strcmp(a, "--max-time"))
@@ -117,18 +133,20 @@ int tb_cli_run(int argc, char **argv)
         else if (!strcmp(a, "--timeout"))
             bad = num(a, v, 0, 86400 * 7, &o.timeout_s);
         else if (!strcmp(a, "--warmup"))
-            bad = num(a, v, 0, 1e6, &x) || ((o.warmup = (int)x), 0);
+            bad = int_opt(a, v, 0, 1000000, &o.warmup);
         else if (!strcmp(a, "--events"))
             o.events = v;
         else if (!strcmp(a, "--energy"))
             o.energy = v;
         else if (!strcmp(a, "--accuracy-positions"))
-            bad = num(a, v, 0, 1e6, &x) || ((o.accuracy_positions = (int)x), 0);
+            bad = int_opt(a, v, 0, 1000000, &o.accuracy_positions);
         else if (!strcmp(a, "--reference-model"))
             o.reference_model = v;
-        else if (!strcmp(a, "--seed"))
-            bad = num(a, v, 0, 9007199254740992.0, &x) || ((o.seed = (uint64_t)x), 0);
-        else if (!strcmp(a, "--cache"))
+        else if (!strcmp(a, "--seed")) {
+            bad = tb_parse_u64(v, &o.seed);
+            if (bad)
+                fprintf(stderr, "tierbench run: --seed '%s' must be an unsigned integer\n", v);
+        } else if (!strcmp(a, "--cache"))
             o.cache_dir = v;
         else if (!strcmp(a, "--out"))
             o.out_dir = v;
@@ -160,5 +178,5 @@ int tb_cli_run(int argc, char **argv)
         fprintf(stderr, "tierbench run: %s\n", err.msg);
         return TB_EXIT_USAGE;
     }
-    return code; /* 0, 1 or TB_RUN_EXIT_INCOMPLETE */
+    return code; /* 0, 1, TB_RUN_EXIT_INCOMPLETE or TB_RUN_EXIT_FAILED */
 }
