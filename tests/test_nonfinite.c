@@ -311,8 +311,10 @@ static void test_kernels(void)
     for (int r = 0; r < R; r++)
         for (int k = 0; k < K; k++)
             x[r * K + k] = (float)((k * 13 + r) % 11 - 5) / 8.0f;
-    x[1 * K + 40] = NAN;
+    x[1 * K + 40] = NAN; /* two in one block: INT_MIN + INT_MIN once */
+    x[1 * K + 41] = NAN;
     x[2 * K + 3] = INFINITY;
+    x[2 * K + 4] = INFINITY;
     x[3 * K + 100] = -INFINITY;
     x[3 * K + 101] = 3e38f;
     for (int k = 64; k < 96; k++)

@@ -41,7 +41,8 @@ struct tb_cpu_gemm {
 /* Scale d and inverse id of one activation block of 32 quantized to
  * q8_0-style int8 (every ISA's quantize_act): finite = the block holds no
  * NaN/Inf, amax = its largest |x|. A non-finite block gets d = NaN and
- * id = 0: its quants are 0 and the NaN reaches the matmul's output through
+ * id = 0: the caller stores 0 quants (x * 0 is still NaN: it must not
+ * convert them) and the NaN reaches the matmul's output through
  * the scale (never INT_MIN from a float->int conversion, never laundered
  * into a finite result). A block so small that 1/d overflows gets d = id = 0
  * (it rounds to 0 anyway). Otherwise |x * id| <= 127. */

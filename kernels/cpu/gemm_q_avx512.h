@@ -35,8 +35,10 @@ static inline void tb_q_quant_block_avx512(const float *x, __m128i *lo, __m128i 
                          _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ));
     float s, id;
     tb_cpu_act_scale(finite, _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)), &s, &id);
-    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
-    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+    /* NaN * 0 is NaN: a non-finite block's quants are set to 0, not converted */
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i q0 = finite ? _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id))) : z;
+    const __m512i q1 = finite ? _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id))) : z;
     *lo = _mm512_cvtsepi32_epi8(q0);
     *hi = _mm512_cvtsepi32_epi8(q1);
     *d = s;

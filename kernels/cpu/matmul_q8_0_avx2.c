@@ -20,10 +20,12 @@ void tb_cpu_quantize_act_avx2(const float *x, void *dst, int64_t K)
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         float id;
-        tb_cpu_act_scale(!_mm256_movemask_ps(bad), _mm_cvtss_f32(m4), &d[b], &id);
+        const int finite = !_mm256_movemask_ps(bad);
+        tb_cpu_act_scale(finite, _mm_cvtss_f32(m4), &d[b], &id);
         __m256i i32[4];
-        for (int k = 0; k < 4; k++)
-            i32[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+        for (int k = 0; k < 4; k++) /* NaN * 0 is NaN: a non-finite block's quants are 0 */
+            i32[k] = finite ? _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)))
+                            : _mm256_setzero_si256();
         /* packs interleave 128-bit lanes; the permute restores element order */
         const __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
         const __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);

@@ -29,7 +29,7 @@ void tb_cpu_quantize_act_scalar(const float *x, void *dst, int64_t K)
         }
         tb_cpu_act_scale(finite, amax, &d[b], &id);
         for (int j = 0; j < 32; j++)
-            q[b * 32 + j] = (int8_t)lrintf(xb[j] * id);
+            q[b * 32 + j] = finite ? (int8_t)lrintf(xb[j] * id) : 0; /* NaN * 0 is NaN */
     }
 }
 
