@@ -114,7 +114,7 @@ static uint64_t implied_by(const struct tb_gguf *g, int layer)
 }
 
 /* Index of the first non-finite value among n IEEE values of `bits` bits
- * (exponent mask emask) spaced `stride` bytes apart, or -1. Chunks of 4096
+ * (32: f32, 16: f16) spaced `stride` bytes apart, or -1. Chunks of 4096
  * are or-reduced without branches (vectorizable), then searched only when
  * one holds a hit: about 0.1 s per GB of mapped weights (docs/hardening.md). */
 static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride, int bits)
@@ -703,7 +703,7 @@ static int check_outputs(const struct tb_llama_model *m, const struct tb_llama_s
         int32_t j = 0;
         while (isfinite(v[j]))
             j++;
-        const long long pos = (long long)pos0 + (rows == 1 ? n - 1 : r);
+        const long long pos = (long long)pos0 + (mode == TB_LLAMA_LAST_LOGITS ? n - 1 : r);
         return tb_err_set(err, TB_ERANGE,
                           "llama eval: non-finite %s at position %lld (%s %d is %g)",
                           embed ? "hidden state" : "logit", pos, embed ? "element" : "vocab entry",
