@@ -4,19 +4,34 @@
 # (tests/fuzz/corpus/<target>/; the committed corpus never grows). Fails on
 # any crash, leak, timeout, out-of-memory or sanitizer report; the input
 # that triggered it is kept under build-fuzz/artifacts/.
-#   TB_FUZZ_SECONDS  seconds per target (default 30)
-#   TB_FUZZ_TARGETS  space-separated subset (default: all five)
+#   TB_FUZZ_TOTAL    seconds of fuzzing over all default targets (default
+#                    150, split by weight: model 50, each parser 20; the
+#                    model target builds, loads and runs a model per input)
+#   TB_FUZZ_SECONDS  seconds per target instead (every target the same)
+#   TB_FUZZ_TARGETS  space-separated subset (default: all six)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-secs=${TB_FUZZ_SECONDS:-30}
-read -r -a targets <<<"${TB_FUZZ_TARGETS:-gguf profile results trace gbench}"
+total=${TB_FUZZ_TOTAL:-150}
+read -r -a targets <<<"${TB_FUZZ_TARGETS:-gguf profile results trace gbench model}"
 jobs=$(nproc)
+
+weight() { # share of TB_FUZZ_TOTAL, in fifteenths
+  case $1 in
+    model) echo 5 ;;
+    *) echo 2 ;;
+  esac
+}
+seconds() {
+  if [[ -n ${TB_FUZZ_SECONDS:-} ]]; then echo "$TB_FUZZ_SECONDS"; else
+    echo $(((total * $(weight "$1") + 14) / 15)); fi
+}
 
 max_len() { # largest input per target: room for the seeds plus mutations
   case $1 in
     trace) echo 2048 ;;
     profile) echo 4096 ;;
+    model) echo 1024 ;; # 16 header bytes + 8-byte pokes
     *) echo 8192 ;;
   esac
 }
@@ -44,6 +59,8 @@ for t in "${targets[@]}"; do
   if [[ -d tests/fuzz/regress/$t ]]; then cp tests/fuzz/regress/"$t"/* "$work/$t/"; fi
   log=$work/$t.log
   rc=0
+  secs=$(seconds "$t")
+  all_secs=$((${all_secs:-0} + secs))
   "$bin" "$work/$t" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 \
     -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/$t-" >"$log" 2>&1 || rc=$?
@@ -58,7 +75,7 @@ for t in "${targets[@]}"; do
     total_runs=$((total_runs + runs))
   fi
 done
-echo "fuzz.sh: ${#targets[@]} targets x ${secs} s, $total_runs executions in passing targets"
+echo "fuzz.sh: ${#targets[@]} targets, ${all_secs:-0} s, $total_runs executions in passing targets"
 if ((status != 0)); then
   echo "fuzz.sh: FAILED (see above)" >&2
 fi

@@ -1,10 +1,12 @@
 /* Model resolution (synth:SHAPE:TYPE to a cached file, generated on first
  * use) and model file identity (a file changed under the run). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +44,35 @@ int run_parse_synth(const char *spec, char *shape, size_t n, int *type)
     return (*type < 0 || !tb_synth_find(shape)) ? -1 : 1;
 }
 
+/* Generates a cached synthetic model under an exclusive flock on
+ * "<out>.lock": concurrent runs on a cold cache wait for the one generator
+ * and then use its file. (Two generators each renamed a new inode into
+ * place, and the run that had loaded the first saw "model file changed".)
+ * The lock dies with its holder, so a killed generator blocks nobody; the
+ * lock file stays (unlinking it would let a third run lock a new inode). */
+static int generate_locked(const char *shape, int type, uint64_t seed, const char *out,
+                           struct tb_err *err)
+{
+    char lock[RUN_PATH_MAX + 8];
+    if (snprintf(lock, sizeof lock, "%s.lock", out) >= (int)sizeof lock)
+        return tb_err_set(err, TB_EINVAL, "%s: cache path too long for its .lock", out);
+    const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        return tb_err_set(err, TB_EIO, "model cache lock %s: %s", lock, strerror(errno));
+    int r;
+    while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    int rc = TB_OK;
+    if (r)
+        rc = tb_err_set(err, TB_EIO, "model cache lock %s: flock: %s", lock, strerror(errno));
+    else if (access(out, R_OK) != 0) { /* not written while this run waited */
+        fprintf(stderr, "tierbench: generating %s (first use, cached for later runs)\n", out);
+        rc = tb_synth_write(shape, type, seed, out, err);
+    }
+    close(fd); /* releases the lock */
+    return rc;
+}
+
 int run_find_model(const char *spec, const char *cache_dir, uint64_t seed, bool generate, char *out,
                    size_t n, struct tb_err *err)
 {
@@ -69,8 +100,7 @@ int run_find_model(const char *spec, const char *cache_dir, uint64_t seed, bool 
         return TB_OK; /* cached: tb_synth_write renames into place, so it is whole */
     if (!generate)
         return tb_err_set(err, TB_EIO, "%s: not generated yet", out);
-    fprintf(stderr, "tierbench: generating %s (first use, cached for later runs)\n", out);
-    return tb_synth_write(shape, type, seed, out, err);
+    return generate_locked(shape, type, seed, out, err);
 }
 
 int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,

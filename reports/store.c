@@ -1,7 +1,7 @@
 /* SQLite results store: ingest, history, release dashboard.
  *
- * Schema (PRAGMA user_version = TB_STORE_SCHEMA_VERSION), migrated step by
- * step inside one transaction each:
+ * Schema (PRAGMA user_version = TB_STORE_SCHEMA_VERSION), migrated from
+ * whatever version the file has inside one BEGIN IMMEDIATE transaction:
  *   v1 runs(id, run_key UNIQUE, source, file_hash, release, git_commit,
  *           machine, run_date, added_at)
  *      series(id, run_id, key, profile, workload, config, metric, unit, kind,
@@ -67,9 +67,8 @@ int tb_store_schema_version(struct tb_store *st)
     return v;
 }
 
-static int migrate(struct tb_store *st, struct tb_err *err)
+static int check_version(struct tb_store *st, int v, struct tb_err *err)
 {
-    int v = tb_store_schema_version(st);
     if (v < 0)
         return tb_err_set(err, TB_EFORMAT, "%s: not an SQLite database (or unreadable): %s",
                           st->path, sqlite3_errmsg(st->db));
@@ -77,22 +76,39 @@ static int migrate(struct tb_store *st, struct tb_err *err)
         return tb_err_set(err, TB_EUNSUPPORTED,
                           "%s: schema version %d is newer than this tierbench (%d)", st->path, v,
                           TB_STORE_SCHEMA_VERSION);
-    for (; v < TB_STORE_SCHEMA_VERSION; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", v + 1);
-        int rc = exec(st, "BEGIN IMMEDIATE;", err);
-        if (!rc)
-            rc = exec(st, k_migrations[v], err);
-        if (!rc)
-            rc = exec(st, pragma, err);
-        if (!rc)
-            rc = exec(st, "COMMIT;", err);
-        if (rc) {
-            sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
-            return tb_err_wrap(err, rc, "migrating to schema %d", v + 1);
-        }
-    }
     return TB_OK;
+}
+
+/* Brings the schema to TB_STORE_SCHEMA_VERSION. The version is read again
+ * inside the one BEGIN IMMEDIATE transaction that runs every missing step:
+ * of two processes opening a fresh database at once, the second waits for
+ * the first's commit (busy timeout) and then finds nothing to do (reading it
+ * outside let both run the same steps: "table runs already exists"). A
+ * current database is only read, so read-only stores still open. */
+static int migrate(struct tb_store *st, struct tb_err *err)
+{
+    int v = tb_store_schema_version(st);
+    int rc = check_version(st, v, err);
+    if (rc || v == TB_STORE_SCHEMA_VERSION)
+        return rc;
+    if ((rc = exec(st, "BEGIN IMMEDIATE;", err)))
+        return tb_err_wrap(err, rc, "migrating the schema");
+    v = tb_store_schema_version(st);
+    rc = check_version(st, v, err);
+    const int from = v;
+    for (; !rc && v < TB_STORE_SCHEMA_VERSION; v++)
+        if ((rc = exec(st, k_migrations[v], err)))
+            tb_err_wrap(err, rc, "migrating to schema %d", v + 1);
+    if (!rc && from < TB_STORE_SCHEMA_VERSION) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", TB_STORE_SCHEMA_VERSION);
+        rc = exec(st, pragma, err);
+    }
+    if (!rc)
+        rc = exec(st, "COMMIT;", err);
+    if (rc)
+        sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+    return rc;
 }
 
 int tb_store_open(const char *path, struct tb_store **out, struct tb_err *err)
@@ -109,7 +125,8 @@ int tb_store_open(const char *path, struct tb_store **out, struct tb_err *err)
         tb_store_close(st);
         return rc;
     }
-    sqlite3_busy_timeout(st->db, 5000);
+    /* concurrent `store add`s wait for each other (migration, inserts) */
+    sqlite3_busy_timeout(st->db, 30000);
     int rc = exec(st, "PRAGMA foreign_keys = ON;", err);
     if (!rc)
         rc = migrate(st, err);

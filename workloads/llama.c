@@ -113,7 +113,80 @@ static uint64_t implied_by(const struct tb_gguf *g, int layer)
     return kv_off(g, layer >= 0 ? "llama.block_count" : "general.architecture");
 }
 
-/* Looks up `name`, checks type class and exact shape, fills a view. */
+/* Index of the first non-finite value among n IEEE values of `bits` bits
+ * (32: f32, 16: f16) spaced `stride` bytes apart, or -1. Chunks of 4096
+ * are or-reduced without branches (vectorizable), then searched only when
+ * one holds a hit: about 0.1 s per GB of mapped weights (docs/hardening.md). */
+static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride, int bits)
+{
+    for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+        const int64_t i1 = n - i0 < 4096 ? n : i0 + 4096;
+        unsigned bad = 0;
+        if (bits == 32 && stride == 4) {
+            const uint32_t *v = (const uint32_t *)(const void *)p;
+            for (int64_t i = i0; i < i1; i++)
+                bad |= (v[i] & 0x7f800000u) == 0x7f800000u;
+        } else if (stride == 2) {
+            const uint16_t *v = (const uint16_t *)(const void *)p;
+            for (int64_t i = i0; i < i1; i++)
+                bad |= (v[i] & 0x7c00u) == 0x7c00u;
+        } else { /* f16 block scales, one per block of `stride` bytes */
+            for (int64_t i = i0; i < i1; i++) {
+                uint16_t h;
+                memcpy(&h, p + (size_t)i * stride, 2);
+                bad |= (h & 0x7c00u) == 0x7c00u;
+            }
+        }
+        if (!bad)
+            continue;
+        for (int64_t i = i0; i < i1; i++) {
+            uint32_t v = 0;
+            memcpy(&v, p + (size_t)i * stride, (size_t)bits / 8);
+            if (bits == 32 ? (v & 0x7f800000u) == 0x7f800000u : (v & 0x7c00u) == 0x7c00u)
+                return i;
+        }
+    }
+    return -1;
+}
+
+/* A bound tensor's data must be aligned for its element type (kernels load
+ * it in place as floats / f16 blocks; general.alignment = 1 can leave it
+ * misaligned) and hold only finite values: f32/f16 values and the f16 scale
+ * of every q8_0/q4_0 block. A NaN or Inf weight is rejected here, with the
+ * tensor's name and the value's file offset, so it never reaches a kernel
+ * (where a NaN norm weight once came out as plausible finite logits). */
+static int check_data(const struct tb_gguf *g, const char *name,
+                      const struct tb_gguf_tensor_info *ti, const struct tb_tensor *t,
+                      struct tb_err *err)
+{
+    const struct tb_type_traits *tr = tb_type_traits(ti->type);
+    const int blocks = tr->block_size > 1;
+    /* stride: one value (f32, f16) or one block, whose f16 scale comes first */
+    const size_t align = ti->type == TB_TYPE_F32 ? 4 : 2, stride = tr->type_size;
+    const unsigned long long off = (unsigned long long)(tb_gguf_data_offset(g) + ti->offset);
+    if ((uintptr_t)t->data % align != 0)
+        return tb_err_set(err, TB_EFORMAT,
+                          "%s: offset %llu: tensor %s (%s) is not %zu-byte aligned "
+                          "(general.alignment = %u); its data cannot be used in place",
+                          tb_gguf_path(g), off, name, tr->name, align, tb_gguf_alignment(g));
+    const int64_t n = (int64_t)(ti->size / stride);
+    const int64_t i = first_nonfinite(t->data, n, stride, ti->type == TB_TYPE_F32 ? 32 : 16);
+    if (i < 0)
+        return TB_OK;
+    const unsigned long long at = off + (unsigned long long)i * stride;
+    if (blocks)
+        return tb_err_set(err, TB_EFORMAT,
+                          "%s: offset %llu: tensor %s block %lld has a non-finite scale (NaN or "
+                          "Inf); non-finite weights are rejected",
+                          tb_gguf_path(g), at, name, (long long)i);
+    return tb_err_set(err, TB_EFORMAT,
+                      "%s: offset %llu: tensor %s element %lld is non-finite (NaN or Inf); "
+                      "non-finite weights are rejected",
+                      tb_gguf_path(g), at, name, (long long)i);
+}
+
+/* Looks up `name`, checks type class, exact shape and data (check_data),
+ * fills a view. */
 static int bind(const struct tb_gguf *g, const char *name, int layer, int norm, int64_t ne0,
                 int64_t ne1, struct tb_tensor *out, struct tb_err *err)
 {
@@ -148,7 +221,8 @@ static int bind(const struct tb_gguf *g, const char *name, int layer, int norm, 
                           "metadata implies [%lld x %lld]",
                           path, off, name, (long long)ti->ne[0], (long long)ti->ne[1], ti->n_dims,
                           (long long)ne0, (long long)(norm ? 1 : ne1));
-    return tb_gguf_tensor_view(g, i, out, err);
+    int rc = tb_gguf_tensor_view(g, i, out, err);
+    return rc ? rc : check_data(g, name, ti, out, err);
 }
 
 static int bind_layer(const struct tb_gguf *g, const struct tb_llama_config *c, int l,
@@ -610,6 +684,34 @@ static int run_on_backend(void *ctx, const struct tb_graph *g, uint64_t *op_ns, 
     return tb_backend_compute_graph(ctx, g, 0, g->n_ops, op_ns, err);
 }
 
+/* Every output row of an eval must be finite: a NaN/Inf (from finite but
+ * huge weights, or an input that overflows) is an invalid result, never a
+ * plausible one. TB_ERANGE names the first position (and vocab index). */
+static int check_outputs(const struct tb_llama_model *m, const struct tb_llama_state *s, int32_t n,
+                         int32_t pos0, int mode, struct tb_err *err)
+{
+    const int embed = mode == TB_LLAMA_EMBED;
+    const int32_t rows = mode == TB_LLAMA_ALL_LOGITS || embed ? n : 1;
+    const int32_t width = embed ? m->config.dim : m->config.vocab_size;
+    for (int32_t r = 0; r < rows; r++) {
+        const float *v = embed ? tb_llama_hidden(s, r) : tb_llama_logits(s, r);
+        int bad = 0;
+        for (int32_t j = 0; j < width; j++) /* or-reduced: vectorizes */
+            bad |= !isfinite(v[j]);
+        if (!bad)
+            continue;
+        int32_t j = 0;
+        while (isfinite(v[j]))
+            j++;
+        const long long pos = (long long)pos0 + (mode == TB_LLAMA_LAST_LOGITS ? n - 1 : r);
+        return tb_err_set(err, TB_ERANGE,
+                          "llama eval: non-finite %s at position %lld (%s %d is %g)",
+                          embed ? "hidden state" : "logit", pos, embed ? "element" : "vocab entry",
+                          j, (double)v[j]);
+    }
+    return TB_OK;
+}
+
 /* The one place eval's inputs are checked and the graph is built; the
  * runner (one backend, or the placement scheduler) only executes it. */
 int tb_llama_eval_with(const struct tb_llama_model *m, struct tb_llama_state *s,
@@ -628,7 +730,8 @@ int tb_llama_eval_with(const struct tb_llama_model *m, struct tb_llama_state *s,
                               tokens[i], i, m->config.vocab_size);
         dst[i] = tokens[i];
     }
-    return run(ctx, &s->graph, op_ns, err);
+    rc = run(ctx, &s->graph, op_ns, err);
+    return rc ? rc : check_outputs(m, s, n, pos0, mode, err);
 }
 
 int tb_llama_eval(const struct tb_llama_model *m, struct tb_llama_state *s, struct tb_backend *b,

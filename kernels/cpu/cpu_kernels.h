@@ -38,6 +38,29 @@ struct tb_cpu_gemm {
     int64_t K, N, n;
 };
 
+/* Scale d and inverse id of one activation block of 32 quantized to
+ * q8_0-style int8 (every ISA's quantize_act): finite = the block holds no
+ * NaN/Inf, amax = its largest |x|. A non-finite block gets d = NaN and
+ * id = 0: the caller stores 0 quants (x * 0 is still NaN: it must not
+ * convert them) and the NaN reaches the matmul's output through
+ * the scale (never INT_MIN from a float->int conversion, never laundered
+ * into a finite result). A block so small that 1/d overflows gets d = id = 0
+ * (it rounds to 0 anyway). Otherwise |x * id| <= 127. */
+static inline void tb_cpu_act_scale(int finite, float amax, float *d, float *id)
+{
+    const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
+    if (!finite) {
+        *d = __builtin_nanf("");
+        *id = 0.0f;
+    } else if (!(inv <= 3.40282347e+38f)) {
+        *d = 0.0f;
+        *id = 0.0f;
+    } else {
+        *d = s;
+        *id = inv;
+    }
+}
+
 struct tb_cpu_mm_kernel {
     /* Bytes of one converted activation row of K elements (a multiple of
      * 64); NULL = the kernel reads f32 activations directly. */

@@ -23,15 +23,22 @@
 enum tb_q_layout { TB_Q_LAYOUT_Q8, TB_Q_LAYOUT_Q4 };
 
 /* Quantizes one activation block of 32 (q8_0 rounding): quants in two
- * halves of 16, scale, sum of quants. */
+ * halves of 16, scale, sum of quants (|q| <= 127 whatever x holds: see
+ * tb_cpu_act_scale). */
 static inline void tb_q_quant_block_avx512(const float *x, __m128i *lo, __m128i *hi, float *d,
                                            int *sum)
 {
     const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    const float s = amax / 127.0f, id = s != 0.0f ? 1.0f / s : 0.0f;
-    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
-    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+    const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+    const __m512 inf = _mm512_set1_ps(__builtin_inff());
+    const int finite = !(_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | /* NaN or Inf */
+                         _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ));
+    float s, id;
+    tb_cpu_act_scale(finite, _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)), &s, &id);
+    /* NaN * 0 is NaN: a non-finite block's quants are set to 0, not converted */
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i q0 = finite ? _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id))) : z;
+    const __m512i q1 = finite ? _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id))) : z;
     *lo = _mm512_cvtsepi32_epi8(q0);
     *hi = _mm512_cvtsepi32_epi8(q1);
     *d = s;

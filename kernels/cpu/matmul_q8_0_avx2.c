@@ -6,22 +6,26 @@ void tb_cpu_quantize_act_avx2(const float *x, void *dst, int64_t K)
 {
     int8_t *q = dst;
     float *d = (float *)(q + K);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(__builtin_inff());
     for (int64_t b = 0; b < K / 32; b++) {
         const float *xb = x + b * 32;
-        __m256 v[4], m = _mm256_setzero_ps();
+        __m256 v[4], m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
         for (int k = 0; k < 4; k++) {
             v[k] = _mm256_loadu_ps(xb + 8 * k);
-            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+            const __m256 a = _mm256_andnot_ps(sign, v[k]);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ)); /* NaN or Inf */
+            m = _mm256_max_ps(m, a);
         }
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float s = _mm_cvtss_f32(m4) / 127.0f, id = s != 0.0f ? 1.0f / s : 0.0f;
-        d[b] = s;
+        float id;
+        const int finite = !_mm256_movemask_ps(bad);
+        tb_cpu_act_scale(finite, _mm_cvtss_f32(m4), &d[b], &id);
         __m256i i32[4];
-        for (int k = 0; k < 4; k++)
-            i32[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+        for (int k = 0; k < 4; k++) /* NaN * 0 is NaN: a non-finite block's quants are 0 */
+            i32[k] = finite ? _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)))
+                            : _mm256_setzero_si256();
         /* packs interleave 128-bit lanes; the permute restores element order */
         const __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
         const __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);

@@ -20,13 +20,16 @@ void tb_cpu_quantize_act_scalar(const float *x, void *dst, int64_t K)
     float *d = (float *)(q + K);
     for (int64_t b = 0; b < K / 32; b++) {
         const float *xb = x + b * 32;
-        float amax = 0.0f;
+        float amax = 0.0f, id;
+        int finite = 1;
+        for (int j = 0; j < 32; j++) {
+            const float a = fabsf(xb[j]);
+            finite &= a <= 3.40282347e+38f; /* false for NaN and Inf */
+            amax = fmaxf(amax, a);
+        }
+        tb_cpu_act_scale(finite, amax, &d[b], &id);
         for (int j = 0; j < 32; j++)
-            amax = fmaxf(amax, fabsf(xb[j]));
-        const float s = amax / 127.0f, id = s != 0.0f ? 1.0f / s : 0.0f;
-        d[b] = s;
-        for (int j = 0; j < 32; j++)
-            q[b * 32 + j] = (int8_t)lrintf(xb[j] * id);
+            q[b * 32 + j] = finite ? (int8_t)lrintf(xb[j] * id) : 0; /* NaN * 0 is NaN */
     }
 }
 

@@ -23,7 +23,9 @@ static inline __m256 exp256(__m256 x)
 {
     const __m256 lo = _mm256_set1_ps(-87.33f);
     const __m256 small = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.37f)), lo);
+    /* constant first: min/max return the second operand for a NaN, which
+     * keeps a NaN x NaN (exp(NaN) is NaN, not e^88) */
+    x = _mm256_max_ps(lo, _mm256_min_ps(_mm256_set1_ps(88.37f), x));
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);

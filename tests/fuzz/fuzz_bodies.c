@@ -392,6 +392,6 @@ int tb_fuzz_trace(const uint8_t *data, size_t size)
 
 const struct tb_fuzz_target tb_fuzz_targets[] = {
     {"gguf", tb_fuzz_gguf},   {"profile", tb_fuzz_profile}, {"results", tb_fuzz_results},
-    {"trace", tb_fuzz_trace}, {"gbench", tb_fuzz_gbench},
+    {"trace", tb_fuzz_trace}, {"gbench", tb_fuzz_gbench},   {"model", tb_fuzz_model},
 };
 const int tb_fuzz_n_targets = (int)(sizeof tb_fuzz_targets / sizeof tb_fuzz_targets[0]);

@@ -20,6 +20,9 @@ int tb_fuzz_profile(const uint8_t *data, size_t size); /* tb_profile_load_memory
 int tb_fuzz_results(const uint8_t *data, size_t size); /* tb_results_read + series + compare */
 int tb_fuzz_trace(const uint8_t *data, size_t size);   /* tb_energy_trace_integrate */
 int tb_fuzz_gbench(const uint8_t *data, size_t size);  /* tb_rsrc_load (GB JSON) + compare */
+/* tiny model from the input -> GGUF writer -> tb_llama_load -> one forward
+ * pass on cpu-ref and cpu (tests/fuzz/fuzz_model.c) */
+int tb_fuzz_model(const uint8_t *data, size_t size);
 
 struct tb_fuzz_target {
     const char *name; /* = the corpus directory name under tests/fuzz/corpus/ */
