@@ -106,6 +106,7 @@ struct wl_run {
     struct tb_llama_state *s;
     int32_t n_prompt, n_predict, n_ctx;
     int does_not_fit; /* over the profile's memory budget: not run */
+    int nonfinite;    /* an eval gave a NaN/Inf output: no figure stands */
     /* the measured session */
     struct tb_llm_session ss;
     int32_t first_token;

@@ -158,6 +158,22 @@ static void phase_model_check(struct wl_run *c)
     run_warn(c->rec, "INVALID: %s", c->set.invalid_reason);
 }
 
+/* An eval produced a NaN/Inf logit or hidden state (TB_ENONFINITE, with
+ * its position): the outputs are garbage, so the configuration is invalid
+ * and no timing of it stands, however many repetitions ran. */
+static int phase_nonfinite(struct wl_run *c, const char **status, const struct tb_err *err)
+{
+    c->nonfinite = 1;
+    c->set.valid = 0;
+    tb_copy_str(c->set.invalid_reason, sizeof c->set.invalid_reason, err->msg);
+    json_object_set_new(c->rec, "status", json_string("invalid"));
+    json_object_set_new(c->rec, "valid", json_false());
+    json_object_set_new(c->rec, "invalid_reason", json_string(c->set.invalid_reason));
+    run_warn(c->rec, "INVALID: %s", c->set.invalid_reason);
+    *status = "INVALID";
+    return 1;
+}
+
 /* The measuring phases: 0 measured (its summary row written), 1 stopped
  * before measuring (*status says why), or a negative code. *rc_out: the
  * code the measurement itself ended with. */
@@ -174,6 +190,8 @@ static int measure_phases(struct wl_run *c, const char **status, int *rc_out, st
         rc = run_measure_open(c, err);
     if (!rc)
         rc = run_measure_loop(c, err);
+    if (rc == TB_ENONFINITE)
+        return phase_nonfinite(c, status, err);
     *rc_out = rc; /* --no-cpu-fallback: a refusal stops the suite */
     if (rc && c->set.n == 0)
         return rc;
@@ -219,7 +237,7 @@ int run_workload(struct run_ctx *run, struct profile_run *pr, const struct tb_pr
     }
     /* no valid measurement: the exit status says so (TB_RUN_EXIT_FAILED);
      * a does-not-fit of a model --model asked about is the answer */
-    if (rc < 0 || (rc == 0 && !c.set.valid) || (c.does_not_fit && !o->model))
+    if (rc < 0 || (rc == 0 && !c.set.valid) || c.nonfinite || (c.does_not_fit && !o->model))
         run->n_failed++;
     if (rc) /* not measured */
         run_summary_row(run, pr->p->name, c.wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status,

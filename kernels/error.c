@@ -18,6 +18,7 @@ const char *tb_strerror(int code)
     case TB_EBACKEND: return "backend error";
     case TB_ERANGE: return "out of range";
     case TB_ETIMEOUT: return "timed out";
+    case TB_ENONFINITE: return "non-finite output";
     default: return "unknown error";
     }
 }

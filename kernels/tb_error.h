@@ -25,6 +25,7 @@ enum tb_status {
     TB_EBACKEND = -7,     /* backend failed or is unavailable */
     TB_ERANGE = -8,       /* value out of range / overflow */
     TB_ETIMEOUT = -9,     /* watchdog expired */
+    TB_ENONFINITE = -10,  /* a computed output (logit, hidden state) is NaN or Inf */
 };
 
 #define TB_ERR_MSG_MAX 512

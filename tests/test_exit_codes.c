@@ -15,12 +15,15 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness/tb_results.h"
 #include "harness/tb_run.h"
 #include "run_helpers.h"
+#include "workloads/tb_gguf.h"
+#include "workloads/tb_llama.h"
 
 static char g_dir[512], g_cache[600], g_prof[600];
 static char g_ok_run[1024]; /* a complete run's results directory */
@@ -412,6 +415,49 @@ static void test_n_predict_clamp(void)
     json_decref(recs);
 }
 
+/* Overwrites the first f32 of tensor `name` in a GGUF file with v. */
+static int poke_f32(const char *path, const char *name, float v)
+{
+    struct tb_gguf *g = NULL;
+    struct tb_err e = {0};
+    if (tb_gguf_open(path, &g, &e) != TB_OK)
+        return -1;
+    const int64_t i = tb_gguf_find_tensor(g, name);
+    const long long off =
+        i < 0 ? -1 : (long long)(tb_gguf_data_offset(g) + tb_gguf_tensor(g, i)->offset);
+    tb_gguf_close(g);
+    const int fd = open(path, O_WRONLY);
+    const int ok = off >= 0 && fd >= 0 && pwrite(fd, &v, sizeof v, off) == (ssize_t)sizeof v;
+    if (fd >= 0)
+        close(fd);
+    return ok ? 0 : -1;
+}
+
+/* A model whose finite but huge norm weight overflows to NaN/Inf logits:
+ * the configuration is `invalid` with the position (not a plausible
+ * figure, not an "error"), and the run exits 4. */
+static void test_nonfinite_logits(void)
+{
+    char model[700];
+    snprintf(model, sizeof model, "%s/huge.gguf", g_dir);
+    struct tb_err e = {0};
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q8_0, 1, model, &e) == TB_OK, "%s", e.msg);
+    CHECK(poke_f32(model, "blk.0.attn_norm.weight", 3e38f) == 0);
+    int code;
+    json_t *rec;
+    char run_dir[1024];
+    json_t *recs = run_model("huge", model, 0, &code, &rec, run_dir, sizeof run_dir);
+    CHECKF(code == TB_RUN_EXIT_FAILED, "huge: exit %d, want %d", code, TB_RUN_EXIT_FAILED);
+    CHECKF(rec && !strcmp(str_of(rec, "status"), "invalid"), "huge: status '%s'",
+           rec ? str_of(rec, "status") : "(no record)");
+    CHECKF(rec && strstr(str_of(rec, "invalid_reason"), "non-finite logit at position "),
+           "huge: invalid_reason '%s'", rec ? str_of(rec, "invalid_reason") : "");
+    CHECKF(rec && json_is_false(json_object_get(rec, "valid")), "huge: valid is not false");
+    CHECKF(manifest_int(run_dir, "failed_configurations") == 1, "huge: manifest count %d",
+           manifest_int(run_dir, "failed_configurations"));
+    json_decref(recs);
+}
+
 int main(void)
 {
     tb_test_path(g_dir, sizeof g_dir, "exit-codes", "");
@@ -429,6 +475,7 @@ int main(void)
     test_cli_integers();
     test_cli_long_dirs();
     test_n_predict_clamp();
+    test_nonfinite_logits();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (tb_test_failures == 0 && system(cmd) != 0)

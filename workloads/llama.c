@@ -686,7 +686,7 @@ static int run_on_backend(void *ctx, const struct tb_graph *g, uint64_t *op_ns, 
 
 /* Every output row of an eval must be finite: a NaN/Inf (from finite but
  * huge weights, or an input that overflows) is an invalid result, never a
- * plausible one. TB_ERANGE names the first position (and vocab index). */
+ * plausible one. TB_ENONFINITE names the first position (and vocab index). */
 static int check_outputs(const struct tb_llama_model *m, const struct tb_llama_state *s, int32_t n,
                          int32_t pos0, int mode, struct tb_err *err)
 {
@@ -704,7 +704,7 @@ static int check_outputs(const struct tb_llama_model *m, const struct tb_llama_s
         while (isfinite(v[j]))
             j++;
         const long long pos = (long long)pos0 + (mode == TB_LLAMA_LAST_LOGITS ? n - 1 : r);
-        return tb_err_set(err, TB_ERANGE,
+        return tb_err_set(err, TB_ENONFINITE,
                           "llama eval: non-finite %s at position %lld (%s %d is %g)",
                           embed ? "hidden state" : "logit", pos, embed ? "element" : "vocab entry",
                           j, (double)v[j]);

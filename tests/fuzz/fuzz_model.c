@@ -22,7 +22,7 @@
  *   16- seeded mode: pokes of 8 bytes (tensor, byte offset u16, 4 raw
  *       bytes written over the encoded tensor); raw mode: the payload.
  * Returns tb_llama_load's code when it rejects the model, else the eval's
- * (TB_ERANGE: a non-finite output, rejected with its position). */
+ * (TB_ENONFINITE: a non-finite output, rejected with its position). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -208,7 +208,7 @@ static int forward(const struct tb_llama_model *m, const struct fz_in *in, const
         fz_fail_check(rc, &e, "tb_llama_eval");
     if (rc && getenv("TB_FUZZ_VERBOSE"))
         fprintf(stderr, "fuzz model: %s: %s\n", name, e.msg);
-    if (rc && (rc != TB_ERANGE || !strstr(e.msg, "non-finite"))) {
+    if (rc && (rc != TB_ENONFINITE || !strstr(e.msg, "non-finite"))) {
         fprintf(stderr, "FUZZ INVARIANT VIOLATED: %s eval failed other than non-finite: %s\n", name,
                 e.msg);
         abort();
