@@ -36,5 +36,11 @@ int tb_test_result(const char *name);
 /* Directory for temporary files ($TB_TEST_TMP or /tmp); writes a unique
  * path "DIR/tb-<tag>-<pid>-<n><suffix>" into buf. */
 const char *tb_test_path(char *buf, size_t n, const char *tag, const char *suffix);
+/* Writes text to path (a failed CHECK when it cannot). */
+void tb_test_write_file(const char *path, const char *text);
+/* Runs fn(arg) in a forked child with file sizes capped at limit bytes
+ * (writes past the cap fail with EFBIG, standing in for ENOSPC; SIGXFSZ is
+ * ignored); returns the child's exit code, 100 + the signal if it died. */
+int tb_test_with_fsize_limit(long limit, int (*fn)(void *), void *arg);
 
 #endif

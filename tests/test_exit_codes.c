@@ -28,16 +28,6 @@
 static char g_dir[512], g_cache[600], g_prof[600];
 static char g_ok_run[1024]; /* a complete run's results directory */
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 #define PROFILE_HEAD                                                                               \
     "tier = mcu\n"                                                                                 \
     "description = exit codes\n"                                                                   \
@@ -135,7 +125,7 @@ static void test_failed_models(void)
 {
     char zero[700], loop1[700], loop2[700];
     snprintf(zero, sizeof zero, "%s/zero.gguf", g_dir);
-    write_file(zero, "");
+    tb_test_write_file(zero, "");
     snprintf(loop1, sizeof loop1, "%s/loop1.gguf", g_dir);
     snprintf(loop2, sizeof loop2, "%s/loop2.gguf", g_dir);
     CHECK(symlink(loop2, loop1) == 0 && symlink(loop1, loop2) == 0);
@@ -169,16 +159,16 @@ static void test_failed_beats_slo(void)
     snprintf(pdir, sizeof pdir, "%s/prof-two", g_dir);
     CHECK(mkdir(pdir, 0755) == 0);
     snprintf(path, sizeof path, "%s/a.ini", pdir);
-    write_file(path, "[profile]\nname = a\n" PROFILE_HEAD "[workload.llm-prefill]\n"
-                     "model = synth:mcu-260k:q8_0\nprompt = 16\nn_predict = 0\n"
-                     "[slo]\nttft_ms <= 0.000000001 @ prompt 16\n");
+    tb_test_write_file(path, "[profile]\nname = a\n" PROFILE_HEAD "[workload.llm-prefill]\n"
+                             "model = synth:mcu-260k:q8_0\nprompt = 16\nn_predict = 0\n"
+                             "[slo]\nttft_ms <= 0.000000001 @ prompt 16\n");
     snprintf(path, sizeof path, "%s/b.ini", pdir);
-    write_file(path, "[profile]\nname = b\n" PROFILE_HEAD "[workload.llm-prefill]\n"
-                     "model = synth:mcu-260k:q4_0\nprompt = 16\nn_predict = 0\n");
+    tb_test_write_file(path, "[profile]\nname = b\n" PROFILE_HEAD "[workload.llm-prefill]\n"
+                             "model = synth:mcu-260k:q4_0\nprompt = 16\nn_predict = 0\n");
     snprintf(cache, sizeof cache, "%s/cache-two", g_dir);
     CHECK(mkdir(cache, 0755) == 0);
     snprintf(path, sizeof path, "%s/mcu-260k-q4_0-s1.gguf", cache);
-    write_file(path, "");
+    tb_test_write_file(path, "");
     snprintf(out, sizeof out, "%s/out-two", g_dir);
     struct tb_run_opts o;
     opts_for(&o, pdir, out);
@@ -214,7 +204,7 @@ static void test_unsupported_is_not_failed(void)
         return;
     }
     memcpy(b, "backends = npu", 14);
-    write_file(path, body);
+    tb_test_write_file(path, body);
     free(body);
     snprintf(out, sizeof out, "%s/out-npu", g_dir);
     struct tb_run_opts o;
@@ -384,8 +374,8 @@ static void test_n_predict_clamp(void)
     snprintf(pdir, sizeof pdir, "%s/prof-gen", g_dir);
     CHECK(mkdir(pdir, 0755) == 0);
     snprintf(path, sizeof path, "%s/gen.ini", pdir);
-    write_file(path, "[profile]\nname = gen\n" PROFILE_HEAD "[workload.llm-generate]\n"
-                     "model = synth:mcu-260k:q8_0\nprompt = 8\nn_predict = 300\n");
+    tb_test_write_file(path, "[profile]\nname = gen\n" PROFILE_HEAD "[workload.llm-generate]\n"
+                             "model = synth:mcu-260k:q8_0\nprompt = 8\nn_predict = 300\n");
     snprintf(out, sizeof out, "%s/out-gen", g_dir);
     struct tb_run_opts o;
     opts_for(&o, pdir, out);
@@ -467,7 +457,7 @@ int main(void)
     CHECK(mkdir(g_prof, 0755) == 0);
     char path[700];
     snprintf(path, sizeof path, "%s/ec.ini", g_prof);
-    write_file(path, k_ec);
+    tb_test_write_file(path, k_ec);
     test_failed_models();
     test_failed_beats_slo();
     test_unsupported_is_not_failed();

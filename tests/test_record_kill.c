@@ -243,22 +243,6 @@ static void test_window(void)
 
 /* ---- full disk */
 
-static int with_fsize_limit(long limit, int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        signal(SIGXFSZ, SIG_IGN);
-        struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
-        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-            _exit(3);
-        _exit(fn(arg));
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 /* The JSONL line fits under the cap, the CSV (its header is longer than
  * the line) does not: the record must come back out. */
 static int append_row_past_limit(void *arg)
@@ -298,7 +282,7 @@ static void test_full_disk(void)
     struct tb_err e = {0};
     CHECK(tb_results_open(base, TB_RESULTS_EXACT_DIR, &r, &e) == TB_OK);
     CHECK(tb_results_close(r, &e) == TB_OK);
-    CHECK(with_fsize_limit(200, append_row_past_limit, base) == 0);
+    CHECK(tb_test_with_fsize_limit(200, append_row_past_limit, base) == 0);
     snprintf(p, sizeof p, "%s/%s", base, TB_RESULTS_JSONL);
     struct stat st;
     CHECK(stat(p, &st) == 0 && st.st_size == 0); /* neither file has it */
@@ -306,7 +290,7 @@ static void test_full_disk(void)
 
     /* the header does not fit: no run directory (and nothing in it) stays */
     make_base(base, sizeof base, "fullhdr");
-    CHECK(with_fsize_limit(100, open_past_limit, base) == 0);
+    CHECK(tb_test_with_fsize_limit(100, open_past_limit, base) == 0);
     CHECKF(entries(base) == 0, "%s: %d entries left", base, entries(base));
 }
 

@@ -339,24 +339,6 @@ static int temp_files_in(const char *dir)
     return n;
 }
 
-/* Runs fn in a child with file sizes capped (writes past the cap fail with
- * EFBIG, standing in for ENOSPC); returns the child's exit code. */
-static int with_fsize_limit(long limit, int (*fn)(void *), void *arg)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        signal(SIGXFSZ, SIG_IGN);
-        struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
-        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-            _exit(3);
-        _exit(fn(arg));
-    }
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 static json_t *padded(const char *key, int value, size_t pad)
 {
     char *s = malloc(pad + 1);
@@ -395,7 +377,7 @@ static void test_manifest_atomic(void)
 
     /* a failing write (file size cap) leaves the old manifest untouched and
      * no temp file behind */
-    CHECK(with_fsize_limit(50000, write_big_manifest, p) == 0);
+    CHECK(tb_test_with_fsize_limit(50000, write_big_manifest, p) == 0);
     got = json_load_file(p, 0, &je);
     CHECK(got && json_equal(got, b));
     json_decref(got);
@@ -436,7 +418,7 @@ static void test_write_failure(void)
     join(p, sizeof p, base, TB_RESULTS_JSONL);
     long before = file_size(p);
     /* the cap lets part of the 20 kB record through: it must be cut back */
-    CHECK(with_fsize_limit(before + 4000, append_past_limit, base) == 0);
+    CHECK(tb_test_with_fsize_limit(before + 4000, append_past_limit, base) == 0);
     CHECK(file_size(p) == before);
     json_t *recs = NULL;
     size_t dropped = 9;

@@ -26,16 +26,6 @@
 static char g_dir[512];   /* fixture root */
 static char g_cache[600]; /* shared model cache */
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* A profile directory holding exactly one profile. */
 static void make_profile(const char *name, const char *body, char *dir, size_t n)
 {
@@ -43,7 +33,7 @@ static void make_profile(const char *name, const char *body, char *dir, size_t n
     mkdir(dir, 0755);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.ini", dir, name);
-    write_file(path, body);
+    tb_test_write_file(path, body);
 }
 
 static const char *k_tiny = "[profile]\n"
@@ -286,7 +276,7 @@ static void test_output_errors(void)
     char pdir[1024], out[1100], file[1024];
     make_profile("tiny", k_tiny, pdir, sizeof pdir);
     snprintf(file, sizeof file, "%s/regular-file", g_dir);
-    write_file(file, "x");
+    tb_test_write_file(file, "x");
     snprintf(out, sizeof out, "%s/sub", file); /* parent is a regular file */
     struct tb_run_opts o;
     opts_for(&o, pdir, out);
@@ -616,7 +606,7 @@ static void test_long_out(void)
     long_out(root, 600, root2);
     CHECK(mkdir(root2, 0755) == 0);
     snprintf(p, sizeof p, "%s/tiny.ini", root2);
-    write_file(p, k_tiny);
+    tb_test_write_file(p, k_tiny);
     struct tb_profile *prof = NULL;
     CHECK(tb_profile_load(p, &prof, &err) == TB_EINVAL && prof == NULL);
     CHECKF(strstr(err.msg, "path too long"), "%s", err.msg);

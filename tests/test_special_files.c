@@ -103,16 +103,6 @@ static void expect_refused(const char *what, const char *path, const char *kind,
         CHECKF(o.exit_code > 0, "%s: exit %d, expected a failure", what, o.exit_code);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 static const char *k_record =
     "{\"schema_version\":1,\"timestamp\":\"2026-12-01T00:00:00Z\",\"workload\":\"llm-decode\","
     "\"profile\":\"p\",\"config\":\"c\",\"metric\":\"tpot_ms\",\"unit\":\"ms\",\"valid\":true,"
@@ -173,7 +163,7 @@ int main(void)
     snprintf(res2, sizeof res2, "%s/res-manifest-fifo", g_dir);
     CHECK(mkdir(res2, 0755) == 0);
     snprintf(p, sizeof p, "%s/results.jsonl", res2);
-    write_file(p, k_record);
+    tb_test_write_file(p, k_record);
     snprintf(p, sizeof p, "%s/manifest.json", res2);
     CHECK(mkfifo(p, 0644) == 0);
     char manifest[800];
@@ -211,7 +201,7 @@ int main(void)
                                          cache, "--out", out, "--quiet", NULL});
     CHECK(unlink(fifo_ini) == 0);
     snprintf(p, sizeof p, "%s/tiny.ini", prof);
-    write_file(p, k_tiny);
+    tb_test_write_file(p, k_tiny);
     /* the record (--json) names the FIFO and the failed configuration
      * fails the run (exit 4, item 1) */
     expect_refused("run --model FIFO", fifo, "a FIFO", 1,

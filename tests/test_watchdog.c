@@ -169,16 +169,6 @@ static int fault_override(void *user, const char *profile, const char *entry,
     return TB_OK;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 /* a-fault runs first (profiles load in name order); its first entry is the
  * injected backend. b-honest is a plain cpu profile with an SLO. */
 static void make_profiles(void)
@@ -201,12 +191,12 @@ static void make_profiles(void)
     snprintf(path, sizeof path, "%s/a-fault.ini", g_profiles);
     snprintf(body, sizeof body, "[profile]\nname = a-fault\nbackends = opencl:gpu, cpu\n%s",
              common);
-    write_file(path, body);
+    tb_test_write_file(path, body);
     snprintf(path, sizeof path, "%s/b-honest.ini", g_profiles);
     snprintf(body, sizeof body,
              "[profile]\nname = b-honest\nbackends = cpu\n%s[slo]\nttft_ms <= 100000 @ prompt 8\n",
              common);
-    write_file(path, body);
+    tb_test_write_file(path, body);
 }
 
 static void opts_for(struct tb_run_opts *o, const char *out, const struct tb_run_hooks *h,
@@ -534,11 +524,11 @@ static int ref_damage_override(void *user, const char *profile, const char *entr
     if (g.gl_pathc == 1 && stat(ref, &st) == 0) {
         if (access(mark_t, F_OK) != 0) {
             if (truncate(ref, st.st_size / 2) == 0)
-                write_file(mark_t, "");
+                tb_test_write_file(mark_t, "");
         } else if (access(mark_f, F_OK) != 0) {
             FILE *f = fopen(ref, "r+b");
             if (f && fseek(f, st.st_size - 5, SEEK_SET) == 0 && fputc(0x5a, f) != EOF)
-                write_file(mark_f, "");
+                tb_test_write_file(mark_f, "");
             if (f)
                 fclose(f);
         }
@@ -578,11 +568,11 @@ static void test_shared_reference(void)
     snprintf(pdir, sizeof pdir, "%s/ref-profiles", g_dir);
     mkdir(pdir, 0755);
     snprintf(path, sizeof path, "%s/c-ref.ini", pdir);
-    write_file(path, "[profile]\nname = c-ref\ntier = test\nthreads = 1\nbinding = none\n"
-                     "isa_cap = scalar\nmemory_budget = 64 MiB\nweight_types = q8_0\n"
-                     "backends = cpu\nenergy_source = none\nevents = perf::TASK-CLOCK\n"
-                     "[workload.llm-prefill]\nmodel = synth:mcu-260k:q8_0\n"
-                     "prompt = 8, 9, 10, 11\nn_predict = 0\n");
+    tb_test_write_file(path, "[profile]\nname = c-ref\ntier = test\nthreads = 1\nbinding = none\n"
+                             "isa_cap = scalar\nmemory_budget = 64 MiB\nweight_types = q8_0\n"
+                             "backends = cpu\nenergy_source = none\nevents = perf::TASK-CLOCK\n"
+                             "[workload.llm-prefill]\nmodel = synth:mcu-260k:q8_0\n"
+                             "prompt = 8, 9, 10, 11\nn_predict = 0\n");
     static const char *const tags[3] = {"ref-inproc", "ref-watched", "ref-damaged"};
     static const char *const metrics[4] = {"top1_agreement", "kl_mean", "kl_p99",
                                            "max_abs_logit_error"};
