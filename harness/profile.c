@@ -812,7 +812,7 @@ static int load_stream(FILE *f, const char *path, int kv_type, struct tb_profile
     const char *slash = strrchr(path, '/');
     if (tb_path_join(p->path, sizeof p->path, err, "%s", path) ||
         (slash && tb_path_join(ps.dir, sizeof ps.dir, err, "%.*s", (int)(slash - path), path)))
-        return fclose(ps.f), free(p), TB_EINVAL; /* never a cut path */
+        return tb_lines_close(&ps.lines), fclose(ps.f), free(p), TB_EINVAL; /* never cut */
     p->binding = TB_BIND_NONE;
     p->isa_cap = TB_ISA_COUNT;
     tb_copy_str(p->energy_source, sizeof p->energy_source, "auto");
