@@ -1,5 +1,6 @@
 /* Silent-fallback detector (harness/tb_evidence.h). */
 #include "harness/tb_evidence.h"
+#include "kernels/tb_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -134,10 +135,13 @@ static void verdict(struct tb_op_evidence_summary *s, const struct tb_placement 
                  s->host_why[0] ? s->host_why : s->other_why);
 }
 
-/* Keeps the first run of a kind: "run R: why" into dst. */
+/* Keeps the first run of a kind: "run R: why" into dst (a long why is cut
+ * at the end; the run number always stays). */
 static void keep_run(char *dst, size_t n, int run, const char *why)
 {
-    snprintf(dst, n, "run %d: %s", run, why);
+    const int w = snprintf(dst, n, "run %d: ", run);
+    if (w > 0 && (size_t)w < n)
+        tb_copy_str(dst + w, n - (size_t)w, why);
 }
 
 /* Adds one run's sign to s. */
