@@ -172,49 +172,42 @@ void tb_lines_close(struct tb_lines *r)
     *r = (struct tb_lines){0};
 }
 
+/* json_load_callback's source: the file, but never more than max bytes. */
+struct capped {
+    FILE *f;
+    size_t max, n;
+    int over, failed;
+};
+
+static size_t capped_read(void *buf, size_t size, void *data)
+{
+    struct capped *c = data;
+    const size_t want = c->max - c->n + 1 < size ? c->max - c->n + 1 : size;
+    const size_t got = fread(buf, 1, want, c->f);
+    c->n += got;
+    c->failed = ferror(c->f);
+    c->over = c->n > c->max;
+    return c->over || c->failed ? (size_t)-1 : got;
+}
+
 json_t *tb_json_load_path(const char *path, size_t max, size_t flags, struct tb_err *err)
 {
     if (!max && tb_max_line(&max, err))
         return NULL;
-    FILE *f = tb_fopen_read(path, err);
-    if (!f)
+    struct capped c = {.f = tb_fopen_read(path, err), .max = max};
+    if (!c.f)
         return NULL;
-    char *buf = malloc(max + 1 < LINES_CHUNK ? max + 1 : LINES_CHUNK);
-    size_t cap = buf ? (max + 1 < LINES_CHUNK ? max + 1 : LINES_CHUNK) : 0, n = 0;
-    json_t *doc = NULL;
-    while (buf) {
-        if (n == cap) {
-            const size_t c2 = cap * 2 < max + 1 ? cap * 2 : max + 1;
-            char *b = c2 > cap ? realloc(buf, c2) : NULL;
-            if (!b) {
-                char capt[32];
-                tb_format_line_cap(max, capt, sizeof capt);
-                if (c2 > cap)
-                    tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
-                else
-                    tb_err_set(err, TB_ERANGE, "%s: larger than %s", path, capt);
-                goto out;
-            }
-            buf = b;
-            cap = c2;
-        }
-        const size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf) {
-        tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
-    } else if (ferror(f)) {
+    json_error_t je;
+    json_t *doc = json_load_callback(capped_read, &c, flags, &je);
+    if (!doc && c.over) {
+        char cap[32];
+        tb_format_line_cap(max, cap, sizeof cap);
+        tb_err_set(err, TB_ERANGE, "%s: larger than %s", path, cap);
+    } else if (!doc && c.failed) {
         tb_err_set(err, TB_EIO, "%s: read failed: %s", path, strerror(errno));
-    } else {
-        json_error_t je;
-        doc = json_loadb(buf, n, flags, &je);
-        if (!doc)
-            tb_err_set(err, TB_EFORMAT, "%s:%d: not valid JSON: %s", path, je.line, je.text);
+    } else if (!doc) {
+        tb_err_set(err, TB_EFORMAT, "%s:%d: not valid JSON: %s", path, je.line, je.text);
     }
-out:
-    free(buf);
-    fclose(f);
+    fclose(c.f);
     return doc;
 }

@@ -54,8 +54,8 @@ static int generate_locked(const char *shape, int type, uint64_t seed, const cha
                            struct tb_err *err)
 {
     char lock[RUN_PATH_MAX + 8];
-    if (snprintf(lock, sizeof lock, "%s.lock", out) >= (int)sizeof lock)
-        return tb_err_set(err, TB_EINVAL, "%s: cache path too long for its .lock", out);
+    if (tb_path_join(lock, sizeof lock, err, "%s.lock", out))
+        return tb_err_wrap(err, TB_EINVAL, "model cache lock");
     const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0)
         return tb_err_set(err, TB_EIO, "model cache lock %s: %s", lock, strerror(errno));

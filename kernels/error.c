@@ -35,8 +35,8 @@ static void one_line(char *s)
 
 /* A message is formatted whole first (into buf, or the heap when it is
  * longer) and only then fitted to TB_ERR_MSG_MAX. */
-#define SCRATCH_MAX 4096
-#define ELIDED_MIN 19 /* a shortened token keeps >= 8 bytes each side of "..." */
+#define SCRATCH_MAX 1024 /* stack per call (small targets); longer goes to the heap */
+#define ELIDED_MIN 19    /* a shortened token keeps >= 8 bytes each side of "..." */
 
 static char *vformat(char *buf, size_t n, size_t *len, const char *fmt, va_list ap)
 {

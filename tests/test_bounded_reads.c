@@ -376,11 +376,40 @@ static void test_duplicates(void)
     CHECKF(code == 0, "report one: %d '%s'", code, out);
 }
 
+/* One JSON document (a manifest) under a byte cap: at, under and over it,
+ * and a document that does not parse. */
+static void test_json_document_capped(void)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/doc.json", g_dir);
+    const char *doc = "{\"a\": [1, 2, 3],\n \"b\": \"x\"}\n"; /* 28 bytes */
+    put(p, "wb", doc, strlen(doc));
+    struct tb_err e = {0};
+    json_t *j = tb_json_load_path(p, strlen(doc), 0, &e);
+    CHECKF(j && json_array_size(json_object_get(j, "a")) == 3, "at the cap: %s", e.msg);
+    json_decref(j);
+    j = tb_json_load_path(p, 0, 0, &e); /* the default cap */
+    CHECKF(j != NULL, "default cap: %s", e.msg);
+    json_decref(j);
+    e = (struct tb_err){0};
+    j = tb_json_load_path(p, strlen(doc) - 1, 0, &e);
+    CHECKF(!j && e.code == TB_ERANGE && strstr(e.msg, "doc.json: larger than 27 bytes"), "%d %s",
+           e.code, e.msg);
+    json_decref(j);
+    put(p, "wb", "{\"a\": 1,\n \"b\"}\n", 15);
+    e = (struct tb_err){0};
+    j = tb_json_load_path(p, 0, 0, &e);
+    CHECKF(!j && e.code == TB_EFORMAT && strstr(e.msg, "doc.json:2: not valid JSON"), "%d %s",
+           e.code, e.msg);
+    json_decref(j);
+}
+
 int main(void)
 {
     tb_test_path(g_dir, sizeof g_dir, "bounded", "");
     CHECK(mkdir(g_dir, 0755) == 0);
     test_cap_and_lines();
+    test_json_document_capped();
     test_trace_and_profile_capped();
     test_last_line();
     test_duplicates();

@@ -90,7 +90,7 @@ static void test_long_path_keeps_reason(void)
                strstr(e.msg, "b.gguf failed: No space left on device"),
            "%s", e.msg);
     CHECK(strlen(e.msg) == TB_ERR_MSG_MAX - 1);
-    /* shortened alike: neither path is cut to a stub while the other stays long */
+    /* shortened alike: neither path is cut to a few bytes while the other stays long */
     const char *arrow = strstr(e.msg, " -> ");
     const size_t first = arrow ? (size_t)(arrow - e.msg) - strlen("rename ") : 0;
     const size_t second =
