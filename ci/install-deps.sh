@@ -12,6 +12,7 @@ packages=(
   gnuplot-nox clang libclang-rt-14-dev
   clang-format stress-ng
   chromium
+  libpq-dev postgresql libxml2-dev libxml2-utils nettle-dev
 )
 
 missing=()
