@@ -21,109 +21,13 @@
 
 #include "report_fixtures.h"
 #include "reports/tb_report.h"
+#include "tb_browser.h"
 #include "tb_test.h"
-
-static int find_chromium(char *out, size_t n)
-{
-    const char *env = getenv("TB_CHROMIUM");
-    if (env && !access(env, X_OK)) {
-        snprintf(out, n, "%s", env);
-        return 1;
-    }
-    static const char *const names[] = {"chromium", "chromium-browser"};
-    const char *path = getenv("PATH");
-    for (int k = 0; k < 2 && path; k++) {
-        for (const char *p = path; *p;) {
-            const char *e = strchr(p, ':');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            if (len) {
-                snprintf(out, n, "%.*s/%s", (int)len, p, names[k]);
-                if (!access(out, X_OK))
-                    return 1;
-            }
-            if (!e)
-                break;
-            p = e + 1;
-        }
-    }
-    return 0;
-}
-
-/* Runs chromium on url with a fresh profile dir; mode is "--dump-dom" or
- * "--screenshot=FILE --window-size=W,H". stdout -> out, stderr -> log. */
-static int chromium(const char *bin, const char *mode, const char *url, const char *out,
-                    const char *log)
-{
-    char prof[512], cmd[8192];
-    tb_test_path(prof, sizeof prof, "chromium-profile", "");
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p '%s' && timeout 120 '%s' --headless --no-sandbox --disable-gpu "
-             "--disable-quic --no-first-run --disable-background-networking "
-             "--disable-component-update --disable-sync --disable-dev-shm-usage "
-             "--user-data-dir='%s' --enable-logging=stderr --v=0 %s '%s' > '%s' 2> '%s'; "
-             "rc=$?; rm -rf '%s'; exit $rc",
-             prof, bin, prof, mode, url, out, log, prof);
-    return fx_system(cmd);
-}
-
-static size_t console_lines(const char *log, char *first, size_t n)
-{
-    size_t count = 0;
-    first[0] = 0;
-    for (const char *p = log; p && (p = strstr(p, ":CONSOLE")); p++) {
-        if (!count) {
-            const char *e = strchr(p, '\n');
-            snprintf(first, n, "%.*s", (int)(e ? e - p : (ptrdiff_t)strlen(p)), p);
-        }
-        count++;
-    }
-    return count;
-}
-
-static long file_size(const char *p)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return -1;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fclose(f);
-    return n;
-}
-
-/* PNG signature + IHDR width/height (big-endian at offsets 16 and 20). */
-static int png_size(const char *p, unsigned *w, unsigned *h)
-{
-    unsigned char b[24];
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return -1;
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    if (n != sizeof b || memcmp(b, "\x89PNG\r\n\x1a\n", 8) || memcmp(b + 12, "IHDR", 4))
-        return -1;
-    *w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
-    *h = (unsigned)b[20] << 24 | (unsigned)b[21] << 16 | (unsigned)b[22] << 8 | b[23];
-    return 0;
-}
-
-static const char k_probe[] =
-    "<script>(function(){var s=document.querySelectorAll('svg'),ok=0,o=[];"
-    "for(var i=0;i<s.length;i++){var r=s[i].getBoundingClientRect(),"
-    "c=getComputedStyle(s[i]),d=s[i].querySelectorAll('path,line,polyline,rect,circle,use,"
-    "text').length,v=r.width>=300&&r.height>=150&&c.display!='none'&&"
-    "c.visibility=='visible'&&c.opacity>0.9&&r.left>=0&&r.right<=document.documentElement."
-    "scrollWidth+1&&d>=20;if(v)ok++;o.push('svg '+i+' '+Math.round(r.width)+'x'+"
-    "Math.round(r.height)+' at y='+Math.round(r.top+scrollY)+' elements='+d+' '+"
-    "(v?'VISIBLE':'HIDDEN'));}var p=document.createElement('pre');p.id='tb-probe';"
-    "p.textContent='TB-PROBE charts='+s.length+' visible='+ok+' height='+"
-    "document.documentElement.scrollHeight+'\\n'+o.join('\\n');"
-    "document.body.appendChild(p);})();</script>";
 
 int main(void)
 {
     char bin[PATH_MAX];
-    if (!find_chromium(bin, sizeof bin)) {
+    if (!tb_browser_find(bin, sizeof bin)) {
         printf("SKIP: chromium not installed (ci/install-deps.sh installs Debian's chromium "
                "package; or set TB_CHROMIUM)\n");
         return TB_SKIP_CODE;
@@ -172,34 +76,26 @@ int main(void)
         return tb_test_result("test_report_browser");
     const size_t n_svg = fx_count(html, "<svg");
     CHECKF(n_svg == 7, "%zu charts in the report", n_svg);
-    char *end = strstr(html, "</body>");
-    FILE *p = fopen(probe, "w");
-    if (p && end) {
-        fwrite(html, 1, (size_t)(end - html), p);
-        fputs(k_probe, p);
-        fputs(end, p);
-    }
-    if (p)
-        fclose(p);
     free(html);
+    CHECK(tb_browser_probe_copy(index, probe) == 0);
 
     /* 1 + 2: the report itself (console) and the probed copy (layout) */
     char first[512];
     snprintf(url, sizeof url, "file://%s", index);
-    rc = chromium(bin, "--dump-dom", url, dom, log);
+    rc = tb_browser_run(bin, "--dump-dom", url, dom, log);
     char *txt = fx_slurp(log), *d = fx_slurp(dom);
     CHECKF(rc == 0, "chromium exit %d: %s", rc, txt ? txt : "");
-    CHECKF(console_lines(txt, first, sizeof first) == 0, "console: %s", first);
+    CHECKF(tb_browser_console_lines(txt, first, sizeof first) == 0, "console: %s", first);
     CHECKF(d && fx_count(d, "<svg") == n_svg, "DOM has %zu <svg>", d ? fx_count(d, "<svg") : 0);
     free(txt);
     free(d);
 
     snprintf(url, sizeof url, "file://%s", probe);
-    rc = chromium(bin, "--dump-dom", url, dom, log);
+    rc = tb_browser_run(bin, "--dump-dom", url, dom, log);
     txt = fx_slurp(log);
     d = fx_slurp(dom);
     CHECKF(rc == 0, "chromium exit %d", rc);
-    CHECKF(console_lines(txt, first, sizeof first) == 0, "console: %s", first);
+    CHECKF(tb_browser_console_lines(txt, first, sizeof first) == 0, "console: %s", first);
     char want[64];
     snprintf(want, sizeof want, "TB-PROBE charts=%zu visible=%zu ", n_svg, n_svg);
     const char *pr = d ? strstr(d, "<pre id=\"tb-probe\">") : NULL;
@@ -227,9 +123,10 @@ int main(void)
         fclose(b);
     }
     snprintf(url, sizeof url, "file://%s", bad);
-    chromium(bin, "--dump-dom", url, dom, log);
+    tb_browser_run(bin, "--dump-dom", url, dom, log);
     txt = fx_slurp(log);
-    CHECKF(console_lines(txt, first, sizeof first) == 1 && strstr(first, "tb-probe-error"),
+    CHECKF(tb_browser_console_lines(txt, first, sizeof first) == 1 &&
+               strstr(first, "tb-probe-error"),
            "control page: console error not detected");
     free(txt);
 
@@ -248,11 +145,11 @@ int main(void)
         snprintf(mode, sizeof mode, "--hide-scrollbars --screenshot='%s' --window-size=1280,%ld",
                  shot, height);
         snprintf(url, sizeof url, "file://%s", index);
-        CHECK(chromium(bin, mode, url, dom, log) == 0);
+        CHECK(tb_browser_run(bin, mode, url, dom, log) == 0);
         snprintf(mode, sizeof mode, "--hide-scrollbars --screenshot='%s' --window-size=1280,%ld",
                  blank_shot, height);
         snprintf(url, sizeof url, "file://%s", blank);
-        CHECK(chromium(bin, mode, url, dom, log) == 0);
+        CHECK(tb_browser_run(bin, mode, url, dom, log) == 0);
         /* the same page with the charts hidden: what the charts add */
         char hidden[700], hidden_shot[700];
         snprintf(hidden, sizeof hidden, "%s/hidden.html", out);
@@ -269,11 +166,12 @@ int main(void)
         snprintf(mode, sizeof mode, "--hide-scrollbars --screenshot='%s' --window-size=1280,%ld",
                  hidden_shot, height);
         snprintf(url, sizeof url, "file://%s", hidden);
-        CHECK(chromium(bin, mode, url, dom, log) == 0);
+        CHECK(tb_browser_run(bin, mode, url, dom, log) == 0);
         unsigned w = 0, h = 0;
-        CHECKF(png_size(shot, &w, &h) == 0 && w == 1280 && h == (unsigned)height,
+        CHECKF(tb_browser_png_size(shot, &w, &h) == 0 && w == 1280 && h == (unsigned)height,
                "screenshot %ux%u, want 1280x%ld", w, h, height);
-        long s1 = file_size(shot), s0 = file_size(blank_shot), sh = file_size(hidden_shot);
+        long s1 = tb_browser_file_size(shot), s0 = tb_browser_file_size(blank_shot),
+             sh = tb_browser_file_size(hidden_shot);
         printf("screenshot %s: %ld bytes; blank page of the same size: %ld bytes; the report "
                "with its charts hidden: %ld bytes\n",
                shot, s1, s0, sh);
