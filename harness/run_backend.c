@@ -99,9 +99,9 @@ int run_record_unsupported(struct run_ctx *run, struct profile_run *pr, struct t
         json_object_set_new(rec, "coverage", tb_coverage_to_json(&cov));
         run_keep_coverage(run, &cov);
         rc = tb_results_append(run->res, rec, err);
-        json_decref(rec);
-        run_summary_row(run, p->name, wl, "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported",
+        run_summary_row(run, rec, p->name, wl, "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported",
                         "unsupported");
+        json_decref(rec);
     }
     if (!rc && p->n_slos) {
         json_t *rec = tb_results_record_new("qualification", p->name, "slo");
@@ -110,9 +110,9 @@ int run_record_unsupported(struct run_ctx *run, struct profile_run *pr, struct t
         json_object_set_new(rec, "reason", json_string(why));
         json_object_set_new(rec, "status", json_string("unsupported"));
         rc = tb_results_append(run->res, rec, err);
-        json_decref(rec);
-        run_summary_row(run, p->name, "SLO verdict", "UNSUPPORTED", NAN, NAN, NAN, "", "", "",
+        run_summary_row(run, rec, p->name, "SLO verdict", "UNSUPPORTED", NAN, NAN, NAN, "", "", "",
                         "UNSUPPORTED");
+        json_decref(rec);
     }
     return rc;
 }

@@ -7,7 +7,7 @@
  *   run_measure.c   session, counters, energy, derived figures, tier probe
  *   run_accuracy.c  teacher-forced accuracy against the cached reference
  *   run_backend.c, run_model.c, run_env.c, run_slo.c, run_summary.c
- *   run_record.c    record fields, summary rows, progress, coverage rows */
+ *   run_record.c    record fields, progress, coverage rows (summary rows: run_summary.c) */
 #ifndef TB_RUN_INTERNAL_H
 #define TB_RUN_INTERNAL_H
 
@@ -132,9 +132,6 @@ struct wl_run {
 void run_warn(json_t *rec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_config_key(const struct profile_run *pr, const char *model_spec, int prompt_len,
                     enum tb_isa isa, char *buf, size_t n);
-void run_summary_row(struct run_ctx *run, const char *profile, const char *wl, const char *metric,
-                     double median, double p99, double tps, const char *energy,
-                     const char *accuracy, const char *tier, const char *status);
 void run_print_record(struct run_ctx *run, json_t *rec);
 void run_progress(struct run_ctx *run, const char *profile, const char *wl);
 void run_keep_coverage(struct run_ctx *run, struct tb_coverage *c);
@@ -205,6 +202,11 @@ json_t *run_build_env(struct run_ctx *run, struct tb_err *err);
 json_t *run_build_env_isolated(struct run_ctx *run, struct tb_err *err);
 
 /* ---- run_summary.c */
+/* A row of the final table; rec (may be NULL) gives its prompt length,
+ * context depth and, for a configuration not measured, the reason. */
+void run_summary_row(struct run_ctx *run, const json_t *rec, const char *profile, const char *wl,
+                     const char *metric, double median, double p99, double tps, const char *energy,
+                     const char *accuracy, const char *tier, const char *status);
 void run_print_summary(const json_t *rows, FILE *f);
 int run_write_coverage(struct run_ctx *run, struct tb_err *err);
 

@@ -30,18 +30,6 @@ void run_config_key(const struct profile_run *pr, const char *model_spec, int pr
              tb_isa_name(isa));
 }
 
-void run_summary_row(struct run_ctx *run, const char *profile, const char *wl, const char *metric,
-                     double median, double p99, double tps, const char *energy,
-                     const char *accuracy, const char *tier, const char *status)
-{
-    json_array_append_new(run->summary,
-                          json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "profile",
-                                    profile, "workload", wl, "metric", metric, "median",
-                                    tb_json_number(median), "p99", tb_json_number(p99), "tps",
-                                    tb_json_number(tps), "energy", energy, "accuracy", accuracy,
-                                    "tier", tier, "status", status));
-}
-
 void run_print_record(struct run_ctx *run, json_t *rec)
 {
     if (!run->o->json)

@@ -138,7 +138,7 @@ int run_judge_slos(struct run_ctx *run, const struct tb_profile *p, json_t *reco
     if (fails)
         *any_fail = 1;
     int arc = tb_results_append(run->res, rec, err);
-    run_summary_row(run, p->name, "SLO verdict", verdict, NAN, NAN, NAN, "", "", "", verdict);
+    run_summary_row(run, rec, p->name, "SLO verdict", verdict, NAN, NAN, NAN, "", "", "", verdict);
     json_decref(rec);
     return arc;
 }

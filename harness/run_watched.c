@@ -46,8 +46,9 @@ int run_append_outcome(struct run_ctx *run, const struct profile_run *pr,
         json_object_set_new(rec, evidence_key, evidence);
     const int arc = tb_results_append(run->res, rec, err);
     run_print_record(run, rec);
+    run_summary_row(run, rec, pr->p->name, wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status,
+                    status);
     json_decref(rec);
-    run_summary_row(run, pr->p->name, wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status, status);
     run->n_incomplete++;
     return arc;
 }

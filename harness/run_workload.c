@@ -203,8 +203,8 @@ static int measure_phases(struct wl_run *c, const char **status, int *rc_out, st
     phase_model_check(c);
     json_object_set_new(c->rec, "status", json_string(c->set.valid ? "ok" : "invalid"));
     *status = c->set.valid ? "ok" : "INVALID";
-    run_summary_row(c->run, c->pr->p->name, c->wl_name, c->metric, c->st.median, c->st.p99, c->tps,
-                    c->energy_txt, c->acc_txt, c->tier_txt, *status);
+    run_summary_row(c->run, c->rec, c->pr->p->name, c->wl_name, c->metric, c->st.median, c->st.p99,
+                    c->tps, c->energy_txt, c->acc_txt, c->tier_txt, *status);
     return TB_OK;
 }
 
@@ -240,8 +240,8 @@ int run_workload(struct run_ctx *run, struct profile_run *pr, const struct tb_pr
     if (rc < 0 || (rc == 0 && !c.set.valid) || c.nonfinite || (c.does_not_fit && !o->model))
         run->n_failed++;
     if (rc) /* not measured */
-        run_summary_row(run, pr->p->name, c.wl_name, "-", NAN, NAN, NAN, "n/a", "n/a", status,
-                        status);
+        run_summary_row(run, c.rec, pr->p->name, c.wl_name, "-", NAN, NAN, NAN, "n/a", "n/a",
+                        status, status);
     struct tb_err ae = {0};
     const int arc = tb_results_append(run->res, c.rec, &ae);
     if (!arc)

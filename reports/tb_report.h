@@ -156,9 +156,11 @@ int tb_cmp_write(const struct tb_cmp_result *r, enum tb_cmp_format f, FILE *out,
 /* ---- gnuplot */
 /* 1 when a `gnuplot` executable is on PATH. */
 int tb_gnuplot_available(void);
-/* Runs gnuplot on script (terminal/output set by the script). TB_EUNSUPPORTED
- * with a clear message when gnuplot is not installed, TB_EIO when it fails. */
-int tb_gnuplot_run(const char *script, struct tb_err *err);
+/* Runs gnuplot on script (terminal/output set by the script); gnuplot's
+ * own output and warnings are appended to log_path (NULL: inherited).
+ * TB_EUNSUPPORTED with a clear message when gnuplot is not installed,
+ * TB_EIO when it fails. */
+int tb_gnuplot_run(const char *script, const char *log_path, struct tb_err *err);
 /* Writes s with gnuplot string quoting (single quotes doubled). */
 void tb_gnuplot_quote(FILE *f, const char *s);
 
@@ -182,6 +184,10 @@ struct tb_doc {
     char gp_msg[TB_ERR_MSG_MAX];
     char machine[256], date[64]; /* every chart's caption */
     int charts;
+    int charts_drawn, charts_failed;
+    /* gnuplot's warnings and the charts' failures go here, never to the
+     * terminal: dir/gnuplot.log */
+    char gp_log[4096];
 };
 /* Creates dir (and parents), dir/index.md and dir/index.html. */
 int tb_doc_open(struct tb_doc *d, const char *dir, const char *title, FILE *log, int ascii,

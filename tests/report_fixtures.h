@@ -23,7 +23,14 @@ struct fx_run {
     const char *off_op;  /* coverage: an op that ran off target, or NULL */
     int with_coverage;
     int with_energy;
+    /* as a real run of a profile with several prompt lengths writes it:
+     * prefill at p16, p128 and p512 (three configurations of one workload),
+     * and a third profile that is UNSUPPORTED here (records with the reason,
+     * a qualification record with verdict UNSUPPORTED and no SLOs) */
+    int multi_prompt;
 };
+
+#define FX_UNSUPPORTED_WHY "none of the backends cuda is available on this host (fixture)"
 
 static double fx_noise(struct tb_rng *r)
 {
@@ -57,13 +64,22 @@ static int fx_write_run(const char *dir, const struct fx_run *f)
     static const char *const profiles[] = {"wearable", "phone-midrange"};
     static const char *const workloads[] = {"llm-prefill", "llm-decode"};
     static const char *const wtypes[] = {"q4_0", "q8_0"};
+    static const int prompts[] = {16, 128, 512};
     int rc = 0;
     for (int p = 0; p < 2 && !rc; p++) {
-        for (int w = 0; w < 2 && !rc; w++) {
-            char config[64];
-            snprintf(config, sizeof config, "synth:stories15m:%s/%s/t2", wtypes[p], f->backend);
+        for (int k = 0; k < (f->multi_prompt ? 4 : 2) && !rc; k++) {
+            /* k: prefill (at each prompt length when multi_prompt), decode */
+            const int w = k == (f->multi_prompt ? 3 : 1);
+            const int prompt = w ? 128 : f->multi_prompt ? prompts[k] : 128;
+            char config[96];
+            if (f->multi_prompt)
+                snprintf(config, sizeof config, "synth:stories15m:%s/p%d/%s/t2", wtypes[p], prompt,
+                         f->backend);
+            else
+                snprintf(config, sizeof config, "synth:stories15m:%s/%s/t2", wtypes[p], f->backend);
             json_t *rec = tb_results_record_new(workloads[w], profiles[p], config);
-            double base = (w ? 20.0 : 900.0) / (p + 1) * f->scale;
+            double base =
+                (w ? 20.0 : 900.0 * (f->multi_prompt ? prompt / 128.0 : 1.0)) / (p + 1) * f->scale;
             struct tb_sample_set set = {0};
             set.v = malloc(f->n * sizeof *set.v);
             for (size_t i = 0; i < f->n; i++)
@@ -76,13 +92,24 @@ static int fx_write_run(const char *dir, const struct fx_run *f)
             rc = tb_results_set_measurement(rec, w ? "itl_ms" : "ttft_ms", "ms", &set, &so, &err);
             tb_sample_set_free(&set);
             json_object_set_new(rec, "environment", fx_env(f));
-            json_object_set_new(rec, "backend", json_string(f->backend));
             json_object_set_new(rec, "status", json_string("ok"));
             json_object_set_new(rec, "model", json_pack("{s:s}", "weight_type", wtypes[p]));
+            /* placement as the run writes it (entries: the preference list
+             * as opened); backend/fallback are the compare fingerprint's */
             json_object_set_new(rec, "placement",
-                                json_pack("{s:s, s:s, s:b}", "backend", f->backend, "device_kind",
-                                          strcmp(f->backend, "cpu") ? "gpu" : "cpu", "fallback",
-                                          f->fallback));
+                                json_pack("{s:s, s:b, s:[{s:s, s:b, s:s, s:s, s:s}]}", "backend",
+                                          f->backend, "fallback", f->fallback, "entries", "entry",
+                                          f->backend, "implicit", 0, "backend", f->backend,
+                                          "device", "fixture device", "device_kind",
+                                          strcmp(f->backend, "cpu") ? "gpu" : "cpu"));
+            json_object_set_new(
+                rec, "params",
+                json_pack("{s:s, s:i, s:i, s:i}", "model",
+                          wtypes[p][1] == '4' ? "synth:stories15m:q4_0" : "synth:stories15m:q8_0",
+                          "prompt", prompt, "n_predict", w ? 16 : 0, "seed", 1));
+            json_object_set_new(rec, "threads",
+                                json_pack("{s:i, s:i, s:b, s:s}", "requested", 2, "actual", 2,
+                                          "clamped", 0, "source", "profile"));
             json_object_set_new(rec, "derived",
                                 json_pack("{s:f, s:f, s:f, s:f}", w ? "decode_tps" : "prefill_tps",
                                           (w ? 1000.0 : 64000.0) / base, "gflops_per_s",
@@ -129,6 +156,31 @@ static int fx_write_run(const char *dir, const struct fx_run *f)
         json_object_set_new(q, "environment", fx_env(f));
         if (!rc)
             rc = tb_results_append(res, q, &err);
+        json_decref(q);
+    }
+    for (int w = 0; w < 2 && !rc && f->multi_prompt; w++) {
+        json_t *u = tb_results_record_new(workloads[w], "gpu-datacenter", "synth:stories15m:f16");
+        json_object_set_new(u, "environment", fx_env(f));
+        json_object_set_new(u, "status", json_string("unsupported"));
+        json_object_set_new(u, "unsupported", json_string(FX_UNSUPPORTED_WHY));
+        json_object_set_new(u, "params", json_pack("{s:i}", "prompt", w ? 512 : 2048));
+        json_object_set_new(u, "placement",
+                            json_pack("{s:[{s:s, s:b, s:s}]}", "entries", "entry", "cuda",
+                                      "implicit", 0, "unavailable", FX_UNSUPPORTED_WHY));
+        if (f->with_coverage)
+            json_object_set_new(u, "coverage",
+                                json_pack("{s:s, s:{s:i, s:i, s:f}}", "verdict", "unsupported",
+                                          "ops", "total", 0, "on_target", 0, "share", 0.0));
+        rc = tb_results_append(res, u, &err);
+        json_decref(u);
+    }
+    if (f->multi_prompt && !rc) {
+        json_t *q = tb_results_record_new("qualification", "gpu-datacenter", "slo");
+        json_object_set_new(q, "environment", fx_env(f));
+        json_object_set_new(q, "verdict", json_string("UNSUPPORTED"));
+        json_object_set_new(q, "reason", json_string(FX_UNSUPPORTED_WHY));
+        json_object_set_new(q, "status", json_string("unsupported"));
+        rc = tb_results_append(res, q, &err);
         json_decref(q);
     }
     json_t *man = json_pack("{s:s, s:o}", "status", "complete", "environment", fx_env(f));

@@ -3,6 +3,8 @@
  * (RLIMIT_FSIZE stands in for a full disk) and SIGKILL at random times. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
+#include <regex.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,7 +18,9 @@
 #include <csv.h>
 
 #include "harness/tb_env.h"
+#include "harness/run_internal.h"
 #include "harness/tb_results.h"
+#include "harness/tb_results_csv.h"
 #include "tb_test.h"
 
 /* ---- small helpers */
@@ -194,17 +198,17 @@ static void test_append_and_read(void)
     json_decref(r1);
     json_decref(r2);
 
-    /* CSV: header + 3 rows, 23 columns, quoting round-trips (column 2 is
-     * "workload", column 13 "stats.median") */
+    /* CSV: header + 3 rows, 35 columns, quoting round-trips (column 4 is
+     * "workload", column 14 "median": SQL-friendly names, no "stats.") */
     join(p, sizeof p, dir_copy, TB_RESULTS_CSV);
-    struct csv_rows c = {.want_row = 2, .want_col = 2};
+    struct csv_rows c = {.want_row = 2, .want_col = 4};
     CHECK(parse_csv(p, &c) == 0);
-    CHECKF(c.rows == 4 && c.first_row_cols == 23, "rows %d cols %d", c.rows, c.first_row_cols);
+    CHECKF(c.rows == 4 && c.first_row_cols == 35, "rows %d cols %d", c.rows, c.first_row_cols);
     CHECK(c.cell_seen && strcmp(c.cell, "pre,fill \"long\"\nline2") == 0);
-    struct csv_rows m = {.want_row = 1, .want_col = 13};
+    struct csv_rows m = {.want_row = 1, .want_col = 14};
     CHECK(parse_csv(p, &m) == 0 && strcmp(m.cell, "11") == 0);
-    struct csv_rows h = {.want_row = 0, .want_col = 13};
-    CHECK(parse_csv(p, &h) == 0 && strcmp(h.cell, "stats.median") == 0);
+    struct csv_rows h = {.want_row = 0, .want_col = 14};
+    CHECK(parse_csv(p, &h) == 0 && strcmp(h.cell, "median") == 0);
 
     join(p, sizeof p, dir_copy, TB_RESULTS_MANIFEST);
     json_error_t je;
@@ -608,8 +612,144 @@ static void test_env_and_hash(void)
     CHECK(tb_file_hash(p, h, &e) == TB_EIO && strstr(e.msg, p));
 }
 
+/* A record as `tierbench run` writes it: the backend is in
+ * placement.entries, the prompt in params, the threads in threads.actual. */
+static json_t *run_like_record(const char *workload, int prompt, const char *status)
+{
+    json_t *r = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s, s:s, s:{s:[{s:s, s:b, s:s}, {s:s, s:b, s:s, s:s, s:s}]}, "
+        "s:{s:s, s:i, s:i, s:i}, s:{s:i}, s:{s:s}}",
+        "schema_version", 1, "timestamp", "2026-01-01T00:00:00Z", "workload", workload, "profile",
+        "phone", "config", "synth:stories15m:q8_0/p16/cuda,cpu/t4/avx2", "status", status,
+        "placement", "entries", "entry", "cuda", "implicit", 0, "unavailable", "no CUDA device",
+        "entry", "cpu", "implicit", 0, "backend", "cpu", "device", "x86", "device_kind", "cpu",
+        "params", "model", "synth:stories15m:q8_0", "prompt", prompt, "n_predict", 0, "seed", 1,
+        "threads", "actual", 4, "model", "weight_type", "q8_0");
+    if (!strcmp(status, "ok")) {
+        json_object_set_new(r, "metric", json_string("ttft_ms"));
+        json_object_set_new(r, "unit", json_string("ms"));
+        json_object_set_new(r, "stats", json_pack("{s:f, s:f}", "median", 10.0, "p99", 12.5));
+        json_object_set_new(r, "derived", json_pack("{s:f}", "prefill_tps", prompt * 100.0));
+    } else {
+        json_object_set_new(r, "unsupported", json_string("no CUDA device (test)"));
+    }
+    return r;
+}
+
+/* results.csv names what people filter on, SQL-friendly, with the values a
+ * real record holds (the backend column was empty in every row) */
+static void test_csv_columns(void)
+{
+    char dir[512], p[700];
+    make_base(dir, sizeof dir, "csvcols");
+    mkdir(dir, 0777);
+    join(p, sizeof p, dir, "results.csv");
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    json_t *recs[] = {run_like_record("llm-prefill", 16, "ok"),
+                      run_like_record("llm-decode", 128, "ok"),
+                      run_like_record("llm-prefill", 512, "unsupported")};
+    size_t len;
+    char *line = tb_results_csv_line(NULL, &len);
+    fwrite(line, 1, len, f);
+    free(line);
+    for (int i = 0; i < 3; i++) {
+        line = tb_results_csv_line(recs[i], &len);
+        CHECK(line != NULL);
+        if (line)
+            fwrite(line, 1, len, f);
+        free(line);
+        json_decref(recs[i]);
+    }
+    fclose(f);
+    /* every name lower_snake_case: usable unquoted in SQL */
+    regex_t re;
+    CHECK(regcomp(&re, "^[a-z][a-z0-9_]*$", REG_EXTENDED | REG_NOSUB) == 0);
+    struct csv_rows h = {.want_row = 0, .want_col = 0};
+    CHECK(parse_csv(p, &h) == 0);
+    for (int col = 0; col < h.first_row_cols; col++) {
+        struct csv_rows c = {.want_row = 0, .want_col = col};
+        CHECK(parse_csv(p, &c) == 0 && c.cell_seen);
+        CHECKF(regexec(&re, c.cell, 0, NULL, 0) == 0, "column %d name '%s'", col, c.cell);
+    }
+    regfree(&re);
+    static const struct {
+        int row;
+        const char *name, *want;
+    } cells[] = {
+        {1, "status", "ok"},
+        {1, "backend", "cpu"},
+        {1, "device_kind", "cpu"},
+        {1, "prompt", "16"},
+        {1, "depth", "0"},
+        {1, "threads", "4"},
+        {1, "weight_type", "q8_0"},
+        {1, "model", "synth:stories15m:q8_0"},
+        {1, "median", "10"},
+        {1, "p99", "12.5"},
+        {1, "tok_s", "1600"},
+        {2, "workload", "llm-decode"},
+        {2, "prompt", "128"},
+        {2, "depth", "128"},
+        {3, "status", "unsupported"},
+        {3, "reason", "no CUDA device (test)"},
+        {3, "prompt", "512"},
+        {3, "median", ""},
+    };
+    for (size_t k = 0; k < sizeof cells / sizeof cells[0]; k++) {
+        int col = -1;
+        for (int j = 0; j < h.first_row_cols && col < 0; j++) {
+            struct csv_rows c = {.want_row = 0, .want_col = j};
+            if (parse_csv(p, &c) == 0 && !strcmp(c.cell, cells[k].name))
+                col = j;
+        }
+        struct csv_rows v = {.want_row = cells[k].row, .want_col = col};
+        CHECKF(col >= 0 && parse_csv(p, &v) == 0 && !strcmp(v.cell, cells[k].want),
+               "row %d %s = '%s', want '%s'", cells[k].row, cells[k].name, col >= 0 ? v.cell : "?",
+               cells[k].want);
+    }
+}
+
+/* The run's summary table names the prompt length and the context depth of
+ * every row (three prefill rows were indistinguishable) and the reason of
+ * an unsupported one. */
+static void test_summary_rows(void)
+{
+    struct run_ctx run;
+    memset(&run, 0, sizeof run);
+    run.summary = json_array();
+    const int prompts[] = {16, 128, 512};
+    for (int i = 0; i < 3; i++) {
+        json_t *r = run_like_record("llm-prefill", prompts[i], "ok");
+        run_summary_row(&run, r, "phone", "llm-prefill", "ttft_ms", 10.0 * (i + 1), 12.0, 1.0,
+                        "n/a", "n/a", "on-target", "ok");
+        json_decref(r);
+    }
+    json_t *u = run_like_record("llm-decode", 128, "unsupported");
+    run_summary_row(&run, u, "phone", "llm-decode", "-", NAN, NAN, NAN, "n/a", "n/a", "unsupported",
+                    "unsupported");
+    json_decref(u);
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    run_print_summary(run.summary, f);
+    fclose(f);
+    json_decref(run.summary);
+    CHECK(buf && strstr(buf, " prompt ") && strstr(buf, " depth "));
+    const char *lines[] = {"llm-prefill        16      0 ttft_ms", "llm-prefill       128      0",
+                           "llm-prefill       512      0", "llm-decode        128    128"};
+    for (int i = 0; i < 4; i++)
+        CHECKF(buf && strstr(buf, lines[i]), "summary lacks '%s':\n%s", lines[i], buf ? buf : "");
+    CHECKF(buf && strstr(buf, "unsupported: no CUDA device (test)"), "%s", buf ? buf : "");
+    free(buf);
+}
+
 int main(void)
 {
+    test_csv_columns();
+    test_summary_rows();
     test_append_and_read();
     test_never_overwrite_and_append();
     test_torn_tail();
