@@ -24,6 +24,87 @@
 #include "tb_browser.h"
 #include "tb_test.h"
 
+/* The text drawn in svg i, from the probe's "text I: a|b|...|" line, as a
+ * malloc'd copy; NULL when the probe did not list it. */
+static char *svg_text(const char *probe, int i)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "\ntext %d: ", i);
+    const char *p = strstr(probe, tag);
+    if (!p)
+        return NULL;
+    p += strlen(tag);
+    const char *e = strchr(p, '\n');
+    return strndup(p, e ? (size_t)(e - p) : strlen(p));
+}
+
+/* The category labels of a chart: its texts that start with one of the
+ * prefixes. Counts them; fails on an empty, repeated or '/'-ending one. */
+static size_t categories(const char *texts, const char *const *prefixes, size_t np,
+                         const char *chart)
+{
+    size_t n = 0;
+    char *copy = strdup(texts ? texts : ""), *save = NULL;
+    char *seen[64];
+    for (char *t = strtok_r(copy, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+        int match = 0;
+        for (size_t k = 0; k < np && !match; k++)
+            match = !strncmp(t, prefixes[k], strlen(prefixes[k]));
+        if (!match)
+            continue;
+        CHECKF(t[strlen(t) - 1] != '/', "%s: label '%s' ends in '/'", chart, t);
+        for (size_t j = 0; j < n && j < 64; j++)
+            CHECKF(strcmp(seen[j], t), "%s: label '%s' twice", chart, t);
+        if (n < 64)
+            seen[n] = t;
+        n++;
+    }
+    free(copy);
+    return n;
+}
+
+/* From the rendered DOM: each chart has one category per configuration of
+ * the fixture, and the roofline every ceiling of the kernels JSON. */
+static void check_dom_labels(const char *probe)
+{
+    static const char *const wear[] = {"wearable llm-"}, *const phone[] = {"phone-midrange llm-"},
+                             *const both[] = {"wearable llm-", "phone-midrange llm-"},
+                             *const cols[] = {"llm-prefill p", "llm-decode p"};
+    static const struct {
+        int svg;
+        const char *name;
+        const char *const *prefixes;
+        size_t np, want;
+    } charts[] = {
+        /* latency: 3 prompt lengths of prefill + the decode step, per profile */
+        {0, "latency wearable", wear, 1, 4},
+        {1, "latency phone-midrange", phone, 1, 4},
+        {2, "tokens/s", both, 2, 8},
+        {3, "energy (wearable only)", wear, 1, 4},
+        {5, "roofline point labels", both, 2, 8},
+        /* coverage columns: prefill p16 p128 p512 p2048, decode p128 p512 */
+        {6, "coverage columns", cols, 2, 6},
+    };
+    for (size_t c = 0; c < sizeof charts / sizeof charts[0]; c++) {
+        char *t = svg_text(probe, charts[c].svg);
+        const size_t got = categories(t, charts[c].prefixes, charts[c].np, charts[c].name);
+        CHECKF(got == charts[c].want, "%s: %zu categories drawn, want %zu", charts[c].name, got,
+               charts[c].want);
+        free(t);
+    }
+    char *roof = svg_text(probe, 5), *cov = svg_text(probe, 6);
+    CHECKF(roof && strstr(roof, "|memory bandwidth: 10.0 GB/s|") &&
+               strstr(roof, "|f32 FMA peak: 50.0 GFLOP/s|") &&
+               strstr(roof, "|int8 dot (int8_vpdpbusd) peak: 200.0 GOP/s|"),
+           "roofline ceilings: %s", roof ? roof : "(none)");
+    /* the coverage key: one entry per verdict class present, full names */
+    CHECKF(cov && strstr(cov, "|silent-fallback|") && strstr(cov, "|unsupported|") &&
+               strstr(cov, "|verdict|"),
+           "coverage key: %s", cov ? cov : "(none)");
+    free(roof);
+    free(cov);
+}
+
 int main(void)
 {
     char bin[PATH_MAX];
@@ -47,13 +128,17 @@ int main(void)
                        .backend = "opencl",
                        .with_coverage = 1,
                        .with_energy = 1,
-                       .off_op = "matmul"};
+                       .off_op = "matmul",
+                       .multi_prompt = 1};
     CHECK(fx_write_run(run, &f) == 0);
     fx_write_text(kj,
                   "{\"benchmarks\": [{\"name\": \"roofline/membw_read/t1\", \"run_type\": "
                   "\"iteration\", \"real_time\": 1, \"time_unit\": \"ns\", \"bytes_per_second\": "
                   "1e10}, {\"name\": \"roofline/fma_f32/avx2/t1\", \"run_type\": \"iteration\", "
-                  "\"real_time\": 1, \"time_unit\": \"ns\", \"flop_per_second\": 5e10}]}\n");
+                  "\"real_time\": 1, \"time_unit\": \"ns\", \"flop_per_second\": 5e10}, "
+                  "{\"name\": \"roofline/int8_vpdpbusd/avx512/t1\", \"run_type\": "
+                  "\"iteration\", \"real_time\": 1, \"time_unit\": \"ns\", \"op_per_second\": "
+                  "2e11}]}\n");
     struct tb_rsrc src[2];
     struct tb_err err = {0};
     int rc = tb_rsrc_load(run, 0, &src[0], &err);
@@ -108,6 +193,7 @@ int main(void)
         height = hp ? strtol(hp + 7, NULL, 10) : 0;
         const char *e = strstr(pr, "</pre>");
         printf("%.*s\n", (int)(e ? e - pr : 0), pr);
+        check_dom_labels(pr);
     }
     free(txt);
     free(d);
