@@ -82,7 +82,10 @@ void tb_rec_config_read(const json_t *rec, struct tb_rec_config *c)
     model_family(c->model, c->weight_type, c->family, sizeof c->family);
     const json_t *pl = json_object_get(rec, "placement"), *e;
     size_t i;
-    json_array_foreach(json_object_get(pl, "entries"), i, e)
+    /* an unsupported configuration ran on no backend (its entries list the
+     * unavailable ones and the CPU it may not use) */
+    const int ran = strcmp(c->status, "unsupported") != 0;
+    json_array_foreach(ran ? json_object_get(pl, "entries") : NULL, i, e)
     {
         if (*str_at(e, "backend")) {
             copy(c->backend, sizeof c->backend, str_at(e, "backend"));

@@ -31,13 +31,14 @@
  * strerror. After a failed append the partial bytes are truncated away and
  * the handle refuses further appends, so earlier records stay intact.
  *
- * CSV columns (empty cell when the record lacks the field or it is not a
- * scalar; "stats.x" means field x of the "stats" object; booleans as
- * true/false; numbers with 17 significant digits; null as empty):
- *   schema_version, timestamp, workload, profile, config, backend, metric,
- *   unit, valid, invalid_reason, stats.n, stats.min, stats.mean,
- *   stats.median, stats.p90, stats.p95, stats.p99, stats.max, stats.stddev,
- *   stats.cv, stats.median_ci_lo, stats.median_ci_hi, stats.noisy
+ * CSV columns (harness/tb_results_csv.h says where each is read from; empty
+ * cell when the record lacks it; booleans as true/false; numbers with 17
+ * significant digits; lower_snake_case names, usable unquoted in SQL):
+ *   schema_version, timestamp, status, profile, workload, prompt, depth,
+ *   model, weight_type, backend, device_kind, threads, metric, unit, median,
+ *   p99, tok_s, verdict, reason, tok_s_metric, config, n, min, mean, p90,
+ *   p95, max, stddev, cv, median_ci_lo, median_ci_hi, noisy, valid,
+ *   invalid_reason, coverage_verdict (min..p99 in `unit`; tok_s in tokens/s)
  * Everything else (samples, parameters, unavailable metrics) is JSON-only. */
 #ifndef TB_RESULTS_H
 #define TB_RESULTS_H

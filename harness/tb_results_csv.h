@@ -28,7 +28,8 @@
  *   weight_type  model.weight_type
  *   backend      the backend that ran it: the first available entry of
  *                placement.entries (the preference list as opened), else
- *                placement.backend, else record.backend
+ *                placement.backend, else record.backend; empty for status
+ *                unsupported (nothing ran)
  *   device_kind  that entry's device_kind (cpu, gpu, npu, ...)
  *   threads      threads.actual; -1 unknown
  *   tok_s        tokens per second: derived prefill_tps, generate_tps,

@@ -697,6 +697,7 @@ static void test_csv_columns(void)
         {3, "reason", "no CUDA device (test)"},
         {3, "prompt", "512"},
         {3, "median", ""},
+        {3, "backend", ""},
     };
     for (size_t k = 0; k < sizeof cells / sizeof cells[0]; k++) {
         int col = -1;
