@@ -123,8 +123,14 @@ FILE *tb_doc_csv(struct tb_doc *r, const char *chart, const char *header)
     char name[300], path[4096];
     snprintf(name, sizeof name, "%s.csv", chart);
     FILE *c = tb_doc_file(r, name, path, sizeof path);
-    if (c)
-        fputs(header, c);
+    /* each comma-separated name through libcsv; a final newline kept */
+    for (const char *h = header; c && h && *h;) {
+        const size_t len = strcspn(h, ",\n");
+        tb_csv_field(c, h, len);
+        h += len;
+        if (*h)
+            fputc(*h++, c);
+    }
     return c;
 }
 

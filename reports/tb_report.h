@@ -199,7 +199,9 @@ void tb_doc_note(struct tb_doc *d, const char *text);
 /* Opens dir/name for writing (path receives the full path). */
 FILE *tb_doc_file(struct tb_doc *d, const char *name, char *path, size_t n);
 /* Opens dir/chart.csv, the data of tb_doc_chart(d, chart, ...), and writes
- * header (as given: the caller ends the row) into it; NULL when it cannot. */
+ * header (comma-separated names, each written through libcsv; the caller
+ * ends the row unless header ends in a newline) into it; NULL when it
+ * cannot. */
 FILE *tb_doc_csv(struct tb_doc *d, const char *chart, const char *header);
 /* A chart: body is gnuplot commands plotting DATA (= dir/name.csv, which the
  * caller wrote, header row first: use `skip 1`). Writes name.svg, inlines it
