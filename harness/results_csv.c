@@ -203,7 +203,7 @@ int tb_csv_header(FILE *f, const char *const *names, size_t n)
 }
 
 const char *const tb_csv_config_names[TB_CSV_CONFIG_COLUMNS] = {
-    "status",      "profile", "workload",    "prompt",  "depth",  "model",
+    "workload",    "profile", "status",      "prompt",  "depth",  "model",
     "weight_type", "backend", "device_kind", "threads", "metric", "unit",
     "median",      "p99",     "tok_s",       "verdict", "reason"};
 
@@ -218,9 +218,9 @@ void tb_csv_config_cells(const json_t *rec, const struct tb_rec_config *c,
 {
     const json_t *st = json_object_get(rec, "stats");
     size_t k = 0;
-    cells[k++] = TB_CSV_S(c->status);
-    cells[k++] = TB_CSV_S(c->profile);
     cells[k++] = TB_CSV_S(c->workload);
+    cells[k++] = TB_CSV_S(c->profile);
+    cells[k++] = TB_CSV_S(c->status);
     cells[k++] = TB_CSV_I(c->prompt >= 0 ? c->prompt : INT_MIN);
     cells[k++] = TB_CSV_I(c->depth >= 0 ? c->depth : INT_MIN);
     cells[k++] = TB_CSV_S(c->model);

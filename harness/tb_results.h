@@ -34,7 +34,7 @@
  * CSV columns (harness/tb_results_csv.h says where each is read from; empty
  * cell when the record lacks it; booleans as true/false; numbers with 17
  * significant digits; lower_snake_case names, usable unquoted in SQL):
- *   schema_version, timestamp, status, profile, workload, prompt, depth,
+ *   schema_version, timestamp, workload, profile, status, prompt, depth,
  *   model, weight_type, backend, device_kind, threads, metric, unit, median,
  *   p99, tok_s, verdict, reason, tok_s_metric, config, n, min, mean, p90,
  *   p95, max, stddev, cv, median_ci_lo, median_ci_hi, noisy, valid,

@@ -13,8 +13,8 @@
 #include "kernels/tb_error.h"
 
 /* One configuration as the record keeps it (names are the CSV columns):
+ *   workload, profile
  *   status       record.status ("ok" when absent)
- *   profile, workload
  *   prompt       params.prompt (the prompt length as run); -1 unknown
  *   depth        context depth: tokens in the KV cache when the measured
  *                step starts: params.depth when the record has one, else
@@ -70,7 +70,7 @@ int tb_csv_row(FILE *f, const struct tb_csv_cell *cells, size_t n);
 int tb_csv_header(FILE *f, const char *const *names, size_t n);
 
 /* The configuration columns every record row of a tierbench CSV starts
- * with (results.csv and the report's CSVs): status, profile, workload,
+ * with (results.csv and the report's CSVs): workload, profile, status,
  * prompt, depth, model, weight_type, backend, device_kind, threads, metric,
  * unit, median, p99, tok_s, verdict, reason. Names are lower_snake_case
  * (SQL needs no quotes); median and p99 are in `unit`, tok_s in tokens/s. */
