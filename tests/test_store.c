@@ -34,7 +34,7 @@ static void test_migrations(void)
     CHECK(st && tb_store_count(st) == 0);
     tb_store_close(st);
     /* reopening is a no-op */
-    CHECK(tb_store_open(db, &st, &err) == TB_OK && tb_store_schema_version(st) == 2);
+    CHECK(tb_store_open(db, &st, &err) == TB_OK && tb_store_schema_version(st) == TB_STORE_SCHEMA_VERSION);
     tb_store_close(st);
 
     /* a v1 database with data: migrated, data kept, new column usable */
@@ -51,7 +51,7 @@ static void test_migrations(void)
                   "2.5, '[2.5]');"
                   "PRAGMA user_version = 1;") == SQLITE_OK);
     CHECKF(tb_store_open(db, &st, &err) == TB_OK, "%s", err.msg);
-    CHECK(st && tb_store_schema_version(st) == 2 && tb_store_count(st) == 1);
+    CHECK(st && tb_store_schema_version(st) == TB_STORE_SCHEMA_VERSION && tb_store_count(st) == 1);
     tb_store_close(st);
     CHECK(sql(db, "UPDATE series SET placement = '{}'") == SQLITE_OK);
 
@@ -176,7 +176,7 @@ static void test_ingest(void)
     tb_test_path(dash, sizeof dash, "store-dash", "");
     struct tb_cmp_opts o;
     tb_cmp_opts_default(&o);
-    CHECKF(tb_store_dashboard(st, dash, &o, NULL, &err) == TB_OK, "%s", err.msg);
+    CHECKF(tb_store_dashboard(st, dash, &o, NULL, NULL, &err) == TB_OK, "%s", err.msg);
     char p[700];
     snprintf(p, sizeof p, "%s/index.html", dash);
     txt = fx_slurp(p);
