@@ -161,6 +161,8 @@ static void sc_concurrent(const char *db, const char *scratch_db)
     tb_store_close(st);
     CHECK(per_run > 0);
 
+    char logbase[512]; /* the runners' output: logbase.runnerN.txt */
+    tb_test_path(logbase, sizeof logbase, "sc-conc-log", "");
     int gate[2];
     CHECK(pipe(gate) == 0);
     fflush(NULL);
@@ -174,7 +176,7 @@ static void sc_concurrent(const char *db, const char *scratch_db)
             if (read(gate[0], &c, 1) < 0) /* EOF when the parent opens the gate */
                 _exit(125);
             char out[600];
-            snprintf(out, sizeof out, "%s.runner%d.txt", scratch_db, r);
+            snprintf(out, sizeof out, "%s.runner%d.txt", logbase, r);
             if (!freopen(out, "w", stdout) || dup2(fileno(stdout), 2) < 0)
                 _exit(126);
             const char *args[] = {"tierbench", "store",           "add",  runs[a], runs[b], runs[a],
@@ -191,7 +193,7 @@ static void sc_concurrent(const char *db, const char *scratch_db)
         CHECKF(WIFEXITED(stt) && WEXITSTATUS(stt) == 0, "runner %d: status %d", r, stt);
         if (!WIFEXITED(stt) || WEXITSTATUS(stt)) {
             char out[600];
-            snprintf(out, sizeof out, "%s.runner%d.txt", scratch_db, r);
+            snprintf(out, sizeof out, "%s.runner%d.txt", logbase, r);
             char *t = fx_slurp(out);
             fprintf(stderr, "runner %d said: %s\n", r, t ? t : "(nothing)");
             free(t);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -286,7 +287,12 @@ int main(void)
     sc_cli(db);
     tb_test_path(db, sizeof db, "store-conc", ".db");
     tb_test_path(scratch, sizeof scratch, "store-conc-scratch", ".db");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     sc_concurrent(db, scratch);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("8 concurrent runners (SQLite): %.2f s\n",
+           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
     tb_test_path(db, sizeof db, "store-dash", ".db");
     sc_dashboard(db);
     return tb_test_result("test_store");
