@@ -13,7 +13,8 @@
  *   compare.c  statistical comparison + md/csv/json/junit output
  *   gnuplot.c  running the gnuplot program
  *   report.c   tierbench report (index.md, index.html, CSVs, qualification)
- *   store.c    SQLite results store, history, dashboard */
+ *   store.c    results store: schema, migrations, ingest (store_db.c: the
+ *              SQLite/PostgreSQL layer; dashboard.c: history, dashboard) */
 #ifndef TB_REPORT_H
 #define TB_REPORT_H
 
@@ -220,24 +221,47 @@ void tb_html_end(FILE *f);
 int tb_html_inline_svg(FILE *f, const char *svg_path);
 int tb_mkdir_p(const char *dir, struct tb_err *err);
 
-/* ---- results store (SQLite) */
-#define TB_STORE_SCHEMA_VERSION 2
+/* ---- results store: SQLite (a file, the default) or PostgreSQL (a team's
+ * shared database), docs/store.md */
+#define TB_STORE_SCHEMA_VERSION 3
 struct tb_store;
-/* Opens (creating) the database and migrates it to TB_STORE_SCHEMA_VERSION. */
-int tb_store_open(const char *path, struct tb_store **out, struct tb_err *err);
+/* Opens (creating) the store and migrates it to TB_STORE_SCHEMA_VERSION.
+ * name: an SQLite file path, or "postgresql://..." / "postgres://..." (libpq
+ * URI) or a libpq key=value conninfo ("host=/run/pg dbname=tb"). */
+int tb_store_open(const char *name, struct tb_store **out, struct tb_err *err);
 void tb_store_close(struct tb_store *st);
+/* The store's name for messages (a PostgreSQL password shows as ***). */
+const char *tb_store_name(const struct tb_store *st);
 int tb_store_schema_version(struct tb_store *st);
 /* Ingests one results source (strictly: a torn file is rejected) in one
- * transaction. release NULL = the manifest's git commit. *added = new rows. */
+ * transaction. release NULL = the manifest's git commit. *added = new rows.
+ * A run already stored under another release: TB_EINVAL naming the run and
+ * both releases (under the same release: a no-op, *added = 0). */
 int tb_store_add(struct tb_store *st, const char *path, const char *release, size_t *added,
                  struct tb_err *err);
-/* Number of stored metric rows. */
+/* Records release's commit date (ISO 8601, stored as UTC
+ * "YYYY-MM-DDTHH:MM:SSZ"); TB_EINVAL when it is not ISO 8601 or the release
+ * already has another date. */
+int tb_store_set_release_date(struct tb_store *st, const char *release, const char *iso8601,
+                              struct tb_err *err);
+/* ISO 8601 date or date-time -> UTC "YYYY-MM-DDTHH:MM:SSZ". */
+int tb_store_parse_date(const char *s, char *out, size_t n, struct tb_err *err);
+/* Number of stored metric rows / runs; -1 when unreadable. */
 long tb_store_count(struct tb_store *st);
+long tb_store_count_runs(struct tb_store *st);
+/* The series kind's name in the schema ("samples", ...) and back. */
+const char *tb_series_kind_name(enum tb_series_kind k);
+int tb_series_kind_parse(const char *s, enum tb_series_kind *out);
 /* Table of medians across releases. metric/profile NULL = all. */
 int tb_store_history(struct tb_store *st, const char *metric, const char *profile, FILE *out,
                      struct tb_err *err);
-/* Dashboard: trends per profile, latest vs previous release verdicts. */
+/* Dashboard: per configuration and metric, a trend chart (one series per
+ * machine identity, the 95 % CI of each release's median as error bars),
+ * then latest vs previous release verdicts. Releases are ordered by
+ * release_order (comma-separated, every stored release named once) when
+ * given, else by their commit dates when every release has one, else by
+ * each release's earliest run date (the page says which). */
 int tb_store_dashboard(struct tb_store *st, const char *out_dir, const struct tb_cmp_opts *o,
-                       FILE *log, struct tb_err *err);
+                       const char *release_order, FILE *log, struct tb_err *err);
 
 #endif

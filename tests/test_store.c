@@ -1,15 +1,19 @@
 /* Results store: migrations (empty DB, v1 -> current, newer refused),
  * idempotent ingest, corrupt/truncated files rejected with the DB intact,
- * history, dashboard, and the CLI commands. */
+ * history, dashboard, the CLI commands, and the checks shared with
+ * test_store_pg (store_cases.h): --help, re-adding under another release,
+ * 8 concurrent runners, the dashboard's error bars, axes, order, machines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "report_fixtures.h"
 #include "reports/tb_report.h"
+#include "store_cases.h"
 #include "tb_test.h"
 
 static int sql(const char *db, const char *stmt)
@@ -34,7 +38,8 @@ static void test_migrations(void)
     CHECK(st && tb_store_count(st) == 0);
     tb_store_close(st);
     /* reopening is a no-op */
-    CHECK(tb_store_open(db, &st, &err) == TB_OK && tb_store_schema_version(st) == 2);
+    CHECK(tb_store_open(db, &st, &err) == TB_OK &&
+          tb_store_schema_version(st) == TB_STORE_SCHEMA_VERSION);
     tb_store_close(st);
 
     /* a v1 database with data: migrated, data kept, new column usable */
@@ -51,7 +56,7 @@ static void test_migrations(void)
                   "2.5, '[2.5]');"
                   "PRAGMA user_version = 1;") == SQLITE_OK);
     CHECKF(tb_store_open(db, &st, &err) == TB_OK, "%s", err.msg);
-    CHECK(st && tb_store_schema_version(st) == 2 && tb_store_count(st) == 1);
+    CHECK(st && tb_store_schema_version(st) == TB_STORE_SCHEMA_VERSION && tb_store_count(st) == 1);
     tb_store_close(st);
     CHECK(sql(db, "UPDATE series SET placement = '{}'") == SQLITE_OK);
 
@@ -176,14 +181,14 @@ static void test_ingest(void)
     tb_test_path(dash, sizeof dash, "store-dash", "");
     struct tb_cmp_opts o;
     tb_cmp_opts_default(&o);
-    CHECKF(tb_store_dashboard(st, dash, &o, NULL, &err) == TB_OK, "%s", err.msg);
+    CHECKF(tb_store_dashboard(st, dash, &o, NULL, NULL, &err) == TB_OK, "%s", err.msg);
     char p[700];
     snprintf(p, sizeof p, "%s/index.html", dash);
     txt = fx_slurp(p);
     CHECK(txt && strstr(txt, "c0ffee1 -&gt; c0ffee2") && strstr(txt, "class=\"regression\""));
     CHECK(txt && strstr(txt, "op attention now off target on cpu/cpu"));
-    if (tb_gnuplot_available())
-        CHECK(txt && fx_count(txt, "<svg") == 4); /* 2 profiles x (latency, tokens/s) */
+    /* drawn without gnuplot: 4 configurations x (latency, tokens/s) */
+    CHECKF(txt && fx_count(txt, "<svg") == 8, "%zu", txt ? fx_count(txt, "<svg") : 0);
     free(txt);
     snprintf(p, sizeof p, "%s/index.md", dash);
     txt = fx_slurp(p);
@@ -192,42 +197,103 @@ static void test_ingest(void)
     tb_store_close(st);
 }
 
-static void test_cli(void)
+/* A v2 store (integer kinds) migrated to v3: kinds as text, the indexes
+ * the dashboard and history query by, releases known. */
+static void test_v2_to_v3(void)
 {
-    const char *bin = fx_bin();
-    if (!bin)
-        return;
-    char db[512], run[512], out[512], cmd[4096];
-    tb_test_path(db, sizeof db, "store-cli", ".db");
-    tb_test_path(run, sizeof run, "store-cli-run", "");
-    tb_test_path(out, sizeof out, "store-cli-out", ".txt");
-    struct fx_run f = {.commit = "abc", .scale = 1.0, .n = 10, .seed = 5, .backend = "cpu"};
+    char db[512];
+    tb_test_path(db, sizeof db, "store-v2", ".db");
+    CHECK(sql(db, "CREATE TABLE runs(id INTEGER PRIMARY KEY, run_key TEXT NOT NULL UNIQUE, source "
+                  "TEXT, file_hash TEXT, release TEXT NOT NULL, git_commit TEXT, machine TEXT, "
+                  "run_date TEXT, added_at TEXT NOT NULL);"
+                  "CREATE TABLE series(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL "
+                  "REFERENCES runs(id), key TEXT NOT NULL, profile TEXT, workload TEXT, config "
+                  "TEXT, metric TEXT NOT NULL, unit TEXT, kind INTEGER NOT NULL, n INTEGER NOT "
+                  "NULL, median REAL, samples TEXT NOT NULL, UNIQUE(run_id, key, metric));"
+                  "CREATE INDEX series_metric ON series(metric, profile);"
+                  "ALTER TABLE series ADD COLUMN placement TEXT;"
+                  "INSERT INTO runs VALUES(1, 'k', 's', 'h', 'v0.9', 'c', 'm', 'd', 'a');"
+                  "INSERT INTO series VALUES(1, 1, 'p/w/c', 'p', 'w', 'c', 'itl_ms', 'ms', 0, 1, "
+                  "2.5, '[2.5]', NULL);"
+                  "INSERT INTO series VALUES(2, 1, 'p/w/c', 'p', 'w', 'c', 'placement', '', 3, 0, "
+                  "NULL, '[]', '{}');"
+                  "PRAGMA user_version = 2;") == SQLITE_OK);
+    struct tb_store *st = NULL;
+    struct tb_err err = {0};
+    CHECKF(tb_store_open(db, &st, &err) == TB_OK, "%s", err.msg);
+    CHECK(st && tb_store_schema_version(st) == 3 && tb_store_count(st) == 2);
+    tb_store_close(st);
+    sqlite3 *h = NULL;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    CHECK(sqlite3_prepare_v2(h,
+                             "SELECT group_concat(kind || ':' || typeof(kind), ',') FROM "
+                             "(SELECT kind FROM series ORDER BY id)",
+                             -1, &s, NULL) == SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW);
+    const char *k = (const char *)sqlite3_column_text(s, 0);
+    CHECKF(k && !strcmp(k, "samples:text,placement:text"), "%s", k ? k : "NULL");
+    sqlite3_finalize(s);
+    CHECK(sqlite3_prepare_v2(h,
+                             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                             "('series_metric', 'series_config', 'runs_release')",
+                             -1, &s, NULL) == SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(s, 0) == 3);
+    sqlite3_finalize(s);
+    CHECK(sqlite3_prepare_v2(h, "SELECT name FROM releases", -1, &s, NULL) == SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW);
+    CHECK(!strcmp((const char *)sqlite3_column_text(s, 0), "v0.9"));
+    sqlite3_finalize(s);
+    /* a fresh store's kinds are names too */
+    sqlite3_close(h);
+}
+
+static void test_kinds_are_names(void)
+{
+    char db[512], run[512];
+    tb_test_path(db, sizeof db, "store-kinds", ".db");
+    tb_test_path(run, sizeof run, "store-kinds-run", "");
+    struct fx_run f = {.commit = "k1", .scale = 1.0, .n = 5, .seed = 3, .backend = "cpu"};
     CHECK(fx_write_run(run, &f) == 0);
-    snprintf(cmd, sizeof cmd, "TB_DB='%s' '%s' store add '%s' --release v1.0 > '%s' 2>&1", db, bin,
-             run, out);
-    CHECK(fx_system(cmd) == 0);
-    snprintf(cmd, sizeof cmd, "'%s' store add '%s' --db '%s' > '%s' 2>&1", bin, run, db, out);
-    CHECK(fx_system(cmd) == 0);
-    char *txt = fx_slurp(out);
-    CHECK(txt && strstr(txt, "0 new series, already stored"));
-    free(txt);
-    snprintf(cmd, sizeof cmd, "'%s' history --db '%s' --metric ttft_ms > '%s' 2>&1", bin, db, out);
-    CHECK(fx_system(cmd) == 0);
-    txt = fx_slurp(out);
-    CHECK(txt && strstr(txt, "v1.0") && strstr(txt, "ttft_ms") && fx_count(txt, "\n") == 3);
-    free(txt);
-    snprintf(cmd, sizeof cmd, "'%s' store add /nonexistent --db '%s' > '%s' 2>&1", bin, db, out);
-    CHECK(fx_system(cmd) == 2);
-    snprintf(cmd, sizeof cmd, "'%s' store --db '%s' > '%s' 2>&1", bin, db, out);
-    CHECK(fx_system(cmd) == 2);
-    snprintf(cmd, sizeof cmd, "'%s' dashboard --db '%s' > '%s' 2>&1", bin, db, out);
-    CHECK(fx_system(cmd) == 2); /* -o missing */
+    struct tb_store *st = NULL;
+    struct tb_err err = {0};
+    size_t added = 0;
+    CHECK(tb_store_open(db, &st, &err) == TB_OK && tb_store_add(st, run, NULL, &added, &err) == 0);
+    tb_store_close(st);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK &&
+          sqlite3_prepare_v2(h,
+                             "SELECT group_concat(k, ',') FROM (SELECT DISTINCT kind || ':' || "
+                             "typeof(kind) AS k FROM series ORDER BY 1)",
+                             -1, &s, NULL) == SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW);
+    const char *k = (const char *)sqlite3_column_text(s, 0);
+    CHECKF(k && !strcmp(k, "deterministic:text,placement:text,samples:text,scalar:text"), "%s",
+           k ? k : "NULL");
+    sqlite3_finalize(s);
+    sqlite3_close(h);
 }
 
 int main(void)
 {
     test_migrations();
     test_ingest();
-    test_cli();
+    test_v2_to_v3();
+    test_kinds_are_names();
+    char db[512], scratch[512];
+    tb_test_path(db, sizeof db, "store-cli", ".db");
+    sc_cli(db);
+    tb_test_path(db, sizeof db, "store-conc", ".db");
+    tb_test_path(scratch, sizeof scratch, "store-conc-scratch", ".db");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sc_concurrent(db, scratch);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("8 concurrent runners (SQLite): %.2f s\n",
+           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    tb_test_path(db, sizeof db, "store-dash", ".db");
+    sc_dashboard(db);
     return tb_test_result("test_store");
 }

@@ -25,11 +25,11 @@ static const struct command k_commands[] = {
     {"compare", tb_cli_compare,
      "compare BASE CANDIDATE [--format md|csv|json|junit]: regression gate (exit 1)"},
     {"store", tb_cli_store,
-     "store add RESULTS... [--release R] [--db FILE]: ingest into the SQLite store"},
+     "store add RESULTS... [--release R] [--db STORE]: ingest (SQLite or PostgreSQL)"},
     {"history", tb_cli_history,
-     "history [--metric M] [--profile P] [--db FILE]: medians across releases"},
+     "history [--metric M] [--profile P] [--db STORE]: medians across releases"},
     {"dashboard", tb_cli_dashboard,
-     "dashboard -o DIR [--db FILE]: release trends and latest-vs-previous"},
+     "dashboard -o DIR [--db STORE]: release trends and latest-vs-previous"},
 };
 
 static void usage(FILE *f)
