@@ -314,7 +314,11 @@ static void sc_dashboard(const char *db)
     for (int i = 0; i < 8; i++) {
         snprintf(p, sizeof p, "%s/trend_%d.csv", dash, i);
         char *csv = fx_slurp(p);
-        CHECK(csv && strstr(csv, "release,machine,median,ci95_lo,ci95_hi,runs,values"));
+        CHECK(
+            csv &&
+            strstr(
+                csv,
+                "\"release\",\"machine\",\"median\",\"ci95_lo\",\"ci95_hi\",\"runs\",\"values\""));
         pooled += csv && strstr(csv, ",2,40\n");
         free(csv);
     }

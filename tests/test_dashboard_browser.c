@@ -7,8 +7,8 @@
  * (data-series, data-errbars, data-axis) and what the store holds: 2
  * releases in commit-date order, 2 machines, a bar per release of the
  * latency series of the machine with runs in both, linear axes. No console
- * messages. Skips (77) when chromium is not installed. (The chromium
- * helpers repeat test_report_browser's; tests/tb_browser.h will hold them.) */
+ * messages. Skips (77) when chromium is not installed. The chromium
+ * helpers are tests/tb_browser.h's. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,46 +17,8 @@
 
 #include "report_fixtures.h"
 #include "reports/tb_report.h"
+#include "tb_browser.h"
 #include "tb_test.h"
-
-static int find_chromium(char *out, size_t n)
-{
-    const char *env = getenv("TB_CHROMIUM");
-    if (env && !access(env, X_OK)) {
-        snprintf(out, n, "%s", env);
-        return 1;
-    }
-    static const char *const names[] = {"chromium", "chromium-browser"};
-    const char *path = getenv("PATH");
-    for (int k = 0; k < 2 && path; k++)
-        for (const char *p = path; *p;) {
-            const char *e = strchr(p, ':');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            if (len) {
-                snprintf(out, n, "%.*s/%s", (int)len, p, names[k]);
-                if (!access(out, X_OK))
-                    return 1;
-            }
-            if (!e)
-                break;
-            p = e + 1;
-        }
-    return 0;
-}
-
-static int dump_dom(const char *bin, const char *url, const char *out, const char *log)
-{
-    char prof[512], cmd[8192];
-    tb_test_path(prof, sizeof prof, "chromium-profile", "");
-    snprintf(cmd, sizeof cmd,
-             "mkdir -p '%s' && timeout 120 '%s' --headless --no-sandbox --disable-gpu "
-             "--disable-quic --no-first-run --disable-background-networking "
-             "--disable-component-update --disable-sync --disable-dev-shm-usage "
-             "--user-data-dir='%s' --enable-logging=stderr --v=0 --dump-dom '%s' > '%s' 2> '%s'; "
-             "rc=$?; rm -rf '%s'; exit $rc",
-             prof, bin, prof, url, out, log, prof);
-    return fx_system(cmd);
-}
 
 /* One line per chart: "CHART axis=A declared=D series=S/S' errbars=E/E'
  * drawn=V releases=R1|R2" (S' and E' as declared on the <svg>). */
@@ -93,7 +55,7 @@ static int write_run(const char *dir, const char *commit, double scale, uint64_t
 int main(void)
 {
     char bin[PATH_MAX];
-    if (!find_chromium(bin, sizeof bin)) {
+    if (!tb_browser_find(bin, sizeof bin)) {
         printf("SKIP: chromium not installed (Debian's chromium package, or set TB_CHROMIUM)\n");
         return TB_SKIP_CODE;
     }
@@ -144,7 +106,7 @@ int main(void)
         fclose(p);
     free(html);
     snprintf(url, sizeof url, "file://%s", probe);
-    int rc = dump_dom(bin, url, dom, log);
+    int rc = tb_browser_run(bin, "--dump-dom", url, dom, log);
     char *lg = fx_slurp(log), *d = fx_slurp(dom);
     CHECKF(rc == 0, "chromium exit %d", rc);
     CHECKF(lg && !strstr(lg, ":CONSOLE"), "console messages: %s", lg ? lg : "");
