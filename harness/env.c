@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,8 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <nettle/sha2.h>
 
 #include "harness/tb_results.h"
 
@@ -424,6 +425,27 @@ uint64_t tb_fnv1a64(const void *data, size_t n, uint64_t h)
     return h;
 }
 
+void tb_sha256_format(const unsigned char digest[TB_SHA256_BYTES], char out[TB_HASH_STR_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "sha256:", 7);
+    for (int i = 0; i < TB_SHA256_BYTES; i++) {
+        out[7 + 2 * i] = hex[digest[i] >> 4];
+        out[8 + 2 * i] = hex[digest[i] & 15];
+    }
+    out[7 + 2 * TB_SHA256_BYTES] = '\0';
+}
+
+void tb_sha256_str(const void *data, size_t n, char out[TB_HASH_STR_MAX])
+{
+    struct sha256_ctx c;
+    unsigned char d[TB_SHA256_BYTES];
+    sha256_init(&c);
+    sha256_update(&c, n, data);
+    sha256_digest(&c, sizeof d, d);
+    tb_sha256_format(d, out);
+}
+
 int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err)
 {
     if (!path || !out)
@@ -436,12 +458,13 @@ int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err
         return tb_err_wrap(err, rc, "hash");
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = malloc(CHUNK);
-    uint64_t h = TB_FNV1A64_INIT;
+    struct sha256_ctx c;
+    sha256_init(&c);
     if (!buf)
         rc = tb_err_set(err, TB_ENOMEM, "hash: %s: out of memory", path);
     for (ssize_t got; !rc && (got = read(fd, buf, CHUNK)) != 0;) {
         if (got > 0)
-            h = tb_fnv1a64(buf, (size_t)got, h);
+            sha256_update(&c, (size_t)got, buf);
         else if (errno != EINTR)
             rc = tb_err_set(err, TB_EIO, "hash: %s: read failed: %s", path, strerror(errno));
     }
@@ -449,6 +472,8 @@ int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err
     close(fd);
     if (rc)
         return rc;
-    snprintf(out, TB_HASH_STR_MAX, "fnv1a64:%016" PRIx64, h);
+    unsigned char d[TB_SHA256_BYTES];
+    sha256_digest(&c, sizeof d, d);
+    tb_sha256_format(d, out);
     return TB_OK;
 }

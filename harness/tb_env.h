@@ -4,10 +4,11 @@
  * Anything that cannot be read is recorded as the string
  * "unavailable: <reason>" instead of being left out or guessed.
  *
- * Also a content hash for profiles and model files. It is FNV-1a 64-bit, a
- * fast non-cryptographic hash: it detects accidental changes (a different
- * or truncated model), not deliberate tampering; the string names it
- * ("fnv1a64:<16 hex digits>") so nobody mistakes it for SHA-256. */
+ * Also the provenance hash of profiles, model files and results files:
+ * SHA-256 from nettle, written "sha256:<64 lowercase hex digits>" (the same
+ * form as the environment's topology_hash). FNV-1a 64 stays for internal
+ * non-provenance checksums only (the reference-logits cache key and body
+ * checksum, the results store's run key). */
 #ifndef TB_ENV_H
 #define TB_ENV_H
 
@@ -45,18 +46,24 @@ int tb_env_set_component(json_t *env, const char *name, const char *version, con
 /* Appends {"backend": backend, "device": device} to env["devices"]. */
 int tb_env_add_device(json_t *env, const char *backend, const char *device, struct tb_err *err);
 
-#define TB_FNV1A64_INIT 0xcbf29ce484222325ULL
-/* Streaming FNV-1a 64: h = tb_fnv1a64(chunk, n, h), starting at TB_FNV1A64_INIT. */
 /* The "FIELD: N kB" line of a /proc file (/proc/self/status VmHWM,
  * /proc/meminfo MemTotal): N, or -1 when the file cannot be read (errno set)
  * or has no such line. */
 long long tb_proc_kib(const char *path, const char *field);
 
+#define TB_FNV1A64_INIT 0xcbf29ce484222325ULL
+/* Streaming FNV-1a 64: h = tb_fnv1a64(chunk, n, h), starting at TB_FNV1A64_INIT.
+ * Internal checksums only (see the top of this file), never provenance. */
 uint64_t tb_fnv1a64(const void *data, size_t n, uint64_t h);
 
-#define TB_HASH_STR_MAX 32 /* "fnv1a64:" + 16 hex + NUL fits */
-/* Hashes a regular file's contents (read in 1 MiB chunks) into
- * "fnv1a64:%016x"; a FIFO, directory or device is TB_EIO (tb_file_open_read). */
+#define TB_SHA256_BYTES 32
+#define TB_HASH_STR_MAX 72 /* "sha256:" + 64 hex + NUL */
+/* "sha256:" + the digest in lowercase hex. */
+void tb_sha256_format(const unsigned char digest[TB_SHA256_BYTES], char out[TB_HASH_STR_MAX]);
+/* SHA-256 of n bytes, as "sha256:<hex>". */
+void tb_sha256_str(const void *data, size_t n, char out[TB_HASH_STR_MAX]);
+/* Hashes a regular file's contents (read in 1 MiB chunks) with SHA-256 into
+ * "sha256:<64 hex>"; a FIFO, directory or device is TB_EIO (tb_file_open_read). */
 int tb_file_hash(const char *path, char out[TB_HASH_STR_MAX], struct tb_err *err);
 
 #ifdef __cplusplus

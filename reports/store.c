@@ -388,7 +388,7 @@ static int insert_run(struct tb_store *st, const struct tb_rsrc *src, const char
 static int insert_all(struct tb_store *st, const struct tb_rsrc *src, const char *release,
                       const struct tb_series_set *set, size_t *added, struct tb_err *err)
 {
-    char key[64];
+    char key[TB_HASH_STR_MAX]; /* "fnv1a64:" run key, or a gbench file's "sha256:" hash */
     int rc = run_key(src, key, sizeof key, err);
     if (!release) {
         release = env_str(src, "tierbench", "source_git_commit");

@@ -602,13 +602,43 @@ static void test_env_and_hash(void)
     CHECK(tb_fnv1a64("a", 1, TB_FNV1A64_INIT) == 0xaf63dc4c8601ec8cULL);
     CHECK(tb_fnv1a64("foobar", 6, TB_FNV1A64_INIT) == 0x85944171f73967e8ULL);
     CHECK(tb_fnv1a64("bar", 3, tb_fnv1a64("foo", 3, TB_FNV1A64_INIT)) == 0x85944171f73967e8ULL);
+    /* SHA-256, the provenance hash: FIPS 180-2 known answers for "" and "abc",
+     * in memory and through a file (and a file over one 1 MiB read chunk) */
+    static const char sha_empty[] =
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    static const char sha_abc[] =
+        "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     char p[512], h[TB_HASH_STR_MAX];
+    tb_sha256_str("", 0, h);
+    CHECKF(!strcmp(h, sha_empty), "%s", h);
+    tb_sha256_str("abc", 3, h);
+    CHECKF(!strcmp(h, sha_abc), "%s", h);
+    CHECK(strlen(h) == TB_HASH_STR_MAX - 1);
     tb_test_path(p, sizeof p, "hash", ".bin");
-    append_text(p, "foobar");
-    CHECK(tb_file_hash(p, h, &e) == TB_OK && !strcmp(h, "fnv1a64:85944171f73967e8"));
+    append_text(p, "abc");
+    CHECK(tb_file_hash(p, h, &e) == TB_OK && !strcmp(h, sha_abc));
     tb_test_path(p, sizeof p, "hash-empty", ".bin");
     append_text(p, "");
-    CHECK(tb_file_hash(p, h, &e) == TB_OK && !strcmp(h, "fnv1a64:cbf29ce484222325"));
+    CHECK(tb_file_hash(p, h, &e) == TB_OK && !strcmp(h, sha_empty));
+    /* one million 'a' (FIPS 180-2 test 3) in memory; then a file of more
+     * than one 1 MiB read chunk hashes as the same bytes do in memory */
+    tb_test_path(p, sizeof p, "hash-big", ".bin");
+    const size_t big = (1u << 20) + 4097;
+    char *a = malloc(big + 1);
+    CHECK(a != NULL);
+    if (a) {
+        char m[TB_HASH_STR_MAX];
+        memset(a, 'a', big);
+        tb_sha256_str(a, 1000000, m);
+        CHECKF(!strcmp(m, "sha256:"
+                          "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+               "%s", m);
+        a[big] = '\0';
+        append_text(p, a);
+        tb_sha256_str(a, big, m);
+        CHECK(tb_file_hash(p, h, &e) == TB_OK && !strcmp(h, m));
+        free(a);
+    }
     tb_test_path(p, sizeof p, "hash-missing", ".bin");
     CHECK(tb_file_hash(p, h, &e) == TB_EIO && strstr(e.msg, p));
 }
