@@ -17,6 +17,7 @@
 #include <nettle/sha2.h>
 
 #include "harness/tb_results.h"
+#include "harness/tb_topo.h"
 
 extern char **environ;
 
@@ -199,13 +200,42 @@ static int capture_git(json_t *tb)
 
 /* ---------------------------------------------------------------- cpu */
 
+/* cpu.model from hwloc's CPUModel info, and the environment's topology_hash,
+ * from topology t (NULL: the live host's, loaded here). */
+static int capture_topology(json_t *env, json_t *cpu, const struct tb_topo *t)
+{
+    struct tb_topo *own = NULL;
+    struct tb_err te = {0};
+    if (!t && tb_topo_open_host(&own, &te) == TB_OK)
+        t = own;
+    int bad = 0;
+    if (!t) {
+        bad |= set_new(cpu, "model", unavailable("%s", te.msg));
+        return bad | set_new(env, "topology_hash", unavailable("%s", te.msg));
+    }
+    char model[256], hash[TB_HASH_STR_MAX];
+    if (tb_topo_cpu_model(t, model, sizeof model, &te) == TB_OK)
+        bad |= set_new(cpu, "model", json_string(model));
+    else
+        bad |= set_new(cpu, "model", unavailable("%s", te.msg));
+    if (tb_topo_hash(t, hash, &te) == TB_OK)
+        bad |= set_new(env, "topology_hash", json_string(hash));
+    else
+        bad |= set_new(env, "topology_hash", unavailable("%s", te.msg));
+    tb_topo_free(own);
+    return bad;
+}
+
+/* The ISA flags stay read from /proc/cpuinfo: hwloc has no flags, and the
+ * kernel's list is the honest one (it leaves out what the kernel masked or
+ * cannot save, e.g. AVX-512 without XSAVE support), unlike raw CPUID. */
 static int capture_cpu(json_t *cpu)
 {
     int bad = 0;
     FILE *f = fopen("/proc/cpuinfo", "re");
     char *line = NULL;
     size_t cap = 0;
-    int have_model = 0, have_flags = 0;
+    int have_flags = 0;
     if (f) {
         while (getline(&line, &cap, f) > 0) {
             char *colon = strchr(line, ':');
@@ -216,12 +246,9 @@ static int capture_cpu(json_t *cpu)
                 val++;
             val[strcspn(val, "\n")] = '\0';
             size_t klen = strcspn(line, "\t:");
-            /* x86: "model name"/"flags"; arm64: "Features" (no model name) */
-            if (!have_model && klen == 10 && !strncmp(line, "model name", 10)) {
-                bad |= set_new(cpu, "model", json_string(val));
-                have_model = 1;
-            } else if (!have_flags && ((klen == 5 && !strncmp(line, "flags", 5)) ||
-                                       (klen == 8 && !strncmp(line, "Features", 8)))) {
+            /* x86: "flags"; arm64: "Features" */
+            if (!have_flags && ((klen == 5 && !strncmp(line, "flags", 5)) ||
+                                (klen == 8 && !strncmp(line, "Features", 8)))) {
                 json_t *arr = json_array();
                 for (char *save, *tok = strtok_r(val, " ", &save); arr && tok;
                      tok = strtok_r(NULL, " ", &save))
@@ -234,10 +261,6 @@ static int capture_cpu(json_t *cpu)
         fclose(f);
     }
     int e = errno;
-    if (!have_model)
-        bad |= set_new(cpu, "model",
-                       f ? unavailable("no 'model name' in /proc/cpuinfo")
-                         : unavailable("/proc/cpuinfo: %s", strerror(e)));
     if (!have_flags)
         bad |= set_new(cpu, "isa_flags",
                        f ? unavailable("no 'flags' in /proc/cpuinfo")
@@ -333,6 +356,11 @@ static json_t *add_section(json_t *env, const char *key)
 
 json_t *tb_env_capture(struct tb_err *err)
 {
+    return tb_env_capture_topo(NULL, err);
+}
+
+json_t *tb_env_capture_topo(const struct tb_topo *topo, struct tb_err *err)
+{
     json_t *env = json_object();
     if (!env) {
         tb_err_set(err, TB_ENOMEM, "env: out of memory capturing the environment");
@@ -354,7 +382,9 @@ json_t *tb_env_capture(struct tb_err *err)
         bad |= set_new(build, "c_flags", json_string(TB_C_FLAGS));
         bad |= set_new(build, "build_type", json_string(TB_BUILD_TYPE));
 
+        bad |= set_new(cpu, "model", json_null()); /* keeps model first */
         bad |= capture_cpu(cpu);
+        bad |= capture_topology(env, cpu, topo);
 
         struct utsname u;
         if (uname(&u) == 0) {

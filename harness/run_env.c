@@ -12,7 +12,7 @@
 
 json_t *run_build_env(struct run_ctx *run, struct tb_err *err)
 {
-    json_t *env = tb_env_capture(err);
+    json_t *env = tb_env_capture_topo(run->topo, err);
     if (!env)
         return NULL;
     char v[64];
@@ -96,7 +96,7 @@ json_t *run_build_env_isolated(struct run_ctx *run, struct tb_err *err)
     if (env)
         return env;
     /* the probe itself failed: the run goes on without the device list */
-    env = tb_env_capture(err);
+    env = tb_env_capture_topo(run->topo, err);
     if (env)
         json_object_set_new(env, "devices_unavailable",
                             json_string(wr.outcome == TB_WATCHDOG_TIMEOUT

@@ -29,13 +29,19 @@ extern "C" {
  *               TB_SOURCE_DIR at run time; "unavailable: ..." when git or
  *               the tree is absent)}
  *   build: {compiler, compiler_version_string, c_flags, build_type}
- *   cpu: {model, logical_cpus_online, isa_flags: [..], governor,
- *         cur_freq_khz, max_freq_khz, boost}
+ *   cpu: {model (hwloc's CPUModel info), logical_cpus_online,
+ *         isa_flags: [..] (/proc/cpuinfo flags), governor, cur_freq_khz,
+ *         max_freq_khz, boost}
  *   kernel: {sysname, release, version, machine}
- *   memory_total_kib, hostname, timestamp_utc (ISO 8601),
+ *   topology_hash ("sha256:<64 hex>", tb_topo_hash), memory_total_kib,
+ *   hostname, timestamp_utc (ISO 8601),
  *   components: {} and devices: [] for the hooks below.
- * Returns NULL only on allocation failure (err says so). */
+ * Returns NULL only on allocation failure (err says so). tb_env_capture loads
+ * the live host's topology for cpu.model and topology_hash;
+ * tb_env_capture_topo takes them from topo (NULL: the host's, loaded). */
+struct tb_topo;
 json_t *tb_env_capture(struct tb_err *err);
+json_t *tb_env_capture_topo(const struct tb_topo *topo, struct tb_err *err);
 
 /* Records a library/component version (e.g. "papi", "hwloc"):
  * components[name] = version, or "unavailable: <reason>" when version is

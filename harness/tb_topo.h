@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "harness/tb_env.h"
 #include "kernels/tb_error.h"
 
 #ifdef __cplusplus
@@ -78,6 +79,22 @@ int tb_bind_plan_format(const struct tb_bind_plan *plan, char *buf, size_t n);
 int tb_topo_bind_current_thread(struct tb_topo *t, int pu_os, int *observed_os, struct tb_err *err);
 /* Where the calling thread last ran (OS index), or a negative code. */
 int tb_topo_current_pu(struct tb_topo *t, int *pu_os, struct tb_err *err);
+
+/* The CPU model from hwloc's "CPUModel" info attribute (each Package's,
+ * else the root object's), into buf; packages of different models are
+ * joined with " + ". TB_EUNSUPPORTED with the reason in err when hwloc has
+ * none (e.g. a synthetic topology). */
+int tb_topo_cpu_model(const struct tb_topo *t, char *buf, size_t n, struct tb_err *err);
+
+/* The topology's identity: "sha256:<64 hex>" of a canonical depth-first
+ * walk of the object tree (per object: type, depth, OS and logical index,
+ * subtype, cpuset, nodeset, cache size/depth/line size/associativity/type,
+ * a NUMA node's memory in whole GiB, a group's depth, and the CPU
+ * vendor/family/model/stepping infos). Volatile or non-hardware facts (free
+ * memory, huge page counts, OS and host names, hwloc version, process name)
+ * are left out, so two loads of one machine hash the same. An hwloc upgrade
+ * that discovers different objects changes it. */
+int tb_topo_hash(const struct tb_topo *t, char out[TB_HASH_STR_MAX], struct tb_err *err);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/sha2.h>
+
+#include "harness/tb_env.h"
 #include "harness/tb_profile.h"
 
 struct tb_topo {
@@ -322,4 +325,141 @@ int tb_topo_bind_current_thread(struct tb_topo *tt, int pu_os, int *observed_os,
     if (!observed_os)
         return TB_OK;
     return tb_topo_current_pu(tt, observed_os, err);
+}
+
+/* --------------------------------------------------- machine identity */
+
+int tb_topo_cpu_model(const struct tb_topo *tt, char *buf, size_t n, struct tb_err *err)
+{
+    hwloc_topology_t t = tt->topo;
+    const char *seen[8];
+    int n_seen = 0;
+    size_t len = 0;
+    if (n)
+        buf[0] = '\0';
+    /* hwloc's x86 and Linux backends put CPUModel on each Package; some
+     * others on the root object only */
+    for (hwloc_obj_t p = NULL; (p = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_PACKAGE, p));) {
+        const char *m = hwloc_obj_get_info_by_name(p, "CPUModel");
+        int dup = !m || !*m;
+        for (int i = 0; !dup && i < n_seen; i++)
+            dup = !strcmp(seen[i], m);
+        if (dup || n_seen == (int)(sizeof seen / sizeof *seen))
+            continue;
+        seen[n_seen++] = m;
+    }
+    if (!n_seen) {
+        const char *m = hwloc_obj_get_info_by_name(hwloc_get_root_obj(t), "CPUModel");
+        if (m && *m)
+            seen[n_seen++] = m;
+    }
+    if (!n_seen)
+        return tb_err_set(err, TB_EUNSUPPORTED,
+                          "hwloc %s reports no CPUModel info on the package or machine objects",
+                          hwloc_topology_is_thissystem(t) ? "topology of this host"
+                                                          : "XML/synthetic topology");
+    /* packages of different models (rare) are joined: "A + B" */
+    for (int i = 0; i < n_seen; i++) {
+        const char *m = seen[i];
+        size_t ml = strlen(m);
+        while (*m == ' ')
+            m++, ml--;
+        while (ml && m[ml - 1] == ' ')
+            ml--;
+        int w = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, "%s%.*s",
+                         i ? " + " : "", (int)ml, m);
+        len += (size_t)(w > 0 ? w : 0);
+    }
+    return TB_OK;
+}
+
+/* The canonical description hashed by tb_topo_hash is a sequence of
+ * "key=value;" items, one group per object in a depth-first walk (memory
+ * children, then normal children), each group closed by ")". */
+static void id_str(struct sha256_ctx *c, const char *k, const char *v)
+{
+    sha256_update(c, strlen(k), (const uint8_t *)k);
+    sha256_update(c, 1, (const uint8_t *)"=");
+    sha256_update(c, strlen(v), (const uint8_t *)v);
+    sha256_update(c, 1, (const uint8_t *)";");
+}
+
+static void id_num(struct sha256_ctx *c, const char *k, long long v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", v);
+    id_str(c, k, b);
+}
+
+static int id_set(struct sha256_ctx *c, const char *k, hwloc_const_bitmap_t s)
+{
+    char *text = NULL;
+    if (!s)
+        return 0;
+    if (hwloc_bitmap_list_asprintf(&text, s) < 0)
+        return -1;
+    id_str(c, k, text);
+    free(text);
+    return 0;
+}
+
+/* Info attributes that describe the hardware. Left out on purpose: the OS
+ * and host names, kernel release, hwloc version, process name, cgroup and
+ * backend (they change without the machine changing; the host name is its
+ * own part of the dashboard's machine identity). */
+static const char *const k_id_infos[] = {"CPUVendor",       "CPUFamilyNumber", "CPUModelNumber",
+                                         "CPUModel",        "CPUStepping",     "CPUImplementer",
+                                         "CPUArchitecture", "CPUVariant",      "CPUPartNumber",
+                                         "CPURevision",     "Inclusive",       NULL};
+
+static int id_walk(struct sha256_ctx *c, hwloc_obj_t o)
+{
+    id_str(c, "type", hwloc_obj_type_string(o->type));
+    id_num(c, "depth", o->depth);
+    id_num(c, "os_index", o->os_index == HWLOC_UNKNOWN_INDEX ? -1 : (long long)o->os_index);
+    id_num(c, "logical_index", o->logical_index);
+    if (o->subtype)
+        id_str(c, "subtype", o->subtype);
+    int bad = id_set(c, "cpuset", o->cpuset) || id_set(c, "nodeset", o->nodeset);
+    if (hwloc_obj_type_is_cache(o->type) && o->attr) {
+        const struct hwloc_cache_attr_s *ca = &o->attr->cache;
+        id_num(c, "cache_size", (long long)ca->size);
+        id_num(c, "cache_depth", ca->depth);
+        id_num(c, "cache_linesize", ca->linesize);
+        id_num(c, "cache_associativity", ca->associativity);
+        id_num(c, "cache_type", ca->type);
+    }
+    /* a node's MemTotal moves by a few MiB between kernels and boots
+     * (reservations), so memory counts in whole GiB, rounded */
+    if (o->type == HWLOC_OBJ_NUMANODE && o->attr)
+        id_num(c, "local_memory_gib",
+               (long long)((o->attr->numanode.local_memory + (1ull << 29)) >> 30));
+    if (o->type == HWLOC_OBJ_GROUP && o->attr)
+        id_num(c, "group_depth", o->attr->group.depth);
+    for (const char *const *k = k_id_infos; *k; k++) {
+        const char *v = hwloc_obj_get_info_by_name(o, *k);
+        if (v)
+            id_str(c, *k, v);
+    }
+    id_num(c, "arity", o->arity);
+    id_num(c, "memory_arity", o->memory_arity);
+    for (hwloc_obj_t ch = o->memory_first_child; !bad && ch; ch = ch->next_sibling)
+        bad = id_walk(c, ch);
+    for (hwloc_obj_t ch = o->first_child; !bad && ch; ch = ch->next_sibling)
+        bad = id_walk(c, ch);
+    sha256_update(c, 1, (const uint8_t *)")");
+    return bad;
+}
+
+int tb_topo_hash(const struct tb_topo *tt, char out[TB_HASH_STR_MAX], struct tb_err *err)
+{
+    struct sha256_ctx c;
+    sha256_init(&c);
+    id_str(&c, "tierbench-topology", "1"); /* bump when the description changes */
+    if (id_walk(&c, hwloc_get_root_obj(tt->topo)))
+        return tb_err_set(err, TB_ENOMEM, "topology hash: out of memory");
+    unsigned char d[TB_SHA256_BYTES];
+    sha256_digest(&c, sizeof d, d);
+    tb_sha256_format(d, out);
+    return TB_OK;
 }

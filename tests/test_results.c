@@ -21,6 +21,7 @@
 #include "harness/run_internal.h"
 #include "harness/tb_results.h"
 #include "harness/tb_results_csv.h"
+#include "harness/tb_topo.h"
 #include "tb_test.h"
 
 /* ---- small helpers */
@@ -573,6 +574,31 @@ static void test_env_and_hash(void)
           (json_is_string(dirty) && !strncmp(json_string_value(dirty), "unavailable: ", 13)));
     json_t *cpu = json_object_get(env, "cpu");
     CHECK(json_is_string(json_object_get(cpu, "model")));
+    /* the model is hwloc's CPUModel (or why not), the topology hash SHA-256 */
+    const char *th = json_string_value(json_object_get(env, "topology_hash"));
+    CHECKF(th && ((strlen(th) == 71 && !strncmp(th, "sha256:", 7)) ||
+                  !strncmp(th, "unavailable: ", 13)),
+           "%s", th ? th : "(none)");
+    {
+        struct tb_topo *t = NULL;
+        CHECK(tb_topo_open_xml(TB_SOURCE_DIR "/tests/data/hwloc/cpumodel.xml", &t, &e) == TB_OK);
+        json_t *xe = t ? tb_env_capture_topo(t, &e) : NULL;
+        char want[TB_HASH_STR_MAX] = "";
+        CHECK(t && tb_topo_hash(t, want, &e) == TB_OK);
+        const char *xm = json_string_value(json_object_get(json_object_get(xe, "cpu"), "model"));
+        const char *xh = json_string_value(json_object_get(xe, "topology_hash"));
+        CHECKF(xm && !strcmp(xm, "Test CPU 9000 @ 2.00GHz"), "%s", xm ? xm : "");
+        CHECKF(xh && want[0] && !strcmp(xh, want), "%s vs %s", xh ? xh : "", want);
+        json_decref(xe);
+        tb_topo_free(t);
+        /* a synthetic topology has no CPUModel: "unavailable: <reason>" */
+        CHECK(tb_topo_open_synthetic("pack:1 core:2 pu:1", &t, &e) == TB_OK);
+        xe = t ? tb_env_capture_topo(t, &e) : NULL;
+        const char *m = json_string_value(json_object_get(json_object_get(xe, "cpu"), "model"));
+        CHECKF(m && !strncmp(m, "unavailable: ", 13) && strstr(m, "CPUModel"), "%s", m ? m : "");
+        json_decref(xe);
+        tb_topo_free(t);
+    }
     json_t *gov = json_object_get(cpu, "governor");
     CHECK(json_is_string(gov)); /* a name, or "unavailable: <reason>" */
     json_t *freq = json_object_get(cpu, "cur_freq_khz");

@@ -141,10 +141,110 @@ static void test_host(void)
     tb_topo_free(t);
 }
 
+/* The topology hash of a synthetic description or an XML file ("" on error). */
+static void topo_hash_of(const char *src, int xml, char out[TB_HASH_STR_MAX])
+{
+    struct tb_topo *t = NULL;
+    struct tb_err err = {0};
+    int rc = xml ? tb_topo_open_xml(src, &t, &err) : tb_topo_open_synthetic(src, &t, &err);
+    out[0] = '\0';
+    CHECKF(rc == 0, "%s: %s", src, err.msg);
+    if (rc)
+        return;
+    rc = tb_topo_hash(t, out, &err);
+    CHECKF(rc == 0, "%s: %s", src, err.msg);
+    tb_topo_free(t);
+}
+
+static int is_sha256(const char *h)
+{
+    if (strlen(h) != 71 || strncmp(h, "sha256:", 7))
+        return 0;
+    for (int i = 7; i < 71; i++)
+        if (!strchr("0123456789abcdef", h[i]))
+            return 0;
+    return 1;
+}
+
+/* Machine identity: the same topology hashes the same however often it is
+ * loaded and whichever way (synthetic or its XML export); any change of
+ * shape, numbering, cache, memory or CPU model changes the hash. */
+static void test_identity(void)
+{
+    static const char base[] =
+        "pack:2 [numa(memory=8GB)] l3:1(size=32MB) core:4 l2:1(size=1MB) l1d:1(size=48KB) pu:2";
+    static const char *const variants[] = {
+        "pack:2 [numa(memory=8GB)] l3:1(size=32MB) core:4 l2:1(size=1MB) l1d:1(size=48KB) pu:1",
+        "pack:2 [numa(memory=8GB)] l3:1(size=32MB) core:4 l2:1(size=2MB) l1d:1(size=48KB) pu:2",
+        "pack:2 [numa(memory=16GB)] l3:1(size=32MB) core:4 l2:1(size=1MB) l1d:1(size=48KB) pu:2",
+        "pack:1 [numa(memory=16GB)] l3:1(size=32MB) core:8 l2:1(size=1MB) l1d:1(size=48KB) pu:2",
+        "pack:2 [numa(memory=8GB)] l3:2(size=16MB) core:2 l2:1(size=1MB) l1d:1(size=48KB) pu:2",
+        "pack:2 [numa(memory=8GB)] l3:1(size=32MB) core:4 l2:1(size=1MB) l1d:1(size=48KB) "
+        "pu:2(indexes=0,8,1,9,2,10,3,11,4,12,5,13,6,14,7,15)",
+    };
+    enum { NV = sizeof variants / sizeof *variants };
+    char h1[TB_HASH_STR_MAX], h2[TB_HASH_STR_MAX], hv[NV][TB_HASH_STR_MAX];
+    topo_hash_of(base, 0, h1);
+    topo_hash_of(base, 0, h2);
+    CHECKF(is_sha256(h1), "'%s'", h1);
+    CHECKF(!strcmp(h1, h2), "two loads: %s vs %s", h1, h2);
+    for (int i = 0; i < NV; i++) {
+        topo_hash_of(variants[i], 0, hv[i]);
+        CHECKF(is_sha256(hv[i]) && strcmp(hv[i], h1), "variant %d hashes as the base: %s", i,
+               hv[i]);
+        for (int j = 0; j < i; j++)
+            CHECKF(strcmp(hv[i], hv[j]), "variants %d and %d hash the same", i, j);
+    }
+
+    /* an XML export hashes as the synthetic topology it was exported from;
+     * adding only a CPU model changes the hash */
+    char hx[TB_HASH_STR_MAX], hs[TB_HASH_STR_MAX], hm[TB_HASH_STR_MAX], hm2[TB_HASH_STR_MAX];
+    topo_hash_of(TB_SOURCE_DIR "/tests/data/hwloc/smt-interleaved.xml", 1, hx);
+    topo_hash_of("pack:1 [numa(memory=16GB)] l3:1(size=16MB) core:4 l2:1(size=512KB) "
+                 "l1d:1(size=32KB) pu:2(indexes=0,4,1,5,2,6,3,7)",
+                 0, hs);
+    CHECKF(is_sha256(hx) && !strcmp(hx, hs), "xml %s vs synthetic %s", hx, hs);
+    topo_hash_of(TB_SOURCE_DIR "/tests/data/hwloc/cpumodel.xml", 1, hm);
+    topo_hash_of(TB_SOURCE_DIR "/tests/data/hwloc/cpumodel.xml", 1, hm2);
+    CHECKF(is_sha256(hm) && strcmp(hm, hx) && !strcmp(hm, hm2), "cpumodel.xml %s", hm);
+
+    /* the CPU model is hwloc's CPUModel info (trimmed); a topology without
+     * one says why */
+    struct tb_topo *t = NULL;
+    struct tb_err err = {0};
+    char model[128];
+    CHECK(tb_topo_open_xml(TB_SOURCE_DIR "/tests/data/hwloc/cpumodel.xml", &t, &err) == 0);
+    if (t) {
+        CHECK(tb_topo_cpu_model(t, model, sizeof model, &err) == TB_OK);
+        CHECKF(!strcmp(model, "Test CPU 9000 @ 2.00GHz"), "'%s'", model);
+        CHECK(tb_topo_cpu_model(t, model, 5, &err) == TB_OK && !strcmp(model, "Test"));
+        tb_topo_free(t);
+    }
+    CHECK(tb_topo_open_synthetic(base, &t, &err) == 0);
+    if (t) {
+        CHECK(tb_topo_cpu_model(t, model, sizeof model, &err) == TB_EUNSUPPORTED);
+        CHECKF(strstr(err.msg, "CPUModel") && strstr(err.msg, "synthetic"), "%s", err.msg);
+        tb_topo_free(t);
+    }
+
+    /* the live host: stable across two loads */
+    struct tb_topo *a = NULL, *b = NULL;
+    CHECK(tb_topo_open_host(&a, &err) == 0 && tb_topo_open_host(&b, &err) == 0);
+    if (a && b) {
+        CHECK(tb_topo_hash(a, h1, &err) == 0 && tb_topo_hash(b, h2, &err) == 0);
+        CHECKF(is_sha256(h1) && !strcmp(h1, h2), "host: %s vs %s", h1, h2);
+        int mrc = tb_topo_cpu_model(a, model, sizeof model, &err);
+        printf("host topology %s, CPU model %s\n", h1, mrc ? err.msg : model);
+    }
+    tb_topo_free(a);
+    tb_topo_free(b);
+}
+
 int main(void)
 {
     test_synthetic();
     test_xml();
     test_host();
+    test_identity();
     return tb_test_result("test_topo");
 }
