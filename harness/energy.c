@@ -2,6 +2,7 @@
  * external power traces behind one vtable. */
 #include "harness/tb_energy.h"
 
+#include <csv.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
@@ -478,60 +479,113 @@ static const struct tb_energy_ops k_nvml_ops = {"nvml", nvml_start, nvml_stop, n
 
 /* ------------------------------------------------------------ trace */
 
+/* One trace line as libcsv splits it: up to two numeric fields. */
+struct trace_row {
+    int fields, rows;
+    double v[2];
+    int ok[2];     /* the field is a whole finite number (spaces around allowed) */
+    int prefix[2]; /* the field starts with a number (a header's does not) */
+};
+
+static void trace_field(void *s, size_t len, void *data)
+{
+    struct trace_row *r = data;
+    const int i = r->fields++;
+    if (i >= 2)
+        return;
+    /* CSV_APPEND_NULL: s is NUL-terminated; a NUL inside was refused before */
+    const char *text = s ? s : "";
+    char *end;
+    errno = 0;
+    r->v[i] = strtod(text, &end);
+    r->prefix[i] = end != text;
+    while (isspace((unsigned char)*end))
+        end++;
+    r->ok[i] = end != text && (size_t)(end - text) == len && errno == 0 && isfinite(r->v[i]);
+}
+
+static void trace_row_end(int c, void *data)
+{
+    (void)c;
+    ((struct trace_row *)data)->rows++;
+}
+
+/* Splits one line (a trailing '\r' of CRLF ends the row) with libcsv: 0, or
+ * the libcsv error code (CSV_EPARSE: a stray or unterminated quote). */
+static int trace_split(struct csv_parser *p, const char *line, size_t len, struct trace_row *r)
+{
+    memset(r, 0, sizeof *r);
+    if (csv_parse(p, line, len, trace_field, trace_row_end, r) != len)
+        return csv_error(p);
+    return csv_fini(p, trace_field, trace_row_end, r) ? csv_error(p) : 0;
+}
+
+/* Adds the trapezoid of segment [pt, t] (power pw -> w) clipped to [t0, t1]. */
+static double trace_segment(double pt, double pw, double t, double w, double t0, double t1)
+{
+    double a = t0 > pt ? t0 : pt, b = t1 < t ? t1 : t;
+    if (!(a < b))
+        return 0;
+    /* fractions in [0, 1], not a slope: a steep segment over a tiny time step
+     * must not overflow to inf (and inf * 0 to NaN) */
+    double dt = t - pt;
+    double pa = pw + (w - pw) * ((a - pt) / dt), pb = pw + (w - pw) * ((b - pt) / dt);
+    return (0.5 * pa + 0.5 * pb) * (b - a);
+}
+
 /* Streams the CSV once: sum of the trapezoids of each segment clipped to
- * [t0, t1], power linear within a segment. */
+ * [t0, t1], power linear within a segment. Lines come whole under the line
+ * cap (tb_lines); blank lines and '#' comments are skipped before libcsv
+ * splits the fields, so a comment's quotes or commas never reach it; a
+ * quoted field cannot span lines (a sample is one line). */
 int tb_energy_trace_integrate(const char *path, double t0, double t1, double *joules,
                               struct tb_err *err)
 {
     if (!(t1 >= t0))
         return tb_err_set(err, TB_EINVAL, "trace %s: window end %.6f before start %.6f", path, t1,
                           t0);
+    struct csv_parser csv;
+    if (csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+        return tb_err_set(err, TB_ENOMEM, "trace %s: out of memory", path);
     /* whole lines under the line cap: a fixed buffer would split a long
      * comment, an unbounded one would take a 1 GB line whole */
     struct tb_lines lr;
     int rc = tb_lines_open(&lr, path, 0, err);
-    if (rc)
+    if (rc) {
+        csv_free(&csv);
         return tb_err_wrap(err, rc, "trace");
+    }
     int n_content = 0, have_prev = 0;
-    size_t lineno = 0;
     double pt = 0, pw = 0, first = 0, sum = 0;
     char *line;
     size_t len;
     while ((rc = tb_lines_next(&lr, &line, &len, err)) == 1) {
         rc = TB_OK;
-        lineno = lr.line_no;
+        const size_t lineno = lr.line_no;
         if (strlen(line) != len) {
             rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: NUL byte in the line", path, lineno);
             break;
         }
-        char *s = line;
+        const char *s = line;
         while (isspace((unsigned char)*s))
             s++;
         if (!*s || *s == '#')
             continue;
         n_content++;
-        char *end;
-        errno = 0;
-        double t = strtod(s, &end);
-        if (end == s && n_content == 1)
-            continue; /* header: the first line that is not blank or a comment */
-        char *p = end;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        double w = 0;
-        int ok = end != s && *p == ',';
-        if (ok) {
-            char *q = p + 1;
-            w = strtod(q, &end);
-            ok = end != q;
-            while (ok && isspace((unsigned char)*end))
-                end++;
-            ok = ok && *end == '\0' && errno == 0 && isfinite(t) && isfinite(w);
+        struct trace_row r;
+        const int crc = trace_split(&csv, line, len, &r);
+        if (crc) {
+            rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: not CSV (%s), expected 'timestamp_s,watts'",
+                            path, lineno, csv_strerror(crc));
+            break;
         }
-        if (!ok) {
+        if (n_content == 1 && r.fields >= 1 && !r.prefix[0])
+            continue; /* header: the first line that is not blank or a comment */
+        if (r.rows != 1 || r.fields != 2 || !r.ok[0] || !r.ok[1]) {
             rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: expected 'timestamp_s,watts'", path, lineno);
             break;
         }
+        const double t = r.v[0], w = r.v[1];
         if (w < 0) {
             rc = tb_err_set(err, TB_EFORMAT, "%s:%zu: negative power %g W", path, lineno, w);
             break;
@@ -541,23 +595,16 @@ int tb_energy_trace_integrate(const char *path, double t0, double t1, double *jo
                             t, pt);
             break;
         }
-        if (!have_prev) {
+        if (!have_prev)
             first = t;
-        } else {
-            double a = t0 > pt ? t0 : pt, b = t1 < t ? t1 : t;
-            if (a < b) {
-                /* fractions in [0, 1], not a slope: a steep segment over a
-                 * tiny time step must not overflow to inf (and inf * 0 to NaN) */
-                double dt = t - pt;
-                double pa = pw + (w - pw) * ((a - pt) / dt), pb = pw + (w - pw) * ((b - pt) / dt);
-                sum += (0.5 * pa + 0.5 * pb) * (b - a);
-            }
-        }
+        else
+            sum += trace_segment(pt, pw, t, w, t0, t1);
         have_prev = 1;
         pt = t;
         pw = w;
     }
     tb_lines_close(&lr);
+    csv_free(&csv);
     if (rc)
         return rc;
     if (!have_prev)

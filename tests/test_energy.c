@@ -100,6 +100,8 @@ static void test_powercap_fake(void)
     tb_energy_free(m);
 }
 
+static void test_trace_csv_forms(const char *p);
+
 static void test_trace_fixture(void)
 {
     struct tb_err err = {0};
@@ -139,6 +141,65 @@ static void test_trace_fixture(void)
     CHECK(tb_energy_trace_integrate(bad, 1.0, 2.0, &j, &err) == TB_EFORMAT);
     CHECKF(strstr(err.msg, ":2:") != NULL, "%s", err.msg);
     CHECK(tb_energy_trace_integrate("/nonexistent/trace.csv", 1, 2, &j, &err) == TB_EIO);
+    test_trace_csv_forms(bad);
+}
+
+/* Writes text to path and integrates it over [100, 104]: the fixture's
+ * samples in another CSV form must give its 55 J. */
+static int trace_text(const char *path, const char *text, double *j, struct tb_err *err)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f)
+        return -1;
+    fputs(text, f);
+    fclose(f);
+    *j = -1;
+    return tb_energy_trace_integrate(path, 100.0, 104.0, j, err);
+}
+
+/* The trace is read through libcsv: quoted fields, CRLF line ends, a last
+ * line without its newline and spaces around fields are the same samples;
+ * a broken quote, a third field or a comment full of quotes and commas are
+ * handled line by line, with the file and line in every error. */
+static void test_trace_csv_forms(const char *p)
+{
+    static const char *const same[] = {
+        "\"timestamp_s\",\"watts\"\n\"100.0\",\"10\"\n101.0,\"20\"\n\"102.0\",20\n104.0,0\n",
+        "timestamp_s,watts\r\n100.0,10\r\n101.0,20\r\n102.0,20\r\n104.0,0\r\n",
+        "timestamp_s,watts\n100.0,10\n101.0,20\n102.0,20\n104.0,0",
+        "timestamp_s,watts\r\n100.0,10\r\n101.0,20\r\n102.0,20\r\n\"104.0\",\"0\"",
+        "# \"quoted\", comma, and \"unterminated\n  timestamp_s , watts\n 100.0 , 10 \n"
+        "\t101.0,\t20\n\n102.0,20\n# trailing comment, \"x\"\n104.0,0\n",
+        "100.0,10\n101.0,20\n102.0,20\n104.0,0\n", /* no header */
+    };
+    struct tb_err err = {0};
+    double j;
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        int rc = trace_text(p, same[i], &j, &err);
+        CHECKF(rc == 0 && near(j, 55.0), "form %zu: rc %d, %.9f J (%s)", i, rc, j, err.msg);
+    }
+    static const struct {
+        const char *text, *where, *what;
+    } bad[] = {
+        {"timestamp_s,watts\n100.0,10\n\"101.0,20\n104.0,0\n", ":3:", "not CSV"},
+        {"timestamp_s,watts\n100.0,10\n101\"0,20\n104.0,0\n", ":3:", "not CSV"},
+        {"timestamp_s,watts\n100.0,10\n101.0,20,3\n104.0,0\n", ":3:", "timestamp_s,watts"},
+        {"timestamp_s,watts\n100.0,10\n101.0\n104.0,0\n", ":3:", "timestamp_s,watts"},
+        {"timestamp_s,watts\r\n100.0,10\r\n101.0,20\r102.0,20\r\n104.0,0\r\n",
+         ":3:", "timestamp_s,watts"},
+        {"timestamp_s,watts\n100.0,10\n\"101.0\",\"\"\n104.0,0\n", ":3:", "timestamp_s,watts"},
+        {"timestamp_s,watts\n100.0,10\n101.0,nan\n104.0,0\n", ":3:", "timestamp_s,watts"},
+        {"timestamp_s,watts\n100.0,10\n101.0,\"-5\"\n104.0,0", ":3:", "negative power"},
+        {"timestamp_s,watts\r\n100.0,10\r\n104.0,0\r\n103.0,1", ":4:", "not after"},
+        {"timestamp_s,watts\n# only a header\n", "no samples", "trace"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc = trace_text(p, bad[i].text, &j, &err);
+        CHECKF(rc == TB_EFORMAT && strstr(err.msg, bad[i].where) && strstr(err.msg, bad[i].what) &&
+                   strstr(err.msg, p),
+               "bad %zu: rc %d: %s", i, rc, err.msg);
+    }
 }
 
 /* The trace meter windows a live run in CLOCK_REALTIME. */
