@@ -14,8 +14,10 @@
  *   nvml      libnvidia-ml.so.1 loaded at run time (dlopen);
  *             nvmlDeviceGetTotalEnergyConsumption summed over all GPUs.
  *   trace:F   external power trace (lab power analyser, battery monitor):
- *             CSV lines "timestamp_s,watts" (header line and '#' comments
- *             allowed), timestamps CLOCK_REALTIME epoch seconds, strictly
+ *             CSV lines "timestamp_s,watts" read with libcsv (quoted
+ *             fields, CRLF and a last line without newline accepted; a
+ *             header line and '#' comment lines allowed; one sample a
+ *             line), timestamps CLOCK_REALTIME epoch seconds, strictly
  *             increasing. Power is linear between samples and integrated
  *             (trapezoid) over the run window, interpolated at its edges.
  *             The file is read at stop; a window outside the trace is an
