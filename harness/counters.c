@@ -125,6 +125,17 @@ int tb_counters_create(const char *events, unsigned flags, struct tb_counters **
     int cid = PAPI_get_component_index("perf_event");
     if (cid < 0)
         cid = 0;
+    /* PAPI starts without its perf_event component where libpfm4 does not
+     * know the CPU (seen: AMD family 0x1a in a VM): every event, software ones
+     * included, is then missing, and the component says why */
+    const PAPI_component_info_t *ci = PAPI_get_component_info(cid);
+    if (ci && ci->disabled) {
+        snprintf(why, sizeof why, "PAPI component %.20s disabled: %.100s", ci->name,
+                 ci->disabled_reason[0] ? ci->disabled_reason : PAPI_strerror(ci->disabled));
+        disable_all(c, why);
+        *out = c;
+        return TB_OK;
+    }
     if ((rc = PAPI_create_eventset(&c->eventset)) != PAPI_OK ||
         (rc = PAPI_assign_eventset_component(c->eventset, cid)) != PAPI_OK) {
         snprintf(why, sizeof why, "PAPI event set: %s", PAPI_strerror(rc));

@@ -37,7 +37,7 @@ int main(void)
     if (rc)
         return tb_test_result("test_counters");
     if (tb_counters_disabled_reason(c)) {
-        printf("SKIP: PAPI cannot initialise: %s\n", tb_counters_disabled_reason(c));
+        printf("SKIP: PAPI counters unavailable: %s\n", tb_counters_disabled_reason(c));
         CHECK(!tb_counters_find(c, "perf::TASK-CLOCK")->available);
         tb_counters_free(c);
         return TB_SKIP_CODE;
