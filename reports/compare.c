@@ -152,7 +152,7 @@ static int identical(const double *a, size_t na, const double *b, size_t nb)
  * tell a change from noise). A scalar that did not move stays no-change:
  * the record's own sampled metric carries the statistical verdict. */
 static void too_few(struct tb_cmp_row *row, enum tb_series_kind kind, int big, size_t need,
-                    double alpha)
+                    const struct tb_cmp_opts *o)
 {
     const size_t nb = row->n_base, nc = row->n_cand;
     if (kind == TB_SERIES_SCALAR && !big) {
@@ -177,8 +177,9 @@ static void too_few(struct tb_cmp_row *row, enum tb_series_kind kind, int big, s
     else
         snprintf(row->note, sizeof row->note,
                  "too few samples: %s with %zu vs %zu sample(s) cannot be told from noise, however "
-                 "large; need >= %zu per side (Mann-Whitney at alpha %g; run --reps %zu)",
-                 what, nb, nc, need, alpha, need);
+                 "large; need >= %zu per side (Mann-Whitney at alpha %g; %s%zu)",
+                 what, nb, nc, need, o->alpha,
+                 o->gbench ? "--benchmark_repetitions=" : "run --reps ", need);
 }
 
 /* Enough samples: the Mann-Whitney U test and the effect-size threshold;
@@ -309,7 +310,7 @@ static int decide_values(const double *base, size_t nb, const double *cand, size
     }
     const size_t need = need_min(o);
     if (nb < need || nc < need) {
-        too_few(row, kind, big, need, o->alpha);
+        too_few(row, kind, big, need, o);
         return TB_OK;
     }
     return tested(base, nb, cand, nc, big, dir, o, row, err);
@@ -487,9 +488,20 @@ static void follow_samples(struct tb_cmp_result *out, const struct tb_series_set
             const struct tb_cmp_row *t = &out->rows[j];
             const struct tb_series *ts = tb_series_find(base, t->key, t->metric);
             if (j == i || strcmp(t->key, w->key) || !ts || ts->kind != TB_SERIES_SAMPLES ||
-                t->verdict == TB_V_INCONCLUSIVE || t->verdict == TB_V_MISSING ||
-                t->verdict == TB_V_NEW)
+                t->verdict == TB_V_MISSING || t->verdict == TB_V_NEW)
                 continue;
+            if (t->verdict == TB_V_INCONCLUSIVE) {
+                /* more samples of that metric decide this one too */
+                w->need = t->need;
+                char need[64] = "";
+                if (t->need)
+                    snprintf(need, sizeof need, ": need >= %zu samples per side there", t->need);
+                snprintf(w->note, sizeof w->note,
+                         "one value per run, derived from the %s samples (%zu vs %zu), which "
+                         "cannot decide either%s",
+                         t->metric, t->n_base, t->n_cand, need);
+                break;
+            }
             w->verdict = t->verdict;
             w->need = 0;
             snprintf(w->note, sizeof w->note,

@@ -118,6 +118,8 @@ struct tb_cmp_opts {
     size_t min_samples;       /* fewer in either set -> inconclusive (default 5) */
     int allow_inconclusive;   /* the gate passes inconclusive metrics */
     int allow_missing;        /* the gate passes metrics missing in the candidate */
+    int gbench;               /* Google Benchmark inputs: hints name
+                               * --benchmark_repetitions instead of run --reps */
     size_t n_thr;
     struct {
         char metric[64];

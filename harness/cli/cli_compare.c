@@ -544,6 +544,7 @@ int tb_cli_compare(int argc, char **argv)
                         "cannot compare a Google Benchmark file with tierbench results (%s vs %s)",
                         paths[0], paths[1]);
     int code = TB_EXIT_USAGE;
+    o.gbench = gb[0];
     if (rc)
         fprintf(stderr, "compare: %s\n", err.msg);
     else
