@@ -115,16 +115,12 @@ static size_t scaled_need(size_t nb, size_t nc, double factor)
     return (size_t)want > floor_n ? (size_t)want : floor_n;
 }
 
-/* tb_median, whose NaN for out of memory is told apart from the NaN that
- * non-finite samples give (tb_stats_compute rejects those afterwards). */
+/* tb_median of finite values; NaN there means out of memory. */
 static int median_of(const double *v, size_t n, double *out, struct tb_err *err)
 {
     *out = tb_median(v, n);
     if (!n || !isnan(*out))
         return TB_OK;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return TB_OK;
     return tb_err_set(err, TB_ENOMEM, "compare: out of memory");
 }
 
@@ -236,6 +232,13 @@ static int tested(const double *base, size_t nb, const double *cand, size_t nc, 
     }
     const double lo = (sc.median_ci_lo - sb.median_ci_hi) / den * 100.0;
     const double hi = (sc.median_ci_hi - sb.median_ci_lo) / den * 100.0;
+    if (!isfinite(lo) || !isfinite(hi)) {
+        row->verdict = TB_V_INCONCLUSIVE;
+        snprintf(row->note, sizeof row->note,
+                 "unavailable: the medians' 95%% intervals could not be computed; collect more "
+                 "samples");
+        return TB_OK;
+    }
     if (lo > -thr && hi < thr) {
         row->verdict = TB_V_NO_CHANGE;
         return TB_OK;
@@ -268,6 +271,12 @@ static int decide_values(const double *base, size_t nb, const double *cand, size
     row->change_pct = NAN;
     row->need = 0;
     row->note[0] = 0;
+    for (size_t i = 0; i < nb + nc; i++) {
+        const double v = i < nb ? base[i] : cand[i - nb];
+        if (!isfinite(v))
+            return tb_err_set(err, TB_EINVAL, "compare: %s value %zu is not finite",
+                              i < nb ? "base" : "candidate", i < nb ? i : i - nb);
+    }
     int rc = median_of(base, nb, &row->med_base, err);
     if (!rc)
         rc = median_of(cand, nc, &row->med_cand, err);
@@ -448,7 +457,7 @@ static int compare_one(const struct tb_series *b, const struct tb_series *c, int
                                s->kind, tb_metric_higher_better(s->metric),
                                threshold_for(o, s->metric), size_rule, o, row, err);
         if (rc)
-            return rc;
+            return tb_err_wrap(err, rc, "%s %s", s->key, s->metric);
     }
     if (row->verdict == TB_V_MISSING)
         snprintf(row->note, sizeof row->note, "%s",
