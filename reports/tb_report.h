@@ -10,7 +10,8 @@
  *
  *   load.c     sources and series extraction (one place for both compare,
  *              report and store)
- *   compare.c  statistical comparison + md/csv/json/junit output
+ *   compare.c  statistical comparison and the gate (compare_out.c: the
+ *              md/csv/json/junit writers)
  *   gnuplot.c  running the gnuplot program
  *   report.c   tierbench report (index.md, index.html, CSVs, qualification)
  *   store.c    results store: schema, migrations, ingest (store_db.c: the
@@ -90,29 +91,50 @@ void tb_series_set_free(struct tb_series_set *set);
  * bytes/s, top1_agreement, FLOP/s), 0 when lower is better. */
 int tb_metric_higher_better(const char *metric);
 
-/* ---- compare */
+/* ---- compare (compare.c: verdicts and the gate; compare_out.c: writers) */
 enum tb_verdict {
     TB_V_NO_CHANGE = 0,
     TB_V_IMPROVEMENT,
     TB_V_REGRESSION,
-    TB_V_INCONCLUSIVE,
+    TB_V_INCONCLUSIVE, /* the data cannot decide (too few samples, too noisy) */
+    TB_V_MISSING,      /* in the base, not in the candidate: fails unless allowed */
+    TB_V_NEW,          /* only in the candidate: listed, never gated */
 };
 const char *tb_verdict_name(enum tb_verdict v);
 
+/* The gate's decision over a comparison, also compare's exit status:
+ * 0 pass, 1 fail (a regression, or a base configuration or metric missing
+ * from the candidate), 5 inconclusive (a metric that too few or too noisy
+ * samples cannot decide). 2 (usage/input error) and, with --interleave, a
+ * failed round's own status (3, 4, 127, 128+N) come from the CLI. */
+enum { TB_CMP_GATE_PASS = 0, TB_CMP_GATE_FAIL = 1, TB_CMP_GATE_INCONCLUSIVE = 5 };
+
 #define TB_CMP_MAX_THRESHOLDS 32
 struct tb_cmp_opts {
-    double alpha;         /* p must be < alpha (default 0.01) */
-    double threshold_pct; /* |change| must be >= this (default 5) */
-    size_t min_samples;   /* fewer in either set -> inconclusive (default 5) */
+    double alpha;             /* p must be < alpha (default 0.01) */
+    double threshold_pct;     /* |change| must be >= this (default 5) */
+    double mem_threshold_pct; /* sizes (tb_metric_size_like): a change > this
+                               * decides, whatever the sample count (default 10) */
+    size_t min_samples;       /* fewer in either set -> inconclusive (default 5) */
+    int allow_inconclusive;   /* the gate passes inconclusive metrics */
+    int allow_missing;        /* the gate passes metrics missing in the candidate */
+    int gbench;               /* Google Benchmark inputs: hints name
+                               * --benchmark_repetitions instead of run --reps */
     size_t n_thr;
     struct {
         char metric[64];
         double pct;
-    } thr[TB_CMP_MAX_THRESHOLDS]; /* per-metric threshold overrides */
+    } thr[TB_CMP_MAX_THRESHOLDS]; /* per-metric threshold overrides (sizes too) */
 };
 void tb_cmp_opts_default(struct tb_cmp_opts *o);
 /* Parses "METRIC=PCT" into o->thr. */
 int tb_cmp_opts_add_threshold(struct tb_cmp_opts *o, const char *spec, struct tb_err *err);
+/* 1 for near-deterministic sizes: names ending in _kib, _mib or _bytes
+ * (peak_rss_kib, weight_bytes_mapped, kv_cache_bytes, ...). */
+int tb_metric_size_like(const char *metric);
+/* The fewest samples per side at which the two-sided exact Mann-Whitney
+ * test can reach p < alpha at all (5 at alpha 0.01, 4 at 0.05). */
+size_t tb_cmp_min_decidable(double alpha);
 
 struct tb_cmp_row {
     char key[256];
@@ -123,15 +145,19 @@ struct tb_cmp_row {
     double med_base, med_cand; /* NaN when absent */
     double change_pct;         /* (cand - base) / |base| * 100; NaN when undefined */
     double p;                  /* NaN when no test ran */
-    double threshold_pct;
+    double threshold_pct;      /* NaN for placement/outcome rows */
+    size_t need;               /* inconclusive: samples (or runs) per side a
+                                * decision needs; 0 when more would not help
+                                * or cannot be estimated */
     enum tb_verdict verdict;
-    char note[256];
+    char note[320];
 };
 
 struct tb_cmp_result {
     struct tb_cmp_row *rows;
     size_t n, cap;
     double alpha;
+    int allow_inconclusive, allow_missing; /* the gate's policy (from the opts) */
     /* optional, borrowed: how the inputs were measured (compare
      * --interleave: {"rounds", "order", "runs": [...]}); md, json and junit
      * show it. Set after tb_compare_sets (which clears the result). */
@@ -139,7 +165,8 @@ struct tb_cmp_result {
 };
 
 /* The decision for one metric from raw samples (or scalars when
- * kind != SAMPLES). Fills every field of row except key/metric/unit. */
+ * kind != SAMPLES). Fills every field of row except key/metric/unit.
+ * tb_compare_sets also applies the size rule by metric name. */
 int tb_compare_values(const double *base, size_t nb, const double *cand, size_t nc,
                       enum tb_series_kind kind, int higher_better, double threshold_pct,
                       const struct tb_cmp_opts *o, struct tb_cmp_row *row, struct tb_err *err);
@@ -148,9 +175,27 @@ int tb_compare_sets(const struct tb_series_set *base, const struct tb_series_set
                     const struct tb_cmp_opts *o, struct tb_cmp_result *out, struct tb_err *err);
 void tb_cmp_result_free(struct tb_cmp_result *r);
 size_t tb_cmp_count(const struct tb_cmp_result *r, enum tb_verdict v);
+/* TB_CMP_GATE_* of one row under r's policy, and of the whole result. */
+int tb_cmp_row_gated(const struct tb_cmp_result *r, const struct tb_cmp_row *w);
+int tb_cmp_gate(const struct tb_cmp_result *r);
+/* The most samples per side any inconclusive row asks for (0: none says). */
+size_t tb_cmp_samples_needed(const struct tb_cmp_result *r);
+/* One line for a row: "verdict: median A -> B unit (+x%), p = ...; note"
+ * (placement/outcome rows: "verdict: note"); never "nan". */
+void tb_cmp_row_message(const struct tb_cmp_row *w, char *buf, size_t n);
+/* "gate: PASS|FAIL|INCONCLUSIVE (exit N): why" for the whole result. */
+void tb_cmp_gate_line(const struct tb_cmp_result *r, char *buf, size_t n);
+/* Adds the sizes a tierbench record holds besides peak_rss_kib
+ * (memory.weight_bytes_mapped, kv_cache_bytes, activation_arena_bytes,
+ * engine_total_bytes) as scalar series, keyed as tb_series_extract keys. */
+int tb_cmp_extract_sizes(const struct tb_rsrc *src, struct tb_series_set *set, struct tb_err *err);
 
 enum tb_cmp_format { TB_FMT_MD = 0, TB_FMT_CSV, TB_FMT_JSON, TB_FMT_JUNIT };
 int tb_cmp_format_parse(const char *s, enum tb_cmp_format *out);
+/* md: table + summary + the gate's line; csv: one libcsv row per metric;
+ * json; junit: libxml2 xmlTextWriter, valid against the Jenkins xunit
+ * plugin's JUnit schema (tests/data/junit/README.md). No "nan" anywhere:
+ * an undefined figure is an empty cell, null, "-" or left out. */
 int tb_cmp_write(const struct tb_cmp_result *r, enum tb_cmp_format f, FILE *out,
                  struct tb_err *err);
 

@@ -3,6 +3,9 @@
  * of the CLI on real results directories and Google Benchmark JSON. */
 #include <math.h>
 #include <stdio.h>
+
+#include <csv.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,7 +99,9 @@ static void test_inconclusive(void)
            tb_verdict_name(row.verdict), row.note);
     /* missing on one side */
     CHECK(tb_compare_values(a, 3, NULL, 0, TB_SERIES_SAMPLES, 0, 5.0, &o, &row, NULL) == TB_OK);
-    CHECK(row.verdict == TB_V_INCONCLUSIVE && strstr(row.note, "missing in candidate"));
+    CHECK(row.verdict == TB_V_MISSING && strstr(row.note, "missing in candidate"));
+    CHECK(tb_compare_values(NULL, 0, a, 3, TB_SERIES_SAMPLES, 0, 5.0, &o, &row, NULL) == TB_OK);
+    CHECK(row.verdict == TB_V_NEW && strstr(row.note, "new in candidate"));
     /* deterministic (accuracy): threshold only, no samples needed */
     double t1 = 1.0, t2 = 0.8;
     CHECK(tb_compare_values(&t1, 1, &t2, 1, TB_SERIES_DETERMINISTIC, 1, 5.0, &o, &row, NULL) ==
@@ -189,7 +194,7 @@ static void test_cli(void)
     rc = run_cli(bin, args, out);
     txt = fx_slurp(out);
     CHECKF(rc == 0, "thresholds exit %d\n%s", rc, txt ? txt : "");
-    CHECK(txt && !strncmp(txt, "key,metric,unit,higher_is_better,", 33));
+    CHECK(txt && !strncmp(txt, "\"key\",\"metric\",\"unit\",\"higher_is_better\",", 41));
     free(txt);
 
     /* placement change: an op moved to the CPU is a regression, named */
@@ -306,8 +311,9 @@ static void test_gate_default_samples(void)
         inc += row.verdict == TB_V_INCONCLUSIVE;
         missed += row.verdict == TB_V_NO_CHANGE || row.verdict == TB_V_IMPROVEMENT;
         if (row.verdict == TB_V_INCONCLUSIVE)
-            CHECKF(strstr(row.note, "more samples") || strstr(row.note, "noisy"), "note: %s",
-                   row.note);
+            CHECKF((strstr(row.note, "more samples") || strstr(row.note, "need about")) ||
+                       strstr(row.note, "noisy"),
+                   "note: %s", row.note);
         draw(&rng, 10.0, a, BIG);
         draw(&rng, 10.5, b, BIG);
         CHECK(tb_compare_values(a, BIG, b, BIG, TB_SERIES_SAMPLES, 0, 4.0, &o, &row, NULL) ==
@@ -322,6 +328,390 @@ static void test_gate_default_samples(void)
     CHECKF(det_big >= SEEDS - 1, "detected %d/%d with %d samples", det_big, SEEDS, BIG);
 }
 
+/* ---- the gate (issue 14): exit codes, missing configurations, sizes,
+ * JUnit against the schema, no "nan", CSV read back through libcsv */
+
+/* Writes dst (a results.jsonl file) from src_dir/results.jsonl with every
+ * record passed through edit; a record for which edit returns 0 is left
+ * out. */
+static int derive_jsonl(const char *src_dir, const char *dst, int (*edit)(json_t *rec))
+{
+    char src[700];
+    snprintf(src, sizeof src, "%s/results.jsonl", src_dir);
+    FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+    int rc = in && out ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    while (!rc && getline(&line, &cap, in) > 0) {
+        json_t *rec = json_loads(line, 0, NULL);
+        if (!rec) {
+            rc = -1;
+            break;
+        }
+        if (edit(rec) && (json_dumpf(rec, out, JSON_COMPACT) || fputc('\n', out) == EOF))
+            rc = -1;
+        json_decref(rec);
+    }
+    free(line);
+    if (in)
+        fclose(in);
+    if (out && fclose(out))
+        rc = -1;
+    return rc;
+}
+
+static int drop_phone(json_t *rec)
+{
+    const char *p = json_string_value(json_object_get(rec, "profile"));
+    return !p || strcmp(p, "phone-midrange");
+}
+
+static int rss_up_50(json_t *rec)
+{
+    json_t *m = json_object_get(rec, "memory");
+    if (json_is_object(m))
+        json_object_set_new(m, "peak_rss_kib", json_integer(150000));
+    return 1;
+}
+
+/* 1 when s contains "nan" in any case (a NaN printed with %g is "nan",
+ * "-nan" or "NaN"). */
+static int has_nan(const char *s)
+{
+    for (; s && s[0] && s[1] && s[2]; s++)
+        if ((s[0] | 32) == 'n' && (s[1] | 32) == 'a' && (s[2] | 32) == 'n')
+            return 1;
+    return 0;
+}
+
+/* A CSV read back through libcsv: the cells of the first T_ROWS rows. */
+#define T_ROWS 256
+#define T_COLS 24
+struct table {
+    char *cell[T_ROWS][T_COLS];
+    size_t rows, cols[T_ROWS], col;
+};
+
+static void t_field(void *s, size_t len, void *data)
+{
+    struct table *t = data;
+    if (t->rows < T_ROWS && t->col < T_COLS) {
+        char *c = malloc(len + 1);
+        if (c) {
+            memcpy(c, s ? s : "", len);
+            c[len] = 0;
+        }
+        t->cell[t->rows][t->col] = c;
+    }
+    t->col++;
+}
+
+static void t_row(int ch, void *data)
+{
+    (void)ch;
+    struct table *t = data;
+    if (t->rows < T_ROWS)
+        t->cols[t->rows++] = t->col;
+    t->col = 0;
+}
+
+static int t_load(const char *path, struct table *t)
+{
+    memset(t, 0, sizeof *t);
+    char *text = fx_slurp(path);
+    if (!text)
+        return -1;
+    struct csv_parser p;
+    int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) ? -1 : 0;
+    const size_t n = strlen(text);
+    if (!rc && csv_parse(&p, text, n, t_field, t_row, t) != n)
+        rc = -1;
+    if (!rc && csv_fini(&p, t_field, t_row, t))
+        rc = -1;
+    csv_free(&p);
+    free(text);
+    return rc;
+}
+
+static void t_free(struct table *t)
+{
+    for (size_t r = 0; r < T_ROWS; r++)
+        for (size_t c = 0; c < T_COLS; c++)
+            free(t->cell[r][c]);
+}
+
+static int t_col(const struct table *t, const char *name)
+{
+    for (size_t c = 0; c < t->cols[0] && c < T_COLS; c++)
+        if (t->cell[0][c] && !strcmp(t->cell[0][c], name))
+            return (int)c;
+    return -1;
+}
+
+/* The CSV of one comparison: 15 named columns in every row, numbers that
+ * parse whole (or an empty cell), a verdict of the known set; returns the
+ * number of rows whose verdict is `verdict`. */
+static size_t check_csv(const char *path, const char *verdict)
+{
+    struct table t;
+    CHECKF(t_load(path, &t) == 0, "%s: libcsv could not read it back", path);
+    static const char *const names[] = {
+        "key",        "metric",      "unit",          "higher_is_better",
+        "n_base",     "n_candidate", "median_base",   "median_candidate",
+        "change_pct", "p_value",     "threshold_pct", "samples_needed",
+        "verdict",    "gate",        "note"};
+    CHECKF(t.rows > 1 && t.cols[0] == 15, "%s: %zu rows, %zu header columns", path, t.rows,
+           t.cols[0]);
+    for (int c = 0; c < 15; c++)
+        CHECKF(t_col(&t, names[c]) == c, "%s: column %d is not %s", path, c, names[c]);
+    size_t hits = 0;
+    const int v = t_col(&t, "verdict");
+    for (size_t r = 1; r < t.rows && r < T_ROWS; r++) {
+        CHECKF(t.cols[r] == 15, "%s row %zu: %zu cells", path, r, t.cols[r]);
+        for (int c = 4; c <= 11 && t.cols[r] == 15; c++) {
+            const char *x = t.cell[r][c];
+            char *end = NULL;
+            if (x && *x)
+                strtod(x, &end);
+            CHECKF(x && (!*x || (end && !*end)), "%s row %zu %s: '%s' is not a number", path, r,
+                   names[c], x ? x : "(null)");
+        }
+        const char *vv = v >= 0 && t.cols[r] == 15 ? t.cell[r][v] : NULL;
+        CHECKF(vv && (!strcmp(vv, "regression") || !strcmp(vv, "improvement") ||
+                      !strcmp(vv, "no-change") || !strcmp(vv, "inconclusive") ||
+                      !strcmp(vv, "missing") || !strcmp(vv, "new")),
+               "%s row %zu: verdict '%s'", path, r, vv ? vv : "(null)");
+        hits += vv && !strcmp(vv, verdict);
+    }
+    t_free(&t);
+    return hits;
+}
+
+static int have_xmllint(void)
+{
+    return fx_system("command -v xmllint > /dev/null 2>&1") == 0;
+}
+
+/* xmllint --noout --schema XSD file: the committed schema and, when
+ * TB_JUNIT_XSD names one, the Jenkins xunit plugin's junit-10.xsd. */
+static void check_junit(const char *xml, const char *what)
+{
+    if (!have_xmllint())
+        return;
+    const char *schemas[2] = {TB_SOURCE_DIR "/tests/data/junit/tierbench-junit.xsd",
+                              getenv("TB_JUNIT_XSD")};
+    for (int i = 0; i < 2; i++) {
+        if (!schemas[i] || !*schemas[i])
+            continue;
+        char cmd[4096], log[700];
+        snprintf(log, sizeof log, "%s.xmllint", xml);
+        snprintf(cmd, sizeof cmd, "xmllint --noout --schema '%s' '%s' > '%s' 2>&1", schemas[i], xml,
+                 log);
+        const int rc = fx_system(cmd);
+        char *txt = fx_slurp(log);
+        CHECKF(rc == 0, "%s: %s does not validate against %s:\n%s", what, xml, schemas[i],
+               txt ? txt : "");
+        free(txt);
+    }
+}
+
+struct gate_case {
+    const char *name, *base, *cand, *extra;
+    int want;
+    const char *must; /* in the Markdown output or the messages */
+};
+
+/* Runs one case in every format (+ the stderr messages), checks the exit
+ * status of each, "nan" nowhere, the JUnit against the schema and the CSV
+ * through libcsv; returns the Markdown + messages (caller frees). */
+static char *run_case(const char *bin, const struct gate_case *c)
+{
+    static const char *const fmts[] = {"md", "csv", "json", "junit"};
+    char *md = NULL;
+    for (int f = 0; f < 4; f++) {
+        char out[600], log[700], cmd[8192];
+        tb_test_path(out, sizeof out, c->name, fmts[f]);
+        snprintf(log, sizeof log, "%s.log", out);
+        snprintf(cmd, sizeof cmd, "'%s' compare '%s' '%s' %s --format %s --out '%s' 2> '%s'", bin,
+                 c->base, c->cand, c->extra, fmts[f], out, log);
+        const int rc = fx_system(cmd);
+        CHECKF(rc == c->want, "%s --format %s: exit %d, want %d", c->name, fmts[f], rc, c->want);
+        char *txt = fx_slurp(out), *err = fx_slurp(log);
+        CHECKF(txt && !has_nan(txt), "%s --format %s: 'nan' in the output", c->name, fmts[f]);
+        CHECKF(err && !has_nan(err), "%s: 'nan' in the messages:\n%s", c->name, err ? err : "");
+        if (f == 3) {
+            CHECK(txt && !strstr(txt, "<testsuites name=\"tierbench compare\" tests=\"0\""));
+            check_junit(out, c->name);
+        }
+        if (f == 1)
+            check_csv(out, "regression");
+        if (f == 0 && txt && err) {
+            md = malloc(strlen(txt) + strlen(err) + 2);
+            if (md)
+                sprintf(md, "%s\n%s", txt, err);
+        }
+        free(txt);
+        free(err);
+    }
+    CHECKF(md && strstr(md, c->must), "%s: '%s' not said:\n%s", c->name, c->must, md ? md : "");
+    return md;
+}
+
+static void test_gate_units(void)
+{
+    CHECK(tb_cmp_min_decidable(0.01) == 5 && tb_cmp_min_decidable(0.05) == 4);
+    struct tb_cmp_opts o;
+    tb_cmp_opts_default(&o);
+    /* one sample a side: a 100x slowdown is still statistically undecided */
+    double a = 10.0, b = 1000.0;
+    struct tb_cmp_row row;
+    CHECK(tb_compare_values(&a, 1, &b, 1, TB_SERIES_SAMPLES, 0, 5.0, &o, &row, NULL) == TB_OK);
+    CHECKF(row.verdict == TB_V_INCONCLUSIVE && row.need == 5 && strstr(row.note, "need >= 5") &&
+               strstr(row.note, "however large"),
+           "%s %zu %s", tb_verdict_name(row.verdict), row.need, row.note);
+    /* sizes: a 50% peak RSS increase fails on one value a side; 5% does not */
+    struct tb_series_set s0 = {0}, s1 = {0};
+    const double r0 = 100000, r1 = 150000, r2 = 105000, k0 = 4096, k1 = 8192;
+    CHECK(tb_series_add(&s0, "p/w/c", "peak_rss_kib", "KiB", TB_SERIES_SCALAR, &r0, 1, NULL) == 0);
+    CHECK(tb_series_add(&s1, "p/w/c", "peak_rss_kib", "KiB", TB_SERIES_SCALAR, &r1, 1, NULL) == 0);
+    CHECK(tb_series_add(&s0, "p/w/c", "kv_cache_bytes", "B", TB_SERIES_SCALAR, &k0, 1, NULL) == 0);
+    CHECK(tb_series_add(&s1, "p/w/c", "kv_cache_bytes", "B", TB_SERIES_SCALAR, &k1, 1, NULL) == 0);
+    CHECK(tb_series_add(&s0, "p/w/gone", "ttft_ms", "ms", TB_SERIES_SAMPLES, &a, 1, NULL) == 0);
+    struct tb_cmp_result res = {0};
+    CHECK(tb_compare_sets(&s0, &s1, &o, &res, NULL) == TB_OK);
+    CHECK(res.n == 3 && res.rows[0].verdict == TB_V_REGRESSION &&
+          res.rows[1].verdict == TB_V_REGRESSION && res.rows[2].verdict == TB_V_MISSING);
+    CHECK(strstr(res.rows[2].note, "configuration missing in candidate") != NULL);
+    CHECK(tb_cmp_gate(&res) == TB_CMP_GATE_FAIL);
+    tb_cmp_result_free(&res);
+    s1.s[0].v[0] = r2;
+    s1.s[1].v[0] = k0;
+    o.allow_missing = 1;
+    CHECK(tb_compare_sets(&s0, &s1, &o, &res, NULL) == TB_OK);
+    CHECK(res.rows[0].verdict == TB_V_NO_CHANGE && tb_cmp_gate(&res) == TB_CMP_GATE_PASS);
+    tb_cmp_result_free(&res);
+    o.mem_threshold_pct = 4; /* 5% now counts */
+    CHECK(tb_compare_sets(&s0, &s1, &o, &res, NULL) == TB_OK);
+    CHECK(res.rows[0].verdict == TB_V_REGRESSION);
+    tb_cmp_result_free(&res);
+    tb_series_set_free(&s0);
+    tb_series_set_free(&s1);
+}
+
+static void test_gate_cli(void)
+{
+    const char *bin = fx_bin();
+    if (!bin)
+        return;
+    if (!have_xmllint())
+        printf("SKIP JUnit schema checks: xmllint is not installed (ci/install-deps.sh installs "
+               "libxml2-utils)\n");
+    char b30[512], s30[512], slow30[512], moved[512], b1[512], slow1[512], miss[512], rss[512];
+    tb_test_path(b30, sizeof b30, "gate-b30", "");
+    tb_test_path(s30, sizeof s30, "gate-s30", "");
+    tb_test_path(slow30, sizeof slow30, "gate-slow30", "");
+    tb_test_path(moved, sizeof moved, "gate-moved", "");
+    tb_test_path(b1, sizeof b1, "gate-b1", "");
+    tb_test_path(slow1, sizeof slow1, "gate-slow1", "");
+    tb_test_path(miss, sizeof miss, "gate-missing", ".jsonl");
+    tb_test_path(rss, sizeof rss, "gate-rss", ".jsonl");
+    struct fx_run f = {.commit = "aaaa", .scale = 1.0, .n = 30, .seed = 11, .backend = "opencl"};
+    f.with_coverage = 1;
+    CHECK(fx_write_run(b30, &f) == 0);
+    f.seed = 12;
+    CHECK(fx_write_run(s30, &f) == 0);
+    f.seed = 13;
+    f.scale = 1.3;
+    CHECK(fx_write_run(slow30, &f) == 0);
+    f.scale = 1.0;
+    f.seed = 14;
+    f.fallback = 1; /* the backend is part of the configuration's name: kept */
+    f.off_op = "matmul";
+    CHECK(fx_write_run(moved, &f) == 0);
+    struct fx_run g = {.commit = "aaaa", .scale = 1.0, .n = 1, .seed = 21, .backend = "opencl"};
+    CHECK(fx_write_run(b1, &g) == 0);
+    g.scale = 100.0; /* a 100x slowdown measured once */
+    g.seed = 22;
+    CHECK(fx_write_run(slow1, &g) == 0);
+    CHECK(derive_jsonl(b30, miss, drop_phone) == 0);
+    CHECK(derive_jsonl(b1, rss, rss_up_50) == 0);
+
+    const struct gate_case cases[] = {
+        {"gate-pass", b30, s30, "", 0, "gate: PASS (exit 0)"},
+        {"gate-fail", b30, slow30, "", 1, "gate: FAIL (exit 1)"},
+        {"gate-placement", b30, moved, "", 1, "placement changed: fallback false -> true"},
+        {"gate-1rep", b1, slow1, "", 5, "need >= 5 samples per side"},
+        {"gate-1rep-allowed", b1, slow1, "--allow-inconclusive", 0, "inconclusive passed"},
+        {"gate-missing", b30, miss, "", 1, "configuration missing in candidate"},
+        {"gate-missing-allowed", b30, miss, "--allow-missing", 0, "missing passed"},
+        {"gate-rss", b1, rss, "", 1, "peak_rss_kib: regression: median 100000 -> 150000 KiB"},
+        {"gate-rss-60", b1, rss, "--mem-threshold 60", 0, "gate: PASS"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *md = run_case(bin, &cases[i]);
+        if (i == 3 && md) /* a 100x change on one sample: still undecided, and says so */
+            CHECKF(strstr(md, "however large") && strstr(md, "+9") && strstr(md, "run --reps 5"),
+                   "%s", md);
+        if (i == 2 && md)
+            CHECKF(strstr(md, "op matmul now off target on cpu/cpu") && !strstr(md, "median -"),
+                   "%s", md);
+        free(md);
+    }
+
+    /* options: --help is 0, bad flags and values are 2 with one line */
+    char out[512], cmd[8192];
+    tb_test_path(out, sizeof out, "gate-opts", ".txt");
+    snprintf(cmd, sizeof cmd, "'%s' compare --help > '%s' 2>&1", bin, out);
+    CHECK(fx_system(cmd) == 0);
+    char *txt = fx_slurp(out);
+    CHECK(txt && strstr(txt, "--allow-inconclusive") && strstr(txt, "--allow-missing") &&
+          strstr(txt, "--mem-threshold") && strstr(txt, "5 inconclusive"));
+    free(txt);
+    static const char *const bad[] = {"--bogus",
+                                      "-z",
+                                      "--mem-threshold x",
+                                      "--mem-threshold",
+                                      "--alpha 2",
+                                      "--min-samples 1",
+                                      "--allow-missing=yes"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' compare '%s' '%s' %s > '%s' 2>&1", bin, b30, s30, bad[i],
+                 out);
+        const int rc = fx_system(cmd);
+        txt = fx_slurp(out);
+        CHECKF(rc == 2 && txt && fx_count(txt, "\n") == 1, "compare %s: exit %d:\n%s", bad[i], rc,
+               txt ? txt : "");
+        free(txt);
+    }
+    /* options after the inputs, and the inputs between options (getopt_long permutes) */
+    snprintf(cmd, sizeof cmd,
+             "'%s' compare --format csv '%s' --allow-inconclusive '%s' > '%s' 2>&1", bin, b1, slow1,
+             out);
+    CHECK(fx_system(cmd) == 0);
+
+    /* ci/perf-gate passes exit 5 through, and the flags */
+    char gate[512];
+    tb_test_path(gate, sizeof gate, "gate-perf", "");
+    snprintf(cmd, sizeof cmd,
+             "TIERBENCH='%s' PERF_GATE_OUT='%s' GITHUB_STEP_SUMMARY= '%s/ci/perf-gate' '%s' '%s' "
+             "> '%s' 2>&1",
+             bin, gate, TB_SOURCE_DIR, b1, slow1, out);
+    CHECK(fx_system(cmd) == 5);
+    txt = fx_slurp(out);
+    CHECKF(txt && strstr(txt, "INCONCLUSIVE") && !has_nan(txt), "%s", txt ? txt : "");
+    free(txt);
+    char junit[700];
+    snprintf(junit, sizeof junit, "%s/junit.xml", gate);
+    check_junit(junit, "perf-gate inconclusive");
+    snprintf(cmd, sizeof cmd,
+             "TIERBENCH='%s' PERF_GATE_OUT='%s' '%s/ci/perf-gate' '%s' '%s' --allow-inconclusive "
+             "> '%s' 2>&1",
+             bin, gate, TB_SOURCE_DIR, b1, slow1, out);
+    CHECK(fx_system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "'%s/ci/perf-gate' --help > '%s' 2>&1", TB_SOURCE_DIR, out);
+    CHECK(fx_system(cmd) == 0);
+}
+
 int main(void)
 {
     test_aa();
@@ -329,5 +719,7 @@ int main(void)
     test_injected();
     test_inconclusive();
     test_cli();
+    test_gate_units();
+    test_gate_cli();
     return tb_test_result("test_compare");
 }

@@ -252,9 +252,11 @@ static void test_aa(const char *tb)
                     "--quiet",
                     NULL};
     const int code = run_compare(argv);
-    /* 1 would be a timing "regression" of an A/A on tiny noisy samples:
-     * possible, so not asserted either way; 2+ is a failure */
-    CHECKF(code == 0 || code == 1, "A/A interleave exited %d", code);
+    /* 1 would be a timing "regression" of an A/A on tiny noisy samples,
+     * 5 an "inconclusive" (10 samples a side cannot bound the change inside
+     * the threshold): both possible, so not asserted either way; 2-4 and
+     * 6+ are failures */
+    CHECKF(code == 0 || code == 1 || code == 5, "A/A interleave exited %d", code);
     CHECK(only_subdir(root, dir, sizeof dir) == 1);
     check_log(dir, tb, tb);
     json_t *doc = json_load_file(out, 0, NULL);

@@ -3,10 +3,13 @@
  * candidate binaries run alternately (A B A B ...), so slow drift of the
  * machine (thermal, background load) falls on both sides alike; the rounds'
  * records are merged per side and compared the same way.
- * Exit 0: no regression, 1: regression found, 2: usage or input error; with
+ * Exit 0: the gate passes, 1: a regression (or a base configuration missing
+ * from the candidate), 2: usage or input error, 5: inconclusive (too few or
+ * too noisy samples to decide; how many are needed is printed); with
  * --interleave a failed round passes its run's status through. */
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +32,18 @@ static void usage(FILE *f)
             "  BASE, CANDIDATE: results directories or results.jsonl files from `tierbench run`,\n"
             "                   or two Google Benchmark JSON files (tierbench-kernels)\n"
             "  --format md|csv|json|junit  output format (default md)\n"
-            "  --out FILE                  write the output to FILE (default stdout)\n"
+            "  -o, --out FILE              write the output to FILE (default stdout)\n"
             "  --alpha P                   significance level of the Mann-Whitney U test "
             "(default 0.01)\n"
             "  --threshold PCT             minimum relative change that counts (default 5)\n"
             "  --threshold METRIC=PCT      per-metric threshold (repeatable)\n"
-            "  --min-samples N             fewer samples on a side = inconclusive (default 5)\n"
+            "  --mem-threshold PCT         sizes (peak_rss_kib, *_bytes): a change over PCT\n"
+            "                              decides, whatever the sample count (default 10)\n"
+            "  --min-samples N             fewer samples on a side = inconclusive (default 5;\n"
+            "                              never below what the test needs at --alpha)\n"
+            "  --allow-inconclusive        inconclusive metrics do not fail the gate (exit 0)\n"
+            "  --allow-missing             configurations/metrics of the base missing from the\n"
+            "                              candidate do not fail the gate\n"
             "interleaved measurement (drift cancels):\n"
             "  --interleave N              run `A run` and `B run` alternately, N rounds each\n"
             "                              (order A B A B ...), merge each side's rounds, compare\n"
@@ -45,11 +54,13 @@ static void usage(FILE *f)
             "                              compare.md, compare.csv, compare.json, junit.xml\n"
             "  -- RUN OPTIONS              passed to every `run` (not --out), e.g.\n"
             "                              -- --profile mcu-esp32s3 --reps 10\n"
-            "verdicts: regression, improvement, no-change, inconclusive; a placement or\n"
-            "coverage change (e.g. an op that moved to the CPU) is a regression of its own.\n"
-            "exit status: 0 no regression, 1 regression, 2 usage/input error; --interleave:\n"
-            "a round whose run exits other than 0 or 1 (an SLO failure still measured) stops\n"
-            "it with that run's status (128+N when killed by signal N)\n");
+            "verdicts: regression, improvement, no-change, inconclusive, missing (in the base,\n"
+            "not in the candidate), new (only in the candidate); a placement or coverage change\n"
+            "(e.g. an op that moved to the CPU) is a regression of its own.\n"
+            "exit status: 0 pass, 1 regression or missing, 2 usage/input error,\n"
+            "5 inconclusive (too few or too noisy samples; the message says how many are\n"
+            "needed); --interleave: a round whose run exits other than 0 or 1 stops it with\n"
+            "that run's status (3, 4; 128+N when killed by signal N)\n");
 }
 
 static int parse_double(const char *s, double *out)
@@ -69,6 +80,37 @@ static int write_output(const struct tb_cmp_result *res, enum tb_cmp_format fmt,
     if (path && fclose(f) && !rc)
         rc = tb_err_set(err, TB_EIO, "%s: write failed", path);
     return rc;
+}
+
+/* The gate's verdict on stderr: the counts, each row that fails it or
+ * cannot be decided (at most 20, then how many more), and the gate line. */
+static void report_gate(const struct tb_cmp_result *res)
+{
+    fprintf(stderr,
+            "compare: %zu metrics: %zu regression(s), %zu missing, %zu inconclusive, "
+            "%zu improvement(s), %zu new\n",
+            res->n, tb_cmp_count(res, TB_V_REGRESSION), tb_cmp_count(res, TB_V_MISSING),
+            tb_cmp_count(res, TB_V_INCONCLUSIVE), tb_cmp_count(res, TB_V_IMPROVEMENT),
+            tb_cmp_count(res, TB_V_NEW));
+    size_t shown = 0, more = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        const struct tb_cmp_row *w = &res->rows[i];
+        if (tb_cmp_row_gated(res, w) == TB_CMP_GATE_PASS)
+            continue;
+        if (shown == 20) {
+            more++;
+            continue;
+        }
+        char msg[1024];
+        tb_cmp_row_message(w, msg, sizeof msg);
+        fprintf(stderr, "compare:   %s %s: %s\n", w->key, w->metric, msg);
+        shown++;
+    }
+    if (more)
+        fprintf(stderr, "compare:   ... and %zu more (see the output)\n", more);
+    char line[512];
+    tb_cmp_gate_line(res, line, sizeof line);
+    fprintf(stderr, "compare: %s\n", line);
 }
 
 /* The decision over two series sets, shared by both modes: the requested
@@ -104,10 +146,8 @@ static int decide(struct tb_series_set set[2], const char *const names[2],
         rc = write_output(&res, fmt, out_path, &err);
     int code = TB_EXIT_USAGE;
     if (!rc) {
-        const size_t reg = tb_cmp_count(&res, TB_V_REGRESSION);
-        fprintf(stderr, "compare: %zu metrics, %zu regression(s), %zu inconclusive\n", res.n, reg,
-                tb_cmp_count(&res, TB_V_INCONCLUSIVE));
-        code = reg ? TB_EXIT_FAIL : TB_EXIT_OK;
+        report_gate(&res);
+        code = tb_cmp_gate(&res);
     } else {
         fprintf(stderr, "compare: %s\n", err.msg);
     }
@@ -127,6 +167,8 @@ static int load_into(const char *path, struct tb_series_set *set, int *is_gbench
         fprintf(stderr, "compare: %s: dropped a torn last record (killed run?)\n", src.data_path);
     *is_gbench = src.is_gbench;
     rc = tb_series_extract(&src, set, err);
+    if (!rc)
+        rc = tb_cmp_extract_sizes(&src, set, err);
     tb_rsrc_free(&src);
     return rc;
 }
@@ -319,92 +361,161 @@ static int run_interleaved(const struct interleave *iv, const struct tb_cmp_opts
     return code;
 }
 
-int tb_cli_compare(int argc, char **argv)
-{
+enum {
+    OPT_FORMAT = 1000,
+    OPT_ALPHA,
+    OPT_THRESHOLD,
+    OPT_MEM_THRESHOLD,
+    OPT_MIN_SAMPLES,
+    OPT_ALLOW_INCONCLUSIVE,
+    OPT_ALLOW_MISSING,
+    OPT_INTERLEAVE,
+    OPT_BASE_BIN,
+    OPT_CAND_BIN,
+    OPT_ROUNDS_DIR,
+};
+
+struct cmp_args {
     struct tb_cmp_opts o;
-    tb_cmp_opts_default(&o);
-    enum tb_cmp_format fmt = TB_FMT_MD;
-    const char *out_path = NULL, *paths[2];
-    int np = 0;
-    struct interleave iv = {.root = "tb-interleave"};
+    enum tb_cmp_format fmt;
+    const char *out_path;
+    const char *paths[2];
+    int np;
+    struct interleave iv;
+};
+
+static int bad_value(const char *opt, const char *v, const char *want)
+{
+    fprintf(stderr, "compare: %s '%s': expected %s\n", opt, v, want);
+    return TB_EXIT_USAGE;
+}
+
+/* One option's value into a (getopt_long's c, optarg). */
+static int apply_opt(int c, const char *v, struct cmp_args *a)
+{
     struct tb_err err = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return TB_EXIT_OK;
+    double d;
+    switch (c) {
+    case 'o': a->out_path = v; return TB_EXIT_OK;
+    case OPT_FORMAT:
+        return tb_cmp_format_parse(v, &a->fmt) ? bad_value("--format", v, "md, csv, json or junit")
+                                               : TB_EXIT_OK;
+    case OPT_ALPHA:
+        if (!parse_double(v, &a->o.alpha) || !(a->o.alpha > 0 && a->o.alpha < 1))
+            return bad_value("--alpha", v, "a number in (0, 1)");
+        return TB_EXIT_OK;
+    case OPT_THRESHOLD:
+        if (strchr(v, '=')) {
+            if (tb_cmp_opts_add_threshold(&a->o, v, &err)) {
+                fprintf(stderr, "compare: %s\n", err.msg);
+                return TB_EXIT_USAGE;
+            }
+        } else if (!parse_double(v, &d) || !(d >= 0) || !(d < 1e300)) {
+            return bad_value("--threshold", v, "PCT >= 0 or METRIC=PCT");
+        } else {
+            a->o.threshold_pct = d;
         }
-        if (!strcmp(a, "--")) { /* the rest is for `run` */
-            iv.run_args = argv + i + 1;
-            iv.n_run_args = argc - i - 1;
+        return TB_EXIT_OK;
+    case OPT_MEM_THRESHOLD:
+        if (!parse_double(v, &d) || !(d >= 0) || !(d < 1e300))
+            return bad_value("--mem-threshold", v, "PCT >= 0");
+        a->o.mem_threshold_pct = d;
+        return TB_EXIT_OK;
+    case OPT_MIN_SAMPLES: {
+        int ms;
+        if (tb_parse_int(v, 2, 1000000000, &ms))
+            return bad_value("--min-samples", v, "an integer >= 2");
+        a->o.min_samples = (size_t)ms;
+        return TB_EXIT_OK;
+    }
+    case OPT_ALLOW_INCONCLUSIVE: a->o.allow_inconclusive = 1; return TB_EXIT_OK;
+    case OPT_ALLOW_MISSING: a->o.allow_missing = 1; return TB_EXIT_OK;
+    case OPT_INTERLEAVE:
+        return tb_parse_int(v, 1, 999, &a->iv.rounds)
+                   ? bad_value("--interleave", v, "rounds in [1, 999]")
+                   : TB_EXIT_OK;
+    case OPT_BASE_BIN: a->iv.bin[0] = v; return TB_EXIT_OK;
+    case OPT_CAND_BIN: a->iv.bin[1] = v; return TB_EXIT_OK;
+    case OPT_ROUNDS_DIR: a->iv.root = v; return TB_EXIT_OK;
+    default: return TB_EXIT_USAGE;
+    }
+}
+
+/* getopt_long over argv up to "--" (the rest is for `run`). Returns -1
+ * for --help (printed), else TB_EXIT_OK / TB_EXIT_USAGE. */
+static int parse_args(int argc, char **argv, struct cmp_args *a)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"alpha", required_argument, NULL, OPT_ALPHA},
+        {"threshold", required_argument, NULL, OPT_THRESHOLD},
+        {"mem-threshold", required_argument, NULL, OPT_MEM_THRESHOLD},
+        {"min-samples", required_argument, NULL, OPT_MIN_SAMPLES},
+        {"allow-inconclusive", no_argument, NULL, OPT_ALLOW_INCONCLUSIVE},
+        {"allow-missing", no_argument, NULL, OPT_ALLOW_MISSING},
+        {"interleave", required_argument, NULL, OPT_INTERLEAVE},
+        {"base-bin", required_argument, NULL, OPT_BASE_BIN},
+        {"cand-bin", required_argument, NULL, OPT_CAND_BIN},
+        {"rounds-dir", required_argument, NULL, OPT_ROUNDS_DIR},
+        {NULL, 0, NULL, 0}};
+    int end = argc; /* the options end at "--" */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--")) {
+            end = i;
+            a->iv.run_args = argv + i + 1;
+            a->iv.n_run_args = argc - i - 1;
             break;
         }
-        int has_val = !strcmp(a, "--format") || !strcmp(a, "--out") || !strcmp(a, "-o") ||
-                      !strcmp(a, "--alpha") || !strcmp(a, "--threshold") ||
-                      !strcmp(a, "--min-samples") || !strcmp(a, "--interleave") ||
-                      !strcmp(a, "--base-bin") || !strcmp(a, "--cand-bin") ||
-                      !strcmp(a, "--rounds-dir");
-        if (has_val && i + 1 == argc) {
-            fprintf(stderr, "compare: %s needs a value\n", a);
+    optind = 0; /* glibc: full re-initialisation (called in-process again) */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(end, argv, ":ho:", opts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return -1;
+        }
+        if (c == ':') {
+            fprintf(stderr, "compare: %s needs a value\n", argv[optind - 1]);
             return TB_EXIT_USAGE;
         }
-        double d;
-        if (!strcmp(a, "--format")) {
-            if (tb_cmp_format_parse(argv[++i], &fmt)) {
-                fprintf(stderr, "compare: --format '%s': expected md, csv, json or junit\n",
-                        argv[i]);
-                return TB_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
-            out_path = argv[++i];
-        } else if (!strcmp(a, "--alpha")) {
-            if (!parse_double(argv[++i], &o.alpha) || !(o.alpha > 0 && o.alpha < 1)) {
-                fprintf(stderr, "compare: --alpha '%s': expected a number in (0, 1)\n", argv[i]);
-                return TB_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--threshold")) {
-            const char *v = argv[++i];
-            if (strchr(v, '=')) {
-                if (tb_cmp_opts_add_threshold(&o, v, &err)) {
-                    fprintf(stderr, "compare: %s\n", err.msg);
-                    return TB_EXIT_USAGE;
-                }
-            } else if (!parse_double(v, &d) || !(d >= 0)) {
-                fprintf(stderr, "compare: --threshold '%s': expected PCT >= 0 or METRIC=PCT\n", v);
-                return TB_EXIT_USAGE;
-            } else {
-                o.threshold_pct = d;
-            }
-        } else if (!strcmp(a, "--min-samples")) {
-            int ms;
-            if (tb_parse_int(argv[++i], 2, 1000000000, &ms)) {
-                fprintf(stderr, "compare: --min-samples '%s': expected an integer >= 2\n", argv[i]);
-                return TB_EXIT_USAGE;
-            }
-            o.min_samples = (size_t)ms;
-        } else if (!strcmp(a, "--interleave")) {
-            if (tb_parse_int(argv[++i], 1, 999, &iv.rounds)) {
-                fprintf(stderr, "compare: --interleave '%s': expected rounds in [1, 999]\n",
-                        argv[i]);
-                return TB_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--base-bin")) {
-            iv.bin[0] = argv[++i];
-        } else if (!strcmp(a, "--cand-bin")) {
-            iv.bin[1] = argv[++i];
-        } else if (!strcmp(a, "--rounds-dir")) {
-            iv.root = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "compare: unknown option '%s'\n", a);
-            usage(stderr);
-            return TB_EXIT_USAGE;
-        } else if (np < 2) {
-            paths[np++] = a;
-        } else {
-            fprintf(stderr, "compare: expected exactly two inputs, BASE and CANDIDATE\n");
+        if (c == '?') {
+            if (optopt > 0 && optopt < 128)
+                fprintf(stderr, "compare: unknown option '-%c' (see --help)\n", optopt);
+            else
+                fprintf(stderr, "compare: unknown option '%s' (see --help)\n", argv[optind - 1]);
             return TB_EXIT_USAGE;
         }
+        if (apply_opt(c, optarg, a))
+            return TB_EXIT_USAGE;
     }
+    for (int i = optind; i < end; i++) {
+        if (a->np == 2) {
+            fprintf(stderr,
+                    "compare: expected exactly two inputs, BASE and CANDIDATE ('%s' is a "
+                    "third)\n",
+                    argv[i]);
+            return TB_EXIT_USAGE;
+        }
+        a->paths[a->np++] = argv[i];
+    }
+    return TB_EXIT_OK;
+}
+
+int tb_cli_compare(int argc, char **argv)
+{
+    struct cmp_args a = {.fmt = TB_FMT_MD, .iv = {.root = "tb-interleave"}};
+    tb_cmp_opts_default(&a.o);
+    const int pc = parse_args(argc, argv, &a);
+    if (pc)
+        return pc < 0 ? TB_EXIT_OK : pc;
+    struct tb_cmp_opts o = a.o;
+    struct interleave iv = a.iv;
+    const enum tb_cmp_format fmt = a.fmt;
+    const char *out_path = a.out_path, *const *paths = a.paths;
+    const int np = a.np;
+    struct tb_err err = {0};
     if (iv.rounds || iv.bin[0] || iv.bin[1] || iv.run_args) {
         if (!iv.rounds || !iv.bin[0] || !iv.bin[1] || np) {
             fprintf(stderr, "compare: --interleave N needs --base-bin and --cand-bin, and no "
@@ -420,7 +531,8 @@ int tb_cli_compare(int argc, char **argv)
         return run_interleaved(&iv, &o, fmt, out_path);
     }
     if (np != 2) {
-        usage(stderr);
+        fprintf(stderr, "compare: expected two inputs, BASE and CANDIDATE, got %d (see --help)\n",
+                np);
         return TB_EXIT_USAGE;
     }
     struct tb_series_set set[2] = {{0}};
@@ -432,6 +544,7 @@ int tb_cli_compare(int argc, char **argv)
                         "cannot compare a Google Benchmark file with tierbench results (%s vs %s)",
                         paths[0], paths[1]);
     int code = TB_EXIT_USAGE;
+    o.gbench = gb[0];
     if (rc)
         fprintf(stderr, "compare: %s\n", err.msg);
     else
