@@ -322,6 +322,12 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     int rc = check_room("results (--out)", o.out_dir, RUN_OUT_SUFFIX_MAX, err);
     if (!rc)
         rc = check_room("model cache (--cache)", o.cache_dir, RUN_CACHE_SUFFIX_MAX, err);
+    /* a model the user named is checked before anything runs: a typo is a
+     * usage error (exit 2), not a suite of "error" records */
+    if (!rc && o.model)
+        rc = run_check_model_arg("--model", o.model, 1, err);
+    if (!rc && o.reference_model)
+        rc = run_check_model_arg("--reference-model", o.reference_model, 0, err);
     if (rc)
         return rc;
     struct loaded l = {0};
