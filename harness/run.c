@@ -325,9 +325,9 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     /* a model the user named is checked before anything runs: a typo is a
      * usage error (exit 2), not a suite of "error" records */
     if (!rc && o.model)
-        rc = run_check_model_arg("--model", o.model, 1, err);
+        rc = tb_run_check_model("--model", o.model, 1, err);
     if (!rc && o.reference_model)
-        rc = run_check_model_arg("--reference-model", o.reference_model, 0, err);
+        rc = tb_run_check_model("--reference-model", o.reference_model, 0, err);
     if (rc)
         return rc;
     struct loaded l = {0};

@@ -137,11 +137,6 @@ void run_progress(struct run_ctx *run, const char *profile, const char *wl);
 void run_keep_coverage(struct run_ctx *run, struct tb_coverage *c);
 
 /* ---- run_model.c */
-/* Up-front check of a model the user named (opt: "--model", ...): a
- * synth:SHAPE:TYPE with a known shape and type (the engine's lists, named in
- * the message; only when allow_synth), or a regular file that opens and starts with the GGUF magic.
- * TB_EINVAL with a one-line reason, before anything is measured. */
-int run_check_model_arg(const char *opt, const char *spec, int allow_synth, struct tb_err *err);
 /* 1 and shape/type for "synth:SHAPE:TYPE", 0 for a path, -1 malformed. */
 int run_parse_synth(const char *spec, char *shape, size_t n, int *type);
 /* The file a spec names; a synthetic model is generated on first use only

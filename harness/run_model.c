@@ -117,7 +117,7 @@ static void shape_names(char *buf, size_t n)
     }
 }
 
-int run_check_model_arg(const char *opt, const char *spec, int allow_synth, struct tb_err *err)
+int tb_run_check_model(const char *opt, const char *spec, int allow_synth, struct tb_err *err)
 {
     char names[TB_WTYPE_NAMES_MAX], shapes[512];
     if (allow_synth && !strncmp(spec, "synth:", 6)) {

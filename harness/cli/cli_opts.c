@@ -1,5 +1,6 @@
 /* What every subcommand's getopt_long loop shares: the one-line message for
  * an unknown option or a missing value. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,19 +10,24 @@
 int tb_cli_opt_error(const char *cmd, int c, char *const argv[])
 {
     /* cmd "": the top level ("tierbench: ...") */
-    /* argv[optind - 1] is the element getopt_long just consumed: a long
-     * option, or a short one unless it sat inside a cluster ("-xq") */
-    const char *arg = optind > 0 ? argv[optind - 1] : "";
-    const int is_long = !strncmp(arg, "--", 2) && (optopt == 0 || strchr(arg, '='));
-    char shrt[3] = {'-', (char)optopt, '\0'};
-    const char *name = is_long || optopt <= 0 || optopt > 127 ? arg : shrt;
     const char *sp = *cmd ? " " : "";
-    if (c == ':')
-        fprintf(stderr, "tierbench%s%s: %s needs a value (see --help)\n", sp, cmd, name);
-    else if (is_long && strchr(arg, '=') && optopt)
-        fprintf(stderr, "tierbench%s%s: %s takes no value (see --help)\n", sp, cmd, arg);
-    else
-        fprintf(stderr, "tierbench%s%s: unknown option '%s' (see --help)\n", sp, cmd, name);
+    /* argv[optind - 1] is the element getopt_long just consumed: for a
+     * missing value always the option itself; for an unknown option the
+     * long option (optopt 0), or the previous element when the unknown
+     * short option sat inside a cluster ("-xq"), so that one is named by
+     * optopt */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':') {
+        fprintf(stderr, "tierbench%s%s: %s needs a value (see --help)\n", sp, cmd, arg);
+    } else if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '=')) {
+        fprintf(stderr, "tierbench%s%s: %s: the option takes no value (see --help)\n", sp, cmd,
+                arg);
+    } else if (optopt > 0 && optopt < 127 && isgraph(optopt)) {
+        fprintf(stderr, "tierbench%s%s: unknown option '-%c' (see --help)\n", sp, cmd, optopt);
+    } else {
+        fprintf(stderr, "tierbench%s%s: unknown or ambiguous option '%s' (see --help)\n", sp, cmd,
+                arg);
+    }
     return TB_EXIT_USAGE;
 }
 
