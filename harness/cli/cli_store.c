@@ -178,20 +178,26 @@ static int store_add(int argc, char **argv)
 
 int tb_cli_store(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* '+': options before the subcommand only (store add parses its own) */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (c != 'h')
+            return tb_cli_opt_error("store", c, argv);
         usage_store(stdout);
         return TB_EXIT_OK;
     }
-    if (argc < 2) {
-        fprintf(stderr, "tierbench store: missing subcommand (add)\n");
-        usage_store(stderr);
+    if (optind >= argc) {
+        fprintf(stderr, "tierbench store: missing subcommand (add; see --help)\n");
         return TB_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "add")) {
-        fprintf(stderr, "tierbench store: unknown subcommand '%s' (add)\n", argv[1]);
+    if (strcmp(argv[optind], "add")) {
+        fprintf(stderr, "tierbench store: unknown subcommand '%s' (add)\n", argv[optind]);
         return TB_EXIT_USAGE;
     }
-    return store_add(argc - 1, argv + 1);
+    return store_add(argc - optind, argv + optind);
 }
 
 int tb_cli_history(int argc, char **argv)
