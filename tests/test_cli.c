@@ -249,6 +249,10 @@ static void test_bad_flags(void)
     check_usage_error((const char *const[]){"run", "--profiles-dir", g_prof, "--workload",
                                             "llm-nothing", "--out", out, NULL},
                       "llm-nothing", NULL, NULL);
+    /* a backend no profile and no engine knows (a typo ran as "unsupported", exit 0) */
+    check_usage_error((const char *const[]){"run", "--profiles-dir", g_prof, "--backend", "cpux",
+                                            "--out", out, NULL},
+                      "--backend 'cpux' unknown", "cpu-ref", NULL);
     /* a profile file that does not validate: FILE:LINE and the reason */
     snprintf(bad_prof, sizeof bad_prof, "%s/prof-bad", g_dir);
     CHECK(mkdir(bad_prof, 0755) == 0);
