@@ -363,7 +363,7 @@ static void test_root_and_ascii(void)
     /* default: no ASCII charts; the taken line names the newest run */
     snprintf(rep, sizeof rep, "%s/rep-default", g_dir);
     struct res r = run_tb((const char *const[]){"report", root, "-o", rep, NULL});
-    char taken[1200];
+    char taken[2000];
     snprintf(taken, sizeof taken, "taken: %s (newest of 2 runs in %s)\n", newest, root);
     CHECKF(r.code == 0, "report ROOT: exit %d (%s)", r.code, r.err);
     CHECKF(strstr(r.out, taken), "report ROOT: no '%s' in '%s'", taken, r.out);

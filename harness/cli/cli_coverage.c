@@ -212,7 +212,7 @@ static int parse_args(int argc, char **argv, struct cov_opts *o)
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         const char *v = optarg, *bad = NULL;
-        int s;
+        int s = 0;
         switch (c) {
         case 'h': usage(stdout); return -1;
         case OPT_PROFILE: o->profiles = v; break;
