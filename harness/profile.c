@@ -38,8 +38,9 @@ static int workload_from_name(const char *s)
 static const char *const k_metrics[] = {"ttft_ms",     "tpot_ms",      "e2e_ms",
                                         "prefill_tps", "decode_tps",   "joules_per_token",
                                         "mean_watts",  "peak_rss_mib", "top1_agreement"};
+/* NULL-terminated: tb_profile_backend_names() hands it out */
 static const char *const k_backends[] = {"cpu",    "cpu-ref", "cuda", "opencl:gpu",
-                                         "vulkan", "metal",   "npu"};
+                                         "vulkan", "metal",   "npu",  NULL};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -49,6 +50,11 @@ static int in_list(const char *s, const char *const *list, size_t n)
         if (!strcmp(s, list[i]))
             return 1;
     return 0;
+}
+
+const char *const *tb_profile_backend_names(void)
+{
+    return k_backends;
 }
 
 /* ------------------------------------------------------------ parse state */
@@ -324,7 +330,7 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
                        &p->n_backends, &why))
             return fail(ps, TB_EFORMAT, ps->line, "backends: %s", why);
         for (int i = 0; i < p->n_backends; i++)
-            if (!in_list(p->backends[i], k_backends, NELEM(k_backends)))
+            if (!in_list(p->backends[i], k_backends, NELEM(k_backends) - 1))
                 return fail(ps, TB_EFORMAT, ps->line,
                             "backend '%s' unknown (cpu, cpu-ref, cuda, opencl:gpu, vulkan, "
                             "metal, npu)",

@@ -302,6 +302,26 @@ static int check_room(const char *what, const char *dir, size_t suffix, struct t
                       what, dir, len, RUN_PATH_MAX - 1, (size_t)RUN_PATH_MAX - 1 - suffix);
 }
 
+/* --backend names a backend a profile may list or one the engine has
+ * (available on this host or not: that is the run's "unsupported"). */
+static int check_backend(const char *name, struct tb_err *err)
+{
+    const char *const *lists[2] = {tb_profile_backend_names(), tb_backend_names()};
+    char known[256] = "";
+    size_t k = 0;
+    for (int l = 0; l < 2; l++)
+        for (const char *const *n = lists[l]; *n; n++) {
+            if (!strcmp(*n, name))
+                return TB_OK;
+            int dup = 0; /* named by the profile list already */
+            for (const char *const *m = lists[0]; l == 1 && *m; m++)
+                dup |= !strcmp(*m, *n);
+            if (!dup && k < sizeof known)
+                k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", k ? ", " : "", *n);
+        }
+    return tb_err_set(err, TB_EINVAL, "--backend '%s' unknown (%s)", name, known);
+}
+
 int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
 {
     struct tb_run_opts o = *o_in;
@@ -322,6 +342,14 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
     int rc = check_room("results (--out)", o.out_dir, RUN_OUT_SUFFIX_MAX, err);
     if (!rc)
         rc = check_room("model cache (--cache)", o.cache_dir, RUN_CACHE_SUFFIX_MAX, err);
+    /* a model the user named is checked before anything runs: a typo is a
+     * usage error (exit 2), not a suite of "error" records */
+    if (!rc && o.model)
+        rc = tb_run_check_model("--model", o.model, 1, err);
+    if (!rc && o.backend)
+        rc = check_backend(o.backend, err);
+    if (!rc && o.reference_model)
+        rc = tb_run_check_model("--reference-model", o.reference_model, 0, err);
     if (rc)
         return rc;
     struct loaded l = {0};

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/tb_read.h"
 #include "kernels/tb_wtypes.h"
 #include "harness/run_internal.h"
 
@@ -101,6 +102,64 @@ int run_find_model(const char *spec, const char *cache_dir, uint64_t seed, bool 
     if (!generate)
         return tb_err_set(err, TB_EIO, "%s: not generated yet", out);
     return generate_locked(shape, type, seed, out, err);
+}
+
+/* The known synthetic shapes joined by ", " into buf (from the engine's list). */
+static void shape_names(char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (const struct tb_synth_shape *s = tb_synth_shapes(); s->name && k < n; s++) {
+        const int w = snprintf(buf + k, n - k, "%s%s", k ? ", " : "", s->name);
+        if (w < 0 || (size_t)w >= n - k)
+            break;
+        k += (size_t)w;
+    }
+}
+
+int tb_run_check_model(const char *opt, const char *spec, int allow_synth, struct tb_err *err)
+{
+    char names[TB_WTYPE_NAMES_MAX], shapes[512];
+    if (allow_synth && !strncmp(spec, "synth:", 6)) {
+        const char *s = spec + 6, *c = strchr(s, ':');
+        char shape[64];
+        if (!c || c == s || (size_t)(c - s) >= sizeof shape || !c[1]) {
+            shape_names(shapes, sizeof shapes);
+            return tb_err_set(err, TB_EINVAL,
+                              "%s '%s': expected synth:SHAPE:TYPE (shapes: %s; types: %s)", opt,
+                              spec, shapes, tb_wtype_names(names, sizeof names, ", "));
+        }
+        memcpy(shape, s, (size_t)(c - s));
+        shape[c - s] = '\0';
+        if (!tb_synth_find(shape)) {
+            shape_names(shapes, sizeof shapes);
+            return tb_err_set(err, TB_EINVAL, "%s '%s': unknown shape '%s' (shapes: %s)", opt, spec,
+                              shape, shapes);
+        }
+        if (!tb_wtype_ok(tb_type_from_name(c + 1)))
+            return tb_err_set(err, TB_EINVAL, "%s '%s': unknown type '%s' (types: %s)", opt, spec,
+                              c + 1, tb_wtype_names(names, sizeof names, ", "));
+        return TB_OK;
+    }
+    /* a file: it must open as a regular file and start with the GGUF magic;
+     * the rest (tensors, mapping) is the configuration's own record */
+    struct tb_err fe = {0};
+    FILE *f = tb_fopen_read(spec, &fe);
+    if (!f)
+        return tb_err_set(err, TB_EINVAL, "%s %s", opt, fe.msg);
+    unsigned char magic[4] = {0};
+    const size_t got = fread(magic, 1, sizeof magic, f);
+    const int rerr = ferror(f);
+    fclose(f);
+    if (rerr)
+        return tb_err_set(err, TB_EINVAL, "%s %s: cannot read: %s", opt, spec, strerror(errno));
+    if (got < sizeof magic || memcmp(magic, "GGUF", 4))
+        return tb_err_set(err, TB_EINVAL,
+                          "%s %s: not a GGUF file (%s; expected a .gguf model or "
+                          "synth:SHAPE:TYPE)",
+                          opt, spec,
+                          got < sizeof magic ? "shorter than its magic" : "no GGUF magic");
+    return TB_OK;
 }
 
 int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,

@@ -127,6 +127,10 @@ int tb_profile_load_kv(const char *path, int kv_type, struct tb_profile **out, s
 int tb_profile_load_memory(const char *buf, size_t n, const char *label, struct tb_profile **out,
                            struct tb_err *err);
 void tb_profile_free(struct tb_profile *p);
+/* The backend names a profile's `backends` may list (NULL-terminated,
+ * static storage); `run --backend` takes these and the engine's own
+ * tb_backend_names(). */
+const char *const *tb_profile_backend_names(void);
 /* Human-readable dump (`tierbench profiles show`). */
 void tb_profile_print(const struct tb_profile *p, FILE *f);
 /* NULL if the profile has no workload of that kind. */

@@ -82,6 +82,14 @@ void tb_run_opts_default(struct tb_run_opts *o);
  * makes exit 2. Every configuration's record is written either way. */
 int tb_run(const struct tb_run_opts *o, int *exit_code, struct tb_err *err);
 
+/* Up-front check of a model the user named (opt names it in the message,
+ * e.g. "--model"): a synth:SHAPE:TYPE with a known shape and type (only
+ * when allow_synth; the message lists the engine's shapes and types), or a
+ * regular file that opens and starts with the GGUF magic. TB_EINVAL with a
+ * one-line reason. tb_run does this for --model and --reference-model
+ * before it measures or writes anything; the rest of a file (tensors,
+ * mapping) is the configuration's own record. */
+int tb_run_check_model(const char *opt, const char *spec, int allow_synth, struct tb_err *err);
 /* Resolves "synth:SHAPE:TYPE" to a cached file (generated on first use) or
  * returns a plain path unchanged. out gets the path. */
 int tb_run_resolve_model(const char *spec, const char *cache_dir, uint64_t seed, char *out,

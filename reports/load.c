@@ -1,4 +1,5 @@
 /* Loading results sources and flattening them into metric series. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ void tb_rsrc_free(struct tb_rsrc *s)
     if (!s)
         return;
     free(s->path);
+    free(s->root);
     free(s->data_path);
     json_decref(s->records);
     json_decref(s->manifest);
@@ -115,25 +117,132 @@ static json_t *load_gbench(const char *path, json_error_t *je, struct tb_err *er
     return doc;
 }
 
-int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_err *err)
+/* "run-YYYYMMDD-HHMMSS[-N]" (harness/results.c makes them from the run's
+ * UTC start time; -N for a second run in the same second): 1 and N (0 when
+ * absent), else 0. */
+static int run_name_seq(const char *name, long *seq)
+{
+    static const char pat[] = "run-########-######";
+    if (strlen(name) < sizeof pat - 1)
+        return 0;
+    for (size_t i = 0; i < sizeof pat - 1; i++)
+        if (pat[i] == '#' ? !(name[i] >= '0' && name[i] <= '9') : name[i] != pat[i])
+            return 0;
+    const char *rest = name + sizeof pat - 1;
+    *seq = 0;
+    if (!*rest)
+        return 1;
+    char *end;
+    errno = 0;
+    const long n =
+        rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9' ? strtol(rest + 1, &end, 10) : -1;
+    if (n < 0 || errno || *end)
+        return 0;
+    *seq = n;
+    return 1;
+}
+
+/* > 0 when run directory name a is newer than b: by start time, then -N
+ * as a number (run-...-10 after run-...-9); names of another form are
+ * older than every run-YYYYMMDD-HHMMSS one, in byte order among themselves. */
+static int run_name_cmp(const char *a, const char *b)
+{
+    long sa = 0, sb = 0;
+    const int ka = run_name_seq(a, &sa), kb = run_name_seq(b, &sb);
+    if (ka != kb)
+        return ka - kb;
+    if (!ka)
+        return strcmp(a, b);
+    const int t = strncmp(a, b, 19);
+    return t ? t : (sa > sb) - (sa < sb);
+}
+
+static int has_results(const char *dir, const char *name)
+{
+    char p[4096];
+    struct stat st;
+    return snprintf(p, sizeof p, "%s/%s/%s", dir, name, TB_RESULTS_JSONL) < (int)sizeof p &&
+           stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int tb_rsrc_resolve(const char *path, struct tb_rsrc *out, struct tb_err *err)
 {
     memset(out, 0, sizeof *out);
     struct stat st;
     if (stat(path, &st))
         return tb_err_set(err, TB_EIO, "%s: no such results directory or file", path);
-    out->path = dup_str(path);
+    char p[4096];
+    const int is_run = !S_ISDIR(st.st_mode) ||
+                       (snprintf(p, sizeof p, "%s/%s", path, TB_RESULTS_JSONL) < (int)sizeof p &&
+                        stat(p, &st) == 0);
+    if (is_run) {
+        out->path = dup_str(path);
+        return out->path ? TB_OK : tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
+    }
+    /* a `run --out` root: its newest run-* directory that holds results */
+    DIR *d = opendir(path);
+    if (!d)
+        return tb_err_set(err, TB_EIO, "%s: cannot read the directory: %s", path, strerror(errno));
+    char best[256] = "";
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "run-", 4) || strlen(e->d_name) >= sizeof best ||
+            !has_results(path, e->d_name))
+            continue;
+        n++;
+        if (!best[0] || run_name_cmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    }
+    closedir(d);
+    if (!n)
+        return tb_err_set(err, TB_EIO,
+                          "%s: neither a results directory (no %s) nor a `run --out` root (no "
+                          "run-* directory holding one)",
+                          path, TB_RESULTS_JSONL);
+    const size_t len = strlen(path);
+    const int slash = len && path[len - 1] == '/';
+    int rc = tb_path_join(p, sizeof p, err, "%s%s%s", path, slash ? "" : "/", best);
+    if (rc)
+        return rc;
+    out->path = dup_str(p);
+    out->root = dup_str(path);
+    out->n_runs = n;
+    if (!out->path || !out->root) {
+        tb_rsrc_free(out);
+        return tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
+    }
+    return TB_OK;
+}
+
+void tb_rsrc_say_taken(const struct tb_rsrc *s, FILE *f)
+{
+    if (s->root)
+        fprintf(f, "taken: %s (newest of %zu run%s in %s)\n", s->path, s->n_runs,
+                s->n_runs == 1 ? "" : "s", s->root);
+}
+
+int tb_rsrc_load(const char *given, int strict, struct tb_rsrc *out, struct tb_err *err)
+{
+    int rc = tb_rsrc_resolve(given, out, err);
+    if (rc)
+        return rc;
+    const char *path = out->path; /* the run directory a root resolved to */
+    struct stat st;
+    if (stat(path, &st)) {
+        tb_rsrc_free(out);
+        return tb_err_set(err, TB_EIO, "%s: no such results directory or file", path);
+    }
     size_t n = strlen(path) + 32;
     out->data_path = malloc(n);
-    if (!out->path || !out->data_path) {
+    if (!out->data_path) {
         tb_rsrc_free(out);
         return tb_err_set(err, TB_ENOMEM, "%s: out of memory", path);
     }
     char manifest[4096] = "";
-    int rc =
-        S_ISDIR(st.st_mode)
-            ? tb_path_join(out->data_path, n, err, "%s/%s", path, TB_RESULTS_JSONL) ||
-                  tb_path_join(manifest, sizeof manifest, err, "%s/%s", path, TB_RESULTS_MANIFEST)
-            : tb_path_join(out->data_path, n, err, "%s", path);
+    rc = S_ISDIR(st.st_mode)
+             ? tb_path_join(out->data_path, n, err, "%s/%s", path, TB_RESULTS_JSONL) ||
+                   tb_path_join(manifest, sizeof manifest, err, "%s/%s", path, TB_RESULTS_MANIFEST)
+             : tb_path_join(out->data_path, n, err, "%s", path);
     if (!rc)
         rc = tb_file_hash(out->data_path, out->hash, err);
     if (rc) {

@@ -29,7 +29,9 @@
 
 /* ---- sources */
 struct tb_rsrc {
-    char *path;      /* as given */
+    char *path;      /* as given, or the run directory a `run --out` root resolved to */
+    char *root;      /* the root given, when path was resolved from one; else NULL */
+    size_t n_runs;   /* run directories with results in root (when root) */
     char *data_path; /* the file actually read (results.jsonl or the .json) */
     char hash[TB_HASH_STR_MAX];
     int is_gbench;    /* Google Benchmark JSON */
@@ -38,9 +40,22 @@ struct tb_rsrc {
     size_t dropped;   /* torn last line dropped by tb_results_read */
 };
 
-/* Loads a results dir, a .jsonl file or a GB JSON file. strict: a torn tail
- * (dropped line) is an error (TB_EFORMAT) instead of being dropped. */
+/* Loads a results dir, a .jsonl file or a GB JSON file, or the --out root
+ * given to `run` (tb_rsrc_resolve). strict: a torn tail (dropped line) is
+ * an error (TB_EFORMAT) instead of being dropped. */
 int tb_rsrc_load(const char *path, int strict, struct tb_rsrc *out, struct tb_err *err);
+/* Only the first step of tb_rsrc_load: which source path names. A file, or
+ * a directory holding results.jsonl, is itself (out->path, root NULL). A
+ * directory without one is a `run --out` root: out->path becomes its newest
+ * run-* subdirectory that holds results.jsonl, newest by the name `run`
+ * gives it from its own UTC start time (run-YYYYMMDD-HHMMSS, then -N as a
+ * number; not the mtime, which a copy changes), out->root the root and
+ * out->n_runs how many run directories it holds. TB_EIO when path does not
+ * exist or is a directory with neither. out is freed with tb_rsrc_free. */
+int tb_rsrc_resolve(const char *path, struct tb_rsrc *out, struct tb_err *err);
+/* One line "taken: ROOT/run-X (newest of N runs in ROOT)" when s was
+ * resolved from a root; nothing when the source was named directly. */
+void tb_rsrc_say_taken(const struct tb_rsrc *s, FILE *f);
 void tb_rsrc_free(struct tb_rsrc *s);
 /* TB_EINVAL when two of the n sources hold the same data (equal content
  * hash: one results file given twice, or a copy of it): pooled, each of

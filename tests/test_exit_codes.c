@@ -1,13 +1,16 @@
-/* `tierbench run`'s exit status is the truth (issue 19): a configuration
- * that ran but produced no valid measurement -- a --model that is a
- * directory, an empty file, a symlink loop, a file that cannot be mapped
- * under a virtual-memory limit -- exits TB_RUN_EXIT_FAILED (4) with its
- * "error" record written, in-process and under the watchdog; precedence
- * 3 > 4 > 1; a profile the host cannot run is not a failure. Also the
- * context clamp covering n_predict (llm-generate on a model whose context
- * is shorter than the profile's n_predict). And the commands besides run
- * that write into a directory: `coverage --out` keeps a long path whole,
- * `report -o` without room for its files fails before creating it. */
+/* `tierbench run`'s exit status is the truth (issues 19 and 14): a --model
+ * the user named that is no model -- a directory, an empty file, a symlink
+ * loop -- is an input error found before anything runs (tb_run returns
+ * TB_EINVAL, the CLI exits 2, no results directory is made); a
+ * configuration that ran but produced no valid measurement -- a GGUF whose
+ * header is cut short, a file that cannot be mapped under a virtual-memory
+ * limit -- exits TB_RUN_EXIT_FAILED (4) with its "error" record written,
+ * in-process and under the watchdog; precedence 3 > 4 > 1; a profile the
+ * host cannot run is not a failure. Also the context clamp covering
+ * n_predict (llm-generate on a model whose context is shorter than the
+ * profile's n_predict). And the commands besides run that write into a
+ * directory: `coverage --out` keeps a long path whole, `report -o` without
+ * room for its files fails before creating it. */
 #include "tb_test.h"
 
 #include <jansson.h>
@@ -121,14 +124,36 @@ static void check_failed(const char *tag, const char *model, double timeout_s, c
     json_decref(recs);
 }
 
+/* --model M is refused up front: TB_EINVAL naming what, no run directory. */
+static void check_refused(const char *tag, const char *model, double timeout_s, const char *what)
+{
+    char out[800];
+    snprintf(out, sizeof out, "%s/out-%s", g_dir, tag);
+    struct tb_run_opts o;
+    opts_for(&o, g_prof, out);
+    o.model = model;
+    o.timeout_s = timeout_s;
+    struct tb_err err = {0};
+    int code = -1;
+    CHECKF(tb_run(&o, &code, &err) == TB_EINVAL, "%s: not refused (exit %d)", tag, code);
+    CHECKF(strstr(err.msg, "--model") && strstr(err.msg, what), "%s: '%s' lacks '%s'", tag, err.msg,
+           what);
+    struct stat st;
+    CHECKF(stat(out, &st) != 0, "%s: %s was created", tag, out);
+}
+
 static void test_failed_models(void)
 {
-    char zero[700], loop1[700], loop2[700];
+    char zero[700], loop1[700], loop2[700], cut[700];
     snprintf(zero, sizeof zero, "%s/zero.gguf", g_dir);
     tb_test_write_file(zero, "");
     snprintf(loop1, sizeof loop1, "%s/loop1.gguf", g_dir);
     snprintf(loop2, sizeof loop2, "%s/loop2.gguf", g_dir);
     CHECK(symlink(loop2, loop1) == 0 && symlink(loop1, loop2) == 0);
+    /* the GGUF magic and version, then nothing: passes the up-front check,
+     * fails to load */
+    snprintf(cut, sizeof cut, "%s/cut.gguf", g_dir);
+    tb_test_write_file(cut, "GGUF\x03");
 
     /* the profile's own model measures: exit 0 (the control) */
     int code;
@@ -142,12 +167,15 @@ static void test_failed_models(void)
     snprintf(g_ok_run, sizeof g_ok_run, "%s", run_dir);
     json_decref(recs);
 
-    check_failed("dir", g_dir, 0, g_dir);
-    check_failed("zero", zero, 0, "zero.gguf");
-    check_failed("loop", loop1, 0, "loop1.gguf");
+    for (int watched = 0; watched < 2; watched++) {
+        const double t = watched ? 60 : 0;
+        check_refused(watched ? "dir-w" : "dir", g_dir, t, "is a directory");
+        check_refused(watched ? "zero-w" : "zero", zero, t, "zero.gguf");
+        check_refused(watched ? "loop-w" : "loop", loop1, t, "loop1.gguf");
+    }
+    check_failed("cut", cut, 0, "cut.gguf");
     /* under the watchdog the child's failure reaches the parent's count */
-    check_failed("zero-watched", zero, 60, "zero.gguf");
-    check_failed("loop-watched", loop1, 60, "loop1.gguf");
+    check_failed("cut-watched", cut, 60, "cut.gguf");
 }
 
 /* Precedence: a failed configuration (4) wins over an SLO FAIL (1). Profile
@@ -254,19 +282,22 @@ static void test_cli(void)
         fprintf(stderr, "TB_BIN not set: CLI checks skipped (run through ctest)\n");
         return;
     }
-    char out[800], run_dir[1024];
+    char out[800];
     snprintf(out, sizeof out, "%s/out-cli-dir", g_dir);
     int st = cli_status(g_dir, out, 0, 0);
-    CHECKF(st == TB_RUN_EXIT_FAILED, "run --model DIR: exit %d, want %d", st, TB_RUN_EXIT_FAILED);
-    json_t *recs = read_run(out, run_dir, sizeof run_dir);
-    CHECK(recs && !strcmp(str_of(find(recs, "ec", "llm-prefill"), "status"), "error"));
-    json_decref(recs);
+    CHECKF(st == 2, "run --model DIR: exit %d, want 2", st);
+    struct stat sb;
+    CHECK(stat(out, &sb) != 0); /* refused before a results directory */
 #ifndef TB_ASAN
-    /* a sparse 1.5 GiB file under a 1 GiB address-space limit: the map fails */
+    char run_dir[1024];
+    json_t *recs;
+    /* a sparse 1.5 GiB file (the GGUF magic, then zeros) under a 1 GiB
+     * address-space limit: the map fails */
     char big[700];
     snprintf(big, sizeof big, "%s/big.gguf", g_dir);
     FILE *f = fopen(big, "w");
-    CHECK(f && ftruncate(fileno(f), (off_t)1536 << 20) == 0);
+    CHECK(f && fwrite("GGUF", 1, 4, f) == 4 && fflush(f) == 0 &&
+          ftruncate(fileno(f), (off_t)1536 << 20) == 0);
     if (f)
         fclose(f);
     for (int watched = 0; watched < 2; watched++) {

@@ -3,6 +3,7 @@
  * runs a few decode evals with evidence, and prints/writes the tier
  * coverage matrix (Markdown, CSV, JSON). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,90 @@ static int write_outputs(const char *dir, const struct tb_coverage *rows, int n,
     return rc;
 }
 
+enum {
+    OPT_PROFILE = 1000,
+    OPT_DIR,
+    OPT_MODEL,
+    OPT_OUT,
+    OPT_CACHE,
+    OPT_EVALS,
+    OPT_CHECK,
+    OPT_SEED,
+    OPT_FAIL_ON,
+    OPT_NO_FALLBACK,
+    OPT_ENFORCE,
+    OPT_QUIET
+};
+
+/* getopt_long into o: TB_EXIT_OK, TB_EXIT_USAGE (said why) or -1 (--help printed). */
+static int parse_args(int argc, char **argv, struct cov_opts *o)
+{
+    static const struct option opts[] = {{"profile", required_argument, NULL, OPT_PROFILE},
+                                         {"dir", required_argument, NULL, OPT_DIR},
+                                         {"model", required_argument, NULL, OPT_MODEL},
+                                         {"out", required_argument, NULL, OPT_OUT},
+                                         {"cache-dir", required_argument, NULL, OPT_CACHE},
+                                         {"evals", required_argument, NULL, OPT_EVALS},
+                                         {"check-every", required_argument, NULL, OPT_CHECK},
+                                         {"seed", required_argument, NULL, OPT_SEED},
+                                         {"fail-on", required_argument, NULL, OPT_FAIL_ON},
+                                         {"no-cpu-fallback", no_argument, NULL, OPT_NO_FALLBACK},
+                                         {"enforce-kind", no_argument, NULL, OPT_ENFORCE},
+                                         {"quiet", no_argument, NULL, OPT_QUIET},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        const char *v = optarg, *bad = NULL;
+        int s = 0;
+        switch (c) {
+        case 'h': usage(stdout); return -1;
+        case OPT_PROFILE: o->profiles = v; break;
+        case OPT_DIR: o->dir = v; break;
+        case OPT_MODEL: o->model = v; break;
+        case OPT_OUT: o->out_dir = v; break;
+        case OPT_CACHE: o->cache_dir = v; break;
+        case OPT_NO_FALLBACK: o->no_cpu_fallback = 1; break;
+        case OPT_ENFORCE: o->enforce_kind = 1; break;
+        case OPT_QUIET: o->quiet = 1; break;
+        case OPT_EVALS:
+            if (tb_parse_int(v, 1, 1000000, &o->evals))
+                bad = "--evals: an integer in [1, 1000000]";
+            break;
+        case OPT_CHECK:
+            if (tb_parse_int(v, 0, 1000000, &o->check_period))
+                bad = "--check-every: an integer in [0, 1000000]";
+            break;
+        case OPT_SEED:
+            if (tb_parse_int(v, 0, 1000000, &s))
+                bad = "--seed: an integer in [0, 1000000]";
+            o->seed = (uint64_t)s;
+            break;
+        case OPT_FAIL_ON:
+            s = tb_fail_on_from_name(v);
+            if (s < 0)
+                bad = "--fail-on: silent-fallback or any-fallback";
+            o->fail_on = (enum tb_fail_on)(s < 0 ? 0 : s);
+            break;
+        default: return tb_cli_opt_error("coverage", c, argv);
+        }
+        if (bad) {
+            fprintf(stderr, "tierbench coverage: bad value '%s' for %s\n", v, bad);
+            return TB_EXIT_USAGE;
+        }
+    }
+    if (tb_cli_no_args("coverage", argc, argv))
+        return TB_EXIT_USAGE;
+    struct tb_err err = {0};
+    if (o->model && tb_run_check_model("--model", o->model, 1, &err)) {
+        fprintf(stderr, "tierbench coverage: %s\n", err.msg);
+        return TB_EXIT_USAGE;
+    }
+    return TB_EXIT_OK;
+}
+
 int tb_cli_coverage(int argc, char **argv)
 {
     struct cov_opts o = {.evals = 4, .check_period = 7, .fail_on = TB_FAIL_ON_NONE, .seed = 1};
@@ -183,57 +268,9 @@ int tb_cli_coverage(int argc, char **argv)
     o.cache_dir = getenv("TB_CACHE_DIR");
     if (!o.cache_dir || !*o.cache_dir)
         o.cache_dir = ".tb-cache";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return TB_EXIT_OK;
-        } else if (!strcmp(a, "--no-cpu-fallback")) {
-            o.no_cpu_fallback = 1;
-            continue;
-        } else if (!strcmp(a, "--enforce-kind")) {
-            o.enforce_kind = 1;
-            continue;
-        } else if (!strcmp(a, "--quiet")) {
-            o.quiet = 1;
-            continue;
-        } else if (!v) {
-            bad = 1;
-        } else if (!strcmp(a, "--profile")) {
-            o.profiles = v;
-        } else if (!strcmp(a, "--dir")) {
-            o.dir = v;
-        } else if (!strcmp(a, "--model")) {
-            o.model = v;
-        } else if (!strcmp(a, "--out")) {
-            o.out_dir = v;
-        } else if (!strcmp(a, "--cache-dir")) {
-            o.cache_dir = v;
-        } else if (!strcmp(a, "--evals")) {
-            bad = tb_parse_int(v, 1, 1000000, &o.evals);
-        } else if (!strcmp(a, "--check-every")) {
-            bad = tb_parse_int(v, 0, 1000000, &o.check_period);
-        } else if (!strcmp(a, "--seed")) {
-            int s;
-            bad = tb_parse_int(v, 0, 1000000, &s);
-            o.seed = (uint64_t)s;
-        } else if (!strcmp(a, "--fail-on")) {
-            const int f = tb_fail_on_from_name(v);
-            bad = f < 0;
-            o.fail_on = (enum tb_fail_on)(f < 0 ? 0 : f);
-        } else {
-            fprintf(stderr, "coverage: unknown option '%s'\n", a);
-            usage(stderr);
-            return TB_EXIT_USAGE;
-        }
-        if (bad) {
-            fprintf(stderr, "coverage: %s needs a valid value\n", a);
-            return TB_EXIT_USAGE;
-        }
-        i++;
-    }
+    const int prc = parse_args(argc, argv, &o);
+    if (prc)
+        return prc < 0 ? TB_EXIT_OK : prc;
     struct tb_err err = {0};
     char **paths = NULL;
     int n_paths = 0;

@@ -2,6 +2,7 @@
  * prefill/decode throughput (median over repetitions) and optional raw
  * logits output for accuracy comparisons. */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,49 +75,46 @@ static int parse_tokens(const char *v, struct infer_args *a)
 
 static int parse_args(int argc, char **argv, struct infer_args *a)
 {
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"backend", required_argument, NULL, 'b'},
+                                         {"logits", required_argument, NULL, 'l'},
+                                         {"tokens", required_argument, NULL, 'k'},
+                                         {"n-predict", required_argument, NULL, 'n'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"reps", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     a->backend = "cpu";
     a->n_predict = 16;
     a->threads = 0;
     a->reps = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            usage(stdout);
-            return 1;
-        }
-        static const char *const k_opts[] = {"--model",     "--backend", "--logits", "--tokens",
-                                             "--n-predict", "--threads", "--reps"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof k_opts / sizeof k_opts[0]; k++)
-            known |= !strcmp(o, k_opts[k]);
-        if (!known) {
-            fprintf(stderr, "tierbench infer: unknown option '%s' (see --help)\n", o);
-            return -1;
-        }
-        if (!v) {
-            fprintf(stderr, "tierbench infer: %s needs a value\n", o);
-            return -1;
-        }
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* long options only: no short letters are documented */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        const char *v = optarg;
         int bad = 0;
-        if (!strcmp(o, "--model"))
-            a->model = v;
-        else if (!strcmp(o, "--backend"))
-            a->backend = v;
-        else if (!strcmp(o, "--logits"))
-            a->logits = v;
-        else if (!strcmp(o, "--tokens")) {
+        switch (c) {
+        case 'h': usage(stdout); return 1;
+        case 'm': a->model = v; break;
+        case 'b': a->backend = v; break;
+        case 'l': a->logits = v; break;
+        case 'k':
             free(a->tokens);
+            a->tokens = NULL;
             bad = parse_tokens(v, a);
-        } else if (!strcmp(o, "--n-predict"))
-            bad = parse_long(o, v, 1, 1 << 20, &a->n_predict);
-        else if (!strcmp(o, "--threads"))
-            bad = parse_long(o, v, 0, 4096, &a->threads);
-        else
-            bad = parse_long(o, v, 1, 1000, &a->reps); /* --reps */
+            break;
+        case 'n': bad = parse_long("--n-predict", v, 1, 1 << 20, &a->n_predict); break;
+        case 't': bad = parse_long("--threads", v, 0, 4096, &a->threads); break;
+        case 'r': bad = parse_long("--reps", v, 1, 1000, &a->reps); break;
+        default: tb_cli_opt_error("infer", c, argv); return -1;
+        }
         if (bad)
             return -1;
-        i++;
     }
+    if (tb_cli_no_args("infer", argc, argv))
+        return -1;
     if (!a->model || !a->tokens) {
         fprintf(stderr, "tierbench infer: --model and --tokens are required (see --help)\n");
         return -1;

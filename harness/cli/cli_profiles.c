@@ -1,4 +1,5 @@
 /* tierbench profiles list | show NAME | validate FILE... */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,10 @@ static void usage(FILE *f)
             "usage: tierbench profiles list [--dir DIR]\n"
             "       tierbench profiles show NAME [--dir DIR]\n"
             "       tierbench profiles validate FILE...\n"
-            "DIR defaults to $TB_PROFILES_DIR, else %s/device_profiles\n",
+            "DIR defaults to $TB_PROFILES_DIR, else %s/device_profiles\n"
+            "Exit: 0 ok; 1 when `list` or `validate` found an invalid profile (each is\n"
+            "printed with FILE:LINE and the reason); 2 usage errors, an unknown NAME, an\n"
+            "unreadable DIR or a FILE that cannot be read.\n",
             TB_SOURCE_DIR);
 }
 
@@ -37,32 +41,30 @@ int tb_cli_profiles(int argc, char **argv)
     const char *dir = getenv("TB_PROFILES_DIR");
     if (!dir || !*dir)
         dir = TB_SOURCE_DIR "/device_profiles";
-    const char *cmd = NULL;
-    const char *args[64];
-    int n_args = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* options anywhere (glibc permutes the operands to the end) */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
             usage(stdout);
             return TB_EXIT_OK;
-        } else if (!strcmp(argv[i], "--dir")) {
-            if (++i == argc) {
-                fprintf(stderr, "profiles: --dir needs a directory\n");
-                return TB_EXIT_USAGE;
-            }
-            dir = argv[i];
-        } else if (!cmd) {
-            cmd = argv[i];
-        } else if (n_args < 64) {
-            args[n_args++] = argv[i];
-        } else {
-            fprintf(stderr, "profiles: too many arguments\n");
-            return TB_EXIT_USAGE;
         }
+        if (c != 'd')
+            return tb_cli_opt_error("profiles", c, argv);
+        dir = optarg;
     }
-    if (!cmd) {
-        usage(stderr);
+    if (optind >= argc) {
+        fprintf(stderr, "tierbench profiles: missing subcommand (list, show, validate; see "
+                        "--help)\n");
         return TB_EXIT_USAGE;
     }
+    const char *cmd = argv[optind];
+    char **args = argv + optind + 1;
+    const int n_args = argc - optind - 1;
     struct tb_err err = {0};
     if (!strcmp(cmd, "list") && n_args == 0) {
         char **paths;
@@ -99,10 +101,14 @@ int tb_cli_profiles(int argc, char **argv)
         return TB_EXIT_OK;
     }
     if (!strcmp(cmd, "validate") && n_args >= 1) {
-        int bad = 0;
+        int bad = 0, unreadable = 0;
         for (int i = 0; i < n_args; i++) {
             struct tb_profile *p;
-            if (tb_profile_load(args[i], &p, &err)) {
+            const int rc = tb_profile_load(args[i], &p, &err);
+            if (rc == TB_EIO) { /* no file to judge: an input error */
+                fprintf(stderr, "tierbench profiles validate: %s\n", err.msg);
+                unreadable++;
+            } else if (rc) {
                 printf("%s\n", err.msg);
                 bad++;
             } else {
@@ -111,8 +117,15 @@ int tb_cli_profiles(int argc, char **argv)
                 tb_profile_free(p);
             }
         }
-        return bad ? TB_EXIT_FAIL : TB_EXIT_OK;
+        return unreadable ? TB_EXIT_USAGE : bad ? TB_EXIT_FAIL : TB_EXIT_OK;
     }
-    usage(stderr);
+    if (strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "validate"))
+        fprintf(stderr, "tierbench profiles: unknown subcommand '%s' (list, show, validate)\n",
+                cmd);
+    else
+        fprintf(stderr, "tierbench profiles %s: %s (see --help)\n", cmd,
+                !strcmp(cmd, "list")   ? "takes no argument"
+                : !strcmp(cmd, "show") ? "takes one NAME"
+                                       : "needs a FILE");
     return TB_EXIT_USAGE;
 }

@@ -1,5 +1,6 @@
 /* tierbench report RESULTS... -o DIR: Markdown + self-contained HTML report
  * with gnuplot charts, the CSVs behind them and the qualification tables. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,50 +10,45 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tierbench report RESULTS... -o DIR [--no-ascii]\n"
-               "  RESULTS: results directories / results.jsonl files from `tierbench run`, and\n"
-               "           optionally a tierbench-kernels JSON (roofline ceilings)\n"
-               "  -o DIR: output directory (index.md, index.html, *.csv, *.svg)\n"
-               "  --no-ascii: do not print the ASCII (gnuplot dumb) charts\n"
+    fprintf(f, "usage: tierbench report RESULTS... -o DIR [--ascii]\n"
+               "  RESULTS: results directories / results.jsonl files from `tierbench run`, the\n"
+               "           --out root given to `run` (its newest run-* directory is taken and\n"
+               "           named on a \"taken:\" line), and optionally a tierbench-kernels JSON\n"
+               "           (roofline ceilings)\n"
+               "  -o, --out DIR  output directory (index.md, index.html, *.csv, *.svg)\n"
+               "  --ascii        also print each chart as ASCII (gnuplot dumb terminal) here\n"
+               "  --no-ascii     do not (the default)\n"
+               "  -h, --help     this help\n"
                "Charts need the gnuplot program; without it the report says so and the\n"
-               "tables and CSVs are still written.\n");
+               "tables and CSVs are still written. Exit: 0 written, 2 usage or input error.\n");
 }
 
 int tb_cli_report(int argc, char **argv)
 {
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"ascii", no_argument, NULL, 'a'},
+                                         {"no-ascii", no_argument, NULL, 'A'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *out = NULL;
-    int ascii = 1;
-    const char **paths = calloc((size_t)argc, sizeof *paths);
-    int np = 0;
-    if (!paths) {
-        fprintf(stderr, "report: out of memory\n");
-        return TB_EXIT_USAGE;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            free(paths);
-            return TB_EXIT_OK;
-        } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) {
-            if (++i == argc) {
-                fprintf(stderr, "report: -o needs a directory\n");
-                free(paths);
-                return TB_EXIT_USAGE;
-            }
-            out = argv[i];
-        } else if (!strcmp(argv[i], "--no-ascii")) {
-            ascii = 0;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "report: unknown option '%s'\n", argv[i]);
-            free(paths);
-            return TB_EXIT_USAGE;
-        } else {
-            paths[np++] = argv[i];
+    int ascii = 0;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return TB_EXIT_OK;
+        case 'o': out = optarg; break;
+        case 'a': ascii = 1; break;
+        case 'A': ascii = 0; break;
+        default: return tb_cli_opt_error("report", c, argv);
         }
     }
-    if (!out || !np) {
-        usage(stderr);
-        free(paths);
+    char **paths = argv + optind;
+    const int np = argc - optind;
+    if (!np || !out) {
+        fprintf(stderr, "tierbench report: %s (see --help)\n",
+                !np ? "no RESULTS given" : "-o DIR is required");
         return TB_EXIT_USAGE;
     }
     struct tb_rsrc *srcs = calloc((size_t)np, sizeof *srcs);
@@ -63,6 +59,7 @@ int tb_cli_report(int argc, char **argv)
         rc = tb_rsrc_load(paths[loaded], 0, &srcs[loaded], &err);
         if (rc)
             break;
+        tb_rsrc_say_taken(&srcs[loaded], stdout);
         if (srcs[loaded].dropped)
             fprintf(stderr, "report: %s: dropped a torn last record (killed run?)\n",
                     srcs[loaded].data_path);
@@ -80,6 +77,5 @@ int tb_cli_report(int argc, char **argv)
     for (int i = 0; i < loaded && srcs; i++)
         tb_rsrc_free(&srcs[i]);
     free(srcs);
-    free(paths);
     return rc ? TB_EXIT_USAGE : TB_EXIT_OK;
 }

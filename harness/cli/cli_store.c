@@ -21,8 +21,9 @@ static void usage_store(FILE *f)
     fprintf(f, "usage: tierbench store add RESULTS... [--release R [--release-date ISO8601]]\n"
                "                          [--db STORE]\n"
                "  Ingests results directories, results.jsonl or Google Benchmark JSON files,\n"
-               "  each file in one transaction; a run added again under the same release adds\n"
-               "  nothing, under another release is an error (exit 2).\n"
+               "  or the --out root given to `run` (its newest run-* directory, named on a\n"
+               "  \"taken:\" line), each file in one transaction; a run added again under the\n"
+               "  same release adds nothing, under another release is an error (exit 2).\n"
                "  --release R     release label (default: the run's source git commit)\n"
                "  --release-date D  the release's commit date (YYYY-MM-DD or\n"
                "                  YYYY-MM-DDTHH:MM:SS[Z|+HH:MM]); the dashboard orders\n"
@@ -152,7 +153,17 @@ static int store_add(int argc, char **argv)
     }
     for (int i = pos; i < argc; i++) {
         size_t added = 0;
-        if (tb_store_add(st, argv[i], a.release, &added, &err)) {
+        /* a `run --out` root: its newest run, said on a "taken:" line */
+        struct tb_rsrc r;
+        if (tb_rsrc_resolve(argv[i], &r, &err)) {
+            fprintf(stderr, "tierbench store add: %s (nothing from it stored)\n", err.msg);
+            code = TB_EXIT_USAGE;
+            continue;
+        }
+        tb_rsrc_say_taken(&r, stdout);
+        const int rc = tb_store_add(st, r.path, a.release, &added, &err);
+        tb_rsrc_free(&r);
+        if (rc) {
             /* each file is its own transaction: earlier ones stay stored */
             fprintf(stderr, "tierbench store add: %s (nothing from it stored)\n", err.msg);
             code = TB_EXIT_USAGE;
@@ -167,20 +178,26 @@ static int store_add(int argc, char **argv)
 
 int tb_cli_store(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* '+': options before the subcommand only (store add parses its own) */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (c != 'h')
+            return tb_cli_opt_error("store", c, argv);
         usage_store(stdout);
         return TB_EXIT_OK;
     }
-    if (argc < 2) {
-        fprintf(stderr, "tierbench store: missing subcommand (add)\n");
-        usage_store(stderr);
+    if (optind >= argc) {
+        fprintf(stderr, "tierbench store: missing subcommand (add; see --help)\n");
         return TB_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "add")) {
-        fprintf(stderr, "tierbench store: unknown subcommand '%s' (add)\n", argv[1]);
+    if (strcmp(argv[optind], "add")) {
+        fprintf(stderr, "tierbench store: unknown subcommand '%s' (add)\n", argv[optind]);
         return TB_EXIT_USAGE;
     }
-    return store_add(argc - 1, argv + 1);
+    return store_add(argc - optind, argv + optind);
 }
 
 int tb_cli_history(int argc, char **argv)

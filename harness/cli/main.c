@@ -1,5 +1,6 @@
 /* tierbench: benchmark and device-tier measurement harness for on-device AI
  * inference. This file only dispatches to subcommands (cli_*.c beside it). */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,22 +43,31 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* '+': options before the command only; the command parses its own */
+    while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return TB_EXIT_OK;
+        case 'V': printf("tierbench %s (%s)\n", TB_VERSION, TB_GIT_COMMIT); return TB_EXIT_OK;
+        default: return tb_cli_opt_error("", c, argv);
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "tierbench: missing command (see tierbench --help)\n");
         return TB_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    const char *cmd = argv[optind];
+    if (!strcmp(cmd, "help")) {
         usage(stdout);
         return TB_EXIT_OK;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("tierbench %s (%s)\n", TB_VERSION, TB_GIT_COMMIT);
-        return TB_EXIT_OK;
-    }
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-        if (!strcmp(argv[1], k_commands[i].name))
-            return k_commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "tierbench: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+        if (!strcmp(cmd, k_commands[i].name))
+            return k_commands[i].fn(argc - optind, argv + optind);
+    fprintf(stderr, "tierbench: unknown command '%s' (see tierbench --help)\n", cmd);
     return TB_EXIT_USAGE;
 }

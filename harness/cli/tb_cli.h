@@ -17,4 +17,14 @@ int tb_cli_dashboard(int argc, char **argv); /* dashboard -o DIR: release trends
 int tb_cli_coverage(int argc, char **argv);  /* coverage [--profile ...]: tier coverage matrix */
 int tb_cli_bench(int argc, char **argv);     /* bench --model ...: llama-bench style pp/tg */
 
+/* Option parsing is glibc getopt_long everywhere: each command sets
+ * optind = 0 (full re-initialisation) and opterr = 0, and its optstring
+ * starts with ':' (so a missing value returns ':'). tb_cli_opt_error turns
+ * getopt_long's ':' or '?' into one line on stderr naming the option
+ * ("tierbench CMD: unknown option '--x'", "... --model needs a value") and
+ * returns TB_EXIT_USAGE. tb_cli_no_args: TB_EXIT_USAGE with one line when a
+ * command that takes no positional argument got one (argv[optind]). */
+int tb_cli_opt_error(const char *cmd, int c, char *const argv[]);
+int tb_cli_no_args(const char *cmd, int argc, char *const argv[]);
+
 #endif
