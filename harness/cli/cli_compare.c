@@ -163,6 +163,7 @@ static int load_into(const char *path, struct tb_series_set *set, int *is_gbench
     int rc = tb_rsrc_load(path, 0, &src, err);
     if (rc)
         return rc;
+    tb_rsrc_say_taken(&src, stderr); /* stdout carries the md/csv/json */
     if (src.dropped)
         fprintf(stderr, "compare: %s: dropped a torn last record (killed run?)\n", src.data_path);
     *is_gbench = src.is_gbench;
