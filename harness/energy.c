@@ -705,6 +705,20 @@ static int try_source(struct tb_energy_meter *m, const struct source *s,
     return rc;
 }
 
+int tb_energy_check_source(const char *src, struct tb_err *err)
+{
+    if (!src || !*src || !strcmp(src, "auto") || !strcmp(src, "none"))
+        return TB_OK;
+    if (!strncmp(src, "trace:", 6))
+        return src[6] ? TB_OK : tb_err_set(err, TB_EINVAL, "trace: no file (use trace:FILE)");
+    for (int i = 0; i < N_AUTO_SOURCES; i++)
+        if (!strcmp(src, k_sources[i].name))
+            return TB_OK;
+    return tb_err_set(err, TB_EINVAL,
+                      "energy source '%s' unknown (auto, powercap, papi, nvml, trace:FILE, none)",
+                      src);
+}
+
 int tb_energy_open(const struct tb_energy_config *cfg, struct tb_energy_meter **out,
                    struct tb_err *err)
 {
@@ -740,10 +754,7 @@ int tb_energy_open(const struct tb_energy_config *cfg, struct tb_energy_meter **
             }
         if (!found) {
             free(m);
-            return tb_err_set(err, TB_EINVAL,
-                              "energy source '%s' unknown (auto, powercap, papi, nvml, "
-                              "trace:FILE, none)",
-                              src);
+            return tb_energy_check_source(src, err);
         }
     }
     *out = m;

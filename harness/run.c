@@ -350,6 +350,8 @@ int tb_run(const struct tb_run_opts *o_in, int *exit_code, struct tb_err *err)
         rc = check_backend(o.backend, err);
     if (!rc && o.reference_model)
         rc = tb_run_check_model("--reference-model", o.reference_model, 0, err);
+    if (!rc && o.energy)
+        rc = tb_energy_check_source(o.energy, err);
     if (rc)
         return rc;
     struct loaded l = {0};

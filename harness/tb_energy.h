@@ -67,6 +67,9 @@ struct tb_energy_meter;
 int tb_energy_open(const struct tb_energy_config *cfg, struct tb_energy_meter **out,
                    struct tb_err *err);
 void tb_energy_free(struct tb_energy_meter *m);
+/* TB_EINVAL naming the known sources when src is no source name (nothing is
+ * opened: safe before the watchdog forks); NULL/"" is "auto". */
+int tb_energy_check_source(const char *src, struct tb_err *err);
 const char *tb_energy_name(const struct tb_energy_meter *m);
 /* NULL when the meter measures. */
 const char *tb_energy_disabled_reason(const struct tb_energy_meter *m);

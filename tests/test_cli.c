@@ -243,6 +243,13 @@ static void test_bad_flags(void)
                       NULL);
     check_usage_error((const char *const[]){"run", "stray", NULL}, "unexpected argument 'stray'",
                       NULL, NULL);
+    /* an energy source that does not exist: refused before anything runs */
+    check_usage_error((const char *const[]){"run", "--profiles-dir", g_prof, "--energy", "bogus",
+                                            "--out", out, NULL},
+                      "energy source 'bogus' unknown", "trace:FILE", NULL);
+    check_usage_error((const char *const[]){"run", "--profiles-dir", g_prof, "--energy",
+                                            "trace:", "--out", out, NULL},
+                      "trace:FILE", NULL, NULL);
     check_usage_error((const char *const[]){"run", "--profiles-dir", g_prof, "--profile", "nosuch",
                                             "--out", out, NULL},
                       "nosuch", NULL, NULL);
