@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/tb_energy.h"
 #include "harness/tb_read.h"
 #include "harness/tb_topo.h"
 #include "kernels/tb_backend.h"
@@ -356,14 +357,14 @@ static int profile_key(struct parse *ps, const char *name, const char *value)
             memcpy(p->energy_source, "trace:", 6);
             if (resolve_path(ps, value + 6, p->energy_source + 6, sizeof p->energy_source - 6))
                 return fail(ps, TB_EFORMAT, ps->line, "energy_source: path too long");
-        } else if (!strcmp(value, "auto") || !strcmp(value, "powercap") || !strcmp(value, "papi") ||
-                   !strcmp(value, "nvml") || !strcmp(value, "none")) {
-            tb_copy_str(p->energy_source, sizeof p->energy_source, value);
         } else {
-            return fail(ps, TB_EFORMAT, ps->line,
-                        "energy_source '%s': expected auto, powercap, papi, nvml, trace:FILE "
-                        "or none",
-                        value);
+            /* the source names live in energy.c alone */
+            struct tb_err e = {0};
+            if (!*value || tb_energy_check_source(value, &e))
+                return fail(ps, TB_EFORMAT, ps->line, "energy_source: %s",
+                            *value ? e.msg
+                                   : "empty (auto, powercap, papi, nvml, trace:FILE, none)");
+            tb_copy_str(p->energy_source, sizeof p->energy_source, value);
         }
         break;
     case K_EVENTS:

@@ -233,7 +233,7 @@ static void test_inline(void)
     expect_error(HEAD, 1, "no [workload.NAME] section");
     expect_error("[slo]\ndecode_tps >= 1\n", 1, "missing [profile] section");
     expect_error(HEAD "energy_source = joulemeter\n[workload.embed]\nmodel = m.gguf\nprompt = 4\n",
-                 9, "energy_source 'joulemeter'");
+                 9, "energy source 'joulemeter' unknown");
     expect_error(HEAD "[workload.embed]\nmodel = m.gguf\nprompt = 4\n[workload.embed]\n", 12,
                  "duplicate section [workload.embed]");
     expect_error(HEAD "[workload.embed]\nmodel = m.gguf\nprompt = 4\n[slo]\n"
