@@ -87,7 +87,10 @@ static int parse_item(const char *opt, const char *item, int lo, int hi, int *ou
         }
     }
     int a, b = 0, st = 1;
-    if (tb_parse_int(first, lo, hi, &a) || (dash && tb_parse_int(last, lo, hi, &b)) ||
+    const int digits = first[strspn(first, "0123456789")] == 0 &&
+                       last[strspn(last, "0123456789")] == 0 &&
+                       step[strspn(step, "0123456789")] == 0;
+    if (!digits || tb_parse_int(first, lo, hi, &a) || (dash && tb_parse_int(last, lo, hi, &b)) ||
         (op && tb_parse_int(step, op == '*' ? 2 : 1, 1 << 20, &st)))
         return tb_err_set(err, TB_EINVAL,
                           "%s '%s': expected N, first-last, first-last+step or first-last*mult "
@@ -113,6 +116,9 @@ int tb_cbench_parse_list(const char *opt, const char *s, int lo, int hi, int *ou
 {
     if (!*s)
         return tb_err_set(err, TB_EINVAL, "%s: empty value", opt);
+    if (s[strspn(s, "0123456789,-+*")])
+        return tb_err_set(err, TB_EINVAL, "%s '%s': only digits, ',', '-', '+' and '*' are allowed",
+                          opt, s);
     const char *p = s;
     for (;;) {
         const char *comma = strchr(p, ',');
@@ -289,8 +295,11 @@ static int parse_args(int argc, char **argv, struct tb_cbench_args *a, char **mo
             return 1;
         }
         if (c == '?') { /* unknown: optopt is the short option, 0 for a long one */
-            if (optopt)
+            if (optopt > 0 && optopt < 128)
                 return tb_err_set(err, TB_EINVAL, "unknown option '-%c' (see --help)", optopt);
+            if (optopt >= 256) /* a long option without a value given one */
+                return tb_err_set(err, TB_EINVAL, "%.*s takes no value (see --help)",
+                                  (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
             return tb_err_set(err, TB_EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
         }
         if (c == ':') {
@@ -334,7 +343,8 @@ static int default_threads(char *note, size_t n)
     }
     const long online = sysconf(_SC_NPROCESSORS_ONLN);
     const int c = online > 0 ? (int)online : 1;
-    snprintf(note, n, "-t default %d: online CPUs (hwloc topology unavailable: %.150s)", c, err.msg);
+    snprintf(note, n, "-t default %d: online CPUs (hwloc topology unavailable: %.150s)", c,
+             err.msg);
     fprintf(stderr, "tierbench bench: %s\n", note);
     return c;
 }
