@@ -412,8 +412,8 @@ static void test_usage_errors(void)
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "'%s' bench -p 16 >/dev/null 2>&1", g_bin);
     CHECK(run(cmd) == 2);
-    snprintf(cmd, sizeof cmd, "'%s' bench --model synth:nope:q8_0 --cache '%s' >/dev/null 2>&1", g_bin,
-             g_dir);
+    snprintf(cmd, sizeof cmd, "'%s' bench --model synth:nope:q8_0 --cache '%s' >/dev/null 2>&1",
+             g_bin, g_dir);
     CHECK(run(cmd) == 2);
     snprintf(cmd, sizeof cmd, "'%s' bench --help | grep -q -- '-pg, --pg PP,TG'", g_bin);
     CHECK(run(cmd) == 0);
