@@ -446,9 +446,9 @@ static void test_root_and_ascii(void)
  * literal ("-x", "--xyz") in these files. */
 static void test_no_strcmp_parsers(void)
 {
-    static const char *const files[] = {"main.c",         "cli_model.c", "cli_infer.c",
-                                        "cli_profiles.c", "cli_run.c",   "cli_report.c",
-                                        "cli_coverage.c", "cli_store.c", "cli_compare.c"};
+    static const char *const files[] = {
+        "main.c",       "cli_model.c",    "cli_infer.c", "cli_profiles.c", "cli_run.c",
+        "cli_report.c", "cli_coverage.c", "cli_store.c", "cli_compare.c",  "cli_bench.c"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[700];
         snprintf(path, sizeof path, "%s/harness/cli/%s", TB_SOURCE_DIR, files[i]);
@@ -460,10 +460,12 @@ static void test_no_strcmp_parsers(void)
             const size_t len = end ? (size_t)(end - p) : strlen(p);
             const char *c = memmem(p, len, "strcmp(", 7);
             const char *q = c ? memchr(c, '"', len - (size_t)(c - p)) : NULL;
-            /* not parsing: the bare "--" that ends compare's options, and
-             * compare's look into the arguments it hands on to `run` */
+            /* not parsing: the bare "--" that ends compare's options,
+             * compare's look into the arguments it hands on to `run`, and
+             * bench spelling llama-bench's single-dash -pg as --pg for getopt */
             const int passed_on = c && (!strncmp(q ? q : "", "\"--\"", 4) ||
-                                        memmem(c, len - (size_t)(c - p), "run_args", 8));
+                                        memmem(c, len - (size_t)(c - p), "run_args", 8) ||
+                                        memmem(c, len - (size_t)(c - p), "pg\"", 3));
             const int opt =
                 q && !passed_on && q[1] == '-' &&
                 (q[2] == '-' || (q[2] >= 'a' && q[2] <= 'z') || (q[2] >= 'A' && q[2] <= 'Z'));

@@ -103,6 +103,7 @@ struct kb_ceiling {
     char msg[TB_ERR_MSG_MAX];
 };
 #define MAX_CEILINGS 32
+#define KB_MAX_UNSUPPORTED 64
 
 struct kb_item {
     struct tb_kbench *kb;
@@ -142,6 +143,9 @@ struct tb_kbench {
     struct tb_backend *backends[V_COUNT];
     char backend_err[V_COUNT][TB_ERR_MSG_MAX];
     struct tb_counters *counters; /* PAPI, per iteration; NULL if not created */
+    double probe[8];              /* tensor data of case_supported's ops (never read) */
+    char unsupported[KB_MAX_UNSUPPORTED][128]; /* tb_unsupported/... keys already in the context */
+    int n_unsupported;
 };
 
 static struct tb_backend *variant_backend_get(struct tb_kbench *kb, int v, const char **why)
@@ -234,65 +238,94 @@ static int make_weight_copies(struct kb_data *d, uint64_t cold_bytes, struct tb_
     return TB_OK;
 }
 
+/* The tensors and params of a case, by role (0..2: src[0..2], 3: dst). */
+struct kb_role {
+    bool used;
+    enum tb_type type;
+    int64_t ne0, ne1;
+    const char *name;
+};
+struct kb_layout {
+    struct kb_role t[4];
+    struct tb_op_params p;
+};
+
+static int case_layout(const struct kb_case *c, enum tb_type type, struct kb_layout *L,
+                       struct tb_err *err)
+{
+    memset(L, 0, sizeof *L);
+#define ROLE(r, TY, NE0, NE1, NAME)                                                                \
+    L->t[r] = (struct kb_role)                                                                     \
+    {                                                                                              \
+        true, TY, NE0, NE1, NAME                                                                   \
+    }
+    switch (c->op) {
+    case TB_OP_MATMUL:
+        ROLE(0, type, c->k, c->n_out, "w");
+        ROLE(1, TB_TYPE_F32, c->k, c->rows, "x");
+        ROLE(3, TB_TYPE_F32, c->n_out, c->rows, "y");
+        break;
+    case TB_OP_RMS_NORM:
+        L->p.eps = 1e-5f;
+        ROLE(0, TB_TYPE_F32, c->k, c->rows, "x");
+        ROLE(1, TB_TYPE_F32, c->k, 1, "w");
+        ROLE(3, TB_TYPE_F32, c->k, c->rows, "y");
+        break;
+    case TB_OP_ROPE:
+        L->p = (struct tb_op_params){
+            .rope_theta = 10000.0f, .n_head = c->n_head, .head_dim = c->head_dim};
+        ROLE(0, TB_TYPE_F32, (int64_t)c->head_dim * c->n_head, c->rows, "x");
+        ROLE(3, TB_TYPE_F32, (int64_t)c->head_dim * c->n_head, c->rows, "y");
+        break;
+    case TB_OP_ATTENTION: {
+        L->p = (struct tb_op_params){.scale = 1.0f / sqrtf((float)c->head_dim),
+                                     .pos0 = c->ctx - (int32_t)c->rows,
+                                     .n_head = c->n_head,
+                                     .n_head_kv = c->n_head_kv,
+                                     .head_dim = c->head_dim};
+        const int64_t q_dim = (int64_t)c->head_dim * c->n_head,
+                      kv_dim = (int64_t)c->head_dim * c->n_head_kv;
+        ROLE(0, TB_TYPE_F32, q_dim, c->rows, "q");
+        ROLE(1, TB_TYPE_F32, kv_dim, c->ctx, "k_cache");
+        ROLE(2, TB_TYPE_F32, kv_dim, c->ctx, "v_cache");
+        ROLE(3, TB_TYPE_F32, q_dim, c->rows, "y");
+        break;
+    }
+    default:
+        return tb_err_set(err, TB_EINVAL, "kernels bench: no case builder for op %s",
+                          tb_op_kind_name(c->op));
+    }
+#undef ROLE
+    return TB_OK;
+}
+
+static struct tb_tensor *role_tensor(struct kb_data *d, int r)
+{
+    return r < 3 ? &d->src[r] : &d->dst;
+}
+
 static int data_build(struct kb_data *d, const struct kb_case *c, enum tb_type type,
                       uint64_t cold_bytes, struct tb_err *err)
 {
     data_free(d);
     struct tb_rng rng;
     tb_rng_seed(&rng, 42);
-    struct tb_op_params p = {0};
-    struct tb_tensor *s0 = &d->src[0], *s1 = NULL, *s2 = NULL;
-    int rc;
-    switch (c->op) {
-    case TB_OP_MATMUL:
-        s1 = &d->src[1];
-        rc = make_tensor(d, 0, s0, type, c->k, c->n_out, "w", &rng, err);
-        s0->flags = TB_TENSOR_CONST; /* as a model's weights: the cpu backend may repack */
-        rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, c->k, c->rows, "x", &rng, err);
-        rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, c->n_out, c->rows, "y", &rng, err);
-        break;
-    case TB_OP_RMS_NORM:
-        s1 = &d->src[1];
-        p.eps = 1e-5f;
-        rc = make_tensor(d, 0, s0, TB_TYPE_F32, c->k, c->rows, "x", &rng, err);
-        rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, c->k, 1, "w", &rng, err);
-        rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, c->k, c->rows, "y", &rng, err);
-        break;
-    case TB_OP_ROPE:
-        p = (struct tb_op_params){
-            .rope_theta = 10000.0f, .n_head = c->n_head, .head_dim = c->head_dim};
-        rc = make_tensor(d, 0, s0, TB_TYPE_F32, (int64_t)c->head_dim * c->n_head, c->rows, "x",
-                         &rng, err);
-        rc = rc ? rc
-                : make_tensor(d, 2, &d->dst, TB_TYPE_F32, (int64_t)c->head_dim * c->n_head, c->rows,
-                              "y", &rng, err);
-        break;
-    case TB_OP_ATTENTION: {
-        s1 = &d->src[1];
-        s2 = &d->src[2];
-        p = (struct tb_op_params){.scale = 1.0f / sqrtf((float)c->head_dim),
-                                  .pos0 = c->ctx - (int32_t)c->rows,
-                                  .n_head = c->n_head,
-                                  .n_head_kv = c->n_head_kv,
-                                  .head_dim = c->head_dim};
-        const int64_t q_dim = (int64_t)c->head_dim * c->n_head,
-                      kv_dim = (int64_t)c->head_dim * c->n_head_kv;
-        rc = make_tensor(d, 0, s0, TB_TYPE_F32, q_dim, c->rows, "q", &rng, err);
-        rc = rc ? rc : make_tensor(d, 1, s1, TB_TYPE_F32, kv_dim, c->ctx, "k_cache", &rng, err);
-        rc = rc ? rc : make_tensor(d, 3, s2, TB_TYPE_F32, kv_dim, c->ctx, "v_cache", &rng, err);
-        rc = rc ? rc : make_tensor(d, 2, &d->dst, TB_TYPE_F32, q_dim, c->rows, "y", &rng, err);
-        break;
-    }
-    default:
-        rc = tb_err_set(err, TB_EINVAL, "kernels bench: no case builder for op %s",
-                        tb_op_kind_name(c->op));
-    }
+    struct kb_layout L;
+    int rc = case_layout(c, type, &L, err);
+    for (int r = 0; !rc && r < 4; r++) /* buffer slot r, filled in role order */
+        if (L.t[r].used)
+            rc = make_tensor(d, r, role_tensor(d, r), L.t[r].type, L.t[r].ne0, L.t[r].ne1,
+                             L.t[r].name, &rng, err);
+    if (!rc && c->op == TB_OP_MATMUL)
+        d->src[0].flags = TB_TENSOR_CONST; /* as a model's weights: the cpu backend may repack */
     if (!rc && c->op == TB_OP_MATMUL && c->rows == 1)
         rc = make_weight_copies(d, cold_bytes, err);
     if (!rc && tb_graph_init(&d->g, 1))
         rc = tb_err_set(err, TB_ENOMEM, "kernels bench: cannot allocate a graph");
     if (!rc)
-        tb_graph_add(&d->g, c->op, tb_op_kind_name(c->op), -1, &p, &d->dst, s0, s1, s2);
+        tb_graph_add(&d->g, c->op, tb_op_kind_name(c->op), -1, &L.p, &d->dst,
+                     L.t[0].used ? &d->src[0] : NULL, L.t[1].used ? &d->src[1] : NULL,
+                     L.t[2].used ? &d->src[2] : NULL);
     if (rc) {
         data_free(d);
         return rc;
@@ -302,71 +335,159 @@ static int data_build(struct kb_data *d, const struct kb_case *c, enum tb_type t
     return TB_OK;
 }
 
-/* ---- roofline ceilings: measured once per (kind, isa, threads) ---- */
+/* Whether backend b runs case c with weights of type: the op is built from
+ * tensor headers only (data points at a dummy the check never reads). */
+static bool case_supported(struct tb_kbench *kb, struct tb_backend *b, const struct kb_case *c,
+                           enum tb_type type)
+{
+    struct kb_layout L;
+    struct tb_err err = {0};
+    if (case_layout(c, type, &L, &err))
+        return false;
+    struct tb_tensor t[4];
+    struct tb_op op = {.kind = c->op, .p = L.p, .layer = -1};
+    for (int r = 0; r < 4; r++) {
+        if (!L.t[r].used)
+            continue;
+        if (tb_tensor_init(&t[r], L.t[r].type, 2, (const int64_t[]){L.t[r].ne0, L.t[r].ne1},
+                           kb->probe, L.t[r].name))
+            return false; /* not a whole number of blocks */
+        if (r < 3)
+            op.src[r] = &t[r];
+        else
+            op.dst = &t[r];
+    }
+    if (c->op == TB_OP_MATMUL)
+        t[0].flags = TB_TENSOR_CONST;
+    tb_op_account(&op);
+    return tb_backend_supports_op(b, &op);
+}
 
+/* ---- roofline ceilings ----
+ * The ceilings behind pct_* are measured once, at registration, for every
+ * (kind, ISA) at 1 thread and the cpu backend's count, and written to the
+ * report's context as tb_ceiling/KIND[/ISA]/tN (whatever the filter
+ * selects). The roofline/... benchmarks measure afresh; pct_* keep using
+ * the ceilings in the context, so a reader can recompute them. */
+
+static void ceiling_measure(struct kb_ceiling *e)
+{
+    struct tb_err err = {0};
+    const struct tb_roofline_opts o = {.n_threads = e->threads};
+    switch (e->kind) {
+    case CEIL_TRIAD: e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err); break;
+    case CEIL_READ: e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err); break;
+    case CEIL_FMA: e->rc = tb_roofline_fma(e->isa, &o, &e->r, &err); break;
+    default: e->rc = tb_roofline_int8(&o, &e->r, &err); break;
+    }
+    snprintf(e->msg, sizeof e->msg, "%s", err.msg[0] ? err.msg : "measurement failed");
+}
+
+/* The stored ceiling (measured now if it is not yet), NULL if the table is full. */
 static const struct kb_ceiling *ceiling(struct tb_kbench *kb, enum kb_ceil_kind kind,
-                                        enum tb_isa isa, int threads, bool fresh)
+                                        enum tb_isa isa, int threads)
 {
     if (kind == CEIL_TRIAD || kind == CEIL_READ)
         isa = TB_ISA_COUNT; /* memory: ISA does not matter */
-    struct kb_ceiling *e = NULL;
-    for (int i = 0; i < kb->n_ceil && !e; i++)
+    for (int i = 0; i < kb->n_ceil; i++)
         if (kb->ceil[i].kind == kind && kb->ceil[i].isa == isa && kb->ceil[i].threads == threads)
-            e = &kb->ceil[i];
-    if (e && !fresh)
-        return e;
-    if (!e) {
-        if (kb->n_ceil == MAX_CEILINGS)
-            return NULL;
-        e = &kb->ceil[kb->n_ceil++];
-    }
+            return &kb->ceil[i];
+    if (kb->n_ceil == MAX_CEILINGS)
+        return NULL;
+    struct kb_ceiling *e = &kb->ceil[kb->n_ceil++];
     *e = (struct kb_ceiling){.kind = kind, .isa = isa, .threads = threads};
-    struct tb_err err = {0};
-    const struct tb_roofline_opts o = {.n_threads = threads};
-    switch (kind) {
-    case CEIL_TRIAD: e->rc = tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &e->r, &err); break;
-    case CEIL_READ: e->rc = tb_roofline_membw(TB_ROOFLINE_READ, &o, &e->r, &err); break;
-    case CEIL_FMA: e->rc = tb_roofline_fma(isa, &o, &e->r, &err); break;
-    default: e->rc = tb_roofline_int8(&o, &e->r, &err); break;
-    }
-    snprintf(e->msg, sizeof e->msg, "%s", err.msg);
+    ceiling_measure(e);
     return e;
+}
+
+static const char *ceil_unit(enum kb_ceil_kind k)
+{
+    return k == CEIL_TRIAD || k == CEIL_READ ? "bytes_per_second"
+           : k == CEIL_FMA                   ? "flop_per_second"
+                                             : "op_per_second";
+}
+
+/* "roofline/membw_read/t2" or "roofline/fma_f32/avx2/t1" after prefix. */
+static void ceil_name(const char *prefix, enum kb_ceil_kind kind, enum tb_isa isa, int threads,
+                      char *buf, size_t n)
+{
+    if (isa == TB_ISA_COUNT)
+        snprintf(buf, n, "%s/%s/t%d", prefix, k_ceil_names[kind], threads);
+    else
+        snprintf(buf, n, "%s/%s/%s/t%d", prefix, k_ceil_names[kind], tb_isa_name(isa), threads);
+}
+
+/* The ceilings roofline measures: memory (any ISA), f32 FMA per ISA, int8. */
+static const struct {
+    enum kb_ceil_kind kind;
+    enum tb_isa isa; /* TB_ISA_COUNT: memory, any ISA */
+} k_roofs[] = {
+    {CEIL_TRIAD, TB_ISA_COUNT}, {CEIL_READ, TB_ISA_COUNT}, {CEIL_FMA, TB_ISA_SCALAR},
+    {CEIL_FMA, TB_ISA_AVX2},    {CEIL_FMA, TB_ISA_AVX512}, {CEIL_INT8, TB_ISA_AVX512},
+};
+#define N_ROOFS (sizeof k_roofs / sizeof k_roofs[0])
+
+static int roof_threads(const struct tb_kbench *kb, int *t)
+{
+    t[0] = 1;
+    t[1] = kb->n_threads;
+    return kb->n_threads > 1 ? 2 : 1;
+}
+
+/* Measures every ceiling and writes it to the context: "VALUE UNIT, median
+ * M, best of P passes, T threads" (VALUE first, for strtod), or
+ * "unavailable: REASON". */
+static void ceilings_to_context(struct tb_kbench *kb)
+{
+    int threads[2];
+    const int n_t = roof_threads(kb, threads);
+    for (int t = 0; t < n_t; t++)
+        for (size_t i = 0; i < N_ROOFS; i++) {
+            const struct kb_ceiling *e = ceiling(kb, k_roofs[i].kind, k_roofs[i].isa, threads[t]);
+            char key[96], value[TB_ERR_MSG_MAX + 32];
+            ceil_name("tb_ceiling", k_roofs[i].kind, k_roofs[i].isa, threads[t], key, sizeof key);
+            if (!e)
+                snprintf(value, sizeof value, "unavailable: too many ceilings");
+            else if (e->rc)
+                snprintf(value, sizeof value, "unavailable: %s", e->msg);
+            else
+                snprintf(value, sizeof value, "%.6e %s, median %.6e, best of %d passes, %d threads",
+                         e->r.best * 1e9, ceil_unit(e->kind), e->r.median * 1e9, e->r.passes,
+                         e->r.n_threads);
+            tb_bench_add_context(key, value);
+        }
 }
 
 static void bm_roofline(struct tb_bench_state *st, void *user)
 {
     struct kb_item *it = user;
-    const struct kb_ceiling *e = NULL;
+    struct kb_ceiling e = {.kind = it->ceil, .isa = it->isa, .threads = it->threads};
     while (tb_bench_keep_running(st))
-        e = ceiling(it->kb, it->ceil, it->isa, it->threads, true);
-    if (!e || e->rc) {
-        tb_bench_skip_with_error(st, e ? e->msg : "roofline: too many ceilings");
+        ceiling_measure(&e);
+    if (e.rc) {
+        tb_bench_skip_with_error(st, e.msg);
         return;
     }
-    const char *unit = it->ceil == CEIL_TRIAD || it->ceil == CEIL_READ ? "bytes_per_second"
-                       : it->ceil == CEIL_FMA                          ? "flop_per_second"
-                                                                       : "op_per_second";
-    tb_bench_set_counter(st, unit, e->r.best * 1e9, TB_BENCH_COUNTER_DEFAULT);
-    tb_bench_set_counter(st, "median", e->r.median * 1e9, TB_BENCH_COUNTER_DEFAULT);
+    tb_bench_set_counter(st, ceil_unit(it->ceil), e.r.best * 1e9, TB_BENCH_COUNTER_DEFAULT);
+    tb_bench_set_counter(st, "median", e.r.median * 1e9, TB_BENCH_COUNTER_DEFAULT);
     char label[96];
-    snprintf(label, sizeof label, "best of %d passes, %d threads", e->r.passes, e->r.n_threads);
+    snprintf(label, sizeof label, "best of %d passes, %d threads", e.r.passes, e.r.n_threads);
     tb_bench_set_label(st, label);
 }
 
 /* ---- op benchmarks ---- */
 
-/* Adds a rate (per second) as a percentage of a ceiling (1e9/s units). A plain
- * counter, not a Google Benchmark rate, so the console shows no "/s". */
-/* Share of a ceiling as a Google Benchmark rate counter: total work in
- * "percent-seconds of the ceiling", divided by Google Benchmark's own loop
- * time, so it agrees exactly with bytes_per_second / flop_per_second (a
- * second timer would disagree whenever the thread is preempted between the
- * two). The console prints rates with a "/s" suffix; the value is percent. */
-static void pct_counter(struct tb_bench_state *st, const char *name, double work,
+/* Share of a ceiling in percent: the work's rate over the loop's wall time
+ * (a clock read just before the first keep_running and just after the
+ * last, bracketing Google Benchmark's own real-time measurement) against
+ * the ceiling in the context. A plain counter, not a rate, so consoles and
+ * compare.py show a percentage (no "/s"). */
+static void pct_counter(struct tb_bench_state *st, const char *name, double work, double seconds,
                         const struct kb_ceiling *e)
 {
-    if (e && !e->rc && e->r.best > 0)
-        tb_bench_set_counter(st, name, 100.0 * work / (e->r.best * 1e9), TB_BENCH_COUNTER_RATE);
+    if (e && !e->rc && e->r.best > 0 && seconds > 0)
+        tb_bench_set_counter(st, name, 100.0 * work / seconds / (e->r.best * 1e9),
+                             TB_BENCH_COUNTER_DEFAULT);
 }
 
 static void bm_op(struct tb_bench_state *st, void *user)
@@ -376,13 +497,7 @@ static void bm_op(struct tb_bench_state *st, void *user)
     struct tb_err err = {0};
     char msg[TB_ERR_MSG_MAX + 64];
     const enum tb_isa isa = variant_isa(it->variant);
-    if (isa != TB_ISA_COUNT && it->variant != V_REF && isa > tb_isa_detect()) {
-        snprintf(msg, sizeof msg, "this CPU lacks %s (best level: %s)", tb_isa_name(isa),
-                 tb_isa_name(tb_isa_detect()));
-        tb_bench_skip_with_error(st, msg);
-        return;
-    }
-    const char *why = NULL;
+    const char *why = NULL; /* registered only where it can run: a safety net */
     struct tb_backend *b = variant_backend_get(kb, it->variant, &why);
     if (!b) {
         tb_bench_skip_with_error(st, why);
@@ -413,12 +528,14 @@ static void bm_op(struct tb_bench_state *st, void *user)
     int rc = TB_OK;
     struct tb_err ce = {0};
     const int counting = kb->counters && tb_counters_start(kb->counters, &ce) == TB_OK;
+    const uint64_t t0 = tb_now_ns();
     while (tb_bench_keep_running(st)) {
         if (d->n_w > 1)
             d->g.ops[0].src[0] = &d->w[d->next_w++ % d->n_w];
         if ((rc = tb_backend_compute_graph(b, &d->g, 0, 1, NULL, &err)))
             tb_bench_skip_with_error(st, err.msg);
     }
+    const double seconds = (double)(tb_now_ns() - t0) * 1e-9;
     if (counting && tb_counters_stop(kb->counters, &ce))
         fprintf(stderr, "tierbench-kernels: counters: %s\n", ce.msg);
     if (rc)
@@ -440,10 +557,10 @@ static void bm_op(struct tb_bench_state *st, void *user)
         tb_bench_set_counter(st, cname, (double)k->value / iters, TB_BENCH_COUNTER_DEFAULT);
     }
     if (kb->opts.roofline && isa != TB_ISA_COUNT) {
-        pct_counter(st, "pct_membw", op->bytes * iters,
-                    ceiling(kb, CEIL_READ, isa, threads, false));
-        pct_counter(st, "pct_fma_peak", op->flops * iters,
-                    ceiling(kb, CEIL_FMA, isa, threads, false));
+        pct_counter(st, "pct_membw", op->bytes * iters, seconds,
+                    ceiling(kb, CEIL_READ, isa, threads));
+        pct_counter(st, "pct_fma_peak", op->flops * iters, seconds,
+                    ceiling(kb, CEIL_FMA, isa, threads));
     }
     const enum tb_isa used = tb_backend_isa(b);
     char cold[64] = "";
@@ -493,31 +610,25 @@ static void case_shape(const struct kb_case *c, char *buf, size_t n)
     }
 }
 
+/* roofline/... benchmarks for the ceilings this CPU has (the others are in
+ * the context as tb_ceiling/...: "unavailable: ..."). */
 static int register_roofline(struct tb_kbench *kb, struct tb_err *err)
 {
-    static const struct {
-        enum kb_ceil_kind kind;
-        enum tb_isa isa; /* TB_ISA_COUNT: memory, any ISA */
-    } k_roofs[] = {
-        {CEIL_TRIAD, TB_ISA_COUNT}, {CEIL_READ, TB_ISA_COUNT}, {CEIL_FMA, TB_ISA_SCALAR},
-        {CEIL_FMA, TB_ISA_AVX2},    {CEIL_FMA, TB_ISA_AVX512}, {CEIL_INT8, TB_ISA_AVX512},
-    };
-    /* one thread (cpu-ref) and the cpu backend's count */
-    const int thread_counts[2] = {1, kb->n_threads};
-    for (int t = 0; t < (kb->n_threads > 1 ? 2 : 1); t++)
-        for (size_t i = 0; i < sizeof k_roofs / sizeof k_roofs[0]; i++) {
+    int threads[2];
+    const int n_t = roof_threads(kb, threads);
+    const enum tb_isa have = tb_isa_detect();
+    for (int t = 0; t < n_t; t++)
+        for (size_t i = 0; i < N_ROOFS; i++) {
+            if (k_roofs[i].isa != TB_ISA_COUNT && k_roofs[i].isa > have)
+                continue;
             struct kb_item *it = add_item(kb, err);
             if (!it)
                 return TB_ENOMEM;
             it->ceil = k_roofs[i].kind;
             it->isa = k_roofs[i].isa;
-            it->threads = thread_counts[t];
+            it->threads = threads[t];
             char name[96];
-            if (it->isa == TB_ISA_COUNT)
-                snprintf(name, sizeof name, "roofline/%s/t%d", k_ceil_names[it->ceil], it->threads);
-            else
-                snprintf(name, sizeof name, "roofline/%s/%s/t%d", k_ceil_names[it->ceil],
-                         tb_isa_name(it->isa), it->threads);
+            ceil_name("roofline", it->ceil, it->isa, it->threads, name, sizeof name);
             struct tb_bench_def def = {.name = name,
                                        .fn = bm_roofline,
                                        .user = it,
@@ -531,11 +642,66 @@ static int register_roofline(struct tb_kbench *kb, struct tb_err *err)
     return TB_OK;
 }
 
+/* Whether variant v can run here; if not, why (into the context as
+ * tb_disabled/VARIANT, once). */
+static bool variant_runs(struct tb_kbench *kb, int v)
+{
+    const enum tb_isa isa = variant_isa(v);
+    char name[32], reason[TB_ERR_MSG_MAX + 64];
+    const char *why = NULL;
+    if (isa != TB_ISA_COUNT && v != V_REF && isa > tb_isa_detect()) {
+        snprintf(reason, sizeof reason, "this CPU lacks %s (best level: %s)", tb_isa_name(isa),
+                 tb_isa_name(tb_isa_detect()));
+        why = reason;
+    } else if (!variant_backend_get(kb, v, &why)) {
+        snprintf(reason, sizeof reason, "%s", why && *why ? why : "backend unavailable");
+        why = reason;
+    } else {
+        return true;
+    }
+    variant_name(v, name, sizeof name);
+    char key[64];
+    snprintf(key, sizeof key, "tb_disabled/%s", name);
+    tb_bench_add_context(key, why);
+    return false;
+}
+
+/* Case c with weights of type on variant v: registered when the backend
+ * supports it, else said once per (variant, op, type) in the context as
+ * tb_unsupported/VARIANT/OP/TYPE. */
+static bool case_runs(struct tb_kbench *kb, int v, const struct kb_case *c, enum tb_type type)
+{
+    const char *why = NULL;
+    struct tb_backend *b = variant_backend_get(kb, v, &why);
+    if (b && case_supported(kb, b, c, type))
+        return true;
+    char name[32], key[128], reason[160];
+    variant_name(v, name, sizeof name);
+    snprintf(key, sizeof key, "tb_unsupported/%s/%s/%s", name, tb_op_kind_name(c->op),
+             tb_type_name(type));
+    for (int i = 0; i < kb->n_unsupported; i++)
+        if (!strcmp(kb->unsupported[i], key))
+            return false;
+    if (kb->n_unsupported < KB_MAX_UNSUPPORTED)
+        snprintf(kb->unsupported[kb->n_unsupported++], sizeof kb->unsupported[0], "%s", key);
+    snprintf(reason, sizeof reason, "backend %s does not support %s with %s weights", name,
+             tb_op_kind_name(c->op), tb_type_name(type));
+    tb_bench_add_context(key, reason);
+    return false;
+}
+
 int tb_kbench_register(struct tb_kbench *kb, struct tb_err *err)
 {
     char threads[16];
     snprintf(threads, sizeof threads, "%d", kb->n_threads);
     tb_bench_add_context("tb_threads", threads);
+    if (kb->opts.roofline)
+        ceilings_to_context(kb);
+    else
+        tb_bench_add_context("tb_ceiling", "unavailable: not measured (--tb_roofline=0)");
+    bool runs[V_COUNT];
+    for (int v = 0; v < V_COUNT; v++)
+        runs[v] = variant_runs(kb, v);
     struct tb_bench_def empty = {.name = "empty/keep_running", .fn = bm_empty};
     int rc = tb_bench_register(&empty, err);
     if (!rc && kb->opts.roofline)
@@ -548,13 +714,15 @@ int tb_kbench_register(struct tb_kbench *kb, struct tb_err *err)
         case_shape(c, shape, sizeof shape);
         for (int t = 0; !rc && t < n_types; t++)
             for (int v = c->ref ? V_REF : V_CPU0; !rc && v < V_COUNT; v++) {
-                if (v == V_CPU_FILE && c->op != TB_OP_MATMUL)
-                    continue; /* only matmul weights are repacked */
+                const enum tb_type type = c->op == TB_OP_MATMUL ? k_weight_types[t] : TB_TYPE_F32;
+                if ((v == V_CPU_FILE && c->op != TB_OP_MATMUL) /* only matmul weights repack */
+                    || !runs[v] || !case_runs(kb, v, c, type))
+                    continue;
                 struct kb_item *it = add_item(kb, err);
                 if (!it)
                     return TB_ENOMEM;
                 it->c = c;
-                it->type = c->op == TB_OP_MATMUL ? k_weight_types[t] : TB_TYPE_F32;
+                it->type = type;
                 it->variant = v;
                 char backend[32], name[160];
                 variant_name(v, backend, sizeof backend);

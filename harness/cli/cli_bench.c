@@ -1,347 +1,436 @@
 /* tierbench bench: engine throughput in the style of llama-bench (pp = prompt
- * processing of P tokens in one batch from an empty context, tg = N single-
- * token decode steps from an empty context), with the host's STREAM-triad
- * bandwidth measured in the same invocation (before and after each model) so
- * decode can be judged against the memory roofline on a noisy machine.
- * Prints a Markdown table; --json FILE appends one JSON object per row. */
+ * processing of P tokens in one batch, tg = N single-token decode steps,
+ * pp+tg = both as one test, each after D tokens of context depth), with the
+ * host's STREAM-triad bandwidth measured in the same invocation (before and
+ * after each model) so decode can be judged against the memory roofline on
+ * a noisy machine. This file: the options (getopt_long, llama-bench's
+ * spellings) and the loop over models and thread counts; cli_bench_run.c
+ * runs the tests, cli_bench_out.c prints the rows (-o md|csv|json|jsonl|sql). */
 #include <errno.h>
-#include <inttypes.h>
-#include <jansson.h>
-#include <math.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include "harness/cli/cli_bench.h"
 #include "harness/cli/tb_cli.h"
-#include "harness/tb_results.h" /* tb_json_number */
-#include "harness/tb_env.h"
-#include "harness/tb_roofline.h"
-#include "harness/tb_run.h"
-#include "harness/tb_stats.h"
-#include "kernels/platform/tb_platform.h"
+#include "harness/tb_topo.h"
 #include "kernels/tb_backend.h"
+#include "kernels/tb_types.h"
 #include "kernels/tb_util.h"
-#include "workloads/tb_llama.h"
-#include "workloads/tb_workload.h"
-
-struct bench_args {
-    const char *models, *backend, *cache, *json;
-    int pp, tg, reps, isa_cap, kv_type;
-    char threads[64];
-    int no_stream, no_repack;
-};
+#include "kernels/tb_wtypes.h"
 
 static void usage(FILE *f)
 {
     char types[TB_WTYPE_NAMES_MAX];
     fprintf(f,
-            "usage: tierbench bench --model SPEC[,SPEC...] [-p 128] [-n 64] [-r 5] [-t 2[,1...]]\n"
-            "                       [--backend cpu] [--isa scalar|avx2|avx512] [--cache DIR]\n"
-            "                       [--json FILE] [--no-stream] [--no-repack] [--kv f32|f16]\n"
-            "  SPEC is synth:SHAPE:TYPE (TYPE %s; generated on first use, cached)\n"
-            "  or FILE.gguf.\n"
-            "  pp: P tokens in one batch from position 0; tg: N decode steps from position 0.\n"
-            "  Each test: one warm-up, then R timed repetitions; median and min..max of tok/s.\n"
-            "  STREAM triad (same thread count) is measured before and after every model.\n"
-            "  --no-repack keeps the weights in the file's layout (the cpu backend\n"
-            "  otherwise repacks them into 16-row groups on first use: docs/engine.md).\n"
-            "  --kv f16 keeps the KV cache in f16 (llama-bench's default) instead of f32.\n",
+            "usage: tierbench bench -m SPEC[,SPEC...] [options]\n"
+            "  -m, --model SPEC       synth:SHAPE:TYPE (TYPE %s; generated on first\n"
+            "                         use, cached) or FILE.gguf; a comma list runs each\n"
+            "  -p, --n-prompt N       pp test: N prompt tokens in one batch (default 128)\n"
+            "  -n, --n-gen N          tg test: N single-token decode steps (default 64)\n"
+            "  -pg, --pg PP,TG        pp+tg test: PP prompt tokens, then TG decode steps;\n"
+            "                         tokens/s over PP+TG (repeat -pg for more pairs)\n"
+            "  -d, --n-depth N        tokens already in the KV cache when each test\n"
+            "                         starts (prefilled, untimed; default 0)\n"
+            "  -t, --threads N        threads (default: the physical cores hwloc finds)\n"
+            "  -r, --repetitions N    timed repetitions after one warm-up (default 5)\n"
+            "  -o, --output FMT       stdout as md (default), csv, json (one array),\n"
+            "                         jsonl (JSON Lines) or sql (CREATE TABLE + INSERTs)\n"
+            "  --json FILE            also write the rows to FILE as one JSON array\n"
+            "  --jsonl FILE           also append the rows to FILE as JSON Lines\n"
+            "  --progress             progress lines on stderr\n"
+            "  --backend NAME         backend (default cpu)\n"
+            "  --isa scalar|avx2|avx512  cap the cpu backend's ISA\n"
+            "  --kv f32|f16           KV cache type (f16 is llama-bench's default; here f32)\n"
+            "  --no-repack            keep the weights in the file's layout (the cpu\n"
+            "                         backend otherwise repacks them into 16-row groups\n"
+            "                         on first use: docs/engine.md)\n"
+            "  --no-stream            skip the STREAM triad (its column says unavailable)\n"
+            "  --cache DIR            synthetic model cache (default $TB_CACHE_DIR or .tb-cache)\n"
+            "-p, -n, -t and -d take comma lists and ranges, as llama-bench: 16,32 or\n"
+            "first-last, first-last+step, first-last*mult; repeating an option adds values.\n"
+            "Each row: mean ± sd and median of tokens/s over the repetitions, model size\n"
+            "and parameters, GFLOP/s (pp) or weight GB/s (tg), and the STREAM triad of\n"
+            "this host at the same thread count (tg: the share of it the weights stream).\n",
             tb_wtype_names(types, sizeof types, "|"));
 }
 
-/* tb_parse_int with this command's message naming the option. */
-static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+int tb_cbench_fmt_from_name(const char *name)
 {
-    if (tb_parse_int(v, lo, hi, out) == 0)
-        return 0;
-    fprintf(stderr, "tierbench bench: %s '%s' must be an integer in [%d, %d]\n", opt, v, lo, hi);
+    static const char *const names[] = {"md", "csv", "json", "jsonl", "sql"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (!strcmp(name, names[i]))
+            return i;
     return -1;
 }
 
-/* Bytes of matmul weights one eval of the current graph streams. */
-static double weight_bytes(const struct tb_graph *g)
+/* One item of a list: "A", "A-B", "A-B+S" or "A-B*M" (digits only). */
+static int parse_item(const char *opt, const char *item, int lo, int hi, int *out, int max, int *n,
+                      struct tb_err *err)
 {
-    double b = 0;
-    for (int i = 0; i < g->n_ops; i++)
-        if (g->ops[i].kind == TB_OP_MATMUL)
-            b += (double)tb_tensor_nbytes(g->ops[i].src[0]);
-    return b;
-}
-
-static double graph_flops(const struct tb_graph *g)
-{
-    double f = 0;
-    for (int i = 0; i < g->n_ops; i++)
-        f += g->ops[i].flops;
-    return f;
-}
-
-static double triad(int threads)
-{
-    struct tb_roofline_opts o = {.n_threads = threads, .passes = 5};
-    struct tb_roofline_result r;
-    struct tb_err err = {0};
-    if (tb_roofline_membw(TB_ROOFLINE_TRIAD, &o, &r, &err)) {
-        fprintf(stderr, "tierbench bench: STREAM triad: %s\n", err.msg);
-        return NAN;
+    char first[64] = "", last[64] = "", step[64] = "";
+    char op = 0;
+    const char *dash = strchr(item, '-');
+    if (!dash) {
+        snprintf(first, sizeof first, "%s", item);
+    } else {
+        snprintf(first, sizeof first, "%.*s", (int)(dash - item), item);
+        const char *rest = dash + 1, *s = strpbrk(rest, "+*");
+        if (s) {
+            op = *s;
+            snprintf(last, sizeof last, "%.*s", (int)(s - rest), rest);
+            snprintf(step, sizeof step, "%s", s + 1);
+        } else {
+            snprintf(last, sizeof last, "%s", rest);
+        }
     }
-    return r.median;
+    int a, b = 0, st = 1;
+    const int digits = first[strspn(first, "0123456789")] == 0 &&
+                       last[strspn(last, "0123456789")] == 0 &&
+                       step[strspn(step, "0123456789")] == 0;
+    if (!digits || tb_parse_int(first, lo, hi, &a) || (dash && tb_parse_int(last, lo, hi, &b)) ||
+        (op && tb_parse_int(step, op == '*' ? 2 : 1, 1 << 20, &st)))
+        return tb_err_set(err, TB_EINVAL,
+                          "%s '%s': expected N, first-last, first-last+step or first-last*mult "
+                          "(values in [%d, %d], step >= 1, mult >= 2)",
+                          opt, item, lo, hi);
+    if (!dash)
+        b = a;
+    if (b < a)
+        return tb_err_set(err, TB_EINVAL, "%s '%s': the range is empty (last < first)", opt, item);
+    if (op == '*' && a == 0)
+        return tb_err_set(err, TB_EINVAL, "%s '%s': a multiplied range cannot start at 0", opt,
+                          item);
+    for (long long v = a; v <= b; v = op == '*' ? v * st : v + st) {
+        if (*n == max)
+            return tb_err_set(err, TB_EINVAL, "%s: more than %d values", opt, max);
+        out[(*n)++] = (int)v;
+    }
+    return TB_OK;
 }
 
-struct test_result {
-    double med, lo, hi;    /* tok/s */
-    double gflops, gbytes; /* per second at the median */
+int tb_cbench_parse_list(const char *opt, const char *s, int lo, int hi, int *out, int max, int *n,
+                         struct tb_err *err)
+{
+    if (!*s)
+        return tb_err_set(err, TB_EINVAL, "%s: empty value", opt);
+    if (s[strspn(s, "0123456789,-+*")])
+        return tb_err_set(err, TB_EINVAL, "%s '%s': only digits, ',', '-', '+' and '*' are allowed",
+                          opt, s);
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        if (len == 0 || len >= sizeof item)
+            return tb_err_set(err, TB_EINVAL, "%s '%s': empty or overlong item in the list", opt,
+                              s);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        int rc = parse_item(opt, item, lo, hi, out, max, n, err);
+        if (rc)
+            return rc;
+        if (!comma)
+            return TB_OK;
+        p = comma + 1;
+    }
+}
+
+/* -pg PP,TG: exactly two integers, not both 0. */
+static int parse_pg(const char *v, struct tb_cbench_args *a, struct tb_err *err)
+{
+    int two[2], n = 0;
+    struct tb_err e2 = {0};
+    const char *comma = strchr(v, ',');
+    if (!comma || strchr(comma + 1, ',') ||
+        tb_cbench_parse_list("-pg", v, 0, 1 << 20, two, 2, &n, &e2) || n != 2 || strpbrk(v, "+*") ||
+        strchr(v, '-'))
+        return tb_err_set(err, TB_EINVAL, "-pg '%s': expected PP,TG (two integers in [0, %d])", v,
+                          1 << 20);
+    if (two[0] == 0 && two[1] == 0)
+        return tb_err_set(err, TB_EINVAL, "-pg '%s': PP and TG are both 0", v);
+    if (a->n_pg == TB_CBENCH_LIST_MAX)
+        return tb_err_set(err, TB_EINVAL, "-pg: more than %d pairs", TB_CBENCH_LIST_MAX);
+    a->pg[a->n_pg++] = (struct tb_cbench_pg){two[0], two[1]};
+    return TB_OK;
+}
+
+/* Splits a -m value on commas into a->models (the strings live in store). */
+static int add_models(char *store, struct tb_cbench_args *a, struct tb_err *err)
+{
+    for (char *save = NULL, *m = strtok_r(store, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        if (a->n_models == TB_CBENCH_LIST_MAX)
+            return tb_err_set(err, TB_EINVAL, "-m: more than %d models", TB_CBENCH_LIST_MAX);
+        a->models[a->n_models++] = m;
+    }
+    return TB_OK;
+}
+
+/* llama-bench's single-dash long option -pg becomes --pg for getopt_long. */
+static char **rewrite_argv(int argc, char **argv)
+{
+    char **v = calloc((size_t)argc + 1, sizeof *v);
+    for (int i = 0; v && i < argc; i++)
+        v[i] = !strcmp(argv[i], "-pg") ? "--pg" : argv[i];
+    return v;
+}
+
+enum {
+    OPT_PG = 256,
+    OPT_JSON,
+    OPT_JSONL,
+    OPT_PROGRESS,
+    OPT_BACKEND,
+    OPT_ISA,
+    OPT_KV,
+    OPT_NO_REPACK,
+    OPT_NO_STREAM,
+    OPT_CACHE
 };
 
-static void summarize(double *tps, int n, double work_flops, double work_bytes, double tokens,
-                      struct test_result *r)
+static const struct option k_long[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"model", required_argument, NULL, 'm'},
+    {"n-prompt", required_argument, NULL, 'p'},
+    {"n-gen", required_argument, NULL, 'n'},
+    {"pg", required_argument, NULL, OPT_PG},
+    {"n-depth", required_argument, NULL, 'd'},
+    {"threads", required_argument, NULL, 't'},
+    {"repetitions", required_argument, NULL, 'r'},
+    {"output", required_argument, NULL, 'o'},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"jsonl", required_argument, NULL, OPT_JSONL},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"isa", required_argument, NULL, OPT_ISA},
+    {"kv", required_argument, NULL, OPT_KV},
+    {"no-repack", no_argument, NULL, OPT_NO_REPACK},
+    {"no-stream", no_argument, NULL, OPT_NO_STREAM},
+    {"cache", required_argument, NULL, OPT_CACHE},
+    {NULL, 0, NULL, 0},
+};
+
+/* The name of the option getopt_long just returned c for (for messages). */
+static void opt_name(int c, int long_index, char *buf, size_t n)
 {
-    struct tb_stats st;
-    struct tb_stats_opts so;
-    tb_stats_opts_default(&so);
-    so.bootstrap_resamples = 0;
-    tb_stats_compute(tps, (size_t)n, &so, &st, NULL);
-    r->med = st.median;
-    r->lo = st.min;
-    r->hi = st.max;
-    const double s = tokens / st.median; /* seconds per test at the median */
-    r->gflops = work_flops / s * 1e-9;
-    r->gbytes = work_bytes / s * 1e-9;
+    if (long_index >= 0)
+        snprintf(buf, n, "--%s", k_long[long_index].name);
+    else if (c == OPT_PG)
+        snprintf(buf, n, "-pg");
+    else
+        snprintf(buf, n, "-%c", c);
 }
 
-static int bench_model(const struct bench_args *a, const char *spec, int threads, FILE *json,
-                       struct tb_err *err)
+/* Handles one option with a value; 0 or TB_EINVAL with the reason. */
+static int apply_opt(int c, const char *name, const char *v, struct tb_cbench_args *a,
+                     char **model_store, int *n_store, struct tb_err *err)
 {
-    char path[1024];
-    int rc = tb_run_resolve_model(spec, a->cache, 1, path, sizeof path, err);
-    if (rc)
-        return rc;
-    struct tb_llama_model *m = NULL;
-    struct tb_llama_state *s = NULL;
-    struct tb_backend *b = NULL;
-    int32_t *toks = NULL;
-    double *pp_tps = NULL, *tg_tps = NULL;
-    rc = tb_llama_load(path, &m, err);
-    const int n_ctx = a->pp > a->tg ? a->pp : a->tg;
-    if (!rc && n_ctx > m->config.ctx_len)
-        rc = tb_err_set(err, TB_EINVAL, "%s: -p/-n %d exceed the context length %d", path, n_ctx,
-                        m->config.ctx_len);
-    if (!rc)
-        rc = tb_llama_state_build_kv(m, a->pp > 0 ? a->pp : 1, n_ctx, (enum tb_type)a->kv_type, &s,
-                                     err);
-    struct tb_backend_config cfg;
-    tb_backend_config_default(&cfg);
-    cfg.n_threads = threads;
-    if (a->isa_cap >= 0)
-        cfg.isa_cap = (enum tb_isa)a->isa_cap;
-    cfg.no_repack = a->no_repack;
-    if (!rc)
-        rc = tb_backend_create(a->backend, &cfg, &b, err);
-    toks = malloc(sizeof *toks * (size_t)n_ctx);
-    pp_tps = calloc((size_t)a->reps, sizeof *pp_tps);
-    tg_tps = calloc((size_t)a->reps, sizeof *tg_tps);
-    if (!rc && (!toks || !pp_tps || !tg_tps))
-        rc = tb_err_set(err, TB_ENOMEM, "out of memory");
-    if (rc)
-        goto out;
-    tb_workload_prompt(7, m->config.vocab_size, toks, n_ctx);
-    const double bw0 = a->no_stream ? NAN : triad(threads);
-    /* the STREAM arrays are freed now: restart the peak-RSS mark so it
-     * covers the engine only (Linux: writing 5 to clear_refs) */
-    FILE *cr = fopen("/proc/self/clear_refs", "w");
-    const int hwm_reset = cr && fputs("5", cr) >= 0;
-    if (cr)
-        fclose(cr);
-    struct test_result pp = {0}, tg = {0};
-    double pp_flops = 0, tg_flops = 0, tg_bytes = 0;
-    if (a->pp > 0) {
-        for (int r = -1; r < a->reps && !rc; r++) { /* r = -1: warm-up */
-            const uint64_t t0 = tb_now_ns();
-            rc = tb_llama_eval(m, s, b, toks, a->pp, 0, 0, NULL, err);
-            const double dt = (double)(tb_now_ns() - t0) * 1e-9;
-            if (r >= 0)
-                pp_tps[r] = a->pp / dt;
-        }
-        pp_flops = graph_flops(&s->graph);
-        if (!rc)
-            summarize(pp_tps, a->reps, pp_flops, weight_bytes(&s->graph), a->pp, &pp);
+    const int big = 1 << 20;
+    switch (c) {
+    case 'm':
+        if (*n_store == TB_CBENCH_LIST_MAX)
+            return tb_err_set(err, TB_EINVAL, "-m given more than %d times", TB_CBENCH_LIST_MAX);
+        model_store[*n_store] = strdup(v);
+        if (!model_store[*n_store])
+            return tb_err_set(err, TB_ENOMEM, "out of memory");
+        return add_models(model_store[(*n_store)++], a, err);
+    case 'p':
+        return tb_cbench_parse_list(name, v, 0, big, a->pp, TB_CBENCH_LIST_MAX, &a->n_pp, err);
+    case 'n':
+        return tb_cbench_parse_list(name, v, 0, big, a->tg, TB_CBENCH_LIST_MAX, &a->n_tg, err);
+    case 'd':
+        return tb_cbench_parse_list(name, v, 0, big, a->depth, TB_CBENCH_LIST_MAX, &a->n_depth,
+                                    err);
+    case 't':
+        return tb_cbench_parse_list(name, v, 1, 1024, a->threads, TB_CBENCH_LIST_MAX, &a->n_threads,
+                                    err);
+    case 'r':
+        return tb_parse_int(v, 1, 1000, &a->reps)
+                   ? tb_err_set(err, TB_EINVAL, "%s '%s' must be an integer in [1, 1000]", name, v)
+                   : TB_OK;
+    case 'o': {
+        const int f = tb_cbench_fmt_from_name(v);
+        if (f < 0)
+            return tb_err_set(err, TB_EINVAL, "%s '%s': expected md, csv, json, jsonl or sql", name,
+                              v);
+        a->fmt = (enum tb_cbench_fmt)f;
+        return TB_OK;
     }
-    if (a->tg > 0) {
-        for (int r = -1; r < a->reps && !rc; r++) {
-            const uint64_t t0 = tb_now_ns();
-            for (int i = 0; i < a->tg && !rc; i++) {
-                rc = tb_llama_eval(m, s, b, &toks[i], 1, i, 0, NULL, err);
-                tg_flops += r == 0 ? graph_flops(&s->graph) : 0;
-                tg_bytes += r == 0 ? weight_bytes(&s->graph) : 0;
+    case OPT_PG: return parse_pg(v, a, err);
+    case OPT_JSON: a->json = v; return TB_OK;
+    case OPT_JSONL: a->jsonl = v; return TB_OK;
+    case OPT_BACKEND: a->backend = v; return TB_OK;
+    case OPT_CACHE: a->cache = v; return TB_OK;
+    case OPT_KV:
+        a->kv_type = tb_type_from_name(v);
+        return a->kv_type != TB_TYPE_F32 && a->kv_type != TB_TYPE_F16
+                   ? tb_err_set(err, TB_EINVAL, "--kv '%s' must be f32 or f16", v)
+                   : TB_OK;
+    case OPT_ISA:
+        a->isa_cap = tb_isa_from_name(v);
+        return a->isa_cap < 0
+                   ? tb_err_set(err, TB_EINVAL, "--isa '%s': expected scalar, avx2 or avx512", v)
+                   : TB_OK;
+    default: return tb_err_set(err, TB_EINVAL, "%s: not handled", name);
+    }
+}
+
+/* 1: --help printed; 0: parsed; TB_EINVAL: err says why. */
+static int parse_args(int argc, char **argv, struct tb_cbench_args *a, char **model_store,
+                      struct tb_err *err)
+{
+    int n_store = 0;
+    opterr = 0;
+    optind = 0; /* glibc: full re-initialisation (another command may have parsed) */
+    for (;;) {
+        int li = -1;
+        const int c = getopt_long(argc, argv, ":hm:p:n:d:t:r:o:", k_long, &li);
+        if (c == -1)
+            break;
+        char name[40];
+        if (c == 'h') {
+            usage(stdout);
+            return 1;
+        }
+        if (c == '?') { /* unknown: optopt is the short option, 0 for a long one */
+            if (optopt > 0 && optopt < 128)
+                return tb_err_set(err, TB_EINVAL, "unknown option '-%c' (see --help)", optopt);
+            if (optopt >= 256) /* a long option without a value given one */
+                return tb_err_set(err, TB_EINVAL, "%.*s takes no value (see --help)",
+                                  (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+            return tb_err_set(err, TB_EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+        if (c == ':') {
+            const char *o = argv[optind - 1];
+            return tb_err_set(err, TB_EINVAL, "%s needs a value (see --help)",
+                              !strcmp(o, "--pg") ? "-pg" : o);
+        }
+        opt_name(c, li, name, sizeof name);
+        if (c == OPT_PROGRESS || c == OPT_NO_REPACK || c == OPT_NO_STREAM) {
+            *(c == OPT_PROGRESS    ? &a->progress
+              : c == OPT_NO_REPACK ? &a->no_repack
+                                   : &a->no_stream) = 1;
+            continue;
+        }
+        int rc = apply_opt(c, name, optarg, a, model_store, &n_store, err);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc)
+        return tb_err_set(err, TB_EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (!a->n_models)
+        return tb_err_set(err, TB_EINVAL, "no model: give -m SPEC[,SPEC...] (see --help)");
+    return TB_OK;
+}
+
+/* -t default: the physical cores hwloc finds (llama-bench: the machine's
+ * math cores), else the online CPUs, saying why. */
+static int default_threads(char *note, size_t n)
+{
+    struct tb_topo *t = NULL;
+    struct tb_err err = {0};
+    if (tb_topo_open_host(&t, &err) == TB_OK) {
+        struct tb_topo_summary s;
+        tb_topo_summarize(t, &s);
+        tb_topo_free(t);
+        if (s.cores > 0) {
+            snprintf(note, n, "-t default %d: physical cores (hwloc)", s.cores);
+            return s.cores;
+        }
+        snprintf(err.msg, sizeof err.msg, "hwloc found no cores");
+    }
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    const int c = online > 0 ? (int)online : 1;
+    snprintf(note, n, "-t default %d: online CPUs (hwloc topology unavailable: %.150s)", c,
+             err.msg);
+    fprintf(stderr, "tierbench bench: %s\n", note);
+    return c;
+}
+
+/* Opens --json (replaced) and --jsonl (appended) as extra sinks. */
+static int open_files(const struct tb_cbench_args *a, struct tb_cbench_sinks *k, FILE **files,
+                      struct tb_err *err)
+{
+    const char *paths[2] = {a->json, a->jsonl};
+    for (int i = 0; i < 2; i++) {
+        if (!paths[i])
+            continue;
+        files[i] = fopen(paths[i], i == 0 ? "w" : "a");
+        if (!files[i])
+            return tb_err_set(err, TB_EIO, "%s: %s", paths[i], strerror(errno));
+        tb_cbench_out_begin(&k->out[k->n++], files[i], i == 0 ? TB_CBENCH_JSON : TB_CBENCH_JSONL);
+    }
+    return TB_OK;
+}
+
+static int run_all(const struct tb_cbench_args *a, struct tb_cbench_sinks *k)
+{
+    const int n_groups = a->n_models * a->n_threads;
+    int group = 0;
+    for (int m = 0; m < a->n_models; m++)
+        for (int t = 0; t < a->n_threads; t++) {
+            struct tb_err err = {0};
+            if (tb_cbench_run_model(a, a->models[m], a->threads[t], ++group, n_groups, k, &err)) {
+                fprintf(stderr, "tierbench bench: %s\n", err.msg);
+                return TB_EXIT_USAGE;
             }
-            const double dt = (double)(tb_now_ns() - t0) * 1e-9;
-            if (r >= 0)
-                tg_tps[r] = a->tg / dt;
         }
-        if (!rc)
-            summarize(tg_tps, a->reps, tg_flops, tg_bytes, a->tg, &tg);
-    }
-    if (rc)
-        goto out;
-    const long long hwm = tb_proc_kib("/proc/self/status", "VmHWM"); /* before the second triad */
-    const double bw1 = a->no_stream ? NAN : triad(threads);
-    const double bw = isnan(bw0) ? bw1 : isnan(bw1) ? bw0 : (bw0 + bw1) / 2;
-    struct stat st;
-    const double file_mib = stat(path, &st) == 0 ? (double)st.st_size / 1048576.0 : NAN;
-    const double kv_mib = (double)s->kv_bytes / 1048576.0;
-    const char *isa = tb_isa_name(tb_backend_isa(b));
-    if (a->pp > 0)
-        printf("| %-28s | %-7s | %6s | %2d | %-6s | pp%-4d | %9.2f | %9.2f..%-9.2f | %8.1f GFLOP/s "
-               "|           |\n",
-               spec, a->backend, isa, threads, tb_type_name(m->weights.weight_type), a->pp, pp.med,
-               pp.lo, pp.hi, pp.gflops);
-    if (a->tg > 0)
-        printf("| %-28s | %-7s | %6s | %2d | %-6s | tg%-4d | %9.2f | %9.2f..%-9.2f | %8.2f GB/s    "
-               "| %5.1f%% of %.1f GB/s |\n",
-               spec, a->backend, isa, threads, tb_type_name(m->weights.weight_type), a->tg, tg.med,
-               tg.lo, tg.hi, tg.gbytes, 100.0 * tg.gbytes / bw, bw);
-    printf("|   memory: peak RSS %.1f MiB%s; model file %.1f MiB + KV cache %.1f MiB + 100 MiB = "
-           "%.1f MiB limit: %s\n",
-           hwm / 1024.0, hwm_reset ? "" : " (process peak: reset unavailable)", file_mib, kv_mib,
-           file_mib + kv_mib + 100, hwm / 1024.0 <= file_mib + kv_mib + 100 ? "within" : "OVER");
-    fflush(stdout);
-    if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:I, s:s, s:b}", "model",
-                              spec, "backend", a->backend, "isa", isa, "threads", threads, "type",
-                              tb_type_name(m->weights.weight_type), "pp", a->pp, "tg", a->tg,
-                              "reps", a->reps, "peak_rss_kib", (json_int_t)hwm, "kv_type",
-                              tb_type_name(a->kv_type), "repack", !a->no_repack);
-        const struct {
-            const char *key;
-            double v;
-        } nums[] = {{"pp_tps_median", pp.med},
-                    {"pp_tps_min", pp.lo},
-                    {"pp_tps_max", pp.hi},
-                    {"pp_gflops", pp.gflops},
-                    {"tg_tps_median", tg.med},
-                    {"tg_tps_min", tg.lo},
-                    {"tg_tps_max", tg.hi},
-                    {"tg_weight_gbytes_per_s", tg.gbytes},
-                    {"stream_triad_gbs_before", bw0},
-                    {"stream_triad_gbs_after", bw1},
-                    {"tg_share_of_stream", tg.gbytes / bw},
-                    {"model_file_mib", file_mib}};
-        for (size_t k = 0; o && k < sizeof nums / sizeof nums[0]; k++)
-            json_object_set_new(o, nums[k].key, tb_json_number(nums[k].v)); /* NaN -> null */
-        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (line)
-            fprintf(json, "%s\n", line);
-        free(line);
-        json_decref(o);
-    }
-out:
-    free(toks);
-    free(pp_tps);
-    free(tg_tps);
-    tb_backend_free(b);
-    tb_llama_state_free(s);
-    tb_llama_free(m);
-    return rc;
+    return TB_EXIT_OK;
 }
 
 int tb_cli_bench(int argc, char **argv)
 {
-    struct bench_args a = {
-        .backend = "cpu", .pp = 128, .tg = 64, .reps = 5, .isa_cap = -1, .kv_type = TB_TYPE_F32};
-    snprintf(a.threads, sizeof a.threads, "2");
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            usage(stdout);
-            return TB_EXIT_OK;
+    struct tb_cbench_args a = {
+        .backend = "cpu", .reps = 5, .isa_cap = -1, .kv_type = TB_TYPE_F32, .fmt = TB_CBENCH_MD};
+    char *model_store[TB_CBENCH_LIST_MAX] = {0};
+    char **av = rewrite_argv(argc, argv);
+    struct tb_err err = {0};
+    int rc = av ? parse_args(argc, av, &a, model_store, &err)
+                : tb_err_set(&err, TB_ENOMEM, "out of memory");
+    free(av);
+    int code = rc == 1 ? TB_EXIT_OK : rc ? TB_EXIT_USAGE : -1;
+    if (rc < 0)
+        fprintf(stderr, "tierbench bench: %s\n", err.msg);
+    if (code < 0) {
+        if (!a.n_pp)
+            a.pp[a.n_pp++] = 128;
+        if (!a.n_tg)
+            a.tg[a.n_tg++] = 64;
+        if (!a.n_depth)
+            a.depth[a.n_depth++] = 0;
+        if (!a.n_threads)
+            a.threads[a.n_threads++] = default_threads(a.threads_note, sizeof a.threads_note);
+        if (!a.cache) {
+            const char *e = getenv("TB_CACHE_DIR");
+            a.cache = e && *e ? e : ".tb-cache";
         }
-        if (!strcmp(o, "--no-stream")) {
-            a.no_stream = 1;
-            continue;
-        }
-        if (!strcmp(o, "--no-repack")) {
-            a.no_repack = 1;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "tierbench bench: %s needs a value (see --help)\n", o);
-            return TB_EXIT_USAGE;
-        }
-        int bad = 0;
-        if (!strcmp(o, "--model") || !strcmp(o, "-m"))
-            a.models = v;
-        else if (!strcmp(o, "-p"))
-            bad = parse_int(o, v, 0, 1 << 20, &a.pp);
-        else if (!strcmp(o, "-n"))
-            bad = parse_int(o, v, 0, 1 << 20, &a.tg);
-        else if (!strcmp(o, "-r"))
-            bad = parse_int(o, v, 1, 1000, &a.reps);
-        else if (!strcmp(o, "-t"))
-            snprintf(a.threads, sizeof a.threads, "%s", v);
-        else if (!strcmp(o, "--backend"))
-            a.backend = v;
-        else if (!strcmp(o, "--cache"))
-            a.cache = v;
-        else if (!strcmp(o, "--json"))
-            a.json = v;
-        else if (!strcmp(o, "--kv")) {
-            a.kv_type = tb_type_from_name(v);
-            bad = a.kv_type != TB_TYPE_F32 && a.kv_type != TB_TYPE_F16;
-            if (bad)
-                fprintf(stderr, "tierbench bench: --kv '%s' must be f32 or f16\n", v);
-        } else if (!strcmp(o, "--isa")) {
-            a.isa_cap = tb_isa_from_name(v);
-            bad = a.isa_cap < 0;
-            if (bad)
-                fprintf(stderr, "tierbench bench: unknown --isa '%s'\n", v);
+        struct tb_cbench_sinks k = {0};
+        FILE *files[2] = {NULL, NULL};
+        tb_cbench_out_begin(&k.out[k.n++], stdout, a.fmt);
+        if (open_files(&a, &k, files, &err)) {
+            fprintf(stderr, "tierbench bench: %s\n", err.msg);
+            code = TB_EXIT_USAGE;
         } else {
-            fprintf(stderr, "tierbench bench: unknown option '%s' (see --help)\n", o);
-            return TB_EXIT_USAGE;
+            if (a.progress && a.threads_note[0])
+                fprintf(stderr, "tierbench bench: %s\n", a.threads_note);
+            code = run_all(&a, &k);
         }
-        if (bad)
-            return TB_EXIT_USAGE;
-        i++;
-    }
-    if (!a.models) {
-        usage(stderr);
-        return TB_EXIT_USAGE;
-    }
-    if (!a.cache) {
-        const char *e = getenv("TB_CACHE_DIR");
-        a.cache = e && *e ? e : ".tb-cache";
-    }
-    FILE *json = NULL;
-    if (a.json && !(json = fopen(a.json, "a"))) {
-        fprintf(stderr, "tierbench bench: %s: %s\n", a.json, strerror(errno));
-        return TB_EXIT_USAGE;
-    }
-    printf("| %-28s | %-7s | %6s | %2s | %-6s | %-6s | %9s | %-20s | %-20s | %-9s |\n", "model",
-           "backend", "isa", "t", "type", "test", "tok/s", "min..max", "rate", "roofline");
-    printf("|------------------------------|---------|--------|----|--------|--------|-----------|"
-           "----------------------|----------------------|-----------|\n");
-    int code = TB_EXIT_OK;
-    char models[1024];
-    snprintf(models, sizeof models, "%s", a.models);
-    for (char *save = NULL, *spec = strtok_r(models, ",", &save); spec && !code;
-         spec = strtok_r(NULL, ",", &save)) {
-        char th[64];
-        snprintf(th, sizeof th, "%s", a.threads);
-        for (char *s2 = NULL, *t = strtok_r(th, ",", &s2); t && !code;
-             t = strtok_r(NULL, ",", &s2)) {
-            int threads;
-            if (parse_int("-t", t, 1, 1024, &threads))
-                code = TB_EXIT_USAGE;
-            struct tb_err err = {0};
-            if (!code && bench_model(&a, spec, threads, json, &err)) {
-                fprintf(stderr, "tierbench bench: %s\n", err.msg);
+        for (int i = 0; i < k.n; i++)
+            if (tb_cbench_out_end(&k.out[i]) && code == TB_EXIT_OK) {
+                fprintf(stderr, "tierbench bench: writing the %s output failed\n",
+                        i == 0 ? "stdout" : "--json/--jsonl");
                 code = TB_EXIT_USAGE;
             }
-        }
+        for (int i = 0; i < 2; i++)
+            if (files[i] && fclose(files[i]) && code == TB_EXIT_OK) {
+                fprintf(stderr, "tierbench bench: %s: %s\n", i == 0 ? a.json : a.jsonl,
+                        strerror(errno));
+                code = TB_EXIT_USAGE;
+            }
     }
-    if (json && fclose(json)) {
-        fprintf(stderr, "tierbench bench: %s: %s\n", a.json, strerror(errno));
-        code = TB_EXIT_USAGE;
-    }
+    for (size_t i = 0; i < sizeof model_store / sizeof model_store[0]; i++)
+        free(model_store[i]);
     return code;
 }
