@@ -192,6 +192,7 @@ struct obs {
     size_t rel;
     char machine[400];
     char key[256], metric[64], unit[24], profile[64];
+    char label[256]; /* "" when stored before schema 4 */
     double *v;
     size_t n;
 };
@@ -239,7 +240,7 @@ static int load_obs(struct tb_store *st, const struct rel *rels, size_t nr, stru
     int rc = tb_db_prepare(
         st->db,
         "SELECT r.release, r.hostname, r.cpu_model, r.topology_hash, r.machine, s.key, s.metric,"
-        " s.unit, s.profile, s.samples FROM series s JOIN runs r ON r.id = s.run_id"
+        " s.unit, s.profile, s.samples, s.label FROM series s JOIN runs r ON r.id = s.run_id"
         " WHERE (s.kind = 'samples' AND s.unit = 'ms') OR s.unit = 'tokens/s'"
         " ORDER BY s.profile, s.key, s.metric, r.id",
         &s, err);
@@ -268,6 +269,8 @@ static int load_obs(struct tb_store *st, const struct rel *rels, size_t nr, stru
         snprintf(o->metric, sizeof o->metric, "%s", tb_db_col_text(s, 6));
         snprintf(o->unit, sizeof o->unit, "%s", tb_db_col_text(s, 7));
         snprintf(o->profile, sizeof o->profile, "%s", tb_db_col_text(s, 8));
+        snprintf(o->label, sizeof o->label, "%s",
+                 tb_db_col_null(s, 10) ? "" : tb_db_col_text(s, 10));
         if (samples_from_json(tb_db_col_text(s, 9), &o->v, &o->n))
             rc = tb_err_set(err, TB_ENOMEM, "dashboard: out of memory");
         else if (o->rel < nr && o->n)
@@ -354,6 +357,7 @@ static int point_compute(const struct obs *const *runs, size_t k, struct point *
 
 struct chart {
     const struct obs *first; /* key, metric, unit, profile */
+    const char *label;       /* the newest run's label (prompt, depth), else the key */
     char machines[8][400];
     size_t nm;
     struct point *pt; /* [nm][nr] */
@@ -367,7 +371,10 @@ static int chart_build(const struct obs_set *os, size_t from, size_t to, size_t 
 {
     memset(c, 0, sizeof *c);
     c->first = &os->o[from];
+    c->label = c->first->key;
     for (size_t i = from; i < to; i++) {
+        if (os->o[i].label[0]) /* rows come in ingest order: the last is the newest */
+            c->label = os->o[i].label;
         size_t m = 0;
         while (m < c->nm && strcmp(c->machines[m], os->o[i].machine))
             m++;
@@ -563,8 +570,12 @@ static void trend_chart(struct tb_doc *d, const struct chart *c, const struct re
     char ylabel[160], title[600], path[4096], csvname[300], svgname[300];
     snprintf(ylabel, sizeof ylabel, "%s %s (%s; %s is better)", c->first->metric, c->first->unit,
              a.log ? "log scale" : "linear", hb ? "higher" : "lower");
-    snprintf(title, sizeof title, "%s: %s, median and 95%% CI per release", c->first->key,
-             c->first->metric);
+    if (c->label == c->first->key)
+        snprintf(title, sizeof title, "%s: %s, median and 95%% CI per release", c->label,
+                 c->first->metric);
+    else /* the label says what ran; the key is the configuration's identity */
+        snprintf(title, sizeof title, "%s: %s, median and 95%% CI per release (%s)", c->label,
+                 c->first->metric, c->first->key);
     FILE *csv = tb_doc_csv(d, name, "release,machine,median,ci95_lo,ci95_hi,runs,values\n");
     for (size_t m = 0; csv && m < c->nm; m++)
         for (size_t r = 0; r < nr; r++) {

@@ -9,6 +9,7 @@
 
 #include "harness/tb_read.h"
 #include "harness/tb_results.h"
+#include "harness/tb_results_csv.h"
 #include "kernels/tb_util.h"
 #include "reports/tb_report.h"
 
@@ -414,6 +415,18 @@ static const char *str_or(json_t *o, const char *k, const char *dflt)
     return s ? s : dflt;
 }
 
+/* What a series of record rec is: profile, workload, config key and the
+ * label naming its prompt and depth (one reader: tb_rec_config_read). */
+static void set_ident(struct tb_series *s, json_t *rec)
+{
+    snprintf(s->profile, sizeof s->profile, "%s", str_or(rec, "profile", ""));
+    snprintf(s->workload, sizeof s->workload, "%s", str_or(rec, "workload", ""));
+    snprintf(s->config, sizeof s->config, "%s", str_or(rec, "config", ""));
+    struct tb_rec_config c;
+    tb_rec_config_read(rec, &c);
+    tb_rec_config_label(&c, s->label, sizeof s->label);
+}
+
 static int add_scalar(struct tb_series_set *set, const char *key, const char *metric,
                       const char *unit, enum tb_series_kind kind, json_t *num, json_t *rec,
                       struct tb_err *err)
@@ -423,11 +436,8 @@ static int add_scalar(struct tb_series_set *set, const char *key, const char *me
     double v = json_number_value(num);
     int rc = tb_series_add(set, key, metric, unit, kind, &v, 1, err);
     struct tb_series *s = tb_series_find(set, key, metric);
-    if (!rc && s && rec) {
-        snprintf(s->profile, sizeof s->profile, "%s", str_or(rec, "profile", ""));
-        snprintf(s->workload, sizeof s->workload, "%s", str_or(rec, "workload", ""));
-        snprintf(s->config, sizeof s->config, "%s", str_or(rec, "config", ""));
-    }
+    if (!rc && s && rec)
+        set_ident(s, rec);
     return rc;
 }
 
@@ -547,11 +557,8 @@ static int extract_record(json_t *rec, struct tb_series_set *set, struct tb_err 
         rc = tb_series_add(set, key, metric, str_or(rec, "unit", ""), TB_SERIES_SAMPLES, v, k, err);
         free(v);
         struct tb_series *s = tb_series_find(set, key, metric);
-        if (s) {
-            snprintf(s->profile, sizeof s->profile, "%s", str_or(rec, "profile", ""));
-            snprintf(s->workload, sizeof s->workload, "%s", workload);
-            snprintf(s->config, sizeof s->config, "%s", str_or(rec, "config", ""));
-        }
+        if (s)
+            set_ident(s, rec);
     }
     const char *k;
     json_t *v;

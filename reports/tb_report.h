@@ -84,6 +84,9 @@ struct tb_series {
     size_t n, cap;
     char *text; /* placement fingerprint (TB_SERIES_PLACEMENT) */
     char profile[64], workload[64], config[128];
+    /* tb_rec_config_label of the record: "PROFILE WORKLOAD pP dD TYPE ..."
+     * (the prompt that ran and the context depth); "" for gbench */
+    char label[256];
 };
 
 struct tb_series_set {
@@ -283,7 +286,7 @@ int tb_mkdir_p(const char *dir, struct tb_err *err);
 
 /* ---- results store: SQLite (a file, the default) or PostgreSQL (a team's
  * shared database), docs/store.md */
-#define TB_STORE_SCHEMA_VERSION 3
+#define TB_STORE_SCHEMA_VERSION 4
 struct tb_store;
 /* Opens (creating) the store and migrates it to TB_STORE_SCHEMA_VERSION.
  * name: an SQLite file path, or "postgresql://..." / "postgres://..." (libpq

@@ -219,9 +219,10 @@ static char *sc_chart(const char *dash, const char *key, const char *metric)
         char *svg = fx_slurp(p);
         if (!svg)
             return NULL;
-        const char *t = strstr(svg, "<title>");
-        if (t && !strncmp(t + 7, key, strlen(key)) && strstr(t, pat) &&
-            strstr(t, pat) < strstr(t, "</title>"))
+        /* "LABEL: METRIC, median ... (KEY)": the key inside the title */
+        const char *t = strstr(svg, "<title>"), *e = t ? strstr(t, "</title>") : NULL;
+        const char *k = t ? strstr(t, key) : NULL, *m = t ? strstr(t, pat) : NULL;
+        if (e && k && m && k < e && m < e)
             return svg;
         free(svg);
     }
@@ -290,6 +291,9 @@ static void sc_dashboard(const char *db)
            "%zu charts", h ? fx_count(h, "class=\"tb-trend\"") : 0);
     free(h);
     char *svg = sc_chart(dash, "wearable/llm-prefill/", "ttft_ms");
+    /* the title names what ran: prompt and context depth (schema 4 label) */
+    CHECKF(svg && strstr(svg, "<title>wearable llm-prefill p") && strstr(svg, " d0 "), "%.300s",
+           svg ? strstr(svg, "<title>") : "missing");
     CHECK(svg && strstr(svg, "data-axis=\"linear\"") && strstr(svg, "data-scale=\"linear\""));
     CHECK(svg && strstr(svg, "data-series=\"2\"")); /* two topologies: two machines */
     CHECK(svg && strstr(svg, topo) && strstr(svg, "unavailable: not recorded by this run"));

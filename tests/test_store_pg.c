@@ -93,7 +93,7 @@ static void test_v2_migration(void)
     struct tb_store *st = NULL;
     struct tb_err err = {0};
     CHECKF(tb_store_open(url, &st, &err) == TB_OK, "%s", err.msg);
-    CHECK(st && tb_store_schema_version(st) == 3 && tb_store_count(st) == 2);
+    CHECK(st && tb_store_schema_version(st) == TB_STORE_SCHEMA_VERSION && tb_store_count(st) == 2);
     tb_store_close(st);
     CHECK(pg_psql(&g_pg, "v2", "SELECT string_agg(kind, ',' ORDER BY id) FROM series", out,
                   sizeof out) == 0);
