@@ -348,6 +348,7 @@ static struct tb_cmp_row *new_row(struct tb_cmp_result *r, const struct tb_serie
     struct tb_cmp_row *row = &r->rows[r->n++];
     memset(row, 0, sizeof *row);
     snprintf(row->key, sizeof row->key, "%s", s->key);
+    snprintf(row->label, sizeof row->label, "%s", s->label);
     snprintf(row->metric, sizeof row->metric, "%s", s->metric);
     snprintf(row->unit, sizeof row->unit, "%s", s->unit);
     row->med_base = row->med_cand = row->change_pct = row->p = row->threshold_pct = NAN;

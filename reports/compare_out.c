@@ -166,7 +166,7 @@ static const char *const csv_names[] = {
     "key",        "metric",      "unit",          "higher_is_better",
     "n_base",     "n_candidate", "median_base",   "median_candidate",
     "change_pct", "p_value",     "threshold_pct", "samples_needed",
-    "verdict",    "gate",        "note"};
+    "verdict",    "gate",        "note",          "label"};
 #define CSV_COLS (sizeof csv_names / sizeof csv_names[0])
 
 static const char *gate_name(int g)
@@ -195,6 +195,7 @@ static int write_csv(const struct tb_cmp_result *r, FILE *f)
             TB_CSV_S(tb_verdict_name(w->verdict)),
             TB_CSV_S(gate_name(tb_cmp_row_gated(r, w))),
             TB_CSV_S(w->note),
+            TB_CSV_S(w->label),
         };
         bad = tb_csv_row(f, cells, CSV_COLS);
     }
@@ -209,13 +210,14 @@ static json_t *jnum(double v)
 static json_t *json_row(const struct tb_cmp_result *r, const struct tb_cmp_row *w)
 {
     return json_pack(
-        "{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:s}", "key",
+        "{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "key",
         w->key, "metric", w->metric, "unit", w->unit, "higher_is_better", w->higher_better,
         "n_base", (json_int_t)w->n_base, "n_candidate", (json_int_t)w->n_cand, "median_base",
         jnum(w->med_base), "median_candidate", jnum(w->med_cand), "change_pct", jnum(w->change_pct),
         "p_value", jnum(w->p), "threshold_pct", jnum(w->threshold_pct), "samples_needed",
         w->need ? json_integer((json_int_t)w->need) : json_null(), "verdict",
-        tb_verdict_name(w->verdict), "gate", gate_name(tb_cmp_row_gated(r, w)), "note", w->note);
+        tb_verdict_name(w->verdict), "gate", gate_name(tb_cmp_row_gated(r, w)), "note", w->note,
+        "label", w->label);
 }
 
 static int write_json(const struct tb_cmp_result *r, FILE *f, struct tb_err *err)

@@ -156,6 +156,7 @@ size_t tb_cmp_min_decidable(double alpha);
 
 struct tb_cmp_row {
     char key[256];
+    char label[256]; /* the series' label (prompt, depth); "" for gbench */
     char metric[64];
     char unit[24];
     int higher_better;

@@ -448,7 +448,7 @@ static int t_col(const struct table *t, const char *name)
     return -1;
 }
 
-/* The CSV of one comparison: 15 named columns in every row, numbers that
+/* The CSV of one comparison: 16 named columns in every row, numbers that
  * parse whole (or an empty cell), a verdict of the known set; returns the
  * number of rows whose verdict is `verdict`. */
 static size_t check_csv(const char *path, const char *verdict)
@@ -459,16 +459,20 @@ static size_t check_csv(const char *path, const char *verdict)
         "key",        "metric",      "unit",          "higher_is_better",
         "n_base",     "n_candidate", "median_base",   "median_candidate",
         "change_pct", "p_value",     "threshold_pct", "samples_needed",
-        "verdict",    "gate",        "note"};
-    CHECKF(t.rows > 1 && t.cols[0] == 15, "%s: %zu rows, %zu header columns", path, t.rows,
+        "verdict",    "gate",        "note",          "label"};
+    CHECKF(t.rows > 1 && t.cols[0] == 16, "%s: %zu rows, %zu header columns", path, t.rows,
            t.cols[0]);
-    for (int c = 0; c < 15; c++)
+    for (int c = 0; c < 16; c++)
         CHECKF(t_col(&t, names[c]) == c, "%s: column %d is not %s", path, c, names[c]);
     size_t hits = 0;
     const int v = t_col(&t, "verdict");
     for (size_t r = 1; r < t.rows && r < T_ROWS; r++) {
-        CHECKF(t.cols[r] == 15, "%s row %zu: %zu cells", path, r, t.cols[r]);
-        for (int c = 4; c <= 11 && t.cols[r] == 15; c++) {
+        CHECKF(t.cols[r] == 16, "%s row %zu: %zu cells", path, r, t.cols[r]);
+        /* a tierbench row's label names its prompt and depth */
+        const char *lab = t.cols[r] == 16 ? t.cell[r][15] : NULL;
+        CHECKF(lab && (!*lab || (strstr(lab, " p") && strstr(lab, " d"))), "%s row %zu label '%s'",
+               path, r, lab ? lab : "(null)");
+        for (int c = 4; c <= 11 && t.cols[r] == 16; c++) {
             const char *x = t.cell[r][c];
             char *end = NULL;
             if (x && *x)
@@ -476,7 +480,7 @@ static size_t check_csv(const char *path, const char *verdict)
             CHECKF(x && (!*x || (end && !*end)), "%s row %zu %s: '%s' is not a number", path, r,
                    names[c], x ? x : "(null)");
         }
-        const char *vv = v >= 0 && t.cols[r] == 15 ? t.cell[r][v] : NULL;
+        const char *vv = v >= 0 && t.cols[r] == 16 ? t.cell[r][v] : NULL;
         CHECKF(vv && (!strcmp(vv, "regression") || !strcmp(vv, "improvement") ||
                       !strcmp(vv, "no-change") || !strcmp(vv, "inconclusive") ||
                       !strcmp(vv, "missing") || !strcmp(vv, "new")),
