@@ -35,7 +35,7 @@ int tb_store_history(struct tb_store *st, const char *metric, const char *profil
     int rc = tb_db_prepare(
         st->db,
         "SELECT r.release, r.machine, s.profile, s.workload, s.config, s.metric, s.unit, s.median,"
-        " s.n FROM series s JOIN runs r ON r.id = s.run_id"
+        " s.n, s.prompt, s.depth FROM series s JOIN runs r ON r.id = s.run_id"
         " LEFT JOIN releases rl ON rl.name = r.release"
         " WHERE s.kind <> 'placement' AND (?1 IS NULL OR s.metric = ?1)"
         " AND (?2 IS NULL OR s.profile = ?2)"
@@ -46,17 +46,21 @@ int tb_store_history(struct tb_store *st, const char *metric, const char *profil
         return tb_err_wrap(err, rc, "history");
     tb_db_bind_text(s, 1, metric);
     tb_db_bind_text(s, 2, profile);
-    fprintf(out, "%-14s %-14s %-14s %-40s %-18s %14s %-9s %6s  %s\n", "release", "profile",
-            "workload", "config", "metric", "median", "unit", "n", "machine");
+    fprintf(out, "%-14s %-14s %-14s %6s %6s %-40s %-18s %14s %-9s %6s  %s\n", "release", "profile",
+            "workload", "prompt", "depth", "config", "metric", "median", "unit", "n", "machine");
     int rows = 0, step;
     while ((step = tb_db_step(s, err)) == 1) {
         char med[32] = "-";
         if (!tb_db_col_null(s, 7))
             snprintf(med, sizeof med, "%.6g", tb_db_col_double(s, 7));
-        fprintf(out, "%-14.14s %-14s %-14s %-40s %-18s %14s %-9s %6lld  %s\n", tb_db_col_text(s, 0),
-                tb_db_col_text(s, 2), tb_db_col_text(s, 3), tb_db_col_text(s, 4),
-                tb_db_col_text(s, 5), med, tb_db_col_text(s, 6), (long long)tb_db_col_int64(s, 8),
-                tb_db_col_text(s, 1));
+        char pd[2][24] = {"-", "-"}; /* stored before schema 4, or gbench */
+        for (int k = 0; k < 2; k++)
+            if (!tb_db_col_null(s, 9 + k))
+                snprintf(pd[k], sizeof pd[k], "%lld", (long long)tb_db_col_int64(s, 9 + k));
+        fprintf(out, "%-14.14s %-14s %-14s %6s %6s %-40s %-18s %14s %-9s %6lld  %s\n",
+                tb_db_col_text(s, 0), tb_db_col_text(s, 2), tb_db_col_text(s, 3), pd[0], pd[1],
+                tb_db_col_text(s, 4), tb_db_col_text(s, 5), med, tb_db_col_text(s, 6),
+                (long long)tb_db_col_int64(s, 8), tb_db_col_text(s, 1));
         rows++;
     }
     tb_db_finalize(s);

@@ -381,6 +381,7 @@ int tb_series_add(struct tb_series_set *set, const char *key, const char *metric
         snprintf(s->key, sizeof s->key, "%s", key);
         snprintf(s->metric, sizeof s->metric, "%s", metric);
         snprintf(s->unit, sizeof s->unit, "%s", unit ? unit : "");
+        s->prompt = s->depth = -1;
         s->kind = kind;
     }
     if (s->n + n > s->cap) {
@@ -425,6 +426,8 @@ static void set_ident(struct tb_series *s, json_t *rec)
     struct tb_rec_config c;
     tb_rec_config_read(rec, &c);
     tb_rec_config_label(&c, s->label, sizeof s->label);
+    s->prompt = c.prompt;
+    s->depth = c.depth;
 }
 
 static int add_scalar(struct tb_series_set *set, const char *key, const char *metric,

@@ -17,8 +17,9 @@
  *      "placement"); runs.hostname, cpu_model, topology_hash (the machine
  *      identity); releases(name, commit_date); indexes on what
  *      history and the dashboard select by.
- *   v4 series.label: "PROFILE WORKLOAD pP dD TYPE BACKEND tT", the prompt
- *      that ran and the context depth (the key keeps the requested prompt)
+ *   v4 series.label: "PROFILE WORKLOAD pP dD TYPE BACKEND tT", and
+ *      series.prompt, depth: the prompt that ran and the context depth (the
+ *      key keeps the requested prompt)
  * run_key is the hash of the run's first record line (unique per run: it
  * holds a timestamp and raw samples), so ingesting a run again, or a run that
  * was appended to since, adds only what is new; under another release it is
@@ -75,7 +76,10 @@ static const struct migration k_migrations[TB_STORE_SCHEMA_VERSION] = {
      " WHEN 1 THEN 'scalar' WHEN 2 THEN 'deterministic' WHEN 3 THEN 'placement'"
      " ELSE 'unknown' END;"},
     {/* 3 -> 4 */
-     "ALTER TABLE series ADD COLUMN label TEXT;", NULL},
+     "ALTER TABLE series ADD COLUMN label TEXT;"
+     "ALTER TABLE series ADD COLUMN prompt INTEGER;"
+     "ALTER TABLE series ADD COLUMN depth INTEGER;",
+     NULL},
 };
 
 /* after the dialect's part of step 2 -> 3: the same in both */
@@ -408,8 +412,8 @@ static int insert_all(struct tb_store *st, const struct tb_rsrc *src, const char
     if (!rc)
         rc = tb_db_prepare(st->db,
                            "INSERT INTO series(run_id, key, profile, workload, config, metric, "
-                           "unit, kind, n, median, samples, placement, label) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                           "unit, kind, n, median, samples, placement, label, prompt, depth) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                            "ON CONFLICT(run_id, key, metric) DO NOTHING",
                            &s, err);
     for (size_t i = 0; i < set->n && !rc; i++) {
@@ -433,6 +437,14 @@ static int insert_all(struct tb_store *st, const struct tb_rsrc *src, const char
         tb_db_bind_text(s, 11, js);
         tb_db_bind_text(s, 12, x->text);
         tb_db_bind_text(s, 13, x->label[0] ? x->label : NULL);
+        if (x->prompt >= 0)
+            tb_db_bind_int64(s, 14, x->prompt);
+        else
+            tb_db_bind_null_int(s, 14);
+        if (x->depth >= 0)
+            tb_db_bind_int64(s, 15, x->depth);
+        else
+            tb_db_bind_null_int(s, 15);
         free(js);
         if (tb_db_step(s, err) < 0)
             rc = TB_EIO;

@@ -301,6 +301,13 @@ int tb_db_bind_int64(struct tb_db_stmt *s, int i, int64_t v)
     return pg_set(s, i, b, OID_INT8);
 }
 
+int tb_db_bind_null_int(struct tb_db_stmt *s, int i)
+{
+    if (s->lite)
+        return sqlite3_bind_null(s->lite, i) == SQLITE_OK ? TB_OK : TB_EINVAL;
+    return pg_set(s, i, NULL, OID_INT8); /* typed: an integer column takes it */
+}
+
 int tb_db_bind_double(struct tb_db_stmt *s, int i, double v)
 {
     if (s->lite)

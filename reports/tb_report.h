@@ -87,6 +87,7 @@ struct tb_series {
     /* tb_rec_config_label of the record: "PROFILE WORKLOAD pP dD TYPE ..."
      * (the prompt that ran and the context depth); "" for gbench */
     char label[256];
+    int prompt, depth; /* -1: not known (gbench, or no such params) */
 };
 
 struct tb_series_set {

@@ -45,6 +45,7 @@ int tb_db_prepare(struct tb_db *db, const char *sql, struct tb_db_stmt **out, st
 /* Parameters are 1-based; a NULL text binds NULL. */
 int tb_db_bind_text(struct tb_db_stmt *s, int i, const char *v);
 int tb_db_bind_int64(struct tb_db_stmt *s, int i, int64_t v);
+int tb_db_bind_null_int(struct tb_db_stmt *s, int i);         /* NULL into an integer column */
 int tb_db_bind_double(struct tb_db_stmt *s, int i, double v); /* non-finite: NULL */
 /* 1 = a row is ready, 0 = done, negative = error (err set). */
 int tb_db_step(struct tb_db_stmt *s, struct tb_err *err);

@@ -129,6 +129,14 @@ static void sc_cli(const char *db)
     t = fx_slurp(out);
     CHECKF(t && strstr(t, "v1.0") && !strstr(t, "v2.0") && fx_count(t, "\n") == 3, "%s",
            t ? t : "");
+    /* every row names the prompt that ran and the context depth */
+    char rel[32] = "", prof[64] = "", wl[64] = "", pr[16] = "", dp[16] = "";
+    const char *row = t ? strchr(t, '\n') : NULL;
+    CHECKF(t && strstr(t, " prompt  depth ") && row &&
+               sscanf(row + 1, "%31s %63s %63s %15s %15s", rel, prof, wl, pr, dp) == 5 &&
+               atoi(pr) > 0 && strspn(pr, "0123456789") == strlen(pr) &&
+               strspn(dp, "0123456789") == strlen(dp),
+           "%s", t ? t : "");
     free(t);
 }
 
