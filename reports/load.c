@@ -227,7 +227,13 @@ int tb_rsrc_load(const char *given, int strict, struct tb_rsrc *out, struct tb_e
     int rc = tb_rsrc_resolve(given, out, err);
     if (rc)
         return rc;
-    const char *path = out->path; /* the run directory a root resolved to */
+    /* the run directory a root resolved to; a copy, as the error messages
+     * below name it after tb_rsrc_free(out) */
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", out->path) >= (int)sizeof path) {
+        tb_rsrc_free(out);
+        return tb_err_set(err, TB_EINVAL, "%.200s...: path too long", given);
+    }
     struct stat st;
     if (stat(path, &st)) {
         tb_rsrc_free(out);
