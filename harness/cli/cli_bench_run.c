@@ -329,7 +329,9 @@ static void finish(struct group *g, double bw0, double bw1, const char *why, int
         r->stream_before = bw0;
         r->stream_after = bw1;
         r->stream = bw;
-        snprintf(r->stream_reason, sizeof r->stream_reason, "%s", isnan(bw) ? why : "");
+        snprintf(r->stream_reason, sizeof r->stream_reason, "%.*s",
+                 (int)sizeof r->stream_reason - 1,
+                 isnan(bw) ? why : ""); /* cut, not a -Wformat-truncation error */
         r->stream_share =
             r->n_gen > 0 && r->n_prompt == 0 && !isnan(bw) && bw > 0 ? r->weight_gbs / bw : NAN;
         r->peak_rss_kib = hwm;
