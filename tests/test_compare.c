@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_table.h"
 #include "report_fixtures.h"
 #include "reports/tb_report.h"
 #include "tb_test.h"
@@ -384,68 +385,13 @@ static int has_nan(const char *s)
     return 0;
 }
 
-/* A CSV read back through libcsv: the cells of the first T_ROWS rows. */
-#define T_ROWS 256
-#define T_COLS 24
-struct table {
-    char *cell[T_ROWS][T_COLS];
-    size_t rows, cols[T_ROWS], col;
-};
-
-static void t_field(void *s, size_t len, void *data)
+/* A CSV read back through libcsv (csv_table.h). */
+static int t_load(const char *path, struct csv_table *t)
 {
-    struct table *t = data;
-    if (t->rows < T_ROWS && t->col < T_COLS) {
-        char *c = malloc(len + 1);
-        if (c) {
-            memcpy(c, s ? s : "", len);
-            c[len] = 0;
-        }
-        t->cell[t->rows][t->col] = c;
-    }
-    t->col++;
-}
-
-static void t_row(int ch, void *data)
-{
-    (void)ch;
-    struct table *t = data;
-    if (t->rows < T_ROWS)
-        t->cols[t->rows++] = t->col;
-    t->col = 0;
-}
-
-static int t_load(const char *path, struct table *t)
-{
-    memset(t, 0, sizeof *t);
     char *text = fx_slurp(path);
-    if (!text)
-        return -1;
-    struct csv_parser p;
-    int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) ? -1 : 0;
-    const size_t n = strlen(text);
-    if (!rc && csv_parse(&p, text, n, t_field, t_row, t) != n)
-        rc = -1;
-    if (!rc && csv_fini(&p, t_field, t_row, t))
-        rc = -1;
-    csv_free(&p);
+    const int rc = csv_table_parse(text, t);
     free(text);
     return rc;
-}
-
-static void t_free(struct table *t)
-{
-    for (size_t r = 0; r < T_ROWS; r++)
-        for (size_t c = 0; c < T_COLS; c++)
-            free(t->cell[r][c]);
-}
-
-static int t_col(const struct table *t, const char *name)
-{
-    for (size_t c = 0; c < t->cols[0] && c < T_COLS; c++)
-        if (t->cell[0][c] && !strcmp(t->cell[0][c], name))
-            return (int)c;
-    return -1;
 }
 
 /* The CSV of one comparison: 16 named columns in every row, numbers that
@@ -453,7 +399,7 @@ static int t_col(const struct table *t, const char *name)
  * number of rows whose verdict is `verdict`. */
 static size_t check_csv(const char *path, const char *verdict)
 {
-    struct table t;
+    struct csv_table t;
     CHECKF(t_load(path, &t) == 0, "%s: libcsv could not read it back", path);
     static const char *const names[] = {
         "key",        "metric",      "unit",          "higher_is_better",
@@ -463,10 +409,10 @@ static size_t check_csv(const char *path, const char *verdict)
     CHECKF(t.rows > 1 && t.cols[0] == 16, "%s: %zu rows, %zu header columns", path, t.rows,
            t.cols[0]);
     for (int c = 0; c < 16; c++)
-        CHECKF(t_col(&t, names[c]) == c, "%s: column %d is not %s", path, c, names[c]);
+        CHECKF(csv_table_col(&t, names[c]) == c, "%s: column %d is not %s", path, c, names[c]);
     size_t hits = 0;
-    const int v = t_col(&t, "verdict");
-    for (size_t r = 1; r < t.rows && r < T_ROWS; r++) {
+    const int v = csv_table_col(&t, "verdict");
+    for (size_t r = 1; r < t.rows && r < CSV_T_ROWS; r++) {
         CHECKF(t.cols[r] == 16, "%s row %zu: %zu cells", path, r, t.cols[r]);
         /* a tierbench row's label names its prompt and depth */
         const char *lab = t.cols[r] == 16 ? t.cell[r][15] : NULL;
@@ -487,7 +433,7 @@ static size_t check_csv(const char *path, const char *verdict)
                "%s row %zu: verdict '%s'", path, r, vv ? vv : "(null)");
         hits += vv && !strcmp(vv, verdict);
     }
-    t_free(&t);
+    csv_table_free(&t);
     return hits;
 }
 

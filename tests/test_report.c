@@ -11,6 +11,7 @@
 #include <regex.h>
 #include <sqlite3.h>
 
+#include "csv_table.h"
 #include "report_fixtures.h"
 #include "reports/tb_report.h"
 #include "tb_test.h"
@@ -193,79 +194,24 @@ static void test_cli(void)
     CHECK(fx_system(cmd) == 2);
 }
 
-/* ---- a CSV read back through libcsv */
-#define T_ROWS 512
-#define T_COLS 48
-struct table {
-    char *cell[T_ROWS][T_COLS];
-    size_t rows, cols[T_ROWS], col;
-};
-
-static void t_field(void *s, size_t len, void *data)
+/* ---- a CSV the report wrote, read back through libcsv (csv_table.h) */
+static int t_load(const char *dir, const char *name, struct csv_table *t)
 {
-    struct table *t = data;
-    if (t->rows < T_ROWS && t->col < T_COLS) {
-        char *c = malloc(len + 1);
-        if (c) {
-            memcpy(c, s ? s : "", len);
-            c[len] = 0;
-        }
-        t->cell[t->rows][t->col] = c;
-    }
-    t->col++;
-}
-
-static void t_row(int ch, void *data)
-{
-    (void)ch;
-    struct table *t = data;
-    if (t->rows < T_ROWS)
-        t->cols[t->rows++] = t->col;
-    t->col = 0;
-}
-
-static int t_load(const char *dir, const char *name, struct table *t)
-{
-    memset(t, 0, sizeof *t);
     char *text = read_in(dir, name);
-    if (!text)
-        return -1;
-    struct csv_parser p;
-    int rc = csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) ? -1 : 0;
-    const size_t n = strlen(text);
-    if (!rc && csv_parse(&p, text, n, t_field, t_row, t) != n)
-        rc = -1;
-    if (!rc && csv_fini(&p, t_field, t_row, t))
-        rc = -1;
-    csv_free(&p);
+    const int rc = csv_table_parse(text, t);
     free(text);
     return rc;
 }
 
-static void t_free(struct table *t)
+static const char *t_get(const struct csv_table *t, size_t row, const char *name)
 {
-    for (size_t r = 0; r < t->rows && r < T_ROWS; r++)
-        for (size_t c = 0; c < t->cols[r] && c < T_COLS; c++)
-            free(t->cell[r][c]);
-}
-
-static int t_col(const struct table *t, const char *name)
-{
-    for (size_t c = 0; t->rows && c < t->cols[0] && c < T_COLS; c++)
-        if (t->cell[0][c] && !strcmp(t->cell[0][c], name))
-            return (int)c;
-    return -1;
-}
-
-static const char *t_get(const struct table *t, size_t row, const char *name)
-{
-    const int c = t_col(t, name);
+    const int c = csv_table_col(t, name);
     return c >= 0 && row < t->rows && (size_t)c < t->cols[row] && t->cell[row][c] ? t->cell[row][c]
                                                                                   : NULL;
 }
 
 /* distinct values of a column in rows 1.. */
-static size_t t_distinct(const struct table *t, const char *name)
+static size_t t_distinct(const struct csv_table *t, const char *name)
 {
     size_t n = 0;
     for (size_t r = 1; r < t->rows; r++) {
@@ -284,13 +230,13 @@ static size_t t_distinct(const struct table *t, const char *name)
  * into SQLite by those names and queried. */
 static void check_sql(const char *dir, const char *name, const char *query, long want)
 {
-    struct table t;
+    struct csv_table t;
     CHECKF(t_load(dir, name, &t) == 0 && t.rows > 1, "%s", name);
     static const char *const need[] = {
         "status",  "profile",     "workload", "prompt", "depth", "model", "weight_type",
         "backend", "device_kind", "threads",  "median", "p99",   "tok_s", "verdict"};
     for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
-        CHECKF(t_col(&t, need[k]) >= 0, "%s: no column %s", name, need[k]);
+        CHECKF(csv_table_col(&t, need[k]) >= 0, "%s: no column %s", name, need[k]);
     regex_t re;
     CHECK(regcomp(&re, "^[a-z][a-z0-9_]*$", REG_EXTENDED | REG_NOSUB) == 0);
     char create[4096] = "CREATE TABLE t (", ins[4096] = "INSERT INTO t VALUES (";
@@ -333,12 +279,12 @@ static void check_sql(const char *dir, const char *name, const char *query, long
     CHECKF(got == want, "%s: %s -> %ld, want %ld", name, query, got, want);
     sqlite3_finalize(q);
     sqlite3_close(db);
-    t_free(&t);
+    csv_table_free(&t);
 }
 
 /* Labels of a chart's categories: one per configuration, none empty, none
  * repeated, none ending in '/'. */
-static void check_labels(const struct table *t, const char *name, size_t want)
+static void check_labels(const struct csv_table *t, const char *name, size_t want)
 {
     CHECKF(t_distinct(t, "label") == want && t_distinct(t, "category") == want,
            "%s: %zu labels, %zu categories, want %zu", name, t_distinct(t, "label"),
@@ -400,7 +346,7 @@ static void test_configs(void)
 
     /* latency: one box per configuration: wearable p16, p128, p512 prefill
      * and the decode step (depth 128) */
-    struct table t;
+    struct csv_table t;
     CHECK(t_load(out, "latency_0.csv", &t) == 0);
     check_labels(&t, "latency_0", 4);
     CHECKF(t.rows == 1 + 4 * f.n, "latency_0.csv rows %zu", t.rows);
@@ -414,7 +360,7 @@ static void test_configs(void)
             seen[k] |= t_get(&t, r, "label") && strstr(t_get(&t, r, "label"), want_lat[k]) != NULL;
     CHECK(seen[0] && seen[1] && seen[2] && seen[3]);
     CHECK(t_get(&t, 1, "device_kind") && !strcmp(t_get(&t, 1, "device_kind"), "gpu"));
-    t_free(&t);
+    csv_table_free(&t);
     if (gp) {
         char *svg = read_in(out, "latency_0.svg");
         for (int k = 0; k < 4; k++) /* each category's tic label once */
@@ -429,7 +375,7 @@ static void test_configs(void)
     for (size_t r = 1; r < t.rows; r++)
         CHECK(t_get(&t, r, "device_kind") && !strcmp(t_get(&t, r, "device_kind"), "gpu") &&
               !strcmp(t_get(&t, r, "backend"), "opencl"));
-    t_free(&t);
+    csv_table_free(&t);
     check_sql(out, "tokens_per_s.csv",
               "SELECT COUNT(*) FROM t WHERE status = 'ok' AND workload = 'llm-prefill' AND prompt "
               "= 512 AND depth = 0 AND device_kind = 'gpu' AND backend = 'opencl' AND threads = 2 "
@@ -451,7 +397,7 @@ static void test_configs(void)
         CHECKF(roof && !strcmp(roof, "int8_dot") && share && atof(share) > 0 && atof(share) <= 1,
                "roofline row %zu: ceiling %s share %s", r, roof ? roof : "?", share ? share : "?");
     }
-    t_free(&t);
+    csv_table_free(&t);
 
     /* Pareto: a front per workload and model family */
     CHECK(t_load(out, "pareto.csv", &t) == 0);
@@ -464,12 +410,12 @@ static void test_configs(void)
         }
         CHECKF(front >= 1, "Pareto group %zu has no front", g);
     }
-    t_free(&t);
+    csv_table_free(&t);
 
     /* coverage: a cell per configuration, categorical colours with a key */
     CHECK(t_load(out, "coverage.csv", &t) == 0);
     CHECK(t.rows == 1 + 10);
-    t_free(&t);
+    csv_table_free(&t);
     char *md = read_in(out, "index.md"), *html = read_in(out, "index.html");
     CHECK(md && html);
     if (gp && html) {
