@@ -294,12 +294,6 @@ struct point {
     size_t runs, samples;
 };
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* runs[0..k-1]: the observations of one release of one series. */
 static int point_compute(const struct obs *const *runs, size_t k, struct point *p,
                          struct tb_err *err)
@@ -346,7 +340,7 @@ static int point_compute(const struct obs *const *runs, size_t k, struct point *
                 }
                 meds[b] = tb_median(res, q);
             }
-            qsort(meds, TB_BOOT_RESAMPLES, sizeof *meds, cmp_dbl);
+            qsort(meds, TB_BOOT_RESAMPLES, sizeof *meds, tb_cmp_double);
             p->lo = tb_percentile_sorted(meds, TB_BOOT_RESAMPLES, 2.5);
             p->hi = tb_percentile_sorted(meds, TB_BOOT_RESAMPLES, 97.5);
         }

@@ -477,17 +477,8 @@ static int parse_args(int argc, char **argv, struct cmp_args *a)
             usage(stdout);
             return -1;
         }
-        if (c == ':') {
-            fprintf(stderr, "compare: %s needs a value\n", argv[optind - 1]);
-            return TB_EXIT_USAGE;
-        }
-        if (c == '?') {
-            if (optopt > 0 && optopt < 128)
-                fprintf(stderr, "compare: unknown option '-%c' (see --help)\n", optopt);
-            else
-                fprintf(stderr, "compare: unknown option '%s' (see --help)\n", argv[optind - 1]);
-            return TB_EXIT_USAGE;
-        }
+        if (c == ':' || c == '?')
+            return tb_cli_opt_error("compare", c, argv);
         if (apply_opt(c, optarg, a))
             return TB_EXIT_USAGE;
     }

@@ -82,15 +82,7 @@ static int parse(const char *cmd, int argc, char **argv, const struct option *op
         case OPT_METRIC: a->metric = optarg; break;
         case OPT_PROFILE: a->profile = optarg; break;
         case OPT_ORDER: a->order = optarg; break;
-        case ':':
-            fprintf(stderr, "tierbench %s: %s needs a value\n", cmd, argv[optind - 1]);
-            return TB_EXIT_USAGE;
-        default:
-            if (optopt > 0 && optopt < 128)
-                fprintf(stderr, "tierbench %s: unknown option '-%c'\n", cmd, optopt);
-            else
-                fprintf(stderr, "tierbench %s: unknown option '%s'\n", cmd, argv[optind - 1]);
-            return TB_EXIT_USAGE;
+        default: return tb_cli_opt_error(cmd, c, argv);
         }
     }
     /* "-o" is an option only for commands whose table has "out" */
