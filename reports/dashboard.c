@@ -357,8 +357,8 @@ struct chart {
     const struct obs *first; /* key, metric, unit, profile */
     const char *label;       /* the newest run's label (prompt, depth), else the key */
     char machines[8][400];
-    size_t nm;
-    struct point *pt; /* [nm][nr] */
+    size_t nm, n_undrawn; /* machines past the 8 a chart draws: said, not dropped silently */
+    struct point *pt;     /* [nm][nr] */
 };
 
 static const char *const k_colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
@@ -376,8 +376,14 @@ static int chart_build(const struct obs_set *os, size_t from, size_t to, size_t 
         size_t m = 0;
         while (m < c->nm && strcmp(c->machines[m], os->o[i].machine))
             m++;
-        if (m == c->nm && c->nm < 8)
+        if (m == c->nm && c->nm < 8) {
             snprintf(c->machines[c->nm++], sizeof c->machines[0], "%s", os->o[i].machine);
+        } else if (m == c->nm) { /* a ninth machine or later: counted once */
+            size_t j = from;
+            while (j < i && strcmp(os->o[j].machine, os->o[i].machine))
+                j++;
+            c->n_undrawn += j == i;
+        }
     }
     c->pt = calloc(c->nm * nr + 1, sizeof *c->pt);
     const struct obs **runs = malloc((to - from + 1) * sizeof *runs);
@@ -632,6 +638,12 @@ static void trend_chart(struct tb_doc *d, const struct chart *c, const struct re
         fprintf(d->html, "<li style=\"color:%s\">", k_colors[m % 8]);
         tb_html_escape(d->html, c->machines[m]);
         fputs("</li>", d->html);
+    }
+    if (c->n_undrawn) {
+        fprintf(d->md, "; %zu more machine(s) not drawn (8 per chart)", c->n_undrawn);
+        fprintf(d->html,
+                "<li class=\"tb-undrawn\">%zu more machine(s) not drawn (8 per chart)</li>",
+                c->n_undrawn);
     }
     fputs("\n\n", d->md);
     fputs("</ul></figure>\n", d->html);

@@ -357,6 +357,21 @@ static void sc_dashboard(const char *db)
     svg = sc_chart(dash, "wearable/llm-prefill/", "ttft_ms");
     CHECK(svg && strstr(svg, "data-axis=\"log\"") && strstr(svg, "data-scale=\"log\""));
     free(svg);
+
+    /* 9 more machines (topologies) in v3: 11 in all, 8 drawn, 3 said */
+    for (int m = 0; m < 9; m++) {
+        char t9[80], r9[600];
+        snprintf(t9, sizeof t9, "sha256:%064d", m + 1);
+        snprintf(r9, sizeof r9, "%s-m%d", r_slow, m);
+        f.seed = 100 + (uint64_t)m;
+        CHECK(sc_write_run(r9, &f, t9, NULL) == 0);
+        CHECK(tb_store_add(st, r9, "v3", &added, &err) == TB_OK);
+    }
+    CHECK(tb_store_dashboard(st, dash, &o, NULL, NULL, &err) == TB_OK);
+    snprintf(p, sizeof p, "%s/index.html", dash);
+    h = fx_slurp(p);
+    CHECKF(h && strstr(h, "3 more machine(s) not drawn (8 per chart)"), "no undrawn note");
+    free(h);
     tb_store_close(st);
 }
 
