@@ -192,6 +192,18 @@ static int load_releases(struct tb_store *st, const char *order, struct rel **ou
 
 /* ---- trend data: observations (one stored series row = one run) */
 
+/* The machine identity of a run row: hostname | CPU model | topology hash
+ * from columns c, c+1, c+2, or (stored before schema 3) the old machine
+ * text of column c+3 with the topology note. */
+static void machine_ident(struct tb_db_stmt *s, int c, char *buf, size_t n)
+{
+    if (tb_db_col_null(s, c))
+        snprintf(buf, n, "%s | topology: %s", tb_db_col_text(s, c + 3), tb_db_col_text(s, c + 2));
+    else
+        snprintf(buf, n, "%s | %s | topology: %s", tb_db_col_text(s, c), tb_db_col_text(s, c + 1),
+                 tb_db_col_text(s, c + 2));
+}
+
 struct obs {
     size_t rel;
     char machine[400];
@@ -263,12 +275,7 @@ static int load_obs(struct tb_store *st, const struct rel *rels, size_t nr, stru
         struct obs *o = &os->o[os->n];
         memset(o, 0, sizeof *o);
         o->rel = rel_index(rels, nr, tb_db_col_text(s, 0));
-        if (tb_db_col_null(s, 1)) /* stored before schema 3 */
-            snprintf(o->machine, sizeof o->machine, "%s | topology: %s", tb_db_col_text(s, 4),
-                     tb_db_col_text(s, 3));
-        else
-            snprintf(o->machine, sizeof o->machine, "%s | %s | topology: %s", tb_db_col_text(s, 1),
-                     tb_db_col_text(s, 2), tb_db_col_text(s, 3));
+        machine_ident(s, 1, o->machine, sizeof o->machine);
         snprintf(o->key, sizeof o->key, "%s", tb_db_col_text(s, 5));
         snprintf(o->metric, sizeof o->metric, "%s", tb_db_col_text(s, 6));
         snprintf(o->unit, sizeof o->unit, "%s", tb_db_col_text(s, 7));
@@ -684,14 +691,17 @@ static int trends(struct tb_doc *d, struct tb_store *st, const struct rel *rels,
 
 /* ---- latest vs previous */
 
-/* Every stored series of one release, pooled by (key, metric). */
+/* Every stored series of one release, pooled by (key, metric) per machine
+ * identity: the key becomes "KEY @ MACHINE", so two releases measured on
+ * different machines are not compared as one (missing / new instead). */
 static int release_set(struct tb_store *st, const char *release, struct tb_series_set *set,
                        struct tb_err *err)
 {
     struct tb_db_stmt *s = NULL;
     int rc = tb_db_prepare(st->db,
                            "SELECT s.key, s.metric, s.unit, s.kind, s.samples, s.placement,"
-                           " s.profile, s.workload FROM series s JOIN runs r ON r.id = s.run_id"
+                           " s.profile, s.workload, r.hostname, r.cpu_model, r.topology_hash,"
+                           " r.machine, s.label FROM series s JOIN runs r ON r.id = s.run_id"
                            " WHERE r.release = ? ORDER BY s.id",
                            &s, err);
     if (!rc)
@@ -707,14 +717,17 @@ static int release_set(struct tb_store *st, const char *release, struct tb_serie
             rc = tb_err_set(err, TB_ENOMEM, "dashboard: out of memory");
             break;
         }
-        rc = tb_series_add(set, tb_db_col_text(s, 0), tb_db_col_text(s, 1), tb_db_col_text(s, 2),
-                           kind, v, n, err);
+        char machine[400], key[700];
+        machine_ident(s, 8, machine, sizeof machine);
+        snprintf(key, sizeof key, "%s @ %s", tb_db_col_text(s, 0), machine);
+        rc = tb_series_add(set, key, tb_db_col_text(s, 1), tb_db_col_text(s, 2), kind, v, n, err);
         free(v);
-        struct tb_series *x =
-            rc ? NULL : tb_series_find(set, tb_db_col_text(s, 0), tb_db_col_text(s, 1));
+        struct tb_series *x = rc ? NULL : tb_series_find(set, key, tb_db_col_text(s, 1));
         if (x) {
             snprintf(x->profile, sizeof x->profile, "%s", tb_db_col_text(s, 6));
             snprintf(x->workload, sizeof x->workload, "%s", tb_db_col_text(s, 7));
+            if (!tb_db_col_null(s, 12))
+                snprintf(x->label, sizeof x->label, "%s", tb_db_col_text(s, 12));
             if (!x->text && !tb_db_col_null(s, 5) && !(x->text = strdup(tb_db_col_text(s, 5))))
                 rc = tb_err_set(err, TB_ENOMEM, "dashboard: out of memory");
         }
@@ -750,10 +763,12 @@ static int latest_vs_previous(struct tb_doc *d, struct tb_store *st, const struc
     if (!rc) {
         char h[600];
         snprintf(h, sizeof h,
-                 "%s -> %s: %zu regression, %zu improvement, %zu no-change, %zu inconclusive",
+                 "%s -> %s: %zu regression, %zu improvement, %zu no-change, %zu inconclusive, "
+                 "%zu missing, %zu new (per configuration and machine)",
                  rels[nr - 2].name, rels[nr - 1].name, tb_cmp_count(&cr, TB_V_REGRESSION),
                  tb_cmp_count(&cr, TB_V_IMPROVEMENT), tb_cmp_count(&cr, TB_V_NO_CHANGE),
-                 tb_cmp_count(&cr, TB_V_INCONCLUSIVE));
+                 tb_cmp_count(&cr, TB_V_INCONCLUSIVE), tb_cmp_count(&cr, TB_V_MISSING),
+                 tb_cmp_count(&cr, TB_V_NEW));
         tb_doc_text(d, "", "p", h);
         static const char *const head[] = {"configuration", "metric", "previous", "latest",
                                            "change",        "p",      "note",     "verdict"};
@@ -776,7 +791,7 @@ static int latest_vs_previous(struct tb_doc *d, struct tb_store *st, const struc
         size_t changes = 0;
         for (size_t i = 0; i < cr.n; i++)
             if (!strcmp(cr.rows[i].metric, "placement") && cr.rows[i].verdict == TB_V_REGRESSION) {
-                char line[600];
+                char line[900]; /* key (512) + ": " + note (320) */
                 snprintf(line, sizeof line, "%s: %s", cr.rows[i].key, cr.rows[i].note);
                 tb_doc_text(d, "- ", "p", line);
                 changes++;

@@ -76,7 +76,7 @@ enum tb_series_kind {
 };
 
 struct tb_series {
-    char key[256];
+    char key[512]; /* a dashboard key also names the machine */
     char metric[64];
     char unit[24];
     enum tb_series_kind kind;
@@ -156,7 +156,7 @@ int tb_metric_size_like(const char *metric);
 size_t tb_cmp_min_decidable(double alpha);
 
 struct tb_cmp_row {
-    char key[256];
+    char key[512];
     char label[256]; /* the series' label (prompt, depth); "" for gbench */
     char metric[64];
     char unit[24];
