@@ -79,6 +79,12 @@ void tb_rec_config_read(const json_t *rec, struct tb_rec_config *c)
          : *str_at(model, "path") ? str_at(model, "path")
                                   : str_at(rec, "config"));
     copy(c->weight_type, sizeof c->weight_type, str_at(model, "weight_type"));
+    /* a configuration that never loaded its model (unsupported, does not
+     * fit): a synth:SHAPE:TYPE spec still names the type */
+    const char *colon =
+        !c->weight_type[0] && !strncmp(c->model, "synth:", 6) ? strrchr(c->model + 6, ':') : NULL;
+    if (colon && colon[1] && !strchr(colon + 1, '/'))
+        copy(c->weight_type, sizeof c->weight_type, colon + 1);
     model_family(c->model, c->weight_type, c->family, sizeof c->family);
     const json_t *pl = json_object_get(rec, "placement"), *e;
     size_t i;

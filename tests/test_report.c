@@ -387,6 +387,9 @@ static void test_configs(void)
               "SELECT COUNT(*) FROM t WHERE verdict = 'unsupported' AND status = 'unsupported' AND "
               "reason LIKE 'none of the backends cuda%'",
               2);
+    /* their model never loaded: the synth spec still names the type */
+    check_sql(out, "coverage.csv",
+              "SELECT COUNT(*) FROM t WHERE status = 'unsupported' AND weight_type = 'f16'", 2);
 
     /* roofline: int8-weight points against the int8 dot roof (they sit
      * above the 1 GFLOP/s f32 roof of this JSON, under the 400 GOP/s one) */
