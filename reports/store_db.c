@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -121,8 +122,16 @@ int tb_db_open(const char *name, struct tb_db **out, struct tb_err *err)
         if (!rc) /* quiet NOTICEs ("relation already exists, skipping") */
             rc = tb_db_exec(db, "SET client_min_messages = warning", err);
     } else {
-        if (sqlite3_open_v2(name, &db->lite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK)
+        /* SQLite says only "disk I/O error" (FIFO) or "unable to open" (a
+         * directory): name what is there instead */
+        struct stat st;
+        if (stat(name, &st) == 0 && !S_ISREG(st.st_mode))
+            rc = tb_err_set(err, TB_EIO, "%s: cannot open: not a regular file (%s)", db->display,
+                            S_ISDIR(st.st_mode)    ? "a directory"
+                            : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                                   : "a device or socket");
+        else if (sqlite3_open_v2(name, &db->lite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                 NULL) != SQLITE_OK)
             rc = lite_err(db, err, "cannot open");
         /* concurrent `store add`s wait for each other (migration, inserts) */
         if (!rc)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -75,6 +76,19 @@ static void test_migrations(void)
     }
     CHECK(tb_store_open(db, &st, &err) != TB_OK && st == NULL);
     printf("junk database: %s\n", err.msg);
+
+    /* a FIFO or a directory as --db: refused at once, naming what it is
+     * (SQLite alone said "disk I/O error"; nothing blocks on the FIFO) */
+    tb_test_path(db, sizeof db, "store-fifo", ".db");
+    CHECK(mkfifo(db, 0600) == 0);
+    CHECK(tb_store_open(db, &st, &err) == TB_EIO && st == NULL);
+    CHECKF(strstr(err.msg, db) && strstr(err.msg, "not a regular file (a FIFO)"), "%s", err.msg);
+    unlink(db);
+    tb_test_path(db, sizeof db, "store-dir", "");
+    CHECK(mkdir(db, 0700) == 0);
+    CHECK(tb_store_open(db, &st, &err) == TB_EIO && st == NULL);
+    CHECKF(strstr(err.msg, "not a regular file (a directory)"), "%s", err.msg);
+    rmdir(db);
 }
 
 /* Copies src/results.jsonl to dst/ with `edit` applied: 't' truncates the
