@@ -331,6 +331,9 @@ static void test_workloads_documented(void)
         CHECKF(strstr(readme, line), "README lacks workload `%s`", w);
     }
     CHECK(strstr(r.out, "embed") != NULL);
+    /* the brief's contract: the README opens with exactly the two commands */
+    CHECKF(readme && !strncmp(readme, "```\nbash ci/main.sh\nbash ci/test.sh\n```\n", 40),
+           "README does not open with the two commands: '%.60s'", readme ? readme : "");
     free(readme);
     res_free(&r);
 }
