@@ -294,6 +294,17 @@ static void test_bad_flags(void)
     check_usage_error(
         (const char *const[]){"infer", "--model", "/nonexistent.gguf", "--tokens", "1,2", NULL},
         "/nonexistent.gguf", NULL, NULL);
+    /* infer takes a synth spec as run and bench do: a bad one is exit 2
+     * naming it, a good one is generated into --cache and runs */
+    check_usage_error((const char *const[]){"infer", "--model", "synth:stories16m:q8_0", "--tokens",
+                                            "1,2", "--cache", g_cache, NULL},
+                      "unknown shape 'stories16m'", "mcu-260k", NULL);
+    struct res ir =
+        run_tb((const char *const[]){"infer", "--model", "synth:mcu-260k:q8_0", "--tokens", "1,2",
+                                     "--n-predict", "2", "--cache", g_cache, NULL});
+    CHECKF(ir.code == 0 && strstr(ir.out, "generated: "), "infer synth: exit %d (%s)", ir.code,
+           ir.err);
+    res_free(&ir);
     check_usage_error((const char *const[]){"profiles", NULL}, "missing subcommand", NULL, NULL);
     check_usage_error((const char *const[]){"profiles", "show", "nosuch", "--dir", g_prof, NULL},
                       "nosuch", NULL, NULL);

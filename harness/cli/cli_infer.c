@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/cli/tb_cli.h"
+#include "harness/tb_run.h"
 #include "harness/tb_stats.h"
 #include "kernels/platform/tb_platform.h"
 #include "kernels/tb_backend.h"
@@ -17,9 +18,11 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tierbench infer --model FILE --tokens ID,ID,... [--n-predict N]\n"
+    fprintf(f, "usage: tierbench infer --model SPEC --tokens ID,ID,... [--n-predict N]\n"
                "                       [--backend cpu|cpu-ref] [--threads N] [--logits OUT.f32]\n"
-               "                       [--reps R]\n"
+               "                       [--reps R] [--cache DIR]\n"
+               "  SPEC: FILE.gguf or synth:SHAPE:TYPE (generated on first use into --cache,\n"
+               "  default $TB_CACHE_DIR or .tb-cache, as `run` does).\n"
                "  greedy decoding; prints the generated token ids, then prefill and decode\n"
                "  tokens/s (median of R repetitions, each from position 0).\n"
                "  --logits writes little-endian float32 logits [n_positions x vocab]: every\n"
@@ -27,7 +30,7 @@ static void usage(FILE *f)
 }
 
 struct infer_args {
-    const char *model, *backend, *logits;
+    const char *model, *backend, *logits, *cache;
     int32_t *tokens;
     int n_tokens;
     long n_predict, threads, reps;
@@ -82,6 +85,7 @@ static int parse_args(int argc, char **argv, struct infer_args *a)
                                          {"n-predict", required_argument, NULL, 'n'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"reps", required_argument, NULL, 'r'},
+                                         {"cache", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     a->backend = "cpu";
@@ -100,6 +104,7 @@ static int parse_args(int argc, char **argv, struct infer_args *a)
         case 'm': a->model = v; break;
         case 'b': a->backend = v; break;
         case 'l': a->logits = v; break;
+        case 'c': a->cache = v; break;
         case 'k':
             free(a->tokens);
             a->tokens = NULL;
@@ -177,7 +182,16 @@ int tb_cli_infer(int argc, char **argv)
     double *pf = NULL, *dc = NULL;
     FILE *lf = NULL;
     int code = TB_EXIT_USAGE;
-    if (tb_llama_load(a.model, &m, &err)) {
+    /* the same model check and synth cache as `run` (exit 2 up front) */
+    char path[4096];
+    const char *cache = a.cache ? a.cache : getenv("TB_CACHE_DIR");
+    if (tb_run_check_model("--model", a.model, 1, &err) ||
+        tb_run_resolve_model(a.model, cache && *cache ? cache : ".tb-cache", 1, path, sizeof path,
+                             &err)) {
+        fprintf(stderr, "tierbench infer: %s\n", err.msg);
+        goto done;
+    }
+    if (tb_llama_load(path, &m, &err)) {
         fprintf(stderr, "tierbench infer: %s\n", err.msg);
         goto done;
     }
