@@ -12,7 +12,7 @@
  *   cpuset = 0-3                    ; optional OS CPU list restricting binding
  *   isa_cap = avx2                  ; scalar | avx2 | avx512 | best
  *   memory_budget = 6 GiB           ; B, KiB, MiB, GiB, TiB (binary units only)
- *   weight_types = q4_0, q8_0       ; f32 f16 q8_0 q4_0
+ *   weight_types = q4_0, q8_0       ; names of tb_wtypes.h (f32 f16 q8_0 q4_0 ...)
  *   backends = npu, opencl:gpu, cpu ; preference order
  *   accel_op_classes = matmul       ; op kinds (tb_op_kind_name) that must
  *                                   ; run on an accelerator backend

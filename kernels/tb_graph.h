@@ -7,7 +7,7 @@
  *              -> dst f32 [K x n]: row ids[i] of the table, dequantized.
  *   RMS_NORM   src0 x [K x n], src1 weight f32 [K]
  *              -> dst[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w.
- *   MATMUL     src0 W [K x N] (F32/F16/Q8_0/Q4_0; K = row length), src1 X [K x n]
+ *   MATMUL     src0 W [K x N] (a compute type, tb_wtypes.h; K = row length), src1 X [K x n]
  *              -> dst [N x n], dst[i][j] = dot(W row j, X row i).
  *   ROPE       src0 x [head_dim*n_head x n] -> dst same shape (may alias src0);
  *              llama "normal" mode: pairs (2k, 2k+1) of each head rotated by

@@ -53,8 +53,36 @@ struct tb_block_q4_0 {
     uint8_t qs[TB_QK4_0 / 2];
 };
 
+/* ggml block_q4_1: fp16 scale d and minimum m, then nibbles as in q4_0
+ * (unsigned, no offset): x = q * d + m. */
+struct tb_block_q4_1 {
+    tb_fp16 d;
+    tb_fp16 m;
+    uint8_t qs[TB_QK4_0 / 2];
+};
+/* ggml block_q5_0: fp16 scale, then qh (bit j = the 5th bit of element j,
+ * little-endian), then the low nibbles as in q4_0; x = (q - 16) * d. */
+struct tb_block_q5_0 {
+    tb_fp16 d;
+    uint8_t qh[4];
+    uint8_t qs[TB_QK4_0 / 2];
+};
+/* ggml block_q5_1: fp16 d and m, qh and nibbles as q5_0; x = q * d + m. */
+struct tb_block_q5_1 {
+    tb_fp16 d;
+    tb_fp16 m;
+    uint8_t qh[4];
+    uint8_t qs[TB_QK4_0 / 2];
+};
+/* bfloat16: the top 16 bits of an IEEE binary32. */
+typedef uint16_t tb_bf16;
+
 _Static_assert(sizeof(struct tb_block_q8_0) == 34, "q8_0 block must be 34 bytes");
 _Static_assert(sizeof(struct tb_block_q4_0) == 18, "q4_0 block must be 18 bytes");
+_Static_assert(sizeof(struct tb_block_q4_1) == 20, "q4_1 block must be 20 bytes");
+_Static_assert(sizeof(struct tb_block_q5_0) == 22, "q5_0 block must be 22 bytes");
+_Static_assert(sizeof(struct tb_block_q5_1) == 24, "q5_1 block must be 24 bytes");
+_Static_assert(sizeof(tb_bf16) == 2, "bf16 must be 2 bytes");
 
 struct tb_type_traits {
     const char *name;   /* ggml's name: "f32", "q4_0", ... */
@@ -76,6 +104,10 @@ size_t tb_row_size(int t, int64_t n);
 /* IEEE half <-> float, round-to-nearest-even, exact like ggml's reference. */
 tb_fp16 tb_fp32_to_fp16(float f);
 float tb_fp16_to_fp32(tb_fp16 h);
+/* float -> bfloat16 rounding to nearest even, NaN kept NaN (made quiet), as
+ * ggml_compute_fp32_to_bf16; bf16 -> float is exact. */
+tb_bf16 tb_fp32_to_bf16(float f);
+float tb_bf16_to_fp32(tb_bf16 h);
 
 /* ggml reference quantization (quantize_row_*_ref) and dequantization.
  * n must be a multiple of 32. Each compute type t has tb_quantize_row_<t>
@@ -84,6 +116,14 @@ void tb_quantize_row_q8_0(const float *x, struct tb_block_q8_0 *y, int64_t n);
 void tb_quantize_row_q4_0(const float *x, struct tb_block_q4_0 *y, int64_t n);
 void tb_dequantize_row_q8_0(const struct tb_block_q8_0 *x, float *y, int64_t n);
 void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n);
+void tb_quantize_row_q4_1(const float *x, struct tb_block_q4_1 *y, int64_t n);
+void tb_dequantize_row_q4_1(const struct tb_block_q4_1 *x, float *y, int64_t n);
+void tb_quantize_row_q5_0(const float *x, struct tb_block_q5_0 *y, int64_t n);
+void tb_dequantize_row_q5_0(const struct tb_block_q5_0 *x, float *y, int64_t n);
+void tb_quantize_row_q5_1(const float *x, struct tb_block_q5_1 *y, int64_t n);
+void tb_dequantize_row_q5_1(const struct tb_block_q5_1 *x, float *y, int64_t n);
+void tb_quantize_row_bf16(const float *x, tb_bf16 *y, int64_t n); /* any n */
+void tb_dequantize_row_bf16(const tb_bf16 *x, float *y, int64_t n);
 void tb_quantize_row_f16(const float *x, tb_fp16 *y, int64_t n);
 void tb_dequantize_row_f16(const tb_fp16 *x, float *y, int64_t n);
 void tb_convert_row_f16(const float *x, tb_fp16 *y, int64_t n); /* = tb_quantize_row_f16 */

@@ -32,7 +32,11 @@
     X(F32,  f32,  0, F32, Y, Y, Y)            \
     X(F16,  f16,  1, F16, Y, Y, Y)            \
     X(Q8_0, q8_0, 7, Q8,  Y, Y, Y)            \
-    X(Q4_0, q4_0, 2, Q8,  Y, Y, Y)
+    X(Q4_0, q4_0, 2, Q8,  Y, Y, Y)            \
+    X(Q4_1, q4_1, 3, Q8,  N, N, N)            \
+    X(Q5_0, q5_0, 8, Q8,  N, N, N)            \
+    X(Q5_1, q5_1, 9, Q8,  N, N, N)            \
+    X(BF16, bf16, 32, F32, N, N, N)
 /* clang-format on */
 
 /* Helpers for the columns: TB_WTYPES(TB_WTYPE_ID) is an initializer list of

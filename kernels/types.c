@@ -1,6 +1,7 @@
 #include "tb_types.h"
 #include "tb_error.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,6 +187,167 @@ void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n)
             y[i * TB_QK4_0 + j + TB_QK4_0 / 2] = ((x[i].qs[j] >> 4) - 8) * d;
         }
     }
+}
+
+/* ggml's quantize_row_q4_1_ref: min and max of the block, 15 steps between. */
+void tb_quantize_row_q4_1(const float *x, struct tb_block_q4_1 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float *xb = x + i * TB_QK4_0;
+        float min = FLT_MAX, max = -FLT_MAX;
+        for (int j = 0; j < TB_QK4_0; j++) {
+            if (xb[j] < min)
+                min = xb[j];
+            if (xb[j] > max)
+                max = xb[j];
+        }
+        const float d = (max - min) / 15;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[i].d = tb_fp32_to_fp16(d);
+        y[i].m = tb_fp32_to_fp16(min);
+        for (int j = 0; j < TB_QK4_0 / 2; j++) {
+            const int8_t a = (int8_t)((xb[j] - min) * id + 0.5f);
+            const int8_t b = (int8_t)((xb[j + TB_QK4_0 / 2] - min) * id + 0.5f);
+            const uint8_t qa = (uint8_t)(a < 15 ? a : 15);
+            const uint8_t qb = (uint8_t)(b < 15 ? b : 15);
+            y[i].qs[j] = (uint8_t)(qa | (qb << 4));
+        }
+    }
+}
+
+void tb_dequantize_row_q4_1(const struct tb_block_q4_1 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float d = tb_fp16_to_fp32(x[i].d), m = tb_fp16_to_fp32(x[i].m);
+        for (int j = 0; j < TB_QK4_0 / 2; j++) {
+            y[i * TB_QK4_0 + j] = (x[i].qs[j] & 0x0f) * d + m;
+            y[i * TB_QK4_0 + j + TB_QK4_0 / 2] = (x[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* 5-bit quants q[32] -> the low nibbles and the 5th bits of a q5 block. */
+static void pack_q5(const uint8_t *q, uint8_t *qs, uint8_t *qh)
+{
+    uint32_t h = 0;
+    for (int j = 0; j < TB_QK4_0 / 2; j++) {
+        qs[j] = (uint8_t)((q[j] & 0x0f) | ((q[j + 16] & 0x0f) << 4));
+        h |= ((q[j] & 0x10u) >> 4) << j;
+        h |= ((q[j + 16] & 0x10u) >> 4) << (j + 16);
+    }
+    for (int b = 0; b < 4; b++) /* ggml memcpy's a uint32_t: little-endian */
+        qh[b] = (uint8_t)(h >> (8 * b));
+}
+
+/* The 5-bit quant of element j (0..31) of a q5 block. */
+static inline int q5_quant(const uint8_t *qs, uint32_t qh, int j)
+{
+    const int lo = j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
+    return lo | (int)(((qh >> j) << 4) & 0x10u);
+}
+
+static inline uint32_t q5_qh(const uint8_t *qh)
+{
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+/* ggml's quantize_row_q5_0_ref: as q4_0 with 32 steps (d = max / -16). */
+void tb_quantize_row_q5_0(const float *x, struct tb_block_q5_0 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float *xb = x + i * TB_QK4_0;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < TB_QK4_0; j++) {
+            if (amax < fabsf(xb[j])) {
+                amax = fabsf(xb[j]);
+                max = xb[j];
+            }
+        }
+        const float d = max / -16;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t q[TB_QK4_0];
+        y[i].d = tb_fp32_to_fp16(d);
+        for (int j = 0; j < TB_QK4_0; j++) {
+            const int8_t v = (int8_t)(xb[j] * id + 16.5f);
+            q[j] = (uint8_t)(v < 31 ? v : 31);
+        }
+        pack_q5(q, y[i].qs, y[i].qh);
+    }
+}
+
+void tb_dequantize_row_q5_0(const struct tb_block_q5_0 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float d = tb_fp16_to_fp32(x[i].d);
+        const uint32_t qh = q5_qh(x[i].qh);
+        for (int j = 0; j < TB_QK4_0; j++)
+            y[i * TB_QK4_0 + j] = (q5_quant(x[i].qs, qh, j) - 16) * d;
+    }
+}
+
+/* ggml's quantize_row_q5_1_ref: as q4_1 with 31 steps (no clamp: ggml has
+ * none; (max - min) / d rounds to at most 31.5). */
+void tb_quantize_row_q5_1(const float *x, struct tb_block_q5_1 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float *xb = x + i * TB_QK4_0;
+        float min = FLT_MAX, max = -FLT_MAX;
+        for (int j = 0; j < TB_QK4_0; j++) {
+            if (xb[j] < min)
+                min = xb[j];
+            if (xb[j] > max)
+                max = xb[j];
+        }
+        const float d = (max - min) / 31;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t q[TB_QK4_0];
+        y[i].d = tb_fp32_to_fp16(d);
+        y[i].m = tb_fp32_to_fp16(min);
+        for (int j = 0; j < TB_QK4_0; j++)
+            q[j] = (uint8_t)((xb[j] - min) * id + 0.5f);
+        pack_q5(q, y[i].qs, y[i].qh);
+    }
+}
+
+void tb_dequantize_row_q5_1(const struct tb_block_q5_1 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK4_0; i++) {
+        const float d = tb_fp16_to_fp32(x[i].d), m = tb_fp16_to_fp32(x[i].m);
+        const uint32_t qh = q5_qh(x[i].qh);
+        for (int j = 0; j < TB_QK4_0; j++)
+            y[i * TB_QK4_0 + j] = q5_quant(x[i].qs, qh, j) * d + m;
+    }
+}
+
+/* ggml_compute_fp32_to_bf16: NaN keeps its top bits and is made quiet;
+ * everything else rounds to nearest even (overflow gives Inf). */
+tb_bf16 tb_fp32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (tb_bf16)((u >> 16) | 64);
+    return (tb_bf16)((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+}
+
+float tb_bf16_to_fp32(tb_bf16 h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void tb_quantize_row_bf16(const float *x, tb_bf16 *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tb_fp32_to_bf16(x[i]);
+}
+
+void tb_dequantize_row_bf16(const tb_bf16 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tb_bf16_to_fp32(x[i]);
 }
 
 void tb_quantize_row_f16(const float *x, tb_fp16 *y, int64_t n)

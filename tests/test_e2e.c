@@ -23,10 +23,8 @@ struct type_bound {
     double kl_mean;
 };
 static const struct type_bound k_bounds[] = {
-    {TB_TYPE_F32, 1e-9},
-    {TB_TYPE_F16, 1e-9},
-    {TB_TYPE_Q8_0, 5e-4},
-    {TB_TYPE_Q4_0, 5e-4},
+    {TB_TYPE_F32, 1e-9},  {TB_TYPE_F16, 1e-9},  {TB_TYPE_Q8_0, 5e-4}, {TB_TYPE_Q4_0, 5e-4},
+    {TB_TYPE_Q4_1, 5e-4}, {TB_TYPE_Q5_0, 5e-4}, {TB_TYPE_Q5_1, 5e-4}, {TB_TYPE_BF16, 1e-9},
 };
 #define MIN_TOP1 0.99
 

@@ -1,8 +1,8 @@
 /* NaN/Inf policy (issue 19, item 6):
- *   - weights: a NaN or Inf in a tensor (f32/f16 values, the f16 scale of a
- *     q8_0/q4_0 block) is rejected by tb_llama_load with the tensor's name
- *     and the value's file offset; tensor data that general.alignment = 1
- *     leaves misaligned is rejected, aligned data under alignment 1 loads;
+ *   - weights: a NaN or Inf in a tensor (f32/f16/bf16 values, the f16 scale
+ *     of a quantized block, the f16 minimum of a q4_1/q5_1 block) is rejected by tb_llama_load with
+ * the tensor's name and the value's file offset; tensor data that general.alignment = 1 leaves
+ * misaligned is rejected, aligned data under alignment 1 loads;
  *   - activations: every cpu ISA's matmul takes NaN, Inf, huge and tiny
  *     activations without undefined behaviour (the ASan+UBSan build turns
  *     any into a failure) and a non-finite block gives a non-finite output,
@@ -97,6 +97,48 @@ static void expect_rejected(const char *path, const char *tensor, const char *wh
     tb_llama_free(m);
 }
 
+/* bf16 values (its own exponent field: 0x7f80) and the f16 minimum of
+ * q4_1 / q5_1 blocks (bytes 2..3, after the scale). */
+static void test_weights_rejected_more(const char *bad)
+{
+    char bf[700], q41[700], q51[700];
+    struct tb_err e = {0};
+    path_of(bf, sizeof bf, "bf16");
+    path_of(q41, sizeof q41, "q41");
+    path_of(q51, sizeof q51, "q51");
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_BF16, 1, bf, &e) == TB_OK, "%s", e.msg);
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q4_1, 1, q41, &e) == TB_OK, "%s", e.msg);
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q5_1, 1, q51, &e) == TB_OK, "%s", e.msg);
+    const uint16_t b_nan = 0x7fc0, b_ninf = 0xff80, b_big = 0x7c00, h_nan = 0x7e00, h_inf = 0x7c00;
+    CHECK(patch(bf, bad, "blk.3.ffn_up.weight", 2 * 9, &b_nan, 2) == 0);
+    expect_rejected(bad, "blk.3.ffn_up.weight", "element 9 is non-finite");
+    CHECK(patch(bf, bad, "output.weight", 2 * 300, &b_ninf, 2) == 0);
+    expect_rejected(bad, "output.weight", "element 300 is non-finite");
+    /* 0x7c00 is Inf as f16 but 2^121 as bf16: finite, it loads */
+    CHECK(patch(bf, bad, "blk.0.attn_k.weight", 2 * 4, &b_big, 2) == 0);
+    struct tb_llama_model *m = NULL;
+    CHECKF(tb_llama_load(bad, &m, &e) == TB_OK, "bf16 0x7c00: %s", e.msg);
+    tb_llama_free(m);
+    m = NULL;
+    CHECK(patch(q41, bad, "blk.1.attn_q.weight", 20 * 6 + 2, &h_nan, 2) == 0);
+    expect_rejected(bad, "blk.1.attn_q.weight", "block 6 has a non-finite minimum");
+    CHECK(patch(q41, bad, "blk.1.attn_q.weight", 20 * 6, &h_inf, 2) == 0);
+    expect_rejected(bad, "blk.1.attn_q.weight", "block 6 has a non-finite scale");
+    CHECK(patch(q51, bad, "blk.4.ffn_gate.weight", 24 * 11 + 2, &h_inf, 2) == 0);
+    expect_rejected(bad, "blk.4.ffn_gate.weight", "block 11 has a non-finite minimum");
+    CHECK(patch(q51, bad, "blk.4.ffn_gate.weight", 24 * 11, &h_inf, 2) == 0);
+    expect_rejected(bad, "blk.4.ffn_gate.weight", "block 11 has a non-finite scale");
+    /* the first bad block is named, whether its scale or its minimum is bad */
+    char bad2[700];
+    path_of(bad2, sizeof bad2, "bad2");
+    CHECK(patch(bad, bad2, "blk.4.ffn_gate.weight", 24 * 5 + 2, &h_nan, 2) == 0);
+    expect_rejected(bad2, "blk.4.ffn_gate.weight", "block 5 has a non-finite minimum");
+    unlink(bad2);
+    unlink(bf);
+    unlink(q41);
+    unlink(q51);
+}
+
 static void test_weights_rejected(void)
 {
     char q8[700], f16[700], q4[700], bad[700];
@@ -131,6 +173,7 @@ static void test_weights_rejected(void)
     struct tb_llama_model *m = NULL;
     CHECKF(tb_llama_load(bad, &m, &e) == TB_OK, "%s", e.msg);
     tb_llama_free(m);
+    test_weights_rejected_more(bad);
 }
 
 /* --------------------------------------------------- general.alignment = 1 */
@@ -306,7 +349,7 @@ static void test_huge_weight(void)
 static void test_kernels(void)
 {
     enum { K = 128, N = 32, R = 6 };
-    static const enum tb_type types[] = {TB_TYPE_Q8_0, TB_TYPE_Q4_0, TB_TYPE_F16, TB_TYPE_F32};
+    static const enum tb_type types[] = {TB_WTYPES(TB_WTYPE_ID)};
     static float wf[N * K], x[R * K], d[R * N];
     for (int i = 0; i < N * K; i++)
         wf[i] = (float)((i * 37) % 19 - 9) / 16.0f;

@@ -424,6 +424,27 @@ static void cases_matmul(void)
                 }
 }
 
+/* Weights all of one sign, far from 0 (and activations too): the block
+ * minimum of q4_1/q5_1 carries most of each weight, so a kernel's min term
+ * (m * sum of the activation quants) must be right, not just small. */
+static void cases_matmul_offset(void)
+{
+    static const int64_t Ks[] = {32, 288};
+    for (int ti = 0; ti < N_WTYPES; ti++)
+        for (size_t a = 0; a < 2; a++)
+            for (int64_t n = 1; n <= 5; n += 4) {
+                struct opcase c;
+                case_init(&c, TB_OP_MATMUL, NULL);
+                case_src(&c, 0, k_wtypes[ti], Ks[a], 33, 2.0f, 3.0f);
+                case_src(&c, 1, TB_TYPE_F32, Ks[a], n, 0.0f, 1.0f);
+                case_dst(&c, TB_TYPE_F32, 33, n);
+                snprintf(c.label, sizeof c.label, "matmul %s offset K=%lld N=33 n=%lld",
+                         tb_type_name(k_wtypes[ti]), (long long)Ks[a], (long long)n);
+                check_case(&c);
+                case_free(&c);
+            }
+}
+
 static void cases_rms_norm(void)
 {
     static const int64_t Ks[] = {1, 3, 17, 33, 288, 768};
@@ -793,6 +814,7 @@ int main(void)
     cases_get_rows();
     cases_rms_norm();
     cases_matmul();
+    cases_matmul_offset();
     cases_rope();
     cases_kv_store();
     cases_attention();

@@ -1,4 +1,5 @@
-/* Known-answer tests for fp16 conversion and Q8_0 / Q4_0 quantization.
+/* Known-answer tests for fp16 conversion and Q8_0 / Q4_0 quantization (and,
+ * with the numbers in quant_kat.h, Q4_1 / Q5_0 / Q5_1 / BF16).
  *
  * Every expected number below was produced by ggml's own reference code
  * (ggml/src/ggml-quants.c quantize_row_q8_0_ref / quantize_row_q4_0_ref /
@@ -10,6 +11,7 @@
  * numbers are kept here; none of ggml's code. */
 #include "kernels/tb_error.h"
 #include "kernels/tb_types.h"
+#include "quant_kat.h"
 #include "tb_test.h"
 
 #include <math.h>
@@ -463,12 +465,154 @@ static void test_quant_error_bounds(void)
     CHECKF(bad4 == 0, "%d q4_0 values outside their error bound", bad4);
 }
 
+/* q4_1, q5_0, q5_1 (tests/quant_kat.h): our quantizer's bytes equal ggml's,
+ * and dequantizing ggml's bytes (and ours) gives ggml's floats bit for bit. */
+static void check_q_known(int type, const struct kat_q *kat)
+{
+    const size_t bytes = 2 * tb_type_traits(type)->type_size;
+    float x[IN_N], y[IN_N], want[IN_N];
+    for (int w = 0; w < N_INPUTS; w++) {
+        unsigned char b[48];
+        make_input(w, x);
+        memset(b, 0xa5, sizeof b);
+        CHECK(tb_quantize_row(type, x, b, IN_N) == TB_OK);
+        size_t k = 0;
+        while (k < bytes && b[k] == kat[w].bytes[k])
+            k++;
+        CHECKF(k == bytes, "%s '%s': byte %zu is 0x%02x, ggml gives 0x%02x", tb_type_name(type),
+               k_input_names[w], k, b[k < bytes ? k : 0], kat[w].bytes[k < bytes ? k : 0]);
+        for (int j = 0; j < IN_N; j++)
+            want[j] = u2f(kat[w].deq[j]);
+        memcpy(b, kat[w].bytes, bytes);
+        CHECK(tb_dequantize_row(type, b, y, IN_N) == TB_OK);
+        int j = first_bit_diff(y, want, IN_N);
+        CHECKF(j < 0, "%s '%s' dequant[%d] = %.9g, ggml gives %.9g", tb_type_name(type),
+               k_input_names[w], j, (double)y[j < 0 ? 0 : j], (double)want[j < 0 ? 0 : j]);
+    }
+}
+
+static void test_q4_1_q5_known(void)
+{
+    check_q_known(TB_TYPE_Q4_1, k_kat_q4_1);
+    check_q_known(TB_TYPE_Q5_0, k_kat_q5_0);
+    check_q_known(TB_TYPE_Q5_1, k_kat_q5_1);
+    /* the typed entry points are the ones tb_quantize_row dispatches to */
+    float x[IN_N], y[IN_N];
+    struct tb_block_q5_1 b[2];
+    make_input(1, x);
+    tb_quantize_row_q5_1(x, b, IN_N);
+    CHECK(memcmp(b, k_kat_q5_1[1].bytes, sizeof b) == 0);
+    tb_dequantize_row_q5_1(b, y, IN_N);
+    CHECK(f2u(y[7]) == k_kat_q5_1[1].deq[7]);
+}
+
+/* bf16: the rows of the inputs, then special values (rounding ties, the
+ * overflow to Inf, subnormals, NaNs made quiet with their sign kept). */
+static void test_bf16_known(void)
+{
+    float x[IN_N], y[IN_N];
+    for (int w = 0; w < N_INPUTS; w++) {
+        tb_bf16 h[IN_N];
+        make_input(w, x);
+        CHECK(tb_quantize_row(TB_TYPE_BF16, x, h, IN_N) == TB_OK);
+        CHECK(tb_dequantize_row(TB_TYPE_BF16, h, y, IN_N) == TB_OK);
+        for (int j = 0; j < IN_N; j++) {
+            CHECKF(h[j] == k_kat_bf16[w][j], "bf16 '%s' x[%d] = %.9g: 0x%04x, ggml gives 0x%04x",
+                   k_input_names[w], j, (double)x[j], h[j], k_kat_bf16[w][j]);
+            CHECK(f2u(y[j]) == (uint32_t)k_kat_bf16[w][j] << 16);
+        }
+    }
+    for (size_t i = 0; i < sizeof k_kat_bf16_special / sizeof k_kat_bf16_special[0]; i++) {
+        const struct kat_bf16 *k = &k_kat_bf16_special[i];
+        const tb_bf16 h = tb_fp32_to_bf16(u2f(k->f));
+        CHECKF(h == k->h, "fp32 0x%08x -> bf16 0x%04x, ggml gives 0x%04x", k->f, h, k->h);
+        const uint32_t back = f2u(tb_bf16_to_fp32(k->h));
+        CHECKF(back == k->back, "bf16 0x%04x -> fp32 0x%08x, ggml gives 0x%08x", k->h, back,
+               k->back);
+    }
+    /* any n (bf16 has no blocks) */
+    tb_bf16 h3[3];
+    tb_quantize_row_bf16((const float[]){1.0f, -2.0f, 0.5f}, h3, 3);
+    tb_dequantize_row_bf16(h3, y, 3);
+    CHECK(h3[0] == 0x3f80 && h3[1] == 0xc000 && h3[2] == 0x3f00 && y[1] == -2.0f);
+}
+
+/* Bounds of q4_1, q5_0, q5_1, bf16 on random blocks. q4_1/q5_1 with d32 =
+ * (max - min) / steps exact and d16, m16 the stored fp16 scale and minimum:
+ * |err| <= d32/2 + steps |d32 - d16| + |min - m16|. q5_0 as q4_0 with 16
+ * steps (the top step can saturate: bound |d32|). bf16 rounds to nearest:
+ * |err| <= 2^-8 |x|. A 1e-6 relative slack covers the f32 products. */
+static void test_quant_error_bounds_more(void)
+{
+    enum { N = 256 };
+    float x[N], y[N];
+    struct tb_block_q4_1 b41[N / 32];
+    struct tb_block_q5_0 b50[N / 32];
+    struct tb_block_q5_1 b51[N / 32];
+    tb_bf16 h[N];
+    int bad[4] = {0};
+    for (int it = 0; it < 300; it++) {
+        const float mag = it % 3 == 0 ? 1e-3f : it % 3 == 1 ? 1.0f : 300.0f;
+        const float off = it % 5 == 0 ? 2.0f * mag : 0.0f; /* all one sign: min far from 0 */
+        for (int j = 0; j < N; j++)
+            x[j] = rnd_uniform() * mag + off;
+        for (int t = 0; t < 3; t++) {
+            const int steps = t == 0 ? 15 : t == 1 ? 16 : 31;
+            if (t == 0) {
+                tb_quantize_row_q4_1(x, b41, N);
+                tb_dequantize_row_q4_1(b41, y, N);
+            } else if (t == 1) {
+                tb_quantize_row_q5_0(x, b50, N);
+                tb_dequantize_row_q5_0(b50, y, N);
+            } else {
+                tb_quantize_row_q5_1(x, b51, N);
+                tb_dequantize_row_q5_1(b51, y, N);
+            }
+            for (int i = 0; i < N / 32; i++) {
+                float mn = x[i * 32], mx = x[i * 32], amax = 0.0f, smax = 0.0f;
+                for (int j = i * 32; j < i * 32 + 32; j++) {
+                    mn = fminf(mn, x[j]);
+                    mx = fmaxf(mx, x[j]);
+                    if (fabsf(x[j]) > amax) {
+                        amax = fabsf(x[j]);
+                        smax = x[j];
+                    }
+                }
+                double bound;
+                if (t == 1) {
+                    const double d = smax / -16.0f;
+                    bound = fabs(d) + 16.0 * fabs(d - tb_fp16_to_fp32(b50[i].d));
+                } else {
+                    const double d = (mx - mn) / (float)steps;
+                    const tb_fp16 d16 = t == 0 ? b41[i].d : b51[i].d;
+                    const tb_fp16 m16 = t == 0 ? b41[i].m : b51[i].m;
+                    bound = 0.5 * d + steps * fabs(d - tb_fp16_to_fp32(d16)) +
+                            fabs(mn - tb_fp16_to_fp32(m16));
+                }
+                for (int j = i * 32; j < i * 32 + 32; j++)
+                    bad[t] += !(fabs((double)x[j] - y[j]) <= bound + 1e-6 * amax);
+            }
+        }
+        tb_quantize_row_bf16(x, h, N);
+        tb_dequantize_row_bf16(h, y, N);
+        for (int j = 0; j < N; j++)
+            bad[3] += !(fabs((double)x[j] - y[j]) <= ldexp(fabs(x[j]), -8));
+    }
+    CHECKF(bad[0] == 0, "%d q4_1 values outside their error bound", bad[0]);
+    CHECKF(bad[1] == 0, "%d q5_0 values outside their error bound", bad[1]);
+    CHECKF(bad[2] == 0, "%d q5_1 values outside their error bound", bad[2]);
+    CHECKF(bad[3] == 0, "%d bf16 values outside their error bound", bad[3]);
+}
+
 static void test_row_sizes(void)
 {
     CHECK(tb_row_size(TB_TYPE_Q8_0, 64) == 68);
     CHECK(tb_row_size(TB_TYPE_Q4_0, 64) == 36);
     CHECK(tb_row_size(TB_TYPE_F16, 3) == 6);
     CHECK(tb_row_size(TB_TYPE_Q8_0, 33) == 0);
+    CHECK(tb_row_size(TB_TYPE_Q4_1, 64) == 40 && tb_row_size(TB_TYPE_Q5_0, 64) == 44);
+    CHECK(tb_row_size(TB_TYPE_Q5_1, 64) == 48 && tb_row_size(TB_TYPE_BF16, 3) == 6);
+    CHECK(tb_row_size(TB_TYPE_Q5_0, 48) == 0);
     /* q8_1: ggml's activation type, never a weight type */
     CHECK(tb_quantize_row(TB_TYPE_Q8_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
     CHECK(tb_dequantize_row(TB_TYPE_Q8_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
@@ -523,7 +667,10 @@ int main(void)
     test_fp16_roundtrip_all();
     test_q8_0_known();
     test_q4_0_known();
+    test_q4_1_q5_known();
+    test_bf16_known();
     test_quant_error_bounds();
+    test_quant_error_bounds_more();
     test_row_sizes();
     test_wtype_list();
     return tb_test_result("test_quant");

@@ -113,36 +113,38 @@ static uint64_t implied_by(const struct tb_gguf *g, int layer)
     return kv_off(g, layer >= 0 ? "llama.block_count" : "general.architecture");
 }
 
-/* Index of the first non-finite value among n IEEE values of `bits` bits
- * (32: f32, 16: f16) spaced `stride` bytes apart, or -1. Chunks of 4096
- * are or-reduced without branches (vectorizable), then searched only when
- * one holds a hit: about 0.1 s per GB of mapped weights (docs/hardening.md). */
-static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride, int bits)
+/* Index of the first non-finite value among n IEEE values spaced `stride`
+ * bytes apart, or -1. `e` is the value's exponent mask, which also says its
+ * size: 0x7f800000 f32, 0x7c00 f16, 0x7f80 bf16. Chunks of 4096 are
+ * or-reduced without branches (vectorizable), then searched only when one
+ * holds a hit: about 0.1 s per GB of mapped weights (docs/hardening.md). */
+static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride, uint32_t e)
 {
+    const size_t size = e > 0xffffu ? 4 : 2;
     for (int64_t i0 = 0; i0 < n; i0 += 4096) {
         const int64_t i1 = n - i0 < 4096 ? n : i0 + 4096;
         unsigned bad = 0;
-        if (bits == 32 && stride == 4) {
+        if (size == 4 && stride == 4) {
             const uint32_t *v = (const uint32_t *)(const void *)p;
             for (int64_t i = i0; i < i1; i++)
-                bad |= (v[i] & 0x7f800000u) == 0x7f800000u;
+                bad |= (v[i] & e) == e;
         } else if (stride == 2) {
             const uint16_t *v = (const uint16_t *)(const void *)p;
             for (int64_t i = i0; i < i1; i++)
-                bad |= (v[i] & 0x7c00u) == 0x7c00u;
+                bad |= (v[i] & e) == e;
         } else { /* f16 block scales, one per block of `stride` bytes */
             for (int64_t i = i0; i < i1; i++) {
                 uint16_t h;
                 memcpy(&h, p + (size_t)i * stride, 2);
-                bad |= (h & 0x7c00u) == 0x7c00u;
+                bad |= (h & e) == e;
             }
         }
         if (!bad)
             continue;
         for (int64_t i = i0; i < i1; i++) {
             uint32_t v = 0;
-            memcpy(&v, p + (size_t)i * stride, (size_t)bits / 8);
-            if (bits == 32 ? (v & 0x7f800000u) == 0x7f800000u : (v & 0x7c00u) == 0x7c00u)
+            memcpy(&v, p + (size_t)i * stride, size);
+            if ((v & e) == e)
                 return i;
         }
     }
@@ -151,9 +153,9 @@ static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride,
 
 /* A bound tensor's data must be aligned for its element type (kernels load
  * it in place as floats / f16 blocks; general.alignment = 1 can leave it
- * misaligned) and hold only finite values: f32/f16 values and the f16 scale
- * of every q8_0/q4_0 block. A NaN or Inf weight is rejected here, with the
- * tensor's name and the value's file offset, so it never reaches a kernel
+ * misaligned) and hold only finite values: f32/f16/bf16 values, the f16
+ * scale of every block and the f16 minimum of every q4_1/q5_1 block. A NaN or Inf weight is
+ * rejected here, with the tensor's name and the value's file offset, so it never reaches a kernel
  * (where a NaN norm weight once came out as plausible finite logits). */
 static int check_data(const struct tb_gguf *g, const char *name,
                       const struct tb_gguf_tensor_info *ti, const struct tb_tensor *t,
@@ -161,7 +163,7 @@ static int check_data(const struct tb_gguf *g, const char *name,
 {
     const struct tb_type_traits *tr = tb_type_traits(ti->type);
     const int blocks = tr->block_size > 1;
-    /* stride: one value (f32, f16) or one block, whose f16 scale comes first */
+    /* stride: one value (f32, f16, bf16) or one block, whose f16 scale comes first */
     const size_t align = ti->type == TB_TYPE_F32 ? 4 : 2, stride = tr->type_size;
     const unsigned long long off = (unsigned long long)(tb_gguf_data_offset(g) + ti->offset);
     if ((uintptr_t)t->data % align != 0)
@@ -170,15 +172,27 @@ static int check_data(const struct tb_gguf *g, const char *name,
                           "(general.alignment = %u); its data cannot be used in place",
                           tb_gguf_path(g), off, name, tr->name, align, tb_gguf_alignment(g));
     const int64_t n = (int64_t)(ti->size / stride);
-    const int64_t i = first_nonfinite(t->data, n, stride, ti->type == TB_TYPE_F32 ? 32 : 16);
+    const uint32_t e = ti->type == TB_TYPE_F32    ? 0x7f800000u
+                       : ti->type == TB_TYPE_BF16 ? 0x7f80u
+                                                  : 0x7c00u;
+    int64_t i = first_nonfinite(t->data, n, stride, e);
+    /* q4_1 and q5_1 blocks hold their f16 minimum after the scale */
+    const int has_min = ti->type == TB_TYPE_Q4_1 || ti->type == TB_TYPE_Q5_1;
+    const int64_t im =
+        has_min ? first_nonfinite((const unsigned char *)t->data + 2, i < 0 ? n : i, stride, e)
+                : -1;
+    const int min_bad = im >= 0;
+    if (min_bad)
+        i = im;
     if (i < 0)
         return TB_OK;
     const unsigned long long at = off + (unsigned long long)i * stride;
     if (blocks)
         return tb_err_set(err, TB_EFORMAT,
-                          "%s: offset %llu: tensor %s block %lld has a non-finite scale (NaN or "
+                          "%s: offset %llu: tensor %s block %lld has a non-finite %s (NaN or "
                           "Inf); non-finite weights are rejected",
-                          tb_gguf_path(g), at, name, (long long)i);
+                          tb_gguf_path(g), at + (min_bad ? 2 : 0), name, (long long)i,
+                          min_bad ? "minimum" : "scale");
     return tb_err_set(err, TB_EFORMAT,
                       "%s: offset %llu: tensor %s element %lld is non-finite (NaN or Inf); "
                       "non-finite weights are rejected",

@@ -1,0 +1,31 @@
+/* Q4_1 weights x q8_0-quantized activations (the scalar activation format,
+ * see matmul_q8_0_scalar.c), portable C. ggml pairs q4_1 with q8_1, whose
+ * blocks also carry d * sum(q) in fp16; here the block sum of the int8
+ * quants is formed exactly in the loop instead, so the activations are
+ * rounded only as q8_0 (the contract's Q8):
+ *   sum_k (d q_k + m) (da a_k) = d da sum_k q_k a_k + m da sum_k a_k. */
+#include "kernels/cpu/cpu_kernels.h"
+
+void tb_cpu_gemm_q4_1_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1)
+{
+    const int64_t nb = g->K / 32;
+    for (int64_t j = j0; j < j1; j++) {
+        const struct tb_block_q4_1 *w = (const void *)((const char *)g->w + (size_t)j * g->w_row);
+        for (int64_t i = 0; i < g->n; i++) {
+            const int8_t *q = (const int8_t *)((const char *)g->x + (size_t)i * g->x_row);
+            const float *d = (const float *)(q + g->K);
+            float sum = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const int8_t *qb = q + b * 32;
+                int32_t s = 0, sa = 0;
+                for (int k = 0; k < 16; k++) {
+                    s += (w[b].qs[k] & 0x0f) * qb[k] + (w[b].qs[k] >> 4) * qb[k + 16];
+                    sa += qb[k] + qb[k + 16];
+                }
+                sum += ((float)s * tb_fp16_to_fp32(w[b].d) + (float)sa * tb_fp16_to_fp32(w[b].m)) *
+                       d[b];
+            }
+            g->dst[(size_t)i * g->d_row + (size_t)j] = sum;
+        }
+    }
+}
