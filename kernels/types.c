@@ -189,18 +189,27 @@ void tb_dequantize_row_q4_0(const struct tb_block_q4_0 *x, float *y, int64_t n)
     }
 }
 
+/* The min and max of one 32-value block, scanned as ggml's q4_1/q5_1
+ * reference quantizers scan it. */
+static void block_min_max(const float *xb, float *min, float *max)
+{
+    *min = FLT_MAX;
+    *max = -FLT_MAX;
+    for (int j = 0; j < TB_QK4_0; j++) {
+        if (xb[j] < *min)
+            *min = xb[j];
+        if (xb[j] > *max)
+            *max = xb[j];
+    }
+}
+
 /* ggml's quantize_row_q4_1_ref: min and max of the block, 15 steps between. */
 void tb_quantize_row_q4_1(const float *x, struct tb_block_q4_1 *y, int64_t n)
 {
     for (int64_t i = 0; i < n / TB_QK4_0; i++) {
         const float *xb = x + i * TB_QK4_0;
-        float min = FLT_MAX, max = -FLT_MAX;
-        for (int j = 0; j < TB_QK4_0; j++) {
-            if (xb[j] < min)
-                min = xb[j];
-            if (xb[j] > max)
-                max = xb[j];
-        }
+        float min, max;
+        block_min_max(xb, &min, &max);
         const float d = (max - min) / 15;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = tb_fp32_to_fp16(d);
@@ -291,13 +300,8 @@ void tb_quantize_row_q5_1(const float *x, struct tb_block_q5_1 *y, int64_t n)
 {
     for (int64_t i = 0; i < n / TB_QK4_0; i++) {
         const float *xb = x + i * TB_QK4_0;
-        float min = FLT_MAX, max = -FLT_MAX;
-        for (int j = 0; j < TB_QK4_0; j++) {
-            if (xb[j] < min)
-                min = xb[j];
-            if (xb[j] > max)
-                max = xb[j];
-        }
+        float min, max;
+        block_min_max(xb, &min, &max);
         const float d = (max - min) / 31;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         uint8_t q[TB_QK4_0];
