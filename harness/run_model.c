@@ -136,9 +136,13 @@ int tb_run_check_model(const char *opt, const char *spec, int allow_synth, struc
             return tb_err_set(err, TB_EINVAL, "%s '%s': unknown shape '%s' (shapes: %s)", opt, spec,
                               shape, shapes);
         }
-        if (!tb_wtype_ok(tb_type_from_name(c + 1)))
+        const int t = tb_type_from_name(c + 1);
+        if (!tb_wtype_ok(t))
             return tb_err_set(err, TB_EINVAL, "%s '%s': unknown type '%s' (types: %s)", opt, spec,
                               c + 1, tb_wtype_names(names, sizeof names, ", "));
+        struct tb_err se = {0};
+        if (tb_synth_check(shape, t, &se)) /* rows the type's blocks do not divide */
+            return tb_err_set(err, TB_EINVAL, "%s '%s': %s", opt, spec, se.msg);
         return TB_OK;
     }
     /* a file: it must open as a regular file and start with the GGUF magic;

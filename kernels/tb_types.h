@@ -74,6 +74,19 @@ struct tb_block_q5_1 {
     uint8_t qh[4];
     uint8_t qs[TB_QK4_0 / 2];
 };
+/* K-quants: super-blocks of TB_QK_K elements. */
+#define TB_QK_K 256
+/* ggml block_q6_K: 128 bytes of low nibbles, 64 bytes of 2-bit highs, 16
+ * int8 scales (one per 16 elements), then the fp16 super-block scale (last,
+ * at byte 208): x = d * scales[i / 16] * (q - 32). Within each half of 128
+ * elements, ql[l] holds elements l (low nibble) and l+64 (high), ql[l+32]
+ * elements l+32 and l+96, qh[l] bits 2k..2k+1 the highs of element l+32k. */
+struct tb_block_q6_K {
+    uint8_t ql[TB_QK_K / 2];
+    uint8_t qh[TB_QK_K / 4];
+    int8_t scales[TB_QK_K / 16];
+    tb_fp16 d;
+};
 /* bfloat16: the top 16 bits of an IEEE binary32. */
 typedef uint16_t tb_bf16;
 
@@ -82,6 +95,7 @@ _Static_assert(sizeof(struct tb_block_q4_0) == 18, "q4_0 block must be 18 bytes"
 _Static_assert(sizeof(struct tb_block_q4_1) == 20, "q4_1 block must be 20 bytes");
 _Static_assert(sizeof(struct tb_block_q5_0) == 22, "q5_0 block must be 22 bytes");
 _Static_assert(sizeof(struct tb_block_q5_1) == 24, "q5_1 block must be 24 bytes");
+_Static_assert(sizeof(struct tb_block_q6_K) == 210, "q6_K block must be 210 bytes");
 _Static_assert(sizeof(tb_bf16) == 2, "bf16 must be 2 bytes");
 
 struct tb_type_traits {
@@ -94,7 +108,8 @@ struct tb_type_traits {
 /* NULL if t is not a type id this build knows. */
 const struct tb_type_traits *tb_type_traits(int t);
 const char *tb_type_name(int t); /* "unknown" when not known */
-/* Parses the name of a compute type (tb_wtypes.h); -1 if unknown. */
+/* Parses the name of a compute type (tb_wtypes.h), ignoring ASCII case
+ * ("q6_k", "Q6_K" and ggml's "q6_K" alike); -1 if unknown. */
 int tb_type_from_name(const char *name);
 
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size
@@ -110,8 +125,8 @@ tb_bf16 tb_fp32_to_bf16(float f);
 float tb_bf16_to_fp32(tb_bf16 h);
 
 /* ggml reference quantization (quantize_row_*_ref) and dequantization.
- * n must be a multiple of 32. Each compute type t has tb_quantize_row_<t>
- * and tb_dequantize_row_<t> (tb_quantize_row finds them via tb_wtypes.h). */
+ * n must be a multiple of the block size (32; 256 for K-quants). Each compute type t has
+ * tb_quantize_row_<t> and tb_dequantize_row_<t> (tb_quantize_row finds them via tb_wtypes.h). */
 void tb_quantize_row_q8_0(const float *x, struct tb_block_q8_0 *y, int64_t n);
 void tb_quantize_row_q4_0(const float *x, struct tb_block_q4_0 *y, int64_t n);
 void tb_dequantize_row_q8_0(const struct tb_block_q8_0 *x, float *y, int64_t n);
@@ -122,6 +137,9 @@ void tb_quantize_row_q5_0(const float *x, struct tb_block_q5_0 *y, int64_t n);
 void tb_dequantize_row_q5_0(const struct tb_block_q5_0 *x, float *y, int64_t n);
 void tb_quantize_row_q5_1(const float *x, struct tb_block_q5_1 *y, int64_t n);
 void tb_dequantize_row_q5_1(const struct tb_block_q5_1 *x, float *y, int64_t n);
+/* K-quants (kernels/types_kquants.c): n must be a multiple of 256. */
+void tb_quantize_row_q6_K(const float *x, struct tb_block_q6_K *y, int64_t n);
+void tb_dequantize_row_q6_K(const struct tb_block_q6_K *x, float *y, int64_t n);
 void tb_quantize_row_bf16(const float *x, tb_bf16 *y, int64_t n); /* any n */
 void tb_dequantize_row_bf16(const tb_bf16 *x, float *y, int64_t n);
 void tb_quantize_row_f16(const float *x, tb_fp16 *y, int64_t n);

@@ -54,10 +54,22 @@ const char *tb_type_name(int t)
     return tr ? tr->name : "unknown";
 }
 
+/* ASCII case-insensitive equality ("q6_k" and "Q6_K" name ggml's q6_K). */
+static bool name_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        const char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        const char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
 int tb_type_from_name(const char *name)
 {
     for (int t = 0; t < TB_TYPE_ID_LIMIT; t++)
-        if (k_traits[t].name && k_traits[t].compute && strcmp(k_traits[t].name, name) == 0)
+        if (k_traits[t].name && k_traits[t].compute && name_eq(k_traits[t].name, name))
             return t;
     return -1;
 }

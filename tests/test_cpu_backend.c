@@ -137,7 +137,7 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
     static const int64_t ns[] = {1, 3, 5, 17};
     /* (K, N, n) cases: the cross product, then one with long rows so the
      * kernels' activation chunks (about 256 KiB) split the rows */
-    int64_t cases[3 * 4 * 4 + 5][3];
+    int64_t cases[3 * 4 * 4 + 7][3];
     int n_cases = 0;
     for (size_t a = 0; a < 3; a++)
         for (size_t b = 0; b < 4; b++)
@@ -147,6 +147,9 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
                 cases[n_cases][2] = ns[c];
             }
     cases[n_cases][0] = 4096, cases[n_cases][1] = 40, cases[n_cases][2] = 23, n_cases++;
+    /* whole 256-blocks, for the K-quants (which skip the other K) */
+    cases[n_cases][0] = 256, cases[n_cases][1] = 17, cases[n_cases][2] = 5, n_cases++;
+    cases[n_cases][0] = 768, cases[n_cases][1] = 7, cases[n_cases][2] = 1, n_cases++;
     /* shapes the AVX-512 16-row repacked layouts take (N % 16 == 0, and
      * K % 64 == 0 for q8_0/q4_0) */
     cases[n_cases][0] = 64, cases[n_cases][1] = 16, cases[n_cases][2] = 1, n_cases++;
@@ -162,6 +165,8 @@ static void test_matmul(struct tb_backend *ref, struct tb_backend **cpu, int n_i
             /* f32/f16 rows need no blocks: also try a ragged K */
             const int64_t K = cases[cs][0] + (wt <= TB_TYPE_F16 && cases[cs][0] == 320 ? 5 : 0);
             const int64_t N = cases[cs][1], n = cases[cs][2];
+            if (K % tb_type_traits(wt)->block_size != 0)
+                continue; /* K-quants: rows of whole 256-blocks only */
             struct buf W, X, D;
             buf_init(&W, wt, K, N, "W");
             buf_init(&X, TB_TYPE_F32, K, n, "X");
@@ -267,6 +272,8 @@ static void test_other_ops(struct tb_backend *ref, struct tb_backend **cpu, int 
     }
     /* get_rows from every table type */
     for (size_t t = 0; t < TB_WTYPE_COUNT; t++) {
+        if (dim % tb_type_traits(k_wtypes[t])->block_size != 0)
+            continue; /* K-quants: dim 768 and 512 */
         struct buf tab;
         buf_init(&tab, k_wtypes[t], dim, V, "table");
         buf_fill(&tab, 1.0f);

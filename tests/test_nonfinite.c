@@ -134,6 +134,25 @@ static void test_weights_rejected_more(const char *bad)
     CHECK(patch(bad, bad2, "blk.4.ffn_gate.weight", 24 * 5 + 2, &h_nan, 2) == 0);
     expect_rejected(bad2, "blk.4.ffn_gate.weight", "block 5 has a non-finite minimum");
     unlink(bad2);
+    /* q6_K: the super-block's f16 scale is its last 2 bytes (208..209) */
+    char q6k[700], badk[700];
+    path_of(badk, sizeof badk, "badk");
+    path_of(q6k, sizeof q6k, "q6k");
+    CHECKF(tb_synth_write("tiny-256", TB_TYPE_Q6_K, 1, q6k, &e) == TB_OK, "%s", e.msg);
+    CHECKF(tb_llama_load(q6k, &m, &e) == TB_OK, "q6_K: %s", e.msg);
+    tb_llama_free(m);
+    m = NULL;
+    CHECK(patch(q6k, badk, "blk.1.attn_q.weight", 210 * 3 + 208, &h_nan, 2) == 0);
+    expect_rejected(badk, "blk.1.attn_q.weight", "block 3 has a non-finite scale");
+    CHECK(patch(q6k, badk, "output.weight", 210 * 500 + 208, &h_inf, 2) == 0);
+    expect_rejected(badk, "output.weight", "block 500 has a non-finite scale");
+    /* a NaN pattern among the quants or sub-block scales is just numbers */
+    CHECK(patch(q6k, badk, "blk.0.ffn_up.weight", 210 * 2 + 192, &h_nan, 2) == 0);
+    CHECKF(tb_llama_load(badk, &m, &e) == TB_OK, "q6_K scales 0x7e00: %s", e.msg);
+    tb_llama_free(m);
+    m = NULL;
+    remove(q6k);
+    remove(badk);
     unlink(bf);
     unlink(q41);
     unlink(q51);
@@ -348,7 +367,7 @@ static void test_huge_weight(void)
 
 static void test_kernels(void)
 {
-    enum { K = 128, N = 32, R = 6 };
+    enum { K = 256, N = 32, R = 6 }; /* 256: whole K-quant super-blocks */
     static const enum tb_type types[] = {TB_WTYPES(TB_WTYPE_ID)};
     static float wf[N * K], x[R * K], d[R * N];
     for (int i = 0; i < N * K; i++)

@@ -381,13 +381,19 @@ static void check_case(struct opcase *c)
 static const enum tb_type k_wtypes[] = {TB_WTYPES(TB_WTYPE_ID)};
 #define N_WTYPES (int)(sizeof k_wtypes / sizeof k_wtypes[0])
 
+/* Whether rows of K elements are whole blocks of type t (K-quants: 256). */
+static bool k_fits(int t, int64_t K)
+{
+    return K % tb_type_traits(t)->block_size == 0;
+}
+
 static void cases_get_rows(void)
 {
-    static const int64_t Ks[] = {32, 288};
+    static const int64_t Ks[] = {32, 256, 288};
     static const int64_t ns[] = {1, 5};
     for (int ti = 0; ti < N_WTYPES; ti++)
-        for (size_t a = 0; a < 2; a++)
-            for (size_t b = 0; b < 2; b++) {
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 2 && k_fits(k_wtypes[ti], Ks[a]); b++) {
                 struct opcase c;
                 case_init(&c, TB_OP_GET_ROWS, NULL);
                 const int64_t V = 17;
@@ -404,12 +410,12 @@ static void cases_get_rows(void)
 
 static void cases_matmul(void)
 {
-    static const int64_t Ks[] = {32, 64, 288, 768};
+    static const int64_t Ks[] = {32, 64, 256, 288, 768};
     static const int64_t Ns[] = {1, 3, 17, 33, 257};
     static const int64_t ns[] = {1, 2, 5, 16};
     for (int ti = 0; ti < N_WTYPES; ti++)
-        for (size_t a = 0; a < 4; a++)
-            for (size_t b = 0; b < 5; b++)
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 5 && k_fits(k_wtypes[ti], Ks[a]); b++)
                 for (size_t d = 0; d < 4; d++) {
                     const int64_t K = Ks[a], N = Ns[b], n = ns[d];
                     struct opcase c;
@@ -429,10 +435,10 @@ static void cases_matmul(void)
  * (m * sum of the activation quants) must be right, not just small. */
 static void cases_matmul_offset(void)
 {
-    static const int64_t Ks[] = {32, 288};
+    static const int64_t Ks[] = {32, 256, 288};
     for (int ti = 0; ti < N_WTYPES; ti++)
-        for (size_t a = 0; a < 2; a++)
-            for (int64_t n = 1; n <= 5; n += 4) {
+        for (size_t a = 0; a < 3; a++)
+            for (int64_t n = 1; n <= 5 && k_fits(k_wtypes[ti], Ks[a]); n += 4) {
                 struct opcase c;
                 case_init(&c, TB_OP_MATMUL, NULL);
                 case_src(&c, 0, k_wtypes[ti], Ks[a], 33, 2.0f, 3.0f);

@@ -1,5 +1,6 @@
 /* Known-answer tests for fp16 conversion and Q8_0 / Q4_0 quantization (and,
- * with the numbers in quant_kat.h, Q4_1 / Q5_0 / Q5_1 / BF16).
+ * with the numbers in quant_kat.h, Q4_1 / Q5_0 / Q5_1 / BF16, and in
+ * quant_kat_k.h, the K-quant Q6_K).
  *
  * Every expected number below was produced by ggml's own reference code
  * (ggml/src/ggml-quants.c quantize_row_q8_0_ref / quantize_row_q4_0_ref /
@@ -12,6 +13,7 @@
 #include "kernels/tb_error.h"
 #include "kernels/tb_types.h"
 #include "quant_kat.h"
+#include "quant_kat_k.h"
 #include "tb_test.h"
 
 #include <math.h>
@@ -506,6 +508,67 @@ static void test_q4_1_q5_known(void)
     CHECK(f2u(y[7]) == k_kat_q5_1[1].deq[7]);
 }
 
+/* q6_K (tests/quant_kat_k.h): one super-block of 256 per input; bytes and
+ * dequantized floats equal ggml's, through the list's entry points and the
+ * typed ones. */
+static void test_q6_K_known(void)
+{
+    float x[KAT_K_N], y[KAT_K_N], want[KAT_K_N];
+    for (int w = 0; w < KAT_K_INPUTS; w++) {
+        struct tb_block_q6_K b;
+        make_input_k(w, x);
+        memset(&b, 0xa5, sizeof b);
+        CHECK(tb_quantize_row(TB_TYPE_Q6_K, x, &b, KAT_K_N) == TB_OK);
+        const unsigned char *p = (const unsigned char *)&b;
+        size_t k = 0;
+        while (k < sizeof b && p[k] == k_kat_q6_K[w].bytes[k])
+            k++;
+        CHECKF(k == sizeof b, "q6_K input %d: byte %zu is 0x%02x, ggml gives 0x%02x", w, k,
+               p[k < sizeof b ? k : 0], k_kat_q6_K[w].bytes[k < sizeof b ? k : 0]);
+        for (int j = 0; j < KAT_K_N; j++)
+            want[j] = u2f(k_kat_q6_K[w].deq[j]);
+        memcpy(&b, k_kat_q6_K[w].bytes, sizeof b);
+        CHECK(tb_dequantize_row(TB_TYPE_Q6_K, &b, y, KAT_K_N) == TB_OK);
+        int j = first_bit_diff(y, want, KAT_K_N);
+        CHECKF(j < 0, "q6_K input %d dequant[%d] = %.9g, ggml gives %.9g", w, j,
+               (double)y[j < 0 ? 0 : j], (double)want[j < 0 ? 0 : j]);
+        tb_dequantize_row_q6_K(&b, y, KAT_K_N);
+        CHECK(first_bit_diff(y, want, KAT_K_N) < 0);
+    }
+    /* two super-blocks in a row: each is its own */
+    float x2[2 * KAT_K_N];
+    struct tb_block_q6_K b2[2];
+    make_input_k(3, x2);
+    make_input_k(0, x2 + KAT_K_N);
+    tb_quantize_row_q6_K(x2, b2, 2 * KAT_K_N);
+    CHECK(memcmp(&b2[0], k_kat_q6_K[3].bytes, 210) == 0);
+    CHECK(memcmp(&b2[1], k_kat_q6_K[0].bytes, 210) == 0);
+}
+
+/* q6_K on random super-blocks (magnitudes 2^-6..2^13, every third sub-block
+ * 100x smaller): no value is off by more than amax / 24 of its super-block
+ * (measured worst amax / 33.8 over 200k blocks; the fp16 d underflows to 0
+ * for amax below about 2^-12, as in ggml, so tinier blocks are not tested). */
+static void test_q6_K_bounds(void)
+{
+    int bad = 0;
+    float x[KAT_K_N], y[KAT_K_N];
+    for (int r = 0; r < 2000; r++) {
+        const float mag = ldexpf(1.0f, r % 20 - 6);
+        float amax = 0.0f;
+        for (int i = 0; i < KAT_K_N; i++) {
+            x[i] = rnd_uniform() * mag * ((i / 16) % 3 == 0 ? 0.01f : 1.0f);
+            amax = fmaxf(amax, fabsf(x[i]));
+        }
+        struct tb_block_q6_K b;
+        tb_quantize_row_q6_K(x, &b, KAT_K_N);
+        tb_dequantize_row_q6_K(&b, y, KAT_K_N);
+        for (int i = 0; i < KAT_K_N; i++)
+            bad += !(fabsf(x[i] - y[i]) <= amax / 24.0f);
+    }
+    CHECKF(bad == 0, "%d q6_K values outside their error bound", bad);
+}
+
 /* bf16: the rows of the inputs, then special values (rounding ties, the
  * overflow to Inf, subnormals, NaNs made quiet with their sign kept). */
 static void test_bf16_known(void)
@@ -613,6 +676,12 @@ static void test_row_sizes(void)
     CHECK(tb_row_size(TB_TYPE_Q4_1, 64) == 40 && tb_row_size(TB_TYPE_Q5_0, 64) == 44);
     CHECK(tb_row_size(TB_TYPE_Q5_1, 64) == 48 && tb_row_size(TB_TYPE_BF16, 3) == 6);
     CHECK(tb_row_size(TB_TYPE_Q5_0, 48) == 0);
+    CHECK(tb_row_size(TB_TYPE_Q6_K, 512) == 420 && tb_row_size(TB_TYPE_Q6_K, 64) == 0);
+    CHECK(tb_row_size(TB_TYPE_Q6_K, 288) == 0);
+    /* names ignore case: ggml writes q6_K, llama.cpp's tools Q6_K */
+    CHECK(tb_type_from_name("q6_k") == TB_TYPE_Q6_K && tb_type_from_name("Q6_K") == TB_TYPE_Q6_K);
+    CHECK(tb_type_from_name("Q8_0") == TB_TYPE_Q8_0 && tb_type_from_name("q6_") == -1);
+    CHECK(tb_type_from_name("q8_k") == -1); /* known type, not a weight type */
     /* q8_1: ggml's activation type, never a weight type */
     CHECK(tb_quantize_row(TB_TYPE_Q8_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
     CHECK(tb_dequantize_row(TB_TYPE_Q8_1, NULL, NULL, 32) == TB_EUNSUPPORTED);
@@ -620,7 +689,7 @@ static void test_row_sizes(void)
 
 /* The list of kernels/tb_wtypes.h against the traits, the name parser, the
  * masks and the row conversions: every listed type round-trips a row of
- * 64 values within its coarsest step, and nothing else is listed. */
+ * 256 values within its coarsest step, and nothing else is listed. */
 static void test_wtype_list(void)
 {
     static const int ids[] = {TB_WTYPES(TB_WTYPE_ID)};
@@ -646,14 +715,14 @@ static void test_wtype_list(void)
         CHECK(listed || !tr || tb_type_from_name(tr->name) == -1);
         if (!listed)
             continue;
-        float x[64], y[64];
-        unsigned char q[64 * 4];
-        for (int i = 0; i < 64; i++)
+        float x[256], y[256]; /* 256: a whole K-quant super-block */
+        unsigned char q[256 * 4];
+        for (int i = 0; i < 256; i++)
             x[i] = sinf(0.37f * (float)i) * 2.0f;
-        CHECK(tb_row_size(t, 64) <= sizeof q);
-        CHECK(tb_quantize_row(t, x, q, 64) == TB_OK && tb_dequantize_row(t, q, y, 64) == TB_OK);
+        CHECK(tb_row_size(t, 256) <= sizeof q);
+        CHECK(tb_quantize_row(t, x, q, 256) == TB_OK && tb_dequantize_row(t, q, y, 256) == TB_OK);
         double e = 0;
-        for (int i = 0; i < 64; i++)
+        for (int i = 0; i < 256; i++)
             e = fmax(e, fabs((double)y[i] - x[i]));
         /* amax = 2: q4_0's clamped top step is off by up to amax / 8 */
         CHECKF(e <= 2.0 / 8.0, "%s: round trip off by %g", tr->name, e);
@@ -668,6 +737,8 @@ int main(void)
     test_q8_0_known();
     test_q4_0_known();
     test_q4_1_q5_known();
+    test_q6_K_known();
+    test_q6_K_bounds();
     test_bf16_known();
     test_quant_error_bounds();
     test_quant_error_bounds_more();

@@ -64,9 +64,9 @@ static void test_determinism(void)
  * listed type has none here yet. */
 static int file_type_of(int type)
 {
-    static const int known[][2] = {{TB_TYPE_F32, 0},  {TB_TYPE_F16, 1},  {TB_TYPE_Q4_0, 2},
-                                   {TB_TYPE_Q8_0, 7}, {TB_TYPE_Q4_1, 3}, {TB_TYPE_Q5_0, 8},
-                                   {TB_TYPE_Q5_1, 9}, {TB_TYPE_BF16, 32}};
+    static const int known[][2] = {{TB_TYPE_F32, 0},  {TB_TYPE_F16, 1},   {TB_TYPE_Q4_0, 2},
+                                   {TB_TYPE_Q8_0, 7}, {TB_TYPE_Q4_1, 3},  {TB_TYPE_Q5_0, 8},
+                                   {TB_TYPE_Q5_1, 9}, {TB_TYPE_BF16, 32}, {TB_TYPE_Q6_K, 18}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (known[i][0] == type)
             return known[i][1];
@@ -413,19 +413,76 @@ done:
     remove(path);
 }
 
+/* Shapes whose rows are not whole 256-blocks are refused for the K-quants
+ * up front, with one line naming the tensor, its row length and the block;
+ * a file written anyway is refused at load with the tensor's file offset. */
+static void test_block_refused(void)
+{
+    char path[512];
+    tb_test_path(path, sizeof path, "synth-k", ".gguf");
+    struct tb_err err = {0};
+    CHECK(tb_synth_check("mcu-260k", TB_TYPE_Q6_K, &err) == TB_EINVAL);
+    CHECKF(strstr(err.msg, "token_embd.weight") && strstr(err.msg, "rows of 64") &&
+               strstr(err.msg, "q6_K block of 256") && !strchr(err.msg, '\n'),
+           "%s", err.msg);
+    CHECK(tb_synth_write("stories15m", TB_TYPE_Q6_K, 1, path, &err) == TB_EINVAL);
+    CHECKF(strstr(err.msg, "rows of 288"), "%s", err.msg);
+    FILE *f = fopen(path, "rb");
+    CHECK(f == NULL); /* nothing written */
+    if (f)
+        fclose(f);
+    /* a q8_0 file whose token_embd.weight is relabelled q6_K (rows of 64):
+     * the loader names the tensor, the row length, the block and the offset */
+    CHECKF(tb_synth_write("mcu-260k", TB_TYPE_Q8_0, 1, path, &err) == TB_OK, "%s", err.msg);
+    f = fopen(path, "r+b");
+    static unsigned char buf[1 << 16];
+    const size_t got = f ? fread(buf, 1, sizeof buf, f) : 0;
+    const char *name = "token_embd.weight";
+    size_t at = 0;
+    while (at + 40 < got && memcmp(buf + at, name, strlen(name)))
+        at++;
+    CHECK(at + 40 < got);
+    /* name, then u32 n_dims = 2, two u64 ne, then the u32 type id */
+    const size_t type_at = at + strlen(name) + 4 + 16;
+    const unsigned char q6k[4] = {TB_TYPE_Q6_K, 0, 0, 0};
+    CHECK(buf[type_at] == TB_TYPE_Q8_0);
+    if (f && fseek(f, (long)type_at, SEEK_SET) == 0)
+        CHECK(fwrite(q6k, 1, 4, f) == 4);
+    if (f)
+        fclose(f);
+    struct tb_llama_model *m = NULL;
+    CHECK(tb_llama_load(path, &m, &err) == TB_EFORMAT && m == NULL);
+    char off[32];
+    snprintf(off, sizeof off, "offset %zu", at + strlen(name) + 4);
+    CHECKF(strstr(err.msg, name) && strstr(err.msg, "row length 64") &&
+               strstr(err.msg, "q6_K block size 256") && strstr(err.msg, off),
+           "%s", err.msg);
+    printf("refused at load: %s\n", err.msg);
+    remove(path);
+    CHECK(tb_synth_check("tiny-256", TB_TYPE_Q6_K, &err) == TB_OK);
+    CHECK(tb_synth_check("stories110m", TB_TYPE_Q6_K, &err) == TB_OK);
+    CHECK(tb_synth_check("tinyllama-1.1b", TB_TYPE_Q6_K, &err) == TB_OK);
+    CHECK(tb_synth_check("mcu-260k", TB_TYPE_Q4_0, &err) == TB_OK);
+}
+
 int main(void)
 {
     test_determinism();
     static const int types[] = {TB_WTYPES(TB_WTYPE_ID)};
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
-        check_shape("mcu-260k", types[t]);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        if (tb_type_traits(types[t])->block_size <= 32)
+            check_shape("mcu-260k", types[t]);
+        check_shape("tiny-256", types[t]);
+    }
     check_shape("stories15m", TB_TYPE_Q4_0);
+    test_block_refused();
     /* the big shapes' configs, without generating them */
-    const char *names[] = {"mcu-260k", "stories15m", "stories110m", "tinyllama-1.1b", "llama3-8b"};
+    const char *names[] = {"mcu-260k",       "stories15m", "stories110m",
+                           "tinyllama-1.1b", "llama3-8b",  "tiny-256"};
     int n = 0;
     for (const struct tb_synth_shape *s = tb_synth_shapes(); s->name; s++, n++)
-        CHECK(n < 5 && !strcmp(s->name, names[n]));
-    CHECK(n == 5);
+        CHECK(n < 6 && !strcmp(s->name, names[n]));
+    CHECK(n == 6);
     const struct tb_synth_shape *tl = tb_synth_find("tinyllama-1.1b");
     const struct tb_synth_shape *l3 = tb_synth_find("llama3-8b");
     CHECK(tl && tl->config.dim == 2048 && tl->config.n_layers == 22 && tl->config.n_heads == 32 &&

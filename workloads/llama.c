@@ -154,7 +154,8 @@ static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride,
 /* A bound tensor's data must be aligned for its element type (kernels load
  * it in place as floats / f16 blocks; general.alignment = 1 can leave it
  * misaligned) and hold only finite values: f32/f16/bf16 values, the f16
- * scale of every block and the f16 minimum of every q4_1/q5_1 block. A NaN or Inf weight is
+ * scale of every block (the last 2 bytes of a q6_K block) and the f16 minimum of every
+ * q4_1/q5_1 block. A NaN or Inf weight is
  * rejected here, with the tensor's name and the value's file offset, so it never reaches a kernel
  * (where a NaN norm weight once came out as plausible finite logits). */
 static int check_data(const struct tb_gguf *g, const char *name,
@@ -175,7 +176,9 @@ static int check_data(const struct tb_gguf *g, const char *name,
     const uint32_t e = ti->type == TB_TYPE_F32    ? 0x7f800000u
                        : ti->type == TB_TYPE_BF16 ? 0x7f80u
                                                   : 0x7c00u;
-    int64_t i = first_nonfinite(t->data, n, stride, e);
+    /* the block's f16 scale comes first, but last in a q6_K block (at 208) */
+    const size_t at_d = ti->type == TB_TYPE_Q6_K ? offsetof(struct tb_block_q6_K, d) : 0;
+    int64_t i = first_nonfinite((const unsigned char *)t->data + at_d, n, stride, e);
     /* q4_1 and q5_1 blocks hold their f16 minimum after the scale */
     const int has_min = ti->type == TB_TYPE_Q4_1 || ti->type == TB_TYPE_Q5_1;
     const int64_t im =
@@ -191,7 +194,7 @@ static int check_data(const struct tb_gguf *g, const char *name,
         return tb_err_set(err, TB_EFORMAT,
                           "%s: offset %llu: tensor %s block %lld has a non-finite %s (NaN or "
                           "Inf); non-finite weights are rejected",
-                          tb_gguf_path(g), at + (min_bad ? 2 : 0), name, (long long)i,
+                          tb_gguf_path(g), at + (min_bad ? 2 : at_d), name, (long long)i,
                           min_bad ? "minimum" : "scale");
     return tb_err_set(err, TB_EFORMAT,
                       "%s: offset %llu: tensor %s element %lld is non-finite (NaN or Inf); "

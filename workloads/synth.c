@@ -23,6 +23,9 @@ static const struct tb_synth_shape k_shapes[] = {
     {"stories110m", CFG(768, 12, 12, 12, 2048, 32000, 1024, 10000.0f)},
     {"tinyllama-1.1b", CFG(2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f)},
     {"llama3-8b", CFG(4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f)},
+    /* a test shape: the smallest with every row length a multiple of 256,
+     * the K-quants' super-block (mcu-260k's 64 and stories15m's 288 are not) */
+    {"tiny-256", CFG(256, 2, 4, 4, 512, 512, 256, 10000.0f)},
     {NULL, {0}},
 };
 #undef CFG
@@ -267,8 +270,7 @@ static void *gen_worker(void *arg)
     return NULL;
 }
 
-int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char *path,
-                   struct tb_err *err)
+int tb_synth_check(const char *shape, int weight_type, struct tb_err *err)
 {
     const struct tb_synth_shape *sh = tb_synth_find(shape);
     if (!sh)
@@ -278,6 +280,28 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
         return tb_err_set(err, TB_EINVAL, "synth: weight type %s is not one of %s",
                           tb_type_name(weight_type), tb_wtype_names(names, sizeof names, ", "));
     }
+    const int64_t bs = tb_type_traits(weight_type)->block_size;
+    /* rows of dim: every weight but ffn_down (rows of ffn_dim); the first
+     * tensor in the file's order that cannot be whole blocks is named */
+    const struct tb_llama_config *c = &sh->config;
+    const int64_t ne0 = c->dim % bs ? c->dim : c->ffn_dim;
+    if (ne0 % bs != 0)
+        return tb_err_set(err, TB_EINVAL,
+                          "synth: shape %s cannot be %s: tensor %s has rows of %lld, not a "
+                          "multiple of the %s block of %lld",
+                          shape, tb_type_name(weight_type),
+                          c->dim % bs ? "token_embd.weight" : "blk.0.ffn_down.weight",
+                          (long long)ne0, tb_type_name(weight_type), (long long)bs);
+    return TB_OK;
+}
+
+int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char *path,
+                   struct tb_err *err)
+{
+    int rc = tb_synth_check(shape, weight_type, err);
+    if (rc)
+        return rc;
+    const struct tb_synth_shape *sh = tb_synth_find(shape);
     const struct tb_llama_config *c = &sh->config;
     const int n = list_tensors(c, weight_type, NULL);
     struct gen_tensor *ts = calloc((size_t)n, sizeof *ts);
@@ -308,7 +332,7 @@ int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char
     struct tb_thread *tids[GEN_MAX_THREADS] = {0};
     float *scratch = malloc((size_t)n_jobs * 2 * (size_t)max_ne0 * sizeof *scratch);
     struct tb_gguf_writer *w = NULL;
-    int rc;
+    rc = TB_OK;
     if (!data || !scratch) {
         rc = tb_err_set(err, TB_ENOMEM, "synth: cannot allocate %.1f MB for %s %s",
                         (double)total / 1e6, shape, tb_type_name(weight_type));

@@ -173,7 +173,12 @@ struct tb_synth_shape {
 /* NULL-terminated list of built-in shapes (mcu-260k, stories15m, ...). */
 const struct tb_synth_shape *tb_synth_shapes(void);
 const struct tb_synth_shape *tb_synth_find(const char *name);
-/* Writes a deterministic model (byte-identical for equal arguments). */
+/* TB_OK if the shape and weight type are known and every weight row of the
+ * shape is whole blocks of the type (K-quants: 256); else TB_EINVAL with
+ * a one-line message naming the first tensor whose rows are not. */
+int tb_synth_check(const char *shape, int weight_type, struct tb_err *err);
+/* Writes a deterministic model (byte-identical for equal arguments);
+ * tb_synth_check first. */
 int tb_synth_write(const char *shape, int weight_type, uint64_t seed, const char *path,
                    struct tb_err *err);
 
