@@ -197,8 +197,11 @@ static void test_run_model_errors(void)
     res_free(&r);
 
     /* an unknown type: every weight type of TB_WTYPES is listed */
-    a[NB + 1] = "synth:stories15m:q5_k";
-    check_usage_error(a, "unknown type 'q5_k'", tb_wtype_names(types, sizeof types, ", "), NULL);
+    a[NB + 1] = "synth:stories15m:q3_k";
+    check_usage_error(a, "unknown type 'q3_k'", tb_wtype_names(types, sizeof types, ", "), NULL);
+    /* a K-quant on a shape whose rows are not whole 256-blocks: up front */
+    a[NB + 1] = "synth:mcu-260k:q6_k";
+    check_usage_error(a, "token_embd.weight has rows of 64", "q6_K block of 256", NULL);
     a[NB + 1] = "synth:stories15m";
     check_usage_error(a, "expected synth:SHAPE:TYPE", "stories15m", "q8_0");
 
