@@ -87,6 +87,25 @@ struct tb_block_q6_K {
     int8_t scales[TB_QK_K / 16];
     tb_fp16 d;
 };
+/* ggml block_q4_K: fp16 d and dmin, 12 bytes of 6-bit scales and minimums
+ * of the 8 sub-blocks of 32 (get_scale_min_k4's packing), then 128 bytes of
+ * nibbles: byte l of the 32-byte group g holds element 64g + l (low) and
+ * 64g + 32 + l (high). x = d * sc_j * q - dmin * m_j. */
+struct tb_block_q4_K {
+    tb_fp16 d;
+    tb_fp16 dmin;
+    uint8_t scales[12];
+    uint8_t qs[TB_QK_K / 2];
+};
+/* ggml block_q5_K: as q4_K plus qh, whose bit 2g (2g+1) of byte l is the 5th
+ * bit of element 64g + l (64g + 32 + l); x = d * sc_j * q - dmin * m_j. */
+struct tb_block_q5_K {
+    tb_fp16 d;
+    tb_fp16 dmin;
+    uint8_t scales[12];
+    uint8_t qh[TB_QK_K / 8];
+    uint8_t qs[TB_QK_K / 2];
+};
 /* bfloat16: the top 16 bits of an IEEE binary32. */
 typedef uint16_t tb_bf16;
 
@@ -95,6 +114,8 @@ _Static_assert(sizeof(struct tb_block_q4_0) == 18, "q4_0 block must be 18 bytes"
 _Static_assert(sizeof(struct tb_block_q4_1) == 20, "q4_1 block must be 20 bytes");
 _Static_assert(sizeof(struct tb_block_q5_0) == 22, "q5_0 block must be 22 bytes");
 _Static_assert(sizeof(struct tb_block_q5_1) == 24, "q5_1 block must be 24 bytes");
+_Static_assert(sizeof(struct tb_block_q4_K) == 144, "q4_K block must be 144 bytes");
+_Static_assert(sizeof(struct tb_block_q5_K) == 176, "q5_K block must be 176 bytes");
 _Static_assert(sizeof(struct tb_block_q6_K) == 210, "q6_K block must be 210 bytes");
 _Static_assert(sizeof(tb_bf16) == 2, "bf16 must be 2 bytes");
 
@@ -140,6 +161,10 @@ void tb_dequantize_row_q5_1(const struct tb_block_q5_1 *x, float *y, int64_t n);
 /* K-quants (kernels/types_kquants.c): n must be a multiple of 256. */
 void tb_quantize_row_q6_K(const float *x, struct tb_block_q6_K *y, int64_t n);
 void tb_dequantize_row_q6_K(const struct tb_block_q6_K *x, float *y, int64_t n);
+void tb_quantize_row_q4_K(const float *x, struct tb_block_q4_K *y, int64_t n);
+void tb_dequantize_row_q4_K(const struct tb_block_q4_K *x, float *y, int64_t n);
+void tb_quantize_row_q5_K(const float *x, struct tb_block_q5_K *y, int64_t n);
+void tb_dequantize_row_q5_K(const struct tb_block_q5_K *x, float *y, int64_t n);
 void tb_quantize_row_bf16(const float *x, tb_bf16 *y, int64_t n); /* any n */
 void tb_dequantize_row_bf16(const tb_bf16 *x, float *y, int64_t n);
 void tb_quantize_row_f16(const float *x, tb_fp16 *y, int64_t n);

@@ -37,7 +37,9 @@
     X(Q5_0, q5_0, 8, Q8,  N, N, N)            \
     X(Q5_1, q5_1, 9, Q8,  N, N, N)            \
     X(BF16, bf16, 32, F32, N, N, N)           \
-    X(Q6_K, q6_K, 18, Q8,  N, N, N)
+    X(Q6_K, q6_K, 18, Q8,  N, N, N)           \
+    X(Q4_K, q4_K, 14, Q8,  N, N, N)           \
+    X(Q5_K, q5_K, 16, Q8,  N, N, N)
 /* clang-format on */
 
 /* Helpers for the columns: TB_WTYPES(TB_WTYPE_ID) is an initializer list of

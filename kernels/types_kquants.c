@@ -1,5 +1,6 @@
 /* K-quant super-blocks (256 elements): ggml's reference quantizers
- * (quantize_row_q6_K_ref and its helper make_qx_quants, ggml/src/ggml-quants.c)
+ * (quantize_row_q6_K_ref, q4_K_ref, q5_K_ref and their helpers make_qx_quants,
+ * make_qkx2_quants, get_scale_min_k4; ggml/src/ggml-quants.c)
  * and dequantizers, bit for bit: the same float expressions in the same
  * order, so the bytes of a quantized row and the floats of a dequantized one
  * equal ggml's (tests/quant_kat_k.h). No FMA contraction may fuse them: the
@@ -158,6 +159,227 @@ void tb_dequantize_row_q6_K(const struct tb_block_q6_K *x, float *y, int64_t n)
             ql += 64;
             qh += 32;
             sc += 8;
+        }
+    }
+}
+
+/* ggml's make_qkx2_quants with use_mad = false: an unsigned scale and a
+ * minimum for n weighted values in [0, nmax], refined over nstep + 1
+ * candidate scales; returns the scale, *the_min = -min. */
+static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                              float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep)
+{
+    float min = x[0], max = x[0];
+    float sum_w = weights[0];
+    float sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min)
+            min = x[i];
+        if (x[i] > max)
+            max = x[i];
+        const float w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if (min > 0)
+        min = 0;
+    if (max == min) {
+        for (int i = 0; i < n; ++i)
+            L[i] = 0;
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = nmax / (max - min);
+    float scale = 1 / iscale;
+    float best_error = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = nearest_int(iscale * (x[i] - min));
+        L[i] = (uint8_t)KMAX(0, KMIN(nmax, l));
+        float diff = scale * L[i] + min - x[i];
+        diff = diff * diff;
+        best_error += weights[i] * diff;
+    }
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * is + nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = nearest_int(iscale * (x[i] - min));
+            l = KMAX(0, KMIN(nmax, l));
+            Laux[i] = (uint8_t)l;
+            const float w = weights[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        const float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float cur_error = 0;
+            for (int i = 0; i < n; ++i) {
+                float diff = this_scale * Laux[i] + this_min - x[i];
+                diff = diff * diff;
+                cur_error += weights[i] * diff;
+            }
+            if (cur_error < best_error) {
+                for (int i = 0; i < n; ++i)
+                    L[i] = Laux[i];
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+/* ggml's get_scale_min_k4: the 6-bit scale and minimum of sub-block j. */
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
+/* The part quantize_row_q4_K_ref and quantize_row_q5_K_ref share: 8
+ * sub-blocks of 32 quantized to [0, nmax] with 6-bit scales and minimums
+ * packed into sc[12], the fp16 d and dmin, and the final quants L. */
+static void quantize_super_qkx(const float *x, int nmax, float rmin, int nstep, uint8_t *L,
+                               uint8_t *sc, tb_fp16 *dd, tb_fp16 *dmin)
+{
+    uint8_t Laux[32];
+    float weights[32], mins[TB_QK_K / 32], scales[TB_QK_K / 32];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < TB_QK_K / 32; ++j) {
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; ++l)
+            sum_x2 += x[32 * j + l] * x[32 * j + l];
+        const float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; ++l)
+            weights[l] = av_x + fabsf(x[32 * j + l]);
+        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+                                     rmin, 0.1f, nstep);
+        if (scales[j] > max_scale)
+            max_scale = scales[j];
+        if (mins[j] > max_min)
+            max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (int j = 0; j < TB_QK_K / 32; ++j) {
+        uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
+        uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
+        ls = KMIN(63, ls);
+        lm = KMIN(63, lm);
+        if (j < 4) {
+            sc[j] = ls;
+            sc[j + 4] = lm;
+        } else {
+            sc[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+            sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
+            sc[j - 0] |= (uint8_t)((lm >> 4) << 6);
+        }
+    }
+    *dd = tb_fp32_to_fp16(max_scale / 63.f);
+    *dmin = tb_fp32_to_fp16(max_min / 63.f);
+    for (int j = 0; j < TB_QK_K / 32; ++j) {
+        uint8_t s, m;
+        scale_min_k4(j, sc, &s, &m);
+        const float d = tb_fp16_to_fp32(*dd) * s;
+        if (!d)
+            continue;
+        const float dm = tb_fp16_to_fp32(*dmin) * m;
+        for (int ii = 0; ii < 32; ++ii) {
+            const int l = nearest_int((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = (uint8_t)KMAX(0, KMIN(nmax, l));
+        }
+    }
+}
+
+void tb_quantize_row_q4_K(const float *x, struct tb_block_q4_K *y, int64_t n)
+{
+    uint8_t L[TB_QK_K];
+    for (int64_t i = 0; i < n / TB_QK_K; i++, x += TB_QK_K) {
+        quantize_super_qkx(x, 15, -1.f, 20, L, y[i].scales, &y[i].d, &y[i].dmin);
+        uint8_t *q = y[i].qs;
+        for (int j = 0; j < TB_QK_K; j += 64, q += 32)
+            for (int l = 0; l < 32; ++l)
+                q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+    }
+}
+
+void tb_dequantize_row_q4_K(const struct tb_block_q4_K *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK_K; i++) {
+        const uint8_t *q = x[i].qs;
+        const float d = tb_fp16_to_fp32(x[i].d), min = tb_fp16_to_fp32(x[i].dmin);
+        uint8_t sc, m;
+        for (int j = 0, is = 0; j < TB_QK_K; j += 64, q += 32, is += 2) {
+            scale_min_k4(is + 0, x[i].scales, &sc, &m);
+            const float d1 = d * sc, m1 = min * m;
+            scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            const float d2 = d * sc, m2 = min * m;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+
+void tb_quantize_row_q5_K(const float *x, struct tb_block_q5_K *y, int64_t n)
+{
+    uint8_t L[TB_QK_K];
+    for (int64_t i = 0; i < n / TB_QK_K; i++, x += TB_QK_K) {
+        quantize_super_qkx(x, 31, -0.5f, 15, L, y[i].scales, &y[i].d, &y[i].dmin);
+        uint8_t *qh = y[i].qh, *ql = y[i].qs;
+        memset(qh, 0, TB_QK_K / 8);
+        uint8_t m1 = 1, m2 = 2;
+        for (int k = 0; k < TB_QK_K; k += 64, ql += 32) {
+            for (int j = 0; j < 32; ++j) {
+                int l1 = L[k + j], l2 = L[k + j + 32];
+                if (l1 > 15) {
+                    l1 -= 16;
+                    qh[j] |= m1;
+                }
+                if (l2 > 15) {
+                    l2 -= 16;
+                    qh[j] |= m2;
+                }
+                ql[j] = (uint8_t)(l1 | (l2 << 4));
+            }
+            m1 = (uint8_t)(m1 << 2);
+            m2 = (uint8_t)(m2 << 2);
+        }
+    }
+}
+
+void tb_dequantize_row_q5_K(const struct tb_block_q5_K *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / TB_QK_K; i++) {
+        const uint8_t *ql = x[i].qs, *qh = x[i].qh;
+        const float d = tb_fp16_to_fp32(x[i].d), min = tb_fp16_to_fp32(x[i].dmin);
+        uint8_t sc, m, u1 = 1, u2 = 2;
+        for (int j = 0, is = 0; j < TB_QK_K; j += 64, ql += 32, is += 2) {
+            scale_min_k4(is + 0, x[i].scales, &sc, &m);
+            const float d1 = d * sc, m1 = min * m;
+            scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            const float d2 = d * sc, m2 = min * m;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; ++l)
+                *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            u1 = (uint8_t)(u1 << 2);
+            u2 = (uint8_t)(u2 << 2);
         }
     }
 }

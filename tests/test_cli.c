@@ -289,8 +289,12 @@ static void test_bad_flags(void)
                                             "-o", "/dev/null", NULL},
                       "'nope'", "mcu-260k", NULL);
     check_usage_error((const char *const[]){"model", "synth", "--shape", "mcu-260k", "--type",
+                                            "q3_k", "-o", "/dev/null", NULL},
+                      "'q3_k'", "q4_0", NULL);
+    /* a K-quant on rows of 64: refused before anything is generated */
+    check_usage_error((const char *const[]){"model", "synth", "--shape", "mcu-260k", "--type",
                                             "q5_k", "-o", "/dev/null", NULL},
-                      "'q5_k'", "q4_0", NULL);
+                      "token_embd.weight has rows of 64", "q5_K block of 256", NULL);
     check_usage_error((const char *const[]){"infer", "--bogus", NULL}, "'--bogus'", NULL, NULL);
     check_usage_error((const char *const[]){"infer", "--model", NULL}, "--model needs a value",
                       NULL, NULL);

@@ -23,9 +23,9 @@ struct type_bound {
     double kl_mean;
 };
 static const struct type_bound k_bounds[] = {
-    {TB_TYPE_F32, 1e-9},  {TB_TYPE_F16, 1e-9},  {TB_TYPE_Q8_0, 5e-4},
-    {TB_TYPE_Q4_0, 5e-4}, {TB_TYPE_Q4_1, 5e-4}, {TB_TYPE_Q5_0, 5e-4},
-    {TB_TYPE_Q5_1, 5e-4}, {TB_TYPE_BF16, 1e-9}, {TB_TYPE_Q6_K, 5e-4},
+    {TB_TYPE_F32, 1e-9},  {TB_TYPE_F16, 1e-9},  {TB_TYPE_Q8_0, 5e-4}, {TB_TYPE_Q4_0, 5e-4},
+    {TB_TYPE_Q4_1, 5e-4}, {TB_TYPE_Q5_0, 5e-4}, {TB_TYPE_Q5_1, 5e-4}, {TB_TYPE_BF16, 1e-9},
+    {TB_TYPE_Q6_K, 5e-4}, {TB_TYPE_Q4_K, 5e-4}, {TB_TYPE_Q5_K, 5e-4},
 };
 #define MIN_TOP1 0.99
 

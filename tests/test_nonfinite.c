@@ -151,6 +151,23 @@ static void test_weights_rejected_more(const char *bad)
     CHECKF(tb_llama_load(badk, &m, &e) == TB_OK, "q6_K scales 0x7e00: %s", e.msg);
     tb_llama_free(m);
     m = NULL;
+    /* q4_K / q5_K: fp16 d at bytes 0..1, dmin (the minimums' scale) at 2..3 */
+    char q4k[700], q5k[700];
+    path_of(q4k, sizeof q4k, "q4k");
+    path_of(q5k, sizeof q5k, "q5k");
+    CHECKF(tb_synth_write("tiny-256", TB_TYPE_Q4_K, 1, q4k, &e) == TB_OK, "%s", e.msg);
+    CHECKF(tb_synth_write("tiny-256", TB_TYPE_Q5_K, 1, q5k, &e) == TB_OK, "%s", e.msg);
+    CHECK(patch(q4k, badk, "blk.0.attn_v.weight", 144 * 7 + 2, &h_nan, 2) == 0);
+    expect_rejected(badk, "blk.0.attn_v.weight", "block 7 has a non-finite minimum");
+    CHECK(patch(q4k, badk, "blk.0.attn_v.weight", 144 * 7, &h_inf, 2) == 0);
+    expect_rejected(badk, "blk.0.attn_v.weight", "block 7 has a non-finite scale");
+    CHECK(patch(q5k, badk, "blk.1.ffn_down.weight", 176 * 2 + 2, &h_inf, 2) == 0);
+    expect_rejected(badk, "blk.1.ffn_down.weight", "block 2 has a non-finite minimum");
+    CHECKF(tb_llama_load(q5k, &m, &e) == TB_OK, "q5_K: %s", e.msg);
+    tb_llama_free(m);
+    m = NULL;
+    remove(q4k);
+    remove(q5k);
     remove(q6k);
     remove(badk);
     unlink(bf);

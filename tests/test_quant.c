@@ -1,6 +1,6 @@
 /* Known-answer tests for fp16 conversion and Q8_0 / Q4_0 quantization (and,
  * with the numbers in quant_kat.h, Q4_1 / Q5_0 / Q5_1 / BF16, and in
- * quant_kat_k.h, the K-quant Q6_K).
+ * quant_kat_k.h, the K-quants Q6_K / Q4_K / Q5_K).
  *
  * Every expected number below was produced by ggml's own reference code
  * (ggml/src/ggml-quants.c quantize_row_q8_0_ref / quantize_row_q4_0_ref /
@@ -17,6 +17,7 @@
 #include "tb_test.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -508,41 +509,62 @@ static void test_q4_1_q5_known(void)
     CHECK(f2u(y[7]) == k_kat_q5_1[1].deq[7]);
 }
 
-/* q6_K (tests/quant_kat_k.h): one super-block of 256 per input; bytes and
- * dequantized floats equal ggml's, through the list's entry points and the
- * typed ones. */
-static void test_q6_K_known(void)
+/* The K-quants (tests/quant_kat_k.h): one super-block of 256 per input;
+ * our quantizer's bytes and our dequantization of ggml's bytes equal ggml's.
+ * kat points at KAT_K_INPUTS entries of `stride` bytes: the block, then the
+ * dequantized floats at deq_off. */
+static void check_k_known(int type, const void *kat, size_t stride, size_t deq_off)
 {
+    const size_t bytes = tb_type_traits(type)->type_size;
     float x[KAT_K_N], y[KAT_K_N], want[KAT_K_N];
+    unsigned char b[256];
     for (int w = 0; w < KAT_K_INPUTS; w++) {
-        struct tb_block_q6_K b;
+        const unsigned char *e = (const unsigned char *)kat + (size_t)w * stride;
         make_input_k(w, x);
-        memset(&b, 0xa5, sizeof b);
-        CHECK(tb_quantize_row(TB_TYPE_Q6_K, x, &b, KAT_K_N) == TB_OK);
-        const unsigned char *p = (const unsigned char *)&b;
+        memset(b, 0xa5, sizeof b);
+        CHECK(tb_quantize_row(type, x, b, KAT_K_N) == TB_OK);
         size_t k = 0;
-        while (k < sizeof b && p[k] == k_kat_q6_K[w].bytes[k])
+        while (k < bytes && b[k] == e[k])
             k++;
-        CHECKF(k == sizeof b, "q6_K input %d: byte %zu is 0x%02x, ggml gives 0x%02x", w, k,
-               p[k < sizeof b ? k : 0], k_kat_q6_K[w].bytes[k < sizeof b ? k : 0]);
-        for (int j = 0; j < KAT_K_N; j++)
-            want[j] = u2f(k_kat_q6_K[w].deq[j]);
-        memcpy(&b, k_kat_q6_K[w].bytes, sizeof b);
-        CHECK(tb_dequantize_row(TB_TYPE_Q6_K, &b, y, KAT_K_N) == TB_OK);
+        CHECKF(k == bytes, "%s input %d: byte %zu is 0x%02x, ggml gives 0x%02x", tb_type_name(type),
+               w, k, b[k < bytes ? k : 0], e[k < bytes ? k : 0]);
+        CHECK(b[bytes] == 0xa5); /* one block written, no more */
+        memcpy(want, e + deq_off, sizeof want);
+        memcpy(b, e, bytes);
+        CHECK(tb_dequantize_row(type, b, y, KAT_K_N) == TB_OK);
         int j = first_bit_diff(y, want, KAT_K_N);
-        CHECKF(j < 0, "q6_K input %d dequant[%d] = %.9g, ggml gives %.9g", w, j,
+        CHECKF(j < 0, "%s input %d dequant[%d] = %.9g, ggml gives %.9g", tb_type_name(type), w, j,
                (double)y[j < 0 ? 0 : j], (double)want[j < 0 ? 0 : j]);
-        tb_dequantize_row_q6_K(&b, y, KAT_K_N);
-        CHECK(first_bit_diff(y, want, KAT_K_N) < 0);
     }
-    /* two super-blocks in a row: each is its own */
-    float x2[2 * KAT_K_N];
-    struct tb_block_q6_K b2[2];
+}
+
+static void test_k_known(void)
+{
+    check_k_known(TB_TYPE_Q6_K, k_kat_q6_K, sizeof k_kat_q6_K[0], offsetof(struct kat_q6_K, deq));
+    check_k_known(TB_TYPE_Q4_K, k_kat_q4_K, sizeof k_kat_q4_K[0], offsetof(struct kat_q4_K, deq));
+    check_k_known(TB_TYPE_Q5_K, k_kat_q5_K, sizeof k_kat_q5_K[0], offsetof(struct kat_q5_K, deq));
+    /* the typed entry points; two super-blocks in a row are each their own */
+    float x2[2 * KAT_K_N], y[KAT_K_N];
+    struct tb_block_q6_K b6[2];
+    struct tb_block_q4_K b4[2];
+    struct tb_block_q5_K b5[2];
     make_input_k(3, x2);
     make_input_k(0, x2 + KAT_K_N);
-    tb_quantize_row_q6_K(x2, b2, 2 * KAT_K_N);
-    CHECK(memcmp(&b2[0], k_kat_q6_K[3].bytes, 210) == 0);
-    CHECK(memcmp(&b2[1], k_kat_q6_K[0].bytes, 210) == 0);
+    tb_quantize_row_q6_K(x2, b6, 2 * KAT_K_N);
+    CHECK(memcmp(&b6[0], k_kat_q6_K[3].bytes, 210) == 0);
+    CHECK(memcmp(&b6[1], k_kat_q6_K[0].bytes, 210) == 0);
+    tb_quantize_row_q4_K(x2, b4, 2 * KAT_K_N);
+    CHECK(memcmp(&b4[0], k_kat_q4_K[3].bytes, 144) == 0);
+    CHECK(memcmp(&b4[1], k_kat_q4_K[0].bytes, 144) == 0);
+    tb_quantize_row_q5_K(x2, b5, 2 * KAT_K_N);
+    CHECK(memcmp(&b5[0], k_kat_q5_K[3].bytes, 176) == 0);
+    CHECK(memcmp(&b5[1], k_kat_q5_K[0].bytes, 176) == 0);
+    tb_dequantize_row_q6_K(&b6[1], y, KAT_K_N);
+    CHECK(f2u(y[9]) == k_kat_q6_K[0].deq[9]);
+    tb_dequantize_row_q4_K(&b4[1], y, KAT_K_N);
+    CHECK(f2u(y[200]) == k_kat_q4_K[0].deq[200]);
+    tb_dequantize_row_q5_K(&b5[1], y, KAT_K_N);
+    CHECK(f2u(y[77]) == k_kat_q5_K[0].deq[77]);
 }
 
 /* q6_K on random super-blocks (magnitudes 2^-6..2^13, every third sub-block
@@ -737,7 +759,7 @@ int main(void)
     test_q8_0_known();
     test_q4_0_known();
     test_q4_1_q5_known();
-    test_q6_K_known();
+    test_k_known();
     test_q6_K_bounds();
     test_bf16_known();
     test_quant_error_bounds();

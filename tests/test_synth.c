@@ -64,9 +64,10 @@ static void test_determinism(void)
  * listed type has none here yet. */
 static int file_type_of(int type)
 {
-    static const int known[][2] = {{TB_TYPE_F32, 0},  {TB_TYPE_F16, 1},   {TB_TYPE_Q4_0, 2},
-                                   {TB_TYPE_Q8_0, 7}, {TB_TYPE_Q4_1, 3},  {TB_TYPE_Q5_0, 8},
-                                   {TB_TYPE_Q5_1, 9}, {TB_TYPE_BF16, 32}, {TB_TYPE_Q6_K, 18}};
+    static const int known[][2] = {{TB_TYPE_F32, 0},   {TB_TYPE_F16, 1},   {TB_TYPE_Q4_0, 2},
+                                   {TB_TYPE_Q8_0, 7},  {TB_TYPE_Q4_1, 3},  {TB_TYPE_Q5_0, 8},
+                                   {TB_TYPE_Q5_1, 9},  {TB_TYPE_BF16, 32}, {TB_TYPE_Q6_K, 18},
+                                   {TB_TYPE_Q4_K, 14}, {TB_TYPE_Q5_K, 16}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (known[i][0] == type)
             return known[i][1];

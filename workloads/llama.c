@@ -155,7 +155,7 @@ static int64_t first_nonfinite(const unsigned char *p, int64_t n, size_t stride,
  * it in place as floats / f16 blocks; general.alignment = 1 can leave it
  * misaligned) and hold only finite values: f32/f16/bf16 values, the f16
  * scale of every block (the last 2 bytes of a q6_K block) and the f16 minimum of every
- * q4_1/q5_1 block. A NaN or Inf weight is
+ * q4_1/q5_1 block (dmin of a q4_K/q5_K super-block). A NaN or Inf weight is
  * rejected here, with the tensor's name and the value's file offset, so it never reaches a kernel
  * (where a NaN norm weight once came out as plausible finite logits). */
 static int check_data(const struct tb_gguf *g, const char *name,
@@ -179,8 +179,9 @@ static int check_data(const struct tb_gguf *g, const char *name,
     /* the block's f16 scale comes first, but last in a q6_K block (at 208) */
     const size_t at_d = ti->type == TB_TYPE_Q6_K ? offsetof(struct tb_block_q6_K, d) : 0;
     int64_t i = first_nonfinite((const unsigned char *)t->data + at_d, n, stride, e);
-    /* q4_1 and q5_1 blocks hold their f16 minimum after the scale */
-    const int has_min = ti->type == TB_TYPE_Q4_1 || ti->type == TB_TYPE_Q5_1;
+    /* q4_1, q5_1, q4_K and q5_K blocks hold their f16 minimum after the scale */
+    const int has_min = ti->type == TB_TYPE_Q4_1 || ti->type == TB_TYPE_Q5_1 ||
+                        ti->type == TB_TYPE_Q4_K || ti->type == TB_TYPE_Q5_K;
     const int64_t im =
         has_min ? first_nonfinite((const unsigned char *)t->data + 2, i < 0 ? n : i, stride, e)
                 : -1;
