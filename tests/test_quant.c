@@ -567,28 +567,36 @@ static void test_k_known(void)
     CHECK(f2u(y[77]) == k_kat_q5_K[0].deq[77]);
 }
 
-/* q6_K on random super-blocks (magnitudes 2^-6..2^13, every third sub-block
- * 100x smaller): no value is off by more than amax / 24 of its super-block
- * (measured worst amax / 33.8 over 200k blocks; the fp16 d underflows to 0
- * for amax below about 2^-12, as in ggml, so tinier blocks are not tested). */
-static void test_q6_K_bounds(void)
+/* The K-quants on random super-blocks (magnitudes 2^-6..2^13, every third
+ * sub-block 100x smaller, every third row offset by 2x its magnitude): no
+ * value is off by more than amax / D of its super-block, D = 24 (q6_K), 10
+ * (q5_K), 5 (q4_K). Measured worst over 200k blocks (outside the repo, same
+ * pattern): amax / 37.6, / 13.8, / 7.7. The fp16 d underflows to 0 for amax
+ * below about 2^-12, as in ggml, so tinier blocks are not tested. */
+static void test_k_bounds(void)
 {
-    int bad = 0;
+    static const int types[] = {TB_TYPE_Q6_K, TB_TYPE_Q5_K, TB_TYPE_Q4_K};
+    static const float div[] = {24.0f, 10.0f, 5.0f};
+    int bad[3] = {0, 0, 0};
     float x[KAT_K_N], y[KAT_K_N];
+    unsigned char b[256];
     for (int r = 0; r < 2000; r++) {
-        const float mag = ldexpf(1.0f, r % 20 - 6);
+        const float mag = ldexpf(1.0f, r % 20 - 6), off = r % 3 == 0 ? 2.0f * mag : 0.0f;
         float amax = 0.0f;
         for (int i = 0; i < KAT_K_N; i++) {
-            x[i] = rnd_uniform() * mag * ((i / 16) % 3 == 0 ? 0.01f : 1.0f);
+            x[i] = rnd_uniform() * mag * ((i / 16) % 3 == 0 ? 0.01f : 1.0f) + off;
             amax = fmaxf(amax, fabsf(x[i]));
         }
-        struct tb_block_q6_K b;
-        tb_quantize_row_q6_K(x, &b, KAT_K_N);
-        tb_dequantize_row_q6_K(&b, y, KAT_K_N);
-        for (int i = 0; i < KAT_K_N; i++)
-            bad += !(fabsf(x[i] - y[i]) <= amax / 24.0f);
+        for (int t = 0; t < 3; t++) {
+            CHECK(tb_quantize_row(types[t], x, b, KAT_K_N) == TB_OK);
+            CHECK(tb_dequantize_row(types[t], b, y, KAT_K_N) == TB_OK);
+            for (int i = 0; i < KAT_K_N; i++)
+                bad[t] += !(fabsf(x[i] - y[i]) <= amax / div[t]);
+        }
     }
-    CHECKF(bad == 0, "%d q6_K values outside their error bound", bad);
+    for (int t = 0; t < 3; t++)
+        CHECKF(bad[t] == 0, "%d %s values outside their error bound", bad[t],
+               tb_type_name(types[t]));
 }
 
 /* bf16: the rows of the inputs, then special values (rounding ties, the
@@ -760,7 +768,7 @@ int main(void)
     test_q4_0_known();
     test_q4_1_q5_known();
     test_k_known();
-    test_q6_K_bounds();
+    test_k_bounds();
     test_bf16_known();
     test_quant_error_bounds();
     test_quant_error_bounds_more();
