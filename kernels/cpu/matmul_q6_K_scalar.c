@@ -25,9 +25,13 @@ void tb_cpu_gemm_q6_K_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1
                     const uint8_t *qh = w[b].qh + 32 * h;
                     const int sl = 4 * (r >> 1), sh = 2 * r;
                     int32_t s[2] = {0, 0};
-                    for (int l = 0; l < 32; l++) {
-                        const int v = (((ql[l] >> sl) & 0xF) | (((qh[l] >> sh) & 3) << 4)) - 32;
-                        s[l / 16] += v * q[32 * e32 + l];
+                    for (int half = 0; half < 2; half++) { /* two sub-blocks of 16 */
+                        int32_t acc = 0;
+                        for (int l = 16 * half; l < 16 * half + 16; l++) {
+                            const int v = (((ql[l] >> sl) & 0xF) | (((qh[l] >> sh) & 3) << 4)) - 32;
+                            acc += v * q[32 * e32 + l];
+                        }
+                        s[half] = acc;
                     }
                     const int8_t *sc = w[b].scales + 8 * h + 2 * r;
                     bsum += (float)(s[0] * sc[0] + s[1] * sc[1]) * da[e32];
