@@ -97,6 +97,18 @@ struct tb_block_q4_K {
     uint8_t scales[12];
     uint8_t qs[TB_QK_K / 2];
 };
+/* ggml's get_scale_min_k4: the 6-bit scale d and minimum m of sub-block j
+ * (0..7) from the 12 packed bytes of a q4_K / q5_K block. */
+static inline void tb_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
 /* ggml block_q5_K: as q4_K plus qh, whose bit 2g (2g+1) of byte l is the 5th
  * bit of element 64g + l (64g + 32 + l); x = d * sc_j * q - dmin * m_j. */
 struct tb_block_q5_K {

@@ -238,18 +238,6 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
     return scale;
 }
 
-/* ggml's get_scale_min_k4: the 6-bit scale and minimum of sub-block j. */
-static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
 /* The part quantize_row_q4_K_ref and quantize_row_q5_K_ref share: 8
  * sub-blocks of 32 quantized to [0, nmax] with 6-bit scales and minimums
  * packed into sc[12], the fp16 d and dmin, and the final quants L. */
@@ -293,7 +281,7 @@ static void quantize_super_qkx(const float *x, int nmax, float rmin, int nstep, 
     *dmin = tb_fp32_to_fp16(max_min / 63.f);
     for (int j = 0; j < TB_QK_K / 32; ++j) {
         uint8_t s, m;
-        scale_min_k4(j, sc, &s, &m);
+        tb_scale_min_k4(j, sc, &s, &m);
         const float d = tb_fp16_to_fp32(*dd) * s;
         if (!d)
             continue;
@@ -324,9 +312,9 @@ void tb_dequantize_row_q4_K(const struct tb_block_q4_K *x, float *y, int64_t n)
         const float d = tb_fp16_to_fp32(x[i].d), min = tb_fp16_to_fp32(x[i].dmin);
         uint8_t sc, m;
         for (int j = 0, is = 0; j < TB_QK_K; j += 64, q += 32, is += 2) {
-            scale_min_k4(is + 0, x[i].scales, &sc, &m);
+            tb_scale_min_k4(is + 0, x[i].scales, &sc, &m);
             const float d1 = d * sc, m1 = min * m;
-            scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            tb_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = min * m;
             for (int l = 0; l < 32; ++l)
                 *y++ = d1 * (q[l] & 0xF) - m1;
@@ -370,9 +358,9 @@ void tb_dequantize_row_q5_K(const struct tb_block_q5_K *x, float *y, int64_t n)
         const float d = tb_fp16_to_fp32(x[i].d), min = tb_fp16_to_fp32(x[i].dmin);
         uint8_t sc, m, u1 = 1, u2 = 2;
         for (int j = 0, is = 0; j < TB_QK_K; j += 64, ql += 32, is += 2) {
-            scale_min_k4(is + 0, x[i].scales, &sc, &m);
+            tb_scale_min_k4(is + 0, x[i].scales, &sc, &m);
             const float d1 = d * sc, m1 = min * m;
-            scale_min_k4(is + 1, x[i].scales, &sc, &m);
+            tb_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             const float d2 = d * sc, m2 = min * m;
             for (int l = 0; l < 32; ++l)
                 *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;

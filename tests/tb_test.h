@@ -11,6 +11,19 @@ extern int tb_test_checks;
 
 #define TB_SKIP_CODE 77
 
+/* TB_ASAN: 1 in an AddressSanitizer build (its shadow memory counts in the
+ * RSS and needs terabytes of address space: no RLIMIT_AS under it), else 0. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TB_ASAN 1
+#endif
+#endif
+#ifndef TB_ASAN
+#define TB_ASAN 0
+#endif
+
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         tb_test_checks++;                                                                          \

@@ -12,17 +12,6 @@
  * Nothing here compares two timed figures. */
 #include "tb_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TB_ASAN 1
-#endif
-#endif
-#ifndef TB_ASAN
-#define TB_ASAN 0
-#endif
-
 #include <csv.h>
 #include <ctype.h>
 #include <jansson.h>

@@ -24,17 +24,6 @@
 #include "harness/tb_results.h"
 #include "tb_test.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TB_ASAN 1
-#endif
-#endif
-#ifndef TB_ASAN
-#define TB_ASAN 0 /* ASan reserves terabytes of shadow: no RLIMIT_AS under it */
-#endif
-
 #define GUARD_S 120 /* only a hang or a spin gets near it */
 #define AS_LIMIT ((rlim_t)512 << 20)
 

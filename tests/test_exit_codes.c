@@ -268,14 +268,6 @@ static int cli_status(const char *model, const char *out, long as_limit_mib, int
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TB_ASAN 1
-#endif
-#endif
-
 static void test_cli(void)
 {
     if (!getenv("TB_BIN")) {
@@ -288,7 +280,7 @@ static void test_cli(void)
     CHECKF(st == 2, "run --model DIR: exit %d, want 2", st);
     struct stat sb;
     CHECK(stat(out, &sb) != 0); /* refused before a results directory */
-#ifndef TB_ASAN
+#if !TB_ASAN
     char run_dir[1024];
     json_t *recs;
     /* a sparse 1.5 GiB file (the GGUF magic, then zeros) under a 1 GiB

@@ -38,19 +38,6 @@ struct tb_cpu_gemm {
     int64_t K, N, n;
 };
 
-/* The 6-bit scale and minimum of sub-block j of a q4_K / q5_K super-block
- * (ggml's get_scale_min_k4 packing of its 12 scale bytes). */
-static inline void tb_cpu_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
-{
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 /* Scale d and inverse id of one activation block of 32 quantized to
  * q8_0-style int8 (every ISA's quantize_act): finite = the block holds no
  * NaN/Inf, amax = its largest |x|. A non-finite block gets d = NaN and

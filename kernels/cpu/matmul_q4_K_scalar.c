@@ -18,7 +18,7 @@ void tb_cpu_gemm_q4_K_scalar(const struct tb_cpu_gemm *g, int64_t j0, int64_t j1
                 const float d = tb_fp16_to_fp32(w[b].d), dmin = tb_fp16_to_fp32(w[b].dmin);
                 for (int s = 0; s < 8; s++) { /* sub-block s: nibble s % 2 of qs[32 (s / 2) + l] */
                     uint8_t sc, m;
-                    tb_cpu_scale_min_k4(s, w[b].scales, &sc, &m);
+                    tb_scale_min_k4(s, w[b].scales, &sc, &m);
                     const uint8_t *qs = w[b].qs + 32 * (s / 2);
                     const int sh = 4 * (s % 2);
                     int32_t dot = 0, sa = 0;
